@@ -1,0 +1,17 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// No third-party dependencies: the user's design card says `packages: none`.
+let package = Package(
+    name: "evalkit",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "evalkit", targets: ["evalkit"]),
+        .library(name: "EvalKit", targets: ["EvalKit"]),
+    ],
+    targets: [
+        .target(name: "EvalKit"),
+        .executableTarget(name: "evalkit", dependencies: ["EvalKit"]),
+        .testTarget(name: "EvalKitTests", dependencies: ["EvalKit"]),
+    ]
+)

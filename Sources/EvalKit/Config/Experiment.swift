@@ -1,0 +1,260 @@
+/// One experiment: the task, its data, the prompt variants, the models and the candidates to
+/// evaluate, read from a JSON file (default `evalkit.json`).
+public struct Experiment: Sendable {
+    /// Name used for the run folder, `reports/<name>/<run-id>/`.
+    public var name: String
+    public var description: String?
+    public var task: TaskSpec
+    public var dataset: DatasetSpec
+    public var prompts: [PromptSpec]
+    public var models: [ModelSpec]
+    /// Every (model, prompt) pair to evaluate, resolved from `candidates` or the default cross product.
+    public var candidates: [CandidateSpec]
+    public var run: RunSettings
+    /// The config file this was read from.
+    public var configPath: String
+    /// Folder that relative paths in the config are resolved against (the config's folder).
+    public var baseDirectory: String
+    /// SHA-256 of the config file's bytes.
+    public var configHash: String
+
+    /// The model with this id.
+    public func model(_ id: String) -> ModelSpec? { models.first { $0.id == id } }
+    /// The prompt with this id.
+    public func prompt(_ id: String) -> PromptSpec? { prompts.first { $0.id == id } }
+
+    /// Resolves a path from the config against the config's folder.
+    public func resolve(_ path: String) -> String {
+        path.hasPrefix("/") ? path : (baseDirectory.isEmpty ? path : baseDirectory + "/" + path)
+    }
+}
+
+/// A classification task: its label set and how a label is read from a model's output.
+public struct TaskSpec: Sendable {
+    public var labels: [String]
+    public var parsing: LabelParsing
+}
+
+/// How a label is read from free text.
+public struct LabelParsing: Sendable, Equatable {
+    public enum Method: Sendable, Equatable {
+        /// The whole output (trimmed, case- and whitespace-insensitive) must be a label or synonym.
+        case exact
+        /// The first label or synonym that appears as a whole word anywhere in the output.
+        case first
+        /// The first capture group of a regular expression, then matched exactly.
+        case regex(String)
+    }
+    public var method: Method
+    /// Extra spellings mapped to labels, e.g. "pos" → "positive".
+    public var synonyms: [String: String]
+    /// Numeric ranges mapped to labels, for prompts that ask for a score (e.g. 1–10).
+    public var numericRanges: [NumericRange]
+
+    public init(method: Method = .first, synonyms: [String: String] = [:], numericRanges: [NumericRange] = []) {
+        self.method = method
+        self.synonyms = synonyms
+        self.numericRanges = numericRanges
+    }
+}
+
+/// A closed numeric interval that maps a score to a label.
+public struct NumericRange: Sendable, Equatable {
+    public var min: Double
+    public var max: Double
+    public var label: String
+    public init(min: Double, max: Double, label: String) { self.min = min; self.max = max; self.label = label }
+}
+
+/// Where the examples come from and which fields mean what.
+public struct DatasetSpec: Sendable {
+    public enum Source: Sendable {
+        /// Separate files per split; validation is optional.
+        case files(train: String, validation: String?, test: String)
+        /// One file with a column naming each example's split.
+        case splitField(path: String, field: String, values: SplitNames)
+        /// One file split by a seeded shuffle in the given proportions.
+        case ratio(path: String, train: Double, validation: Double, test: Double, seed: UInt64)
+    }
+    public var source: Source
+    public var fields: FieldMapping
+    /// Optional name and licence shown in the report.
+    public var citation: String?
+}
+
+/// The values of a split column that mean train, validation and test.
+public struct SplitNames: Sendable {
+    public var train = "train"
+    public var validation = "validation"
+    public var test = "test"
+}
+
+/// Names of the dataset fields (JSONL keys or CSV header names).
+public struct FieldMapping: Sendable {
+    public var input: String
+    public var target: String
+    public var id: String?
+    public var confidence: String?
+}
+
+/// One prompt variant: template files plus how few-shot examples are chosen.
+public struct PromptSpec: Sendable {
+    public var id: String
+    public var description: String?
+    /// Path of the system part (chat models); optional.
+    public var systemPath: String?
+    /// Path of the user part.
+    public var userPath: String
+    public var examples: ExampleSelection
+    /// How one example is written into `{{examples}}`; uses `{{input}}` and `{{label}}`.
+    public var exampleTemplate: String
+    public var exampleSeparator: String
+    /// Overrides the task's label parsing for this prompt (e.g. a 1–10 scale).
+    public var parsing: LabelParsing?
+}
+
+/// How few-shot examples are chosen for `{{examples}}`.
+public enum ExampleSelection: Sendable, Equatable {
+    case none
+    /// These training example ids, in this order.
+    case fixed([String])
+    /// The first k examples of the training split.
+    case first(Int)
+}
+
+/// The role a model plays in the decision.
+public enum ModelRole: String, Sendable, CaseIterable {
+    case foundation, small
+    case fineTuned = "fine-tuned"
+}
+
+/// A model and how to reach it.
+public struct ModelSpec: Sendable {
+    public var id: String
+    public var role: ModelRole
+    public var provider: ProviderSettings
+    public var pricing: Pricing?
+    /// Requests in flight at once for this model.
+    public var concurrency: Int
+    public var description: String?
+
+    public var providerName: String { provider.name }
+}
+
+/// Provider-specific settings.
+public enum ProviderSettings: Sendable {
+    case openAI(OpenAISettings)
+    case anthropic(AnthropicSettings)
+    case command(CommandSettings)
+    case builtin(BuiltinSettings)
+
+    public var name: String {
+        switch self {
+        case .openAI: return "openai"
+        case .anthropic: return "anthropic"
+        case .command: return "command"
+        case .builtin: return "builtin"
+        }
+    }
+
+    /// True for providers that take a prompt; the builtin classifier reads the raw input.
+    public var usesPrompts: Bool {
+        if case .builtin = self { return false }
+        return true
+    }
+}
+
+/// Sampling and length settings shared by the LLM providers.
+public struct GenerationSettings: Sendable, Equatable {
+    public var temperature: Double?
+    public var maxTokens: Int?
+    public var stop: [String]
+    public var seed: Int?
+    public init(temperature: Double? = 0, maxTokens: Int? = 16, stop: [String] = [], seed: Int? = nil) {
+        self.temperature = temperature; self.maxTokens = maxTokens; self.stop = stop; self.seed = seed
+    }
+}
+
+/// Which OpenAI-compatible endpoint a model is prompted through.
+public enum OpenAIEndpoint: String, Sendable {
+    /// `/chat/completions` with system and user messages.
+    case chat
+    /// `/completions` with one raw text prompt, for base (pretrained) models.
+    case completions
+}
+
+/// An OpenAI-compatible server (OpenAI, vLLM, llama.cpp, Ollama /v1, …).
+public struct OpenAISettings: Sendable {
+    public var baseURL: String
+    public var model: String
+    /// Name of the environment variable holding the API key; the key itself is never stored.
+    public var apiKeyEnv: String?
+    public var endpoint: OpenAIEndpoint
+    public var generation: GenerationSettings
+    public var timeoutSeconds: Double
+}
+
+/// Anthropic's Messages API.
+public struct AnthropicSettings: Sendable {
+    public var baseURL: String
+    public var model: String
+    public var apiKeyEnv: String
+    public var version: String
+    public var generation: GenerationSettings
+    public var timeoutSeconds: Double
+}
+
+/// A long-lived worker process speaking JSON lines on stdin/stdout.
+public struct CommandSettings: Sendable {
+    public var argv: [String]
+    public var timeoutSeconds: Double
+    public var generation: GenerationSettings
+}
+
+/// Training settings of the builtin classifier.
+public struct BuiltinSettings: Sendable, Equatable {
+    public var epochs: Int = 8
+    public var learningRate: Double = 0.5
+    public var batchSize: Int = 32
+    public var l2: Double = 1e-6
+    /// Features are hashed into 2^hashBits buckets.
+    public var hashBits: Int = 18
+    public var wordNgrams: Int = 2
+    public var charNgrams: ClosedRange<Int> = 2...4
+    public var seed: UInt64 = 1
+    public init() {}
+}
+
+/// What a model costs, with where the price came from.
+public struct Pricing: Sendable, Equatable {
+    public enum Basis: Sendable, Equatable {
+        /// USD per million input and output tokens.
+        case perToken(inputPerMillion: Double, outputPerMillion: Double)
+        /// USD per hour of a self-hosted machine; cost per request follows from latency and concurrency.
+        case perHour(Double)
+    }
+    public var basis: Basis
+    public var source: String?
+    public var date: String?
+}
+
+/// One (model, prompt) pair evaluated on the test split.
+public struct CandidateSpec: Sendable, Equatable {
+    public var modelID: String
+    /// Nil for models that take no prompt (the builtin classifier).
+    public var promptID: String?
+    /// `model:prompt`, or the model id alone when there is no prompt.
+    public var id: String { promptID.map { "\(modelID):\($0)" } ?? modelID }
+    public init(modelID: String, promptID: String?) { self.modelID = modelID; self.promptID = promptID }
+}
+
+/// Settings of the run as a whole.
+public struct RunSettings: Sendable {
+    /// Default requests in flight per model when the model sets none.
+    public var concurrency: Int = 4
+    /// Evaluate only the first N test examples.
+    public var limit: Int?
+    /// Seed for every random choice in the run.
+    public var seed: UInt64 = 42
+    public init() {}
+}

@@ -1,0 +1,388 @@
+import Foundation
+
+/// Reads and validates an experiment file, reporting every problem at once.
+public enum ExperimentLoader {
+    static let topLevelKeys = ["name", "description", "task", "dataset", "prompts", "models", "candidates", "run"]
+
+    /// Loads the experiment at `path`; throws `ConfigError` listing every problem found.
+    public static func load(path: String) throws(ConfigError) -> Experiment {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let reason = FileManager.default.fileExists(atPath: path) ? "the file is not readable" : "no such file"
+            throw .unreadable(file: path, reason: reason)
+        }
+        let bytes = [UInt8](data)
+        let json: JSON
+        do { json = try JSON.parse(bytes: bytes) } catch { throw .malformedJSON(file: path, error) }
+        let base = (path as NSString).deletingLastPathComponent
+        return try parse(json, configPath: path, baseDirectory: base, hash: SHA256.hex(bytes: bytes))
+    }
+
+    /// Builds an experiment from parsed JSON; throws `ConfigError.invalid` with every issue.
+    public static func parse(_ json: JSON, configPath: String, baseDirectory: String, hash: String) throws(ConfigError) -> Experiment {
+        var issues = IssueCollector()
+        guard let root = ObjectReader(json, path: "$", issues: &issues) else {
+            throw .invalid(file: configPath, issues: issues.issues)
+        }
+        root.rejectUnknownKeys(topLevelKeys, issues: &issues)
+        let name = root.string("name", required: true, issues: &issues)
+        if let name, name.contains("/") || name.hasPrefix(".") {
+            issues.add(ConfigIssue(path: "$.name", expected: "a name usable as a folder (no '/', not starting with '.')", found: "\"\(name)\""))
+        }
+        let task = readTask(root, issues: &issues)
+        let dataset = readDataset(root, issues: &issues)
+        let prompts = readPrompts(root, labels: task?.labels ?? [], issues: &issues)
+        let run = readRun(root, issues: &issues)
+        let models = readModels(root, runConcurrency: run.concurrency, issues: &issues)
+        let candidates = readCandidates(root, prompts: prompts, models: models, issues: &issues)
+
+        guard issues.issues.isEmpty, let name, let task, let dataset else {
+            throw .invalid(file: configPath, issues: issues.issues)
+        }
+        return Experiment(name: name, description: root.string("description", issues: &issues), task: task, dataset: dataset,
+                          prompts: prompts, models: models, candidates: candidates, run: run,
+                          configPath: configPath, baseDirectory: baseDirectory, configHash: hash)
+    }
+
+    // MARK: task
+
+    static func readTask(_ root: ObjectReader, issues: inout IssueCollector) -> TaskSpec? {
+        guard let task = ObjectReader(root["task"], path: "$.task", issues: &issues) else { return nil }
+        task.rejectUnknownKeys(["type", "labels", "parse"], issues: &issues)
+        if let type = task.string("type", issues: &issues), type != "classification" {
+            issues.add(ConfigIssue(path: "$.task.type", expected: "\"classification\" (the only task type so far)", found: "\"\(type)\""))
+        }
+        let labels = task.stringArray("labels", required: true, nonEmpty: true, issues: &issues) ?? []
+        if Set(labels.map { $0.lowercased() }).count != labels.count {
+            issues.add(ConfigIssue(path: "$.task.labels", expected: "distinct labels (case-insensitive)", found: labels.joined(separator: ", ")))
+        }
+        let parsing = readParsing(task["parse"], path: "$.task.parse", labels: labels, issues: &issues) ?? LabelParsing()
+        return TaskSpec(labels: labels, parsing: parsing)
+    }
+
+    static func readParsing(_ value: JSON?, path: String, labels: [String], issues: inout IssueCollector) -> LabelParsing? {
+        guard let value else { return nil }
+        guard let reader = ObjectReader(value, path: path, issues: &issues) else { return nil }
+        reader.rejectUnknownKeys(["method", "pattern", "synonyms", "numeric"], issues: &issues)
+        var parsing = LabelParsing()
+        switch reader.oneOf("method", ["exact", "first", "regex"], issues: &issues) {
+        case "exact": parsing.method = .exact
+        case "regex":
+            if let pattern = reader.string("pattern", required: true, issues: &issues) {
+                do {
+                    let regex = try NSRegularExpression(pattern: pattern)
+                    if regex.numberOfCaptureGroups < 1 {
+                        issues.add(ConfigIssue(path: reader.childPath("pattern"), expected: "a regular expression with a capture group", found: "\"\(pattern)\""))
+                    }
+                    parsing.method = .regex(pattern)
+                } catch {
+                    issues.add(ConfigIssue(path: reader.childPath("pattern"), expected: "a valid regular expression", found: "\"\(pattern)\""))
+                }
+            }
+        default: parsing.method = .first
+        }
+        if let synonyms = ObjectReader(reader["synonyms"], path: reader.childPath("synonyms"), issues: &issues, required: false) {
+            for (key, target) in synonyms.members {
+                guard let label = target.stringValue, labels.contains(label) else {
+                    issues.add(synonyms.childPath(key), expected: "one of the task labels " + labels.joined(separator: ", "), found: target)
+                    continue
+                }
+                parsing.synonyms[key] = label
+            }
+        }
+        if let numeric = reader["numeric"] {
+            guard let ranges = numeric.arrayValue else {
+                issues.add(reader.childPath("numeric"), expected: "an array of {min, max, label}", found: numeric)
+                return parsing
+            }
+            for (i, item) in ranges.enumerated() {
+                guard let range = ObjectReader(item, path: "\(reader.childPath("numeric"))[\(i)]", issues: &issues) else { continue }
+                range.rejectUnknownKeys(["min", "max", "label"], issues: &issues)
+                let low = range.number("min", required: true, issues: &issues)
+                let high = range.number("max", required: true, issues: &issues)
+                let label = range.oneOf("label", labels, required: true, issues: &issues)
+                if let low, let high, low > high {
+                    issues.add(range.childPath("max"), expected: "a number ≥ min (\(JSON.formatNumber(low)))", found: .number(high))
+                }
+                if let low, let high, let label { parsing.numericRanges.append(NumericRange(min: low, max: high, label: label)) }
+            }
+        }
+        return parsing
+    }
+
+    // MARK: dataset
+
+    static func readDataset(_ root: ObjectReader, issues: inout IssueCollector) -> DatasetSpec? {
+        guard let ds = ObjectReader(root["dataset"], path: "$.dataset", issues: &issues) else { return nil }
+        ds.rejectUnknownKeys(["train", "validation", "test", "path", "split_field", "split_values", "split_ratios", "seed", "fields", "citation"], issues: &issues)
+        var fieldsSpec: FieldMapping?
+        if let fields = ObjectReader(ds["fields"], path: "$.dataset.fields", issues: &issues) {
+            fields.rejectUnknownKeys(["input", "target", "id", "confidence"], issues: &issues)
+            let input = fields.string("input", required: true, issues: &issues)
+            let target = fields.string("target", required: true, issues: &issues)
+            if let input, let target {
+                fieldsSpec = FieldMapping(input: input, target: target, id: fields.string("id", issues: &issues),
+                                          confidence: fields.string("confidence", issues: &issues))
+            }
+        }
+        let hasFiles = ds["train"] != nil || ds["test"] != nil
+        let hasPath = ds["path"] != nil
+        var source: DatasetSpec.Source?
+        if hasFiles && hasPath {
+            issues.add(ConfigIssue(path: "$.dataset", expected: "either train/validation/test files or one \"path\", not both"))
+        } else if hasFiles {
+            let train = ds.string("train", required: true, issues: &issues)
+            let validation = ds.string("validation", issues: &issues)
+            let test = ds.string("test", required: true, issues: &issues)
+            if let train, let test { source = .files(train: train, validation: validation, test: test) }
+        } else if let path = ds.string("path", issues: &issues) {
+            if let field = ds.string("split_field", issues: &issues) {
+                var names = SplitNames()
+                if let values = ObjectReader(ds["split_values"], path: "$.dataset.split_values", issues: &issues, required: false) {
+                    values.rejectUnknownKeys(["train", "validation", "test"], issues: &issues)
+                    names.train = values.string("train", issues: &issues) ?? names.train
+                    names.validation = values.string("validation", issues: &issues) ?? names.validation
+                    names.test = values.string("test", issues: &issues) ?? names.test
+                }
+                source = .splitField(path: path, field: field, values: names)
+            } else if let ratios = ObjectReader(ds["split_ratios"], path: "$.dataset.split_ratios", issues: &issues, required: false) {
+                ratios.rejectUnknownKeys(["train", "validation", "test"], issues: &issues)
+                let share = "a share between 0 and 1"
+                let train = ratios.number("train", required: true, range: 0...1, rangeText: share, issues: &issues)
+                let validation = ratios.number("validation", range: 0...1, rangeText: share, issues: &issues) ?? 0
+                let test = ratios.number("test", required: true, range: 0...1, rangeText: share, issues: &issues)
+                let seed = ds.integer("seed", minimum: 0, issues: &issues) ?? 42
+                if let train, let test {
+                    if abs(train + validation + test - 1) > 1e-6 {
+                        issues.add(ConfigIssue(path: "$.dataset.split_ratios", expected: "shares that add up to 1",
+                                               found: JSON.formatNumber(train + validation + test)))
+                    } else {
+                        source = .ratio(path: path, train: train, validation: validation, test: test, seed: UInt64(seed))
+                    }
+                }
+            } else {
+                issues.add(ConfigIssue(path: "$.dataset", expected: "\"split_field\" or \"split_ratios\" beside \"path\""))
+            }
+        } else {
+            issues.add(ConfigIssue(path: "$.dataset", expected: "\"train\" and \"test\" files, or \"path\" with \"split_field\" or \"split_ratios\""))
+        }
+        guard let source, let fieldsSpec else { return nil }
+        return DatasetSpec(source: source, fields: fieldsSpec, citation: ds.string("citation", issues: &issues))
+    }
+
+    // MARK: prompts
+
+    static func readPrompts(_ root: ObjectReader, labels: [String], issues: inout IssueCollector) -> [PromptSpec] {
+        guard let value = root["prompts"] else { return [] }
+        guard let items = value.arrayValue else {
+            issues.add("$.prompts", expected: "an array of prompt variants", found: value)
+            return []
+        }
+        var prompts: [PromptSpec] = []
+        for (i, item) in items.enumerated() {
+            let path = "$.prompts[\(i)]"
+            guard let p = ObjectReader(item, path: path, issues: &issues) else { continue }
+            p.rejectUnknownKeys(["id", "description", "system", "user", "examples", "example_template", "example_separator", "parse"], issues: &issues)
+            let id = p.string("id", required: true, issues: &issues)
+            if let id, prompts.contains(where: { $0.id == id }) {
+                issues.add(ConfigIssue(path: p.childPath("id"), expected: "a prompt id used once", found: "\"\(id)\" again"))
+            }
+            let user = p.string("user", required: true, issues: &issues)
+            let examples = readExampleSelection(p["examples"], path: p.childPath("examples"), issues: &issues)
+            let parsing = readParsing(p["parse"], path: p.childPath("parse"), labels: labels, issues: &issues)
+            guard let id, let user else { continue }
+            prompts.append(PromptSpec(id: id, description: p.string("description", issues: &issues),
+                                      systemPath: p.string("system", issues: &issues), userPath: user,
+                                      examples: examples,
+                                      exampleTemplate: p.string("example_template", issues: &issues) ?? "Input: {{input}}\nLabel: {{label}}",
+                                      exampleSeparator: p["example_separator"]?.stringValue ?? "\n\n",
+                                      parsing: parsing))
+        }
+        return prompts
+    }
+
+    static func readExampleSelection(_ value: JSON?, path: String, issues: inout IssueCollector) -> ExampleSelection {
+        guard let value else { return .none }
+        if value.stringValue == "none" { return .none }
+        guard let e = ObjectReader(value, path: path, issues: &issues) else { return .none }
+        e.rejectUnknownKeys(["kind", "ids", "k"], issues: &issues)
+        switch e.oneOf("kind", ["none", "fixed", "first"], required: true, issues: &issues) {
+        case "fixed":
+            let ids = e.stringArray("ids", required: true, nonEmpty: true, issues: &issues) ?? []
+            return .fixed(ids)
+        case "first":
+            return .first(e.integer("k", required: true, minimum: 1, issues: &issues) ?? 1)
+        default:
+            return .none
+        }
+    }
+
+    // MARK: models
+
+    static func readModels(_ root: ObjectReader, runConcurrency: Int, issues: inout IssueCollector) -> [ModelSpec] {
+        guard let value = root["models"], let items = value.arrayValue, !items.isEmpty else {
+            issues.add("$.models", expected: "a non-empty array of models", found: root["models"])
+            return []
+        }
+        var models: [ModelSpec] = []
+        for (i, item) in items.enumerated() {
+            let path = "$.models[\(i)]"
+            guard let m = ObjectReader(item, path: path, issues: &issues) else { continue }
+            m.rejectUnknownKeys(["id", "description", "provider", "role", "options", "pricing", "concurrency"], issues: &issues)
+            let id = m.string("id", required: true, issues: &issues)
+            if let id, models.contains(where: { $0.id == id }) {
+                issues.add(ConfigIssue(path: m.childPath("id"), expected: "a model id used once", found: "\"\(id)\" again"))
+            }
+            if let id, id.contains(":") || id.contains("/") {
+                issues.add(ConfigIssue(path: m.childPath("id"), expected: "an id without ':' or '/'", found: "\"\(id)\""))
+            }
+            let providerName = m.oneOf("provider", ["openai", "anthropic", "command", "builtin"], required: true, issues: &issues)
+            let role = m.oneOf("role", ModelRole.allCases.map(\.rawValue), required: true, issues: &issues).flatMap(ModelRole.init(rawValue:))
+            let options = ObjectReader(m["options"] ?? .object([]), path: m.childPath("options"), issues: &issues)
+            let provider = providerName.flatMap { name in options.flatMap { readProvider(name, $0, issues: &issues) } }
+            let pricing = readPricing(m["pricing"], path: m.childPath("pricing"), issues: &issues)
+            let concurrency = m.integer("concurrency", minimum: 1, issues: &issues)
+            guard let id, let role, let provider else { continue }
+            // A worker process and the in-process classifier answer one request at a time.
+            let defaultConcurrency: Int
+            switch provider {
+            case .command, .builtin: defaultConcurrency = 1
+            default: defaultConcurrency = runConcurrency
+            }
+            models.append(ModelSpec(id: id, role: role, provider: provider, pricing: pricing,
+                                    concurrency: concurrency ?? defaultConcurrency, description: m.string("description", issues: &issues)))
+        }
+        return models
+    }
+
+    static func readGeneration(_ o: ObjectReader, issues: inout IssueCollector) -> GenerationSettings {
+        var g = GenerationSettings()
+        if let t = o.number("temperature", range: 0...2, rangeText: "a temperature between 0 and 2", issues: &issues) { g.temperature = t }
+        if let n = o.integer("max_tokens", minimum: 1, issues: &issues) { g.maxTokens = n }
+        if let stop = o.stringArray("stop", issues: &issues) { g.stop = stop }
+        g.seed = o.integer("seed", issues: &issues)
+        return g
+    }
+
+    static func readProvider(_ name: String, _ o: ObjectReader, issues: inout IssueCollector) -> ProviderSettings? {
+        let generationKeys = ["temperature", "max_tokens", "stop", "seed", "timeout_seconds"]
+        let timeout = o.number("timeout_seconds", range: 0.001...86_400, rangeText: "seconds > 0", issues: &issues) ?? 60
+        switch name {
+        case "openai":
+            o.rejectUnknownKeys(["base_url", "model", "api_key_env", "endpoint"] + generationKeys, issues: &issues)
+            let baseURL = o.string("base_url", required: true, issues: &issues)
+            if let baseURL, URL(string: baseURL)?.scheme?.hasPrefix("http") != true {
+                issues.add(ConfigIssue(path: o.childPath("base_url"), expected: "an http:// or https:// URL", found: "\"\(baseURL)\""))
+            }
+            let model = o.string("model", required: true, issues: &issues)
+            let endpoint = o.oneOf("endpoint", ["chat", "completions"], issues: &issues).flatMap(OpenAIEndpoint.init(rawValue:)) ?? .chat
+            let generation = readGeneration(o, issues: &issues)
+            guard let baseURL, let model else { return nil }
+            return .openAI(OpenAISettings(baseURL: baseURL, model: model, apiKeyEnv: o.string("api_key_env", issues: &issues),
+                                          endpoint: endpoint, generation: generation, timeoutSeconds: timeout))
+        case "anthropic":
+            o.rejectUnknownKeys(["base_url", "model", "api_key_env", "version"] + generationKeys, issues: &issues)
+            let model = o.string("model", required: true, issues: &issues)
+            let generation = readGeneration(o, issues: &issues)
+            guard let model else { return nil }
+            return .anthropic(AnthropicSettings(baseURL: o.string("base_url", issues: &issues) ?? "https://api.anthropic.com/v1",
+                                                model: model, apiKeyEnv: o.string("api_key_env", issues: &issues) ?? "ANTHROPIC_API_KEY",
+                                                version: o.string("version", issues: &issues) ?? "2023-06-01",
+                                                generation: generation, timeoutSeconds: timeout))
+        case "command":
+            o.rejectUnknownKeys(["argv"] + generationKeys, issues: &issues)
+            let argv = o.stringArray("argv", required: true, nonEmpty: true, issues: &issues)
+            let generation = readGeneration(o, issues: &issues)
+            guard let argv, !argv.isEmpty else { return nil }
+            return .command(CommandSettings(argv: argv, timeoutSeconds: timeout, generation: generation))
+        default:
+            o.rejectUnknownKeys(["epochs", "learning_rate", "batch_size", "l2", "hash_bits", "word_ngrams", "char_ngrams", "seed"], issues: &issues)
+            var b = BuiltinSettings()
+            if let v = o.integer("epochs", minimum: 1, issues: &issues) { b.epochs = v }
+            if let v = o.number("learning_rate", range: 1e-9...100, rangeText: "a learning rate > 0", issues: &issues) { b.learningRate = v }
+            if let v = o.integer("batch_size", minimum: 1, issues: &issues) { b.batchSize = v }
+            if let v = o.number("l2", range: 0...10, rangeText: "an L2 weight decay between 0 and 10", issues: &issues) { b.l2 = v }
+            if let v = o.integer("hash_bits", minimum: 8, issues: &issues) {
+                if v > 24 { issues.add(o.childPath("hash_bits"), expected: "an integer between 8 and 24", found: .number(Double(v))) } else { b.hashBits = v }
+            }
+            if let v = o.integer("word_ngrams", minimum: 0, issues: &issues) { b.wordNgrams = v }
+            if let v = o["char_ngrams"] {
+                if let pair = v.arrayValue, pair.count == 2, let lo = pair[0].numberValue, let hi = pair[1].numberValue, lo >= 1, hi >= lo, hi <= 8 {
+                    b.charNgrams = Int(lo)...Int(hi)
+                } else {
+                    issues.add(o.childPath("char_ngrams"), expected: "[min, max] with 1 ≤ min ≤ max ≤ 8", found: v)
+                }
+            }
+            if let v = o.integer("seed", minimum: 0, issues: &issues) { b.seed = UInt64(v) }
+            return .builtin(b)
+        }
+    }
+
+    static func readPricing(_ value: JSON?, path: String, issues: inout IssueCollector) -> Pricing? {
+        guard let p = ObjectReader(value, path: path, issues: &issues, required: false) else { return nil }
+        p.rejectUnknownKeys(["input_per_million", "output_per_million", "per_hour", "source", "date"], issues: &issues)
+        let price = "a price in USD ≥ 0"
+        let input = p.number("input_per_million", range: 0...1e9, rangeText: price, issues: &issues)
+        let output = p.number("output_per_million", range: 0...1e9, rangeText: price, issues: &issues)
+        let hourly = p.number("per_hour", range: 0...1e9, rangeText: price, issues: &issues)
+        let basis: Pricing.Basis
+        switch (input, output, hourly) {
+        case let (i?, o?, nil): basis = .perToken(inputPerMillion: i, outputPerMillion: o)
+        case let (nil, nil, h?): basis = .perHour(h)
+        default:
+            issues.add(ConfigIssue(path: path, expected: "either input_per_million and output_per_million, or per_hour"))
+            return nil
+        }
+        return Pricing(basis: basis, source: p.string("source", issues: &issues), date: p.string("date", issues: &issues))
+    }
+
+    // MARK: candidates and run
+
+    static func readCandidates(_ root: ObjectReader, prompts: [PromptSpec], models: [ModelSpec], issues: inout IssueCollector) -> [CandidateSpec] {
+        guard let value = root["candidates"] else {
+            // Default: every prompt with every prompted model, and each unprompted model once.
+            return models.flatMap { model -> [CandidateSpec] in
+                model.provider.usesPrompts ? prompts.map { CandidateSpec(modelID: model.id, promptID: $0.id) }
+                                           : [CandidateSpec(modelID: model.id, promptID: nil)]
+            }
+        }
+        guard let items = value.arrayValue, !items.isEmpty else {
+            issues.add("$.candidates", expected: "a non-empty array of {model, prompt}", found: value)
+            return []
+        }
+        var out: [CandidateSpec] = []
+        for (i, item) in items.enumerated() {
+            guard let c = ObjectReader(item, path: "$.candidates[\(i)]", issues: &issues) else { continue }
+            c.rejectUnknownKeys(["model", "prompt"], issues: &issues)
+            let modelID = c.oneOf("model", models.map(\.id), required: true, issues: &issues)
+            let promptID = c.string("prompt", issues: &issues)
+            if let promptID, !prompts.contains(where: { $0.id == promptID }) {
+                var expected = "one of the prompt ids " + prompts.map(\.id).joined(separator: ", ")
+                if let guess = Text.suggestion(for: promptID, among: prompts.map(\.id)) { expected += " (did you mean \"\(guess)\"?)" }
+                issues.add(ConfigIssue(path: c.childPath("prompt"), expected: expected, found: "\"\(promptID)\""))
+                continue
+            }
+            guard let modelID, let model = models.first(where: { $0.id == modelID }) else { continue }
+            if model.provider.usesPrompts && promptID == nil {
+                issues.add(ConfigIssue(path: c.childPath("prompt"), expected: "a prompt id for model \"\(modelID)\" (its provider takes prompts)"))
+                continue
+            }
+            let candidate = CandidateSpec(modelID: modelID, promptID: model.provider.usesPrompts ? promptID : nil)
+            if out.contains(candidate) {
+                issues.add(ConfigIssue(path: "$.candidates[\(i)]", expected: "each candidate listed once", found: "\"\(candidate.id)\" again"))
+            } else {
+                out.append(candidate)
+            }
+        }
+        return out
+    }
+
+    static func readRun(_ root: ObjectReader, issues: inout IssueCollector) -> RunSettings {
+        var run = RunSettings()
+        guard let r = ObjectReader(root["run"], path: "$.run", issues: &issues, required: false) else { return run }
+        r.rejectUnknownKeys(["concurrency", "limit", "seed"], issues: &issues)
+        if let v = r.integer("concurrency", minimum: 1, issues: &issues) { run.concurrency = v }
+        run.limit = r.integer("limit", minimum: 1, issues: &issues)
+        if let v = r.integer("seed", minimum: 0, issues: &issues) { run.seed = UInt64(v) }
+        return run
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+
+/// One labelled example.
+public struct Example: Sendable, Equatable {
+    public var id: String
+    public var input: String
+    /// The label, spelled as in the task's label set.
+    public var target: String
+    /// Annotator confidence, where the dataset has such a field.
+    public var confidence: Double?
+    /// Where the example was read from, e.g. `datasets/x/test.jsonl:12`.
+    public var location: String
+
+    public init(id: String, input: String, target: String, confidence: Double? = nil, location: String = "") {
+        self.id = id; self.input = input; self.target = target; self.confidence = confidence; self.location = location
+    }
+}
+
+/// The train, validation and test splits of a dataset.
+public struct Dataset: Sendable {
+    public var train: [Example]
+    public var validation: [Example]
+    public var test: [Example]
+
+    public init(train: [Example], validation: [Example], test: [Example]) {
+        self.train = train; self.validation = validation; self.test = test
+    }
+
+    /// The splits by name, in report order.
+    public var splits: [(name: String, examples: [Example])] {
+        [("train", train), ("validation", validation), ("test", test)]
+    }
+
+    /// How many examples of each label a split holds, in label-set order.
+    public static func labelCounts(_ examples: [Example], labels: [String]) -> [(label: String, count: Int)] {
+        var counts: [String: Int] = [:]
+        for e in examples { counts[e.target, default: 0] += 1 }
+        return labels.map { ($0, counts[$0] ?? 0) }
+    }
+}
+
+/// Why a dataset could not be loaded; each names the file and, where there is one, the line.
+public enum DataError: Error, CustomStringConvertible, Sendable {
+    case unreadable(file: String, reason: String)
+    case badRecord(file: String, line: Int, reason: String)
+    case emptySplit(split: String, source: String)
+    case unknownExampleID(id: String, prompt: String)
+
+    public var description: String {
+        switch self {
+        case let .unreadable(file, reason): return "\(file): \(reason)"
+        case let .badRecord(file, line, reason): return "\(file):\(line): \(reason)"
+        case let .emptySplit(split, source): return "the \(split) split is empty (from \(source)); every experiment needs training and test examples"
+        case let .unknownExampleID(id, prompt): return "prompt \"\(prompt)\" lists few-shot example \"\(id)\", which is not in the training split"
+        }
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+
+/// Loads dataset files (JSONL or CSV) into splits, following the experiment's field mapping.
+public enum DatasetLoader {
+    /// Loads all three splits as the experiment describes them.
+    public static func load(_ experiment: Experiment) throws(DataError) -> Dataset {
+        let spec = experiment.dataset
+        let labels = experiment.task.labels
+        switch spec.source {
+        case let .files(train, validation, test):
+            let trainSet = try loadFile(experiment.resolve(train), fields: spec.fields, labels: labels).map(\.example)
+            let validationSet = try validation.map { path throws(DataError) in
+                try loadFile(experiment.resolve(path), fields: spec.fields, labels: labels).map(\.example)
+            } ?? []
+            let testSet = try loadFile(experiment.resolve(test), fields: spec.fields, labels: labels).map(\.example)
+            if trainSet.isEmpty { throw .emptySplit(split: "train", source: train) }
+            if testSet.isEmpty { throw .emptySplit(split: "test", source: test) }
+            return Dataset(train: trainSet, validation: validationSet, test: testSet)
+
+        case let .splitField(path, field, names):
+            let rows = try loadFile(experiment.resolve(path), fields: spec.fields, labels: labels, extraField: field)
+            var dataset = Dataset(train: [], validation: [], test: [])
+            for row in rows {
+                switch row.extra {
+                case names.train: dataset.train.append(row.example)
+                case names.validation: dataset.validation.append(row.example)
+                case names.test: dataset.test.append(row.example)
+                default:
+                    throw .badRecord(file: experiment.resolve(path), line: row.line,
+                                     reason: "field \"\(field)\" is \"\(row.extra ?? "")\"; expected \(names.train), \(names.validation) or \(names.test)")
+                }
+            }
+            if dataset.train.isEmpty { throw .emptySplit(split: "train", source: "\(path) where \(field) = \(names.train)") }
+            if dataset.test.isEmpty { throw .emptySplit(split: "test", source: "\(path) where \(field) = \(names.test)") }
+            return dataset
+
+        case let .ratio(path, train, validation, _, seed):
+            var examples = try loadFile(experiment.resolve(path), fields: spec.fields, labels: labels).map(\.example)
+            var rng = SeededRandom(seed: seed)
+            examples.shuffle(using: &rng)
+            let trainEnd = Int((Double(examples.count) * train).rounded())
+            let validationEnd = min(examples.count, trainEnd + Int((Double(examples.count) * validation).rounded()))
+            let dataset = Dataset(train: Array(examples[..<trainEnd]), validation: Array(examples[trainEnd..<validationEnd]),
+                                  test: Array(examples[validationEnd...]))
+            if dataset.train.isEmpty { throw .emptySplit(split: "train", source: "\(path) split by ratio") }
+            if dataset.test.isEmpty { throw .emptySplit(split: "test", source: "\(path) split by ratio") }
+            return dataset
+        }
+    }
+
+    /// One loaded row with the line it came from and, if asked for, one extra field.
+    public struct Row: Sendable {
+        public var example: Example
+        public var line: Int
+        public var extra: String?
+    }
+
+    /// Loads one JSONL or CSV file (chosen by extension: `.csv` is CSV, anything else JSONL).
+    public static func loadFile(_ path: String, fields: FieldMapping, labels: [String], extraField: String? = nil) throws(DataError) -> [Row] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .unreadable(file: path, reason: FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")
+        }
+        let canonical = Dictionary(labels.map { ($0.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })
+        let builder = RowBuilder(path: path, fields: fields, canonicalLabels: canonical, labels: labels, extraField: extraField)
+        if path.lowercased().hasSuffix(".csv") {
+            return try loadCSV([UInt8](data), builder: builder)
+        }
+        return try loadJSONL([UInt8](data), builder: builder)
+    }
+
+    static func loadJSONL(_ bytes: [UInt8], builder: RowBuilder) throws(DataError) -> [Row] {
+        var rows: [Row] = []
+        var lineNumber = 0
+        for slice in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            lineNumber += 1
+            var line = slice
+            if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            if String(validating: line, as: UTF8.self) == nil {
+                throw .badRecord(file: builder.path, line: lineNumber, reason: "not valid UTF-8 (re-encode the file as UTF-8)")
+            }
+            let value: JSON
+            do { value = try JSON.parse(bytes: Array(line)) } catch {
+                throw .badRecord(file: builder.path, line: lineNumber, reason: "not a JSON object: \(error.message) at column \(error.column)")
+            }
+            guard let object = value.objectValue else {
+                throw .badRecord(file: builder.path, line: lineNumber, reason: "expected a JSON object, found \(value.kindDescription)")
+            }
+            var record: [String: JSON] = [:]
+            for (k, v) in object { record[k] = v }
+            rows.append(try builder.row(line: lineNumber, index: rows.count) { record[$0] })
+        }
+        return rows
+    }
+
+    static func loadCSV(_ bytes: [UInt8], builder: RowBuilder) throws(DataError) -> [Row] {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            let line = firstInvalidUTF8Line(bytes)
+            throw .badRecord(file: builder.path, line: line, reason: "not valid UTF-8 (re-encode the file as UTF-8)")
+        }
+        let records: [CSV.Record]
+        do { records = try CSV.parse(text) } catch {
+            throw .badRecord(file: builder.path, line: error.line, reason: error.message)
+        }
+        guard let header = records.first else { return [] }
+        var columns: [String: Int] = [:]
+        for (i, name) in header.fields.enumerated() { columns[name.trimmingCharacters(in: .whitespaces)] = i }
+        var rows: [Row] = []
+        for record in records.dropFirst() {
+            guard record.fields.count == header.fields.count else {
+                throw .badRecord(file: builder.path, line: record.line,
+                                 reason: "\(record.fields.count) fields where the header has \(header.fields.count) (ragged row; quote fields that contain commas)")
+            }
+            rows.append(try builder.row(line: record.line, index: rows.count) { name in
+                columns[name].map { JSON.string(record.fields[$0]) }
+            })
+        }
+        return rows
+    }
+
+    static func firstInvalidUTF8Line(_ bytes: [UInt8]) -> Int {
+        var line = 1
+        for slice in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            if String(validating: slice, as: UTF8.self) == nil { return line }
+            line += 1
+        }
+        return line
+    }
+}
+
+/// Turns one record (a field lookup) into an example, checking every mapped field.
+struct RowBuilder {
+    let path: String
+    let fields: FieldMapping
+    let canonicalLabels: [String: String]
+    let labels: [String]
+    let extraField: String?
+
+    func row(line: Int, index: Int, _ field: (String) -> JSON?) throws(DataError) -> DatasetLoader.Row {
+        func text(_ name: String, required: Bool) throws(DataError) -> String? {
+            guard let value = field(name), !value.isNull else {
+                if required { throw .badRecord(file: path, line: line, reason: "missing field \"\(name)\"") }
+                return nil
+            }
+            switch value {
+            case .string(let s): return s
+            case .number(let n): return JSON.formatNumber(n)
+            case .bool(let b): return String(b)
+            default: throw .badRecord(file: path, line: line, reason: "field \"\(name)\" is \(value.kindDescription); expected text")
+            }
+        }
+        let input = try text(fields.input, required: true) ?? ""
+        let rawTarget = try text(fields.target, required: true) ?? ""
+        guard let target = canonicalLabels[rawTarget.trimmingCharacters(in: .whitespaces).lowercased()] else {
+            throw .badRecord(file: path, line: line,
+                             reason: "label \"\(rawTarget)\" in field \"\(fields.target)\" is not in the task's label set (\(labels.joined(separator: ", ")))")
+        }
+        let id = try fields.id.flatMap { name throws(DataError) in try text(name, required: true) } ?? "\(index + 1)"
+        var confidence: Double? = nil
+        if let name = fields.confidence, let raw = try text(name, required: false), !raw.isEmpty {
+            guard let value = Double(raw) else {
+                throw .badRecord(file: path, line: line, reason: "field \"\(name)\" is \"\(raw)\"; expected a number")
+            }
+            confidence = value
+        }
+        let extra = try extraField.flatMap { name throws(DataError) in try text(name, required: true) }
+        let fileName = (path as NSString).lastPathComponent
+        return DatasetLoader.Row(example: Example(id: id, input: input, target: target, confidence: confidence, location: "\(fileName):\(line)"),
+                                 line: line, extra: extra)
+    }
+}

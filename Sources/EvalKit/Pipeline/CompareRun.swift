@@ -1,0 +1,242 @@
+import Foundation
+
+/// Settings of one `evalkit compare` invocation that are not in the experiment file.
+public struct CompareOptions: Sendable {
+    /// Write exactly into this folder instead of `reports/<experiment>/<run-id>/`.
+    public var outDirectory: String?
+    /// Root of the default run folders.
+    public var reportsRoot: String = "reports"
+    /// Evaluate only the first N test examples (overrides the config's `run.limit`).
+    public var limit: Int?
+    /// Requests in flight per model (overrides the config).
+    public var concurrency: Int?
+    /// The command line that reproduces this run, written into the report.
+    public var reproduceCommand: String = "evalkit compare"
+
+    public init() {}
+}
+
+/// Where a run stands, for progress display.
+public struct ProgressSnapshot: Sendable {
+    public var done: Int
+    public var total: Int
+    public var errors: Int
+    public var elapsedSeconds: Double
+
+    /// Seconds left at the rate so far; nil before the first result.
+    public var etaSeconds: Double? {
+        guard done > 0, total > done else { return done >= total ? 0 : nil }
+        return elapsedSeconds / Double(done) * Double(total - done)
+    }
+}
+
+/// What a finished run produced.
+public struct CompareOutcome: Sendable {
+    public var runDirectory: String
+    public var summary: RunSummary
+    /// True when no candidate produced a single answer.
+    public var failed: Bool
+}
+
+/// Why a run could not be carried out (distinct from failed model calls, which are results).
+public enum CompareError: Error, CustomStringConvertible, Sendable {
+    case output(ReportError)
+
+    public var description: String {
+        switch self {
+        case .output(let error): return error.description
+        }
+    }
+}
+
+/// `evalkit compare`: trains builtin models, runs every candidate on the test split, scores,
+/// analyses and writes the run folder.
+public enum CompareRun {
+    public static func run(_ prepared: PreparedExperiment, options: CompareOptions,
+                           progress: @escaping @Sendable (ProgressSnapshot) -> Void = { _ in }) async throws(CompareError) -> CompareOutcome {
+        let startedAt = Date()
+        let clock = ContinuousClock.now
+        let experiment = prepared.experiment
+        let limit = options.limit ?? experiment.run.limit
+        let testExamples = limit.map { Array(prepared.dataset.test.prefix($0)) } ?? prepared.dataset.test
+        let runID = Self.runID(startedAt)
+        let directory: String
+        do { directory = try makeRunDirectory(options: options, experiment: experiment, runID: runID) } catch { throw .output(error) }
+
+        // Step 3 of the data flow: builtin models train before any request is sent.
+        var providers: [String: any ModelProvider] = [:]
+        var training: [RunSummary.TrainingSummary] = []
+        let usedModels = experiment.models.filter { model in experiment.candidates.contains { $0.modelID == model.id } }
+        for model in usedModels {
+            let concurrency = options.concurrency.map { c in model.provider.usesPrompts ? c : 1 } ?? model.concurrency
+            switch model.provider {
+            case .openAI(let s): providers[model.id] = OpenAIProvider(settings: s, concurrency: concurrency)
+            case .anthropic(let s): providers[model.id] = AnthropicProvider(settings: s, concurrency: concurrency)
+            case .command(let s): providers[model.id] = CommandProvider(settings: s, modelID: model.id, workingDirectory: experiment.baseDirectory)
+            case .builtin(let s):
+                let classifier = TextClassifier.train(labels: experiment.task.labels, train: prepared.dataset.train,
+                                                      validation: prepared.dataset.validation, settings: s)
+                training.append(.init(modelID: model.id, seconds: classifier.trainingSeconds, examples: prepared.dataset.train.count,
+                                      last: classifier.history.last))
+                providers[model.id] = BuiltinProvider(classifier: classifier)
+            }
+        }
+
+        let journal: ResultsJournal
+        do { journal = try ResultsJournal(path: directory + "/results.jsonl") } catch { throw .output(error) }
+        let candidates = experiment.candidates
+        let recorder = RunRecorder(experiment: experiment, candidates: candidates, examples: testExamples, journal: journal,
+                                   total: candidates.count * testExamples.count, startedAt: clock, progress: progress)
+        var workloads: [ModelWorkload] = []
+        for model in usedModels {
+            guard let provider = providers[model.id] else { continue }
+            let indices = candidates.indices.filter { candidates[$0].modelID == model.id }
+            // Example-major order, so an interrupted run has covered every candidate evenly.
+            let jobs = testExamples.indices.flatMap { e in indices.map { RunJob(candidateIndex: $0, exampleIndex: e) } }
+            let concurrency = model.provider.usesPrompts ? (options.concurrency ?? model.concurrency) : 1
+            workloads.append(ModelWorkload(modelID: model.id, provider: provider, concurrency: concurrency, jobs: jobs))
+        }
+        let builders = prepared.builders
+        await Scheduler.run(workloads, request: { job in
+            let candidate = candidates[job.candidateIndex]
+            let example = testExamples[job.exampleIndex]
+            let prompt = candidate.promptID.flatMap { builders[$0] }?.render(input: example.input)
+                ?? RenderedPrompt(system: nil, user: example.input)
+            return ModelRequest(prompt: prompt, input: example.input, id: "\(candidate.id)/\(example.id)/\(job.repeatIndex)")
+        }, onStartFailure: { model, error in
+            await recorder.modelFailed(model, error)
+        }, onCompletion: { completion in
+            await recorder.record(completion, prompt: { job in
+                let candidate = candidates[job.candidateIndex]
+                let example = testExamples[job.exampleIndex]
+                return candidate.promptID.flatMap { builders[$0] }?.render(input: example.input)
+            })
+        })
+        for provider in providers.values { await provider.stop() }
+        journal.close()
+        if let writeError = await recorder.writeError { throw .output(writeError) }
+
+        let results = await recorder.resultsByCandidate
+        let metrics = candidates.enumerated().map { index, candidate in
+            MetricsCalculator.metrics(candidate: candidate.id, model: candidate.modelID, prompt: candidate.promptID,
+                                      role: experiment.model(candidate.modelID)?.role ?? .foundation,
+                                      labels: experiment.task.labels, results: results[index])
+        }
+        let summary = RunSummary(
+            experiment: experiment, runID: runID,
+            splits: prepared.dataset.splits.map { .init(name: $0.name, count: $0.examples.count,
+                                                        labelCounts: Dataset.labelCounts($0.examples, labels: experiment.task.labels)) },
+            evaluatedExamples: testExamples.count, metrics: metrics, modelFailures: await recorder.modelFailures,
+            training: training, startedAt: startedAt, finishedAt: Date(), reproduceCommand: options.reproduceCommand,
+            evalkitVersion: EvalKitInfo.version)
+        do { try ReportWriter.write(summary, to: directory) } catch { throw .output(error) }
+        return CompareOutcome(runDirectory: directory, summary: summary, failed: !metrics.contains { $0.answered > 0 })
+    }
+
+    /// A run id that sorts by time: UTC `yyyyMMdd-HHmmss`.
+    static func runID(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        return formatter.string(from: date)
+    }
+
+    static func makeRunDirectory(options: CompareOptions, experiment: Experiment, runID: String) throws(ReportError) -> String {
+        let fm = FileManager.default
+        var directory: String
+        if let out = options.outDirectory {
+            directory = out
+            // --out writes exactly here: a previous run's journal would mix with this one.
+            try? fm.removeItem(atPath: out + "/results.jsonl")
+        } else {
+            let parent = options.reportsRoot + "/" + experiment.name
+            directory = parent + "/" + runID
+            var suffix = 2
+            while fm.fileExists(atPath: directory) { directory = "\(parent)/\(runID)-\(suffix)"; suffix += 1 }
+        }
+        do { try fm.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            throw .cannotCreateFolder(path: directory, reason: error.localizedDescription)
+        }
+        return directory
+    }
+}
+
+/// Scores each completion, appends it to the journal and keeps what the analysis needs.
+actor RunRecorder {
+    let experiment: Experiment
+    let candidates: [CandidateSpec]
+    let examples: [Example]
+    let journal: ResultsJournal
+    let parsers: [LabelParser]
+    let models: [ModelSpec?]
+    let total: Int
+    let startedAt: ContinuousClock.Instant
+    let progress: @Sendable (ProgressSnapshot) -> Void
+    private(set) var resultsByCandidate: [[ExampleResult]]
+    private(set) var modelFailures: [(model: String, reason: String)] = []
+    private(set) var writeError: ReportError?
+    private var done = 0
+    private var errors = 0
+
+    init(experiment: Experiment, candidates: [CandidateSpec], examples: [Example], journal: ResultsJournal, total: Int,
+         startedAt: ContinuousClock.Instant, progress: @escaping @Sendable (ProgressSnapshot) -> Void) {
+        self.experiment = experiment
+        self.candidates = candidates
+        self.examples = examples
+        self.journal = journal
+        self.total = total
+        self.startedAt = startedAt
+        self.progress = progress
+        parsers = candidates.map { candidate in
+            let promptParsing = candidate.promptID.flatMap { experiment.prompt($0)?.parsing }
+            // The builtin classifier answers with a label, so it is read exactly.
+            let fallback = experiment.model(candidate.modelID)?.provider.usesPrompts == false ? LabelParsing(method: .exact) : experiment.task.parsing
+            return LabelParser(labels: experiment.task.labels, parsing: promptParsing ?? fallback)
+        }
+        models = candidates.map { experiment.model($0.modelID) }
+        resultsByCandidate = Array(repeating: [], count: candidates.count)
+    }
+
+    func modelFailed(_ model: String, _ error: ProviderError) {
+        modelFailures.append((model, error.description))
+    }
+
+    func record(_ completion: Completion, prompt: (RunJob) -> RenderedPrompt?) {
+        let job = completion.job
+        let candidate = candidates[job.candidateIndex]
+        let example = examples[job.exampleIndex]
+        let model = models[job.candidateIndex]
+        var result = ExampleResult(candidate: candidate.id, model: candidate.modelID, prompt: candidate.promptID, exampleID: example.id,
+                                   repeatIndex: job.repeatIndex, target: example.target, output: nil, label: nil, correct: false,
+                                   latencyMs: completion.latencyMs)
+        switch completion.outcome {
+        case .success(let response):
+            result.output = response.text
+            result.label = parsers[job.candidateIndex].parse(response.text)
+            result.correct = result.label == example.target
+            if model?.provider.usesPrompts == true {
+                result.inputTokens = response.inputTokens
+                result.outputTokens = response.outputTokens
+                if response.inputTokens == nil || response.outputTokens == nil {
+                    result.tokensEstimated = true
+                    if result.inputTokens == nil { result.inputTokens = CostModel.estimateTokens(prompt(job)?.completionText ?? example.input) }
+                    if result.outputTokens == nil { result.outputTokens = CostModel.estimateTokens(response.text) }
+                }
+            }
+            result.costUSD = CostModel.cost(pricing: model?.pricing, inputTokens: result.inputTokens, outputTokens: result.outputTokens,
+                                            latencyMs: completion.latencyMs, concurrency: model?.concurrency ?? 1)
+        case .failure(let error):
+            result.error = error.description
+            errors += 1
+        }
+        resultsByCandidate[job.candidateIndex].append(result)
+        if writeError == nil {
+            do { try journal.append(result) } catch { writeError = error }
+        }
+        done += 1
+        let elapsed = ContinuousClock.now - startedAt
+        progress(ProgressSnapshot(done: done, total: total, errors: errors,
+                                  elapsedSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+    }
+}

@@ -1,0 +1,51 @@
+/// An experiment with its data loaded and its prompts checked: ready to run.
+public struct PreparedExperiment: Sendable {
+    public var experiment: Experiment
+    public var dataset: Dataset
+    /// Prompt builders by prompt id.
+    public var builders: [String: PromptBuilder]
+}
+
+/// Why an experiment cannot run: every problem found, each naming where it is.
+public enum PreparationError: Error, CustomStringConvertible, Sendable {
+    case config(ConfigError)
+    case problems(file: String, [String])
+
+    public var description: String {
+        switch self {
+        case .config(let error): return error.description
+        case let .problems(file, problems):
+            let noun = problems.count == 1 ? "problem" : "problems"
+            return "\(file): \(problems.count) \(noun) found:\n" + problems.map { "  - \($0)" }.joined(separator: "\n")
+        }
+    }
+}
+
+/// Loads and checks everything an experiment needs before any request is made.
+public enum Preparation {
+    /// Reads the config, loads the dataset and checks every prompt template, reporting all problems at once.
+    public static func prepare(configPath: String) throws(PreparationError) -> PreparedExperiment {
+        let experiment: Experiment
+        do { experiment = try ExperimentLoader.load(path: configPath) } catch { throw .config(error) }
+        return try prepare(experiment)
+    }
+
+    /// Loads the dataset and checks the prompts of an already-read experiment.
+    public static func prepare(_ experiment: Experiment) throws(PreparationError) -> PreparedExperiment {
+        var problems: [String] = []
+        var dataset: Dataset?
+        do { dataset = try DatasetLoader.load(experiment) } catch { problems.append("$.dataset: \(error)") }
+        var builders: [String: PromptBuilder] = [:]
+        for (index, prompt) in experiment.prompts.enumerated() {
+            do {
+                builders[prompt.id] = try PromptBuilder(spec: prompt, experiment: experiment, train: dataset?.train ?? [])
+            } catch {
+                // Without training data the fixed-example check cannot run; that problem is reported above.
+                if dataset == nil, case .unreadable(_, let reason) = error, reason.contains("few-shot") { continue }
+                problems.append("$.prompts[\(index)] (\(prompt.id)): \(error)")
+            }
+        }
+        guard problems.isEmpty, let dataset else { throw .problems(file: experiment.configPath, problems) }
+        return PreparedExperiment(experiment: experiment, dataset: dataset, builders: builders)
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+
+/// Anthropic's Messages API (`POST /v1/messages`).
+public struct AnthropicProvider: ModelProvider {
+    public let settings: AnthropicSettings
+    let client: HTTPClient
+    let key: String?
+    let keyError: ProviderError?
+
+    public init(settings: AnthropicSettings, concurrency: Int) {
+        self.settings = settings
+        client = HTTPClient(timeoutSeconds: settings.timeoutSeconds, maxConnections: concurrency)
+        do { key = try apiKey(from: settings.apiKeyEnv); keyError = nil } catch { key = nil; keyError = error }
+    }
+
+    var headers: [String: String] {
+        var h = ["anthropic-version": settings.version]
+        if let key { h["x-api-key"] = key }
+        return h
+    }
+
+    public func start() async throws(ProviderError) {
+        if let keyError { throw keyError }
+        try await client.probe(HTTPClient.url(settings.baseURL, "/models"), headers: headers)
+    }
+
+    public func complete(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse {
+        let g = settings.generation
+        // max_tokens is required by the Messages API.
+        var body: [(String, JSON)] = [("model", .string(settings.model)), ("max_tokens", .number(Double(g.maxTokens ?? 16)))]
+        if let system = request.prompt.system { body.append(("system", .string(system))) }
+        body.append(("messages", .array([.object([("role", .string("user")), ("content", .string(request.prompt.user))])])))
+        if let t = g.temperature { body.append(("temperature", .number(t))) }
+        if !g.stop.isEmpty { body.append(("stop_sequences", .array(g.stop.map(JSON.string)))) }
+        let url = HTTPClient.url(settings.baseURL, "/messages")
+        let answer = try await client.postJSON(url, body: .object(body), headers: headers)
+        guard let blocks = answer["content"]?.arrayValue else {
+            throw .badResponse(url: url, reason: "no \"content\" array in the answer")
+        }
+        let text = blocks.compactMap { $0["type"]?.stringValue == "text" ? $0["text"]?.stringValue : nil }.joined()
+        let usage = answer["usage"]
+        return ModelResponse(text: text, inputTokens: usage?["input_tokens"]?.numberValue.map { Int($0) },
+                             outputTokens: usage?["output_tokens"]?.numberValue.map { Int($0) })
+    }
+
+    public func stop() async { client.session.invalidateAndCancel() }
+}

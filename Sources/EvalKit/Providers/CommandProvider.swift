@@ -1,0 +1,230 @@
+import Foundation
+import Synchronization
+
+/// A user's own model behind a long-lived worker process speaking JSON lines.
+///
+/// Protocol (one JSON object per line, UTF-8):
+/// - evalkit → worker (stdin): `{"id", "model", "system", "user", "prompt", "input", "max_tokens", "temperature", "stop"}`
+///   where `prompt` is system and user joined for completion-style models.
+/// - worker → evalkit (stdout): `{"id", "output", "usage": {"input_tokens", "output_tokens"}}` or `{"id", "error": "..."}`.
+/// The worker answers requests in the order it gets them; stderr is kept for error messages.
+public actor CommandProvider: ModelProvider {
+    public let settings: CommandSettings
+    let modelID: String
+    let workingDirectory: String
+    private var worker: WorkerProcess?
+
+    public init(settings: CommandSettings, modelID: String, workingDirectory: String) {
+        self.settings = settings
+        self.modelID = modelID
+        self.workingDirectory = workingDirectory
+    }
+
+    public func start() async throws(ProviderError) {
+        if worker == nil { worker = try WorkerProcess.launch(argv: settings.argv, directory: workingDirectory) }
+    }
+
+    public func complete(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse {
+        // A worker that died or timed out is started again for the next request.
+        if worker?.isRunning != true {
+            worker?.terminate()
+            worker = try WorkerProcess.launch(argv: settings.argv, directory: workingDirectory)
+        }
+        guard let worker else { throw .notStarted(reason: "worker for \(modelID) did not start") }
+        let g = settings.generation
+        var body: [(String, JSON)] = [
+            ("id", .string(request.id)), ("model", .string(modelID)),
+            ("system", request.prompt.system.map(JSON.string) ?? .null), ("user", .string(request.prompt.user)),
+            ("prompt", .string(request.prompt.completionText)), ("input", .string(request.input)),
+        ]
+        if let m = g.maxTokens { body.append(("max_tokens", .number(Double(m)))) }
+        if let t = g.temperature { body.append(("temperature", .number(t))) }
+        body.append(("stop", .array(g.stop.map(JSON.string))))
+        try worker.send(JSON.object(body).encoded() + "\n")
+        guard let line = await worker.lines.next(timeout: settings.timeoutSeconds) else {
+            if worker.lines.isClosed {
+                throw .worker(reason: "exited before answering" + worker.stderrTail())
+            }
+            worker.terminate()
+            self.worker = nil
+            throw .timeout(seconds: settings.timeoutSeconds)
+        }
+        let answer: JSON
+        do { answer = try JSON.parse(line) } catch {
+            throw .worker(reason: "answered a line that is not JSON: \"\(Text.preview(line, limit: 120))\"")
+        }
+        if let id = answer["id"]?.stringValue, id != request.id {
+            throw .worker(reason: "answered id \"\(id)\" to request \"\(request.id)\" (answers must come in request order)")
+        }
+        if let error = answer["error"], !error.isNull {
+            throw .worker(reason: error.stringValue ?? error.encoded())
+        }
+        guard let output = answer["output"]?.stringValue else {
+            throw .worker(reason: "answer has no \"output\" string: \(Text.preview(line, limit: 120))")
+        }
+        let usage = answer["usage"]
+        return ModelResponse(text: output, inputTokens: usage?["input_tokens"]?.numberValue.map { Int($0) },
+                             outputTokens: usage?["output_tokens"]?.numberValue.map { Int($0) })
+    }
+
+    public func stop() async {
+        await worker?.shutdown(grace: 3)
+        worker = nil
+    }
+}
+
+/// A started worker process with its pipes.
+final class WorkerProcess: Sendable {
+    let process: Process
+    let stdin: FileHandle
+    let lines: LineChannel
+    let stderrLines: LineChannel
+
+    private init(process: Process, stdin: FileHandle, lines: LineChannel, stderrLines: LineChannel) {
+        self.process = process; self.stdin = stdin; self.lines = lines; self.stderrLines = stderrLines
+    }
+
+    static func launch(argv: [String], directory: String) throws(ProviderError) -> WorkerProcess {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = argv
+        if !directory.isEmpty { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let input = Pipe(), output = Pipe(), errors = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        let lines = LineChannel(output.fileHandleForReading)
+        let stderrLines = LineChannel(errors.fileHandleForReading, keepLast: 20)
+        do { try process.run() } catch {
+            throw .worker(reason: "could not start \(argv.joined(separator: " ")): \(error.localizedDescription)")
+        }
+        return WorkerProcess(process: process, stdin: input.fileHandleForWriting, lines: lines, stderrLines: stderrLines)
+    }
+
+    var isRunning: Bool { process.isRunning }
+
+    func send(_ text: String) throws(ProviderError) {
+        do { try stdin.write(contentsOf: Data(text.utf8)) } catch {
+            throw .worker(reason: "cannot write to the worker (it may have exited)" + stderrTail())
+        }
+    }
+
+    /// The worker's last stderr lines, for error messages.
+    func stderrTail() -> String {
+        let tail = stderrLines.recent()
+        return tail.isEmpty ? "" : "; its last stderr lines: " + tail.suffix(5).joined(separator: " | ")
+    }
+
+    func terminate() {
+        if process.isRunning { process.terminate() }
+    }
+
+    /// Closes stdin so the worker can exit by itself, then terminates it after `grace` seconds.
+    func shutdown(grace: Double) async {
+        try? stdin.close()
+        let deadline = ContinuousClock.now + .seconds(grace)
+        while process.isRunning && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if process.isRunning {
+            process.terminate()
+            try? await Task.sleep(for: .milliseconds(200))
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+    }
+}
+
+/// Splits what a pipe delivers into lines and hands them to waiting readers, with timeouts.
+final class LineChannel: Sendable {
+    private struct State {
+        var buffer: [UInt8] = []
+        var lines: [String] = []
+        var waiter: (id: UInt64, continuation: CheckedContinuation<String?, Never>)?
+        var nextWaiterID: UInt64 = 0
+        var closed = false
+        var recent: [String] = []
+    }
+
+    private let state = Mutex(State())
+    private let keepLast: Int
+
+    /// Reads `handle` until end of file. With `keepLast`, lines are only remembered (for stderr).
+    init(_ handle: FileHandle, keepLast: Int = 0) {
+        self.keepLast = keepLast
+        handle.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self else { return }
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                self.close()
+            } else {
+                self.receive([UInt8](data))
+            }
+        }
+    }
+
+    var isClosed: Bool { state.withLock { $0.closed && $0.lines.isEmpty } }
+
+    func recent() -> [String] { state.withLock { $0.recent } }
+
+    private func receive(_ bytes: [UInt8]) {
+        let resume: [(CheckedContinuation<String?, Never>, String)] = state.withLock { s in
+            s.buffer.append(contentsOf: bytes)
+            var out: [(CheckedContinuation<String?, Never>, String)] = []
+            while let newline = s.buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                var lineBytes = s.buffer[..<newline]
+                if lineBytes.last == UInt8(ascii: "\r") { lineBytes = lineBytes.dropLast() }
+                let line = String(decoding: lineBytes, as: UTF8.self)
+                s.buffer.removeSubrange(...newline)
+                if keepLast > 0 {
+                    s.recent.append(line)
+                    if s.recent.count > keepLast { s.recent.removeFirst() }
+                } else if let waiter = s.waiter {
+                    s.waiter = nil
+                    out.append((waiter.continuation, line))
+                } else {
+                    s.lines.append(line)
+                }
+            }
+            return out
+        }
+        for (continuation, line) in resume { continuation.resume(returning: line) }
+    }
+
+    private func close() {
+        let waiter = state.withLock { s -> CheckedContinuation<String?, Never>? in
+            s.closed = true
+            if !s.buffer.isEmpty, keepLast > 0 { s.recent.append(String(decoding: s.buffer, as: UTF8.self)) }
+            defer { s.waiter = nil }
+            return s.waiter?.continuation
+        }
+        waiter?.resume(returning: nil)
+    }
+
+    /// The next line, or nil at end of file or after `timeout` seconds.
+    func next(timeout: Double) async -> String? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
+            let immediate: String?? = state.withLock { s in
+                if !s.lines.isEmpty { return .some(s.lines.removeFirst()) }
+                if s.closed { return .some(nil) }
+                s.nextWaiterID += 1
+                s.waiter = (s.nextWaiterID, continuation)
+                return .none
+            }
+            if let immediate {
+                continuation.resume(returning: immediate)
+                return
+            }
+            let id = state.withLock { $0.nextWaiterID }
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { [weak self] in
+                guard let self else { return }
+                let expired = self.state.withLock { s -> CheckedContinuation<String?, Never>? in
+                    guard let waiter = s.waiter, waiter.id == id else { return nil }
+                    s.waiter = nil
+                    return waiter.continuation
+                }
+                expired?.resume(returning: nil)
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// JSON over HTTP for the API providers: one URLSession per model, errors mapped to `ProviderError`.
+struct HTTPClient: Sendable {
+    let session: URLSession
+    let timeoutSeconds: Double
+
+    init(timeoutSeconds: Double, maxConnections: Int) {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = timeoutSeconds
+        configuration.timeoutIntervalForResource = timeoutSeconds
+        configuration.httpMaximumConnectionsPerHost = max(1, maxConnections)
+        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
+        configuration.urlCache = nil
+        session = URLSession(configuration: configuration)
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    /// Joins a base URL and a path without doubling or dropping the slash.
+    static func url(_ base: String, _ path: String) -> String {
+        (base.hasSuffix("/") ? String(base.dropLast()) : base) + path
+    }
+
+    /// Checks that something answers HTTP at `url`: any status counts, only a failed connection does not.
+    func probe(_ url: String, headers: [String: String] = [:]) async throws(ProviderError) {
+        guard let target = URL(string: url) else { throw .unreachable(url: url, reason: "not a valid URL") }
+        var request = URLRequest(url: target, timeoutInterval: min(timeoutSeconds, 5))
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        do {
+            _ = try await session.data(for: request)
+        } catch {
+            throw .unreachable(url: url, reason: Self.describe(error))
+        }
+    }
+
+    /// POSTs a JSON body and returns the parsed JSON answer.
+    func postJSON(_ url: String, body: JSON, headers: [String: String]) async throws(ProviderError) -> JSON {
+        guard let target = URL(string: url) else { throw .badResponse(url: url, reason: "not a valid URL") }
+        var request = URLRequest(url: target, timeoutInterval: timeoutSeconds)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        request.httpBody = Data(body.encoded().utf8)
+        let data: Data
+        let response: URLResponse
+        do {
+            (data, response) = try await session.data(for: request)
+        } catch let error as URLError {
+            switch error.code {
+            case .timedOut: throw .timeout(seconds: timeoutSeconds)
+            case .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet:
+                throw .unreachable(url: url, reason: Self.describe(error))
+            case .networkConnectionLost, .badServerResponse: throw .connectionLost(url: url)
+            default: throw .badResponse(url: url, reason: Self.describe(error))
+            }
+        } catch {
+            throw .badResponse(url: url, reason: Self.describe(error))
+        }
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let parsed = try? JSON.parse(bytes: [UInt8](data))
+        guard (200..<300).contains(status) else {
+            throw .http(status: status, url: url, message: Self.errorMessage(parsed, raw: data))
+        }
+        guard let parsed else {
+            throw .badResponse(url: url, reason: "the body is not JSON: \"\(Text.preview(String(decoding: data, as: UTF8.self), limit: 120))\"")
+        }
+        return parsed
+    }
+
+    /// The server's own error message (OpenAI and Anthropic both use `error.message`), shortened.
+    static func errorMessage(_ json: JSON?, raw: Data) -> String {
+        if let message = json?["error"]?["message"]?.stringValue ?? json?["error"]?.stringValue ?? json?["message"]?.stringValue {
+            return Text.preview(message, limit: 300)
+        }
+        let text = String(decoding: raw, as: UTF8.self)
+        return text.isEmpty ? "(empty body)" : Text.preview(text, limit: 300)
+    }
+
+    static func describe(_ error: Error) -> String {
+        if let urlError = error as? URLError {
+            switch urlError.code {
+            case .cannotConnectToHost: return "connection refused"
+            case .cannotFindHost, .dnsLookupFailed: return "host not found"
+            case .timedOut: return "timed out"
+            case .notConnectedToInternet: return "no network"
+            default: return (urlError as NSError).localizedDescription
+            }
+        }
+        return String(describing: error)
+    }
+}
+
+extension GenerationSettings {
+    /// Adds the sampling settings that are set to an OpenAI-style request body.
+    func appendOpenAIFields(to members: inout [(String, JSON)]) {
+        if let temperature { members.append(("temperature", .number(temperature))) }
+        if let maxTokens { members.append(("max_tokens", .number(Double(maxTokens)))) }
+        if !stop.isEmpty { members.append(("stop", .array(stop.map(JSON.string)))) }
+        if let seed { members.append(("seed", .number(Double(seed)))) }
+    }
+}
+
+/// Reads an API key from the environment variable the config names.
+func apiKey(from variable: String?) throws(ProviderError) -> String? {
+    guard let variable else { return nil }
+    guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
+        throw .missingAPIKey(variable: variable)
+    }
+    return value
+}

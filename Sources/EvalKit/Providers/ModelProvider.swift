@@ -1,0 +1,66 @@
+/// What a provider is asked for one example.
+public struct ModelRequest: Sendable {
+    /// The rendered prompt (ignored by providers that read the raw input).
+    public var prompt: RenderedPrompt
+    /// The example's raw input text.
+    public var input: String
+    /// A stable id for the request, e.g. `model:prompt/example/repeat`.
+    public var id: String
+
+    public init(prompt: RenderedPrompt, input: String, id: String) {
+        self.prompt = prompt; self.input = input; self.id = id
+    }
+}
+
+/// What a provider answered.
+public struct ModelResponse: Sendable, Equatable {
+    public var text: String
+    /// Token counts as the server reported them; nil when it reported none.
+    public var inputTokens: Int?
+    public var outputTokens: Int?
+
+    public init(text: String, inputTokens: Int? = nil, outputTokens: Int? = nil) {
+        self.text = text; self.inputTokens = inputTokens; self.outputTokens = outputTokens
+    }
+}
+
+/// A way of reaching one model. Providers are started once per run and stopped at its end.
+public protocol ModelProvider: Sendable {
+    /// Gets ready to answer (checks the server is reachable, starts a worker, trains a model).
+    func start() async throws(ProviderError)
+    /// Answers one request.
+    func complete(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse
+    /// Releases what `start` acquired; safe to call more than once.
+    func stop() async
+}
+
+/// Why a model call failed. Messages name URLs and variable names, never secrets.
+public enum ProviderError: Error, CustomStringConvertible, Sendable, Equatable {
+    case unreachable(url: String, reason: String)
+    case missingAPIKey(variable: String)
+    case timeout(seconds: Double)
+    case connectionLost(url: String)
+    case http(status: Int, url: String, message: String)
+    case badResponse(url: String, reason: String)
+    case worker(reason: String)
+    case notStarted(reason: String)
+
+    public var description: String {
+        switch self {
+        case let .unreachable(url, reason): return "unreachable: \(url) (\(reason))"
+        case let .missingAPIKey(variable): return "the API key variable \(variable) is not set in the environment"
+        case let .timeout(seconds): return "no answer within \(JSON.formatNumber(seconds)) s (timeout)"
+        case let .connectionLost(url): return "connection to \(url) was lost"
+        case let .http(status, url, message): return "HTTP \(status) from \(url): \(message)"
+        case let .badResponse(url, reason): return "unusable response from \(url): \(reason)"
+        case let .worker(reason): return "worker: \(reason)"
+        case let .notStarted(reason): return reason
+        }
+    }
+
+    /// True when the model could not be reached at all, so every request to it would fail alike.
+    public var isUnreachable: Bool {
+        if case .unreachable = self { return true }
+        return false
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+
+/// Any OpenAI-compatible server, through `/chat/completions` or raw `/completions`.
+public struct OpenAIProvider: ModelProvider {
+    public let settings: OpenAISettings
+    let client: HTTPClient
+    let key: String?
+    let keyError: ProviderError?
+
+    public init(settings: OpenAISettings, concurrency: Int) {
+        self.settings = settings
+        client = HTTPClient(timeoutSeconds: settings.timeoutSeconds, maxConnections: concurrency)
+        do { key = try apiKey(from: settings.apiKeyEnv); keyError = nil } catch { key = nil; keyError = error }
+    }
+
+    var headers: [String: String] { key.map { ["Authorization": "Bearer \($0)"] } ?? [:] }
+
+    public func start() async throws(ProviderError) {
+        if let keyError { throw keyError }
+        try await client.probe(HTTPClient.url(settings.baseURL, "/models"), headers: headers)
+    }
+
+    public func complete(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse {
+        var body: [(String, JSON)] = [("model", .string(settings.model))]
+        let path: String
+        switch settings.endpoint {
+        case .chat:
+            path = "/chat/completions"
+            var messages: [JSON] = []
+            if let system = request.prompt.system {
+                messages.append(.object([("role", .string("system")), ("content", .string(system))]))
+            }
+            messages.append(.object([("role", .string("user")), ("content", .string(request.prompt.user))]))
+            body.append(("messages", .array(messages)))
+        case .completions:
+            path = "/completions"
+            body.append(("prompt", .string(request.prompt.completionText)))
+        }
+        settings.generation.appendOpenAIFields(to: &body)
+        let url = HTTPClient.url(settings.baseURL, path)
+        let answer = try await client.postJSON(url, body: .object(body), headers: headers)
+        guard let choice = answer["choices"]?.arrayValue?.first else {
+            throw .badResponse(url: url, reason: "no \"choices\" in the answer")
+        }
+        let text: String?
+        switch settings.endpoint {
+        case .chat: text = choice["message"]?["content"]?.stringValue ?? (choice["message"]?["content"]?.isNull == true ? "" : nil)
+        case .completions: text = choice["text"]?.stringValue
+        }
+        guard let text else {
+            throw .badResponse(url: url, reason: settings.endpoint == .chat ? "choices[0].message.content is missing" : "choices[0].text is missing")
+        }
+        let usage = answer["usage"]
+        return ModelResponse(text: text, inputTokens: usage?["prompt_tokens"]?.numberValue.map { Int($0) },
+                             outputTokens: usage?["completion_tokens"]?.numberValue.map { Int($0) })
+    }
+
+    public func stop() async { client.session.invalidateAndCancel() }
+}

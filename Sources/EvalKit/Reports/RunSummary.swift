@@ -1,0 +1,49 @@
+import Foundation
+
+/// Everything a run's reports are written from.
+public struct RunSummary: Sendable {
+    public struct SplitSummary: Sendable {
+        public var name: String
+        public var count: Int
+        public var labelCounts: [(label: String, count: Int)]
+    }
+
+    /// A builtin model's training, as measured.
+    public struct TrainingSummary: Sendable {
+        public var modelID: String
+        public var seconds: Double
+        public var examples: Int
+        public var last: EpochStats?
+    }
+
+    public var experiment: Experiment
+    public var runID: String
+    public var splits: [SplitSummary]
+    /// Test examples evaluated (after `--limit`).
+    public var evaluatedExamples: Int
+    public var metrics: [CandidateMetrics]
+    /// Models that could not be used at all, with the reason (e.g. unreachable at a URL).
+    public var modelFailures: [(model: String, reason: String)]
+    public var training: [TrainingSummary]
+    public var startedAt: Date
+    public var finishedAt: Date
+    /// The command line that reproduces the run.
+    public var reproduceCommand: String
+    public var evalkitVersion: String
+
+    public var durationSeconds: Double { finishedAt.timeIntervalSince(startedAt) }
+}
+
+/// The version of evalkit, written into every run's manifest.
+public enum EvalKitInfo {
+    public static let version = "0.1.0"
+}
+
+extension Date {
+    /// ISO 8601 in UTC with seconds, e.g. 2026-11-22T22:31:04Z.
+    var iso8601: String {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: self)
+    }
+}

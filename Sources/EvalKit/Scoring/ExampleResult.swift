@@ -1,0 +1,66 @@
+/// The outcome of one request: one line of results.jsonl.
+public struct ExampleResult: Sendable, Equatable {
+    public var candidate: String
+    public var model: String
+    public var prompt: String?
+    public var exampleID: String
+    /// 0-based repeat index when examples are asked more than once.
+    public var repeatIndex: Int
+    public var target: String
+    /// The model's raw output; nil when the call failed.
+    public var output: String?
+    /// The label read from the output; nil for an invalid output or a failed call.
+    public var label: String?
+    public var correct: Bool
+    /// Wall-clock milliseconds of the request (including failed ones).
+    public var latencyMs: Double
+    public var inputTokens: Int?
+    public var outputTokens: Int?
+    /// True when token counts are estimated (≈ 4 characters per token) because the server sent none.
+    public var tokensEstimated: Bool
+    /// USD for this request under the model's pricing; nil without pricing or for a failed call.
+    public var costUSD: Double?
+    /// Why the call failed; nil when it succeeded.
+    public var error: String?
+
+    public init(candidate: String, model: String, prompt: String?, exampleID: String, repeatIndex: Int = 0, target: String,
+                output: String?, label: String?, correct: Bool, latencyMs: Double, inputTokens: Int? = nil,
+                outputTokens: Int? = nil, tokensEstimated: Bool = false, costUSD: Double? = nil, error: String? = nil) {
+        self.candidate = candidate; self.model = model; self.prompt = prompt; self.exampleID = exampleID
+        self.repeatIndex = repeatIndex; self.target = target; self.output = output; self.label = label
+        self.correct = correct; self.latencyMs = latencyMs; self.inputTokens = inputTokens
+        self.outputTokens = outputTokens; self.tokensEstimated = tokensEstimated; self.costUSD = costUSD; self.error = error
+    }
+
+    /// True when the model answered (whether or not a label could be read).
+    public var answered: Bool { error == nil }
+    /// True when the model answered but no label could be read.
+    public var invalid: Bool { error == nil && label == nil }
+
+    /// The JSON object written to results.jsonl, keys in a fixed order.
+    public var json: JSON {
+        func optionalInt(_ v: Int?) -> JSON { v.map { .number(Double($0)) } ?? .null }
+        return .object([
+            ("candidate", .string(candidate)), ("model", .string(model)), ("prompt", prompt.map(JSON.string) ?? .null),
+            ("example_id", .string(exampleID)), ("repeat", .number(Double(repeatIndex))), ("target", .string(target)),
+            ("output", output.map(JSON.string) ?? .null), ("label", label.map(JSON.string) ?? .null),
+            ("correct", .bool(correct)), ("latency_ms", .number((latencyMs * 1000).rounded() / 1000)),
+            ("input_tokens", optionalInt(inputTokens)), ("output_tokens", optionalInt(outputTokens)),
+            ("tokens_estimated", .bool(tokensEstimated)), ("cost_usd", costUSD.map(JSON.number) ?? .null),
+            ("error", error.map(JSON.string) ?? .null),
+        ])
+    }
+
+    /// Reads a results.jsonl object back; nil when a required field is missing.
+    public init?(json: JSON) {
+        guard let candidate = json["candidate"]?.stringValue, let model = json["model"]?.stringValue,
+              let exampleID = json["example_id"]?.stringValue, let target = json["target"]?.stringValue,
+              let correct = json["correct"]?.boolValue, let latency = json["latency_ms"]?.numberValue else { return nil }
+        self.init(candidate: candidate, model: model, prompt: json["prompt"]?.stringValue, exampleID: exampleID,
+                  repeatIndex: Int(json["repeat"]?.numberValue ?? 0), target: target, output: json["output"]?.stringValue,
+                  label: json["label"]?.stringValue, correct: correct, latencyMs: latency,
+                  inputTokens: json["input_tokens"]?.numberValue.map { Int($0) }, outputTokens: json["output_tokens"]?.numberValue.map { Int($0) },
+                  tokensEstimated: json["tokens_estimated"]?.boolValue ?? false, costUSD: json["cost_usd"]?.numberValue,
+                  error: json["error"]?.stringValue)
+    }
+}
