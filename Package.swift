@@ -12,6 +12,6 @@ let package = Package(
     targets: [
         .target(name: "EvalKit"),
         .executableTarget(name: "evalkit", dependencies: ["EvalKit"]),
-        .testTarget(name: "EvalKitTests", dependencies: ["EvalKit"]),
+        .testTarget(name: "EvalKitTests", dependencies: ["EvalKit"], exclude: ["Fixtures"]),
     ]
 )

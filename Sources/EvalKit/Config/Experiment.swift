@@ -33,6 +33,10 @@ public struct Experiment: Sendable {
 public struct TaskSpec: Sendable {
     public var labels: [String]
     public var parsing: LabelParsing
+
+    public init(labels: [String], parsing: LabelParsing) {
+        self.labels = labels; self.parsing = parsing
+    }
 }
 
 /// How a label is read from free text.
@@ -95,6 +99,10 @@ public struct FieldMapping: Sendable {
     public var target: String
     public var id: String?
     public var confidence: String?
+
+    public init(input: String, target: String, id: String? = nil, confidence: String? = nil) {
+        self.input = input; self.target = target; self.id = id; self.confidence = confidence
+    }
 }
 
 /// One prompt variant: template files plus how few-shot examples are chosen.
@@ -192,6 +200,10 @@ public struct OpenAISettings: Sendable {
     public var endpoint: OpenAIEndpoint
     public var generation: GenerationSettings
     public var timeoutSeconds: Double
+
+    public init(baseURL: String, model: String, apiKeyEnv: String?, endpoint: OpenAIEndpoint, generation: GenerationSettings, timeoutSeconds: Double) {
+        self.baseURL = baseURL; self.model = model; self.apiKeyEnv = apiKeyEnv; self.endpoint = endpoint; self.generation = generation; self.timeoutSeconds = timeoutSeconds
+    }
 }
 
 /// Anthropic's Messages API.
@@ -202,6 +214,10 @@ public struct AnthropicSettings: Sendable {
     public var version: String
     public var generation: GenerationSettings
     public var timeoutSeconds: Double
+
+    public init(baseURL: String, model: String, apiKeyEnv: String, version: String, generation: GenerationSettings, timeoutSeconds: Double) {
+        self.baseURL = baseURL; self.model = model; self.apiKeyEnv = apiKeyEnv; self.version = version; self.generation = generation; self.timeoutSeconds = timeoutSeconds
+    }
 }
 
 /// A long-lived worker process speaking JSON lines on stdin/stdout.
@@ -209,6 +225,10 @@ public struct CommandSettings: Sendable {
     public var argv: [String]
     public var timeoutSeconds: Double
     public var generation: GenerationSettings
+
+    public init(argv: [String], timeoutSeconds: Double, generation: GenerationSettings) {
+        self.argv = argv; self.timeoutSeconds = timeoutSeconds; self.generation = generation
+    }
 }
 
 /// Training settings of the builtin classifier.
@@ -236,6 +256,10 @@ public struct Pricing: Sendable, Equatable {
     public var basis: Basis
     public var source: String?
     public var date: String?
+
+    public init(basis: Basis, source: String? = nil, date: String? = nil) {
+        self.basis = basis; self.source = source; self.date = date
+    }
 }
 
 /// One (model, prompt) pair evaluated on the test split.

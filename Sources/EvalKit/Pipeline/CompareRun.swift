@@ -55,7 +55,6 @@ public enum CompareRun {
     public static func run(_ prepared: PreparedExperiment, options: CompareOptions,
                            progress: @escaping @Sendable (ProgressSnapshot) -> Void = { _ in }) async throws(CompareError) -> CompareOutcome {
         let startedAt = Date()
-        let clock = ContinuousClock.now
         let experiment = prepared.experiment
         let limit = options.limit ?? experiment.run.limit
         let testExamples = limit.map { Array(prepared.dataset.test.prefix($0)) } ?? prepared.dataset.test
@@ -86,7 +85,7 @@ public enum CompareRun {
         do { journal = try ResultsJournal(path: directory + "/results.jsonl") } catch { throw .output(error) }
         let candidates = experiment.candidates
         let recorder = RunRecorder(experiment: experiment, candidates: candidates, examples: testExamples, journal: journal,
-                                   total: candidates.count * testExamples.count, startedAt: clock, progress: progress)
+                                   total: candidates.count * testExamples.count, startedAt: ContinuousClock.now, progress: progress)
         var workloads: [ModelWorkload] = []
         for model in usedModels {
             guard let provider = providers[model.id] else { continue }

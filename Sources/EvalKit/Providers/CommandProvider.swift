@@ -27,7 +27,7 @@ public actor CommandProvider: ModelProvider {
     public func complete(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse {
         // A worker that died or timed out is started again for the next request.
         if worker?.isRunning != true {
-            worker?.terminate()
+            await worker?.shutdown(grace: 0)
             worker = try WorkerProcess.launch(argv: settings.argv, directory: workingDirectory)
         }
         guard let worker else { throw .notStarted(reason: "worker for \(modelID) did not start") }
@@ -45,7 +45,7 @@ public actor CommandProvider: ModelProvider {
             if worker.lines.isClosed {
                 throw .worker(reason: "exited before answering" + worker.stderrTail())
             }
-            worker.terminate()
+            await worker.shutdown(grace: 0)
             self.worker = nil
             throw .timeout(seconds: settings.timeoutSeconds)
         }
@@ -115,11 +115,9 @@ final class WorkerProcess: Sendable {
         return tail.isEmpty ? "" : "; its last stderr lines: " + tail.suffix(5).joined(separator: " | ")
     }
 
-    func terminate() {
-        if process.isRunning { process.terminate() }
-    }
-
-    /// Closes stdin so the worker can exit by itself, then terminates it after `grace` seconds.
+    /// Closes stdin so the worker can exit by itself, then sends SIGTERM after `grace` seconds and
+    /// SIGKILL shortly after: a child spawned from a dispatch thread can inherit a signal mask
+    /// that blocks SIGTERM, and no worker may outlive the run.
     func shutdown(grace: Double) async {
         try? stdin.close()
         let deadline = ContinuousClock.now + .seconds(grace)
@@ -128,8 +126,9 @@ final class WorkerProcess: Sendable {
         }
         if process.isRunning {
             process.terminate()
-            try? await Task.sleep(for: .milliseconds(200))
+            for _ in 0..<10 where process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
         }
     }
 }

@@ -1,0 +1,97 @@
+import EvalKit
+import Foundation
+import Testing
+
+/// The `evalkit` executable itself: exit codes, help and messages, run as a user would.
+@Suite(.serialized) struct CLITests {
+    struct Output { var status: Int32; var stdout: String; var stderr: String }
+
+    /// The built `evalkit` binary, beside the test bundle in the build folder.
+    static var binary: String {
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        while url.pathExtension != "xctest" && url.path != "/" { url.deleteLastPathComponent() }
+        return url.deletingLastPathComponent().path + "/evalkit"
+    }
+
+    func run(_ arguments: [String], in directory: String = Fixtures.repositoryRoot) throws -> Output {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build evalkit first (swift build): \(Self.binary)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func helpAndVersion() throws {
+        let help = try run(["--help"])
+        #expect(help.status == 0 && help.stdout.contains("compare [CONFIG]") && help.stdout.contains("validate [CONFIG]"))
+        let version = try run(["--version"])
+        #expect(version.status == 0 && version.stdout == "evalkit \(EvalKitInfo.version)\n")
+        let compareHelp = try run(["help", "compare"])
+        #expect(compareHelp.status == 0 && compareHelp.stdout.contains("--limit N"))
+        #expect(try run(["compare", "--help"]).stdout == compareHelp.stdout)
+    }
+
+    @Test func badUsageExitsTwo() throws {
+        let unknown = try run(["compair"])
+        #expect(unknown.status == 2 && unknown.stderr.contains("did you mean \"compare\""))
+        let badOption = try run(["compare", "--limt", "3"])
+        #expect(badOption.status == 2 && badOption.stderr.contains("unknown option --limt (did you mean --limit?)"))
+        let badValue = try run(["compare", "--limit", "0"])
+        #expect(badValue.status == 2 && badValue.stderr.contains("--limit expects a positive whole number"))
+        #expect(try run(["help", "nope"]).status == 2)
+    }
+
+    @Test func validateReportsEveryProblemAndExitsTwo() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        try Fixtures.write("""
+        {"name": "x", "task": {"labels": []}, "dataset": {"fields": {"input": "t", "target": "l"}},
+         "models": [{"id": "m", "provider": "openai", "role": "foundation", "options": {"model": "m"}}], "extra": 1}
+        """, to: "evalkit.json", in: dir)
+        let result = try run(["validate"], in: dir)
+        #expect(result.status == 2)
+        for path in ["$.task.labels", "$.dataset", "$.models[0].options.base_url", "$.extra"] {
+            #expect(result.stderr.contains(path), "missing \(path) in \(result.stderr)")
+        }
+        let good = try run(["validate"])
+        #expect(good.status == 0 && good.stdout.contains("valid"))
+    }
+
+    @Test func compareExitsThreeWhenNoCandidateAnswers() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        try Fixtures.write(Fixtures.jsonl([("1", "a", "x"), ("2", "b", "y")]), to: "train.jsonl", in: dir)
+        try Fixtures.write(Fixtures.jsonl([("3", "c", "x")]), to: "test.jsonl", in: dir)
+        try Fixtures.write("{{input}}", to: "p.txt", in: dir)
+        try Fixtures.write("""
+        {"name": "down", "task": {"labels": ["x", "y"]},
+         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label"}},
+         "prompts": [{"id": "p", "user": "p.txt"}],
+         "models": [{"id": "m", "provider": "openai", "role": "foundation",
+                     "options": {"base_url": "http://127.0.0.1:\(closedPort())/v1", "model": "m"}}]}
+        """, to: "evalkit.json", in: dir)
+        let result = try run(["compare", "--out", "run"], in: dir)
+        #expect(result.status == 3)
+        #expect(result.stderr.contains("was not used: unreachable"))
+        #expect(FileManager.default.fileExists(atPath: dir + "/run/report.md"))
+        #expect(FileManager.default.fileExists(atPath: dir + "/run/results.jsonl"))
+    }
+
+    @Test func compareRunsTheBundledExampleOffline() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let result = try run(["compare", "--limit", "40", "--out", dir + "/run"])
+        // The LLM server of the example is not running in tests: it is reported, and the builtin model carries the run.
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("builtin-lr: accuracy"))
+        #expect(result.stderr.contains("160/160 requests"))
+        let summary = try String(contentsOfFile: dir + "/run/summary.csv", encoding: .utf8)
+        #expect(summary.split(separator: "\n").count == 1 + 4)
+    }
+}

@@ -1,0 +1,129 @@
+import EvalKit
+import Foundation
+import Testing
+
+/// Whole runs: a config on disk, a real HTTP server, a real worker, the builtin model, an unreachable model.
+@Suite(.serialized) struct CompareRunTests {
+    static func writeExperiment(in dir: String, serverURL: String, deadURL: String) throws -> String {
+        var train: [(String, String, String)] = []
+        for i in 0..<30 {
+            train.append(("tr\(i)", ["I love it \(i)", "I hate it \(i)", "it is a thing \(i)"][i % 3], ["positive", "negative", "neutral"][i % 3]))
+        }
+        try Fixtures.write(Fixtures.jsonl(train), to: "data/train.jsonl", in: dir)
+        try Fixtures.write(Fixtures.jsonl([("v1", "love love", "positive")]), to: "data/validation.jsonl", in: dir)
+        let test: [(String, String, String)] = [
+            ("t1", "I love | <b>pipes</b>", "positive"), ("t2", "awful, I hate it", "negative"), ("t3", "a table", "neutral"),
+            ("t4", "great stuff", "positive"), ("t5", "FAIL500 please", "negative"), ("t6", "=1+1 formula", "neutral"),
+        ]
+        try Fixtures.write(Fixtures.jsonl(test), to: "data/test.jsonl", in: dir)
+        try Fixtures.write("Classify as {{labels}}.", to: "prompts/system.txt", in: dir)
+        try Fixtures.write("Text: {{input}}\nSentiment:", to: "prompts/plain.txt", in: dir)
+        try Fixtures.write("{{examples}}\n\nText: {{input}}\nSentiment:", to: "prompts/few.txt", in: dir)
+        return try Fixtures.write("""
+        {
+          "name": "e2e",
+          "task": {"labels": ["negative", "neutral", "positive"]},
+          "dataset": {"train": "data/train.jsonl", "validation": "data/validation.jsonl", "test": "data/test.jsonl",
+                      "fields": {"input": "text", "target": "label", "id": "id"}},
+          "prompts": [
+            {"id": "plain", "system": "prompts/system.txt", "user": "prompts/plain.txt"},
+            {"id": "few", "user": "prompts/few.txt", "examples": {"kind": "first", "k": 3}}
+          ],
+          "models": [
+            {"id": "api", "provider": "openai", "role": "foundation", "options": {"base_url": "\(serverURL)", "model": "fake"},
+             "pricing": {"input_per_million": 1.0, "output_per_million": 2.0, "source": "test price", "date": "2026-11-22"}},
+            {"id": "gone", "provider": "openai", "role": "small", "options": {"base_url": "\(deadURL)", "model": "x", "timeout_seconds": 5}},
+            {"id": "worker", "provider": "command", "role": "fine-tuned",
+             "options": {"argv": ["python3", "\(Fixtures.repositoryRoot)/scripts/example-worker.py"]}},
+            {"id": "clf", "provider": "builtin", "role": "fine-tuned", "options": {"epochs": 3, "hash_bits": 12},
+             "pricing": {"per_hour": 3.6}}
+          ],
+          "candidates": [
+            {"model": "api", "prompt": "plain"}, {"model": "api", "prompt": "few"}, {"model": "gone", "prompt": "plain"},
+            {"model": "worker", "prompt": "plain"}, {"model": "clf"}
+          ]
+        }
+        """, to: "evalkit.json", in: dir)
+    }
+
+    @Test func fullRunWritesTheFourFilesAndRecordsFailures() async throws {
+        let server = try FakeLLMServer()
+        let dir = try Fixtures.temporaryDirectory()
+        let deadURL = "http://127.0.0.1:\(closedPort())/v1"
+        let config = try Self.writeExperiment(in: dir, serverURL: server.baseURL, deadURL: deadURL)
+        let prepared = try Preparation.prepare(configPath: config)
+        var options = CompareOptions()
+        options.outDirectory = dir + "/run"
+        options.reproduceCommand = "evalkit compare evalkit.json --out run"
+        let outcome = try await CompareRun.run(prepared, options: options)
+        #expect(!outcome.failed)
+        for file in ["report.md", "summary.csv", "results.jsonl", "run.json"] {
+            #expect(FileManager.default.fileExists(atPath: dir + "/run/" + file), "missing \(file)")
+        }
+        let results = try ResultsJournal.read(path: dir + "/run/results.jsonl")
+        #expect(results.count == 5 * 6)
+        let byCandidate = Dictionary(grouping: results, by: \.candidate)
+        #expect(Set(byCandidate.keys) == ["api:plain", "api:few", "gone:plain", "worker:plain", "clf"])
+
+        // The API candidate: keyword answers, the injected 500 recorded as an error, real token counts and cost.
+        let plain = try #require(byCandidate["api:plain"])
+        #expect(plain.first { $0.exampleID == "t1" }?.label == "positive")
+        #expect(plain.first { $0.exampleID == "t3" }?.label == "neutral")
+        let failed = try #require(plain.first { $0.exampleID == "t5" })
+        #expect(failed.error?.contains("HTTP 500") == true && failed.output == nil && !failed.correct)
+        let answered = try #require(plain.first { $0.exampleID == "t2" })
+        #expect(answered.tokensEstimated == false && answered.outputTokens == 2)
+        let expectedCost = (Double(answered.inputTokens ?? 0) * 1.0 + 2 * 2.0) / 1_000_000
+        #expect(abs((answered.costUSD ?? 0) - expectedCost) < 1e-15)
+
+        // The unreachable model: every example recorded as failed, the run went on.
+        #expect(byCandidate["gone:plain"]?.allSatisfy { $0.error?.contains("unreachable: \(deadURL)/models") == true } == true)
+        #expect(outcome.summary.modelFailures.map(\.model) == ["gone"])
+
+        // The worker and the builtin model answered everything.
+        #expect(byCandidate["worker:plain"]?.allSatisfy(\.answered) == true)
+        #expect(byCandidate["clf"]?.allSatisfy { $0.answered && $0.costUSD != nil } == true)
+
+        // summary.csv: stable header and one row per candidate whose figures match the results.
+        let rows = try CSV.parse(String(contentsOfFile: dir + "/run/summary.csv", encoding: .utf8))
+        #expect(rows.first?.fields == ReportWriter.summaryColumns)
+        #expect(rows.count == 6)
+        let apiRow = try #require(rows.first { $0.fields.first == "api:plain" }).fields
+        let column = { (name: String) in apiRow[ReportWriter.summaryColumns.firstIndex(of: name) ?? 0] }
+        let answeredPlain = plain.filter(\.answered)
+        #expect(column("errors") == "1" && column("answered") == "5")
+        #expect(column("accuracy") == Format.fixed(Double(answeredPlain.filter(\.correct).count) / 5, digits: 4))
+
+        // report.md: dataset table, candidates, failures with the URL, the reproduce command, escaped inputs.
+        let report = try String(contentsOfFile: dir + "/run/report.md", encoding: .utf8)
+        #expect(report.contains("| train | 30 | 10 | 10 | 10 |"))
+        #expect(report.contains("| test | 6 | 2 | 2 | 2 |"))
+        #expect(report.contains("model **gone** was not used: unreachable: \(deadURL)/models"))
+        #expect(report.contains("evalkit compare evalkit.json --out run"))
+        #expect(report.contains(prepared.experiment.configHash.prefix(16)))
+        #expect(report.contains("$1 / M input tokens, $2 / M output tokens (test price, as of 2026-11-22)"))
+
+        let manifest = try JSON.parse(String(contentsOfFile: dir + "/run/run.json", encoding: .utf8))
+        #expect(manifest["config_sha256"]?.stringValue == prepared.experiment.configHash)
+        #expect(manifest["counts"]?["requests"]?.numberValue == 30)
+        // Six from the unreachable model, and the injected HTTP 500 once for each of the two api prompts.
+        #expect(manifest["counts"]?["errors"]?.numberValue == 8)
+    }
+
+    @Test func limitEvaluatesTheFirstNExamplesAndDefaultFolderSortsByTime() async throws {
+        let server = try FakeLLMServer()
+        let dir = try Fixtures.temporaryDirectory()
+        let config = try Self.writeExperiment(in: dir, serverURL: server.baseURL, deadURL: "http://127.0.0.1:\(closedPort())/v1")
+        let prepared = try Preparation.prepare(configPath: config)
+        var options = CompareOptions()
+        options.reportsRoot = dir + "/reports"
+        options.limit = 2
+        let first = try await CompareRun.run(prepared, options: options)
+        let second = try await CompareRun.run(prepared, options: options)
+        #expect(first.runDirectory.hasPrefix(dir + "/reports/e2e/"))
+        #expect(first.runDirectory < second.runDirectory)
+        let results = try ResultsJournal.read(path: first.runDirectory + "/results.jsonl")
+        #expect(Set(results.map(\.exampleID)) == ["t1", "t2"])
+        #expect(first.summary.evaluatedExamples == 2)
+    }
+}

@@ -1,0 +1,113 @@
+import EvalKit
+import Foundation
+import Testing
+
+@Suite struct DataTests {
+    let fields = FieldMapping(input: "text", target: "label", id: "id", confidence: "confidence")
+    let labels = ["negative", "neutral", "positive"]
+
+    @Test func jsonlLoadsAndCanonicalisesLabels() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let path = try Fixtures.write("""
+        {"id": "a", "text": "I love it", "label": "Positive", "confidence": 0.9}
+
+        {"id": "b", "text": "meh", "label": "neutral", "confidence": null}
+        """, to: "d.jsonl", in: dir)
+        let rows = try DatasetLoader.loadFile(path, fields: fields, labels: labels)
+        #expect(rows.map { $0.example.id } == ["a", "b"])
+        #expect(rows[0].example.target == "positive")
+        #expect(rows[0].example.confidence == 0.9)
+        #expect(rows[1].example.confidence == nil)
+        #expect(rows[1].line == 3)
+        #expect(rows[1].example.location == "d.jsonl:3")
+    }
+
+    @Test func badJSONLLinesNameFileAndLine() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let cases: [(String, String)] = [
+            ("{\"id\": \"a\", \"text\": \"x\", \"label\": \"neutral\"}\n{\"id\": \"b\", \"text\": \"y\"", "not a JSON object"),
+            ("{\"id\": \"a\", \"text\": \"x\", \"label\": \"neutral\"}\n{\"id\": \"b\", \"text\": \"y\"}", "missing field \"label\""),
+            ("{\"id\": \"a\", \"text\": \"x\", \"label\": \"neutral\"}\n{\"id\": \"b\", \"text\": \"y\", \"label\": \"angry\"}", "not in the task's label set"),
+            ("{\"id\": \"a\", \"text\": \"x\", \"label\": \"neutral\"}\n[1, 2]", "expected a JSON object"),
+        ]
+        for (text, message) in cases {
+            let path = try Fixtures.write(text, to: "bad.jsonl", in: dir)
+            #expect { try DatasetLoader.loadFile(path, fields: fields, labels: labels) } throws: { error in
+                "\(error)".hasPrefix("\(path):2: ") && "\(error)".contains(message)
+            }
+        }
+    }
+
+    @Test func invalidUTF8IsReportedWithItsLine() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let path = dir + "/latin1.jsonl"
+        var bytes = Array("{\"id\": \"a\", \"text\": \"ok\", \"label\": \"neutral\"}\n{\"id\": \"b\", \"text\": \"caf".utf8)
+        bytes += [0xE9] + Array("\", \"label\": \"neutral\"}\n".utf8)
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+        #expect { try DatasetLoader.loadFile(path, fields: fields, labels: labels) } throws: { error in
+            (error as? DataError)?.description == "\(path):2: not valid UTF-8 (re-encode the file as UTF-8)"
+        }
+    }
+
+    @Test func csvWithQuotesCommasAndNewlinesLoads() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let path = try Fixtures.write("id,text,label,confidence\r\n1,\"Hello, \"\"world\"\"\",positive,1\r\n2,\"two\nlines\",negative,\r\n", to: "d.csv", in: dir)
+        let rows = try DatasetLoader.loadFile(path, fields: fields, labels: labels)
+        #expect(rows.map { $0.example.input } == ["Hello, \"world\"", "two\nlines"])
+        #expect(rows.map { $0.line } == [2, 3])
+        #expect(rows[1].example.confidence == nil)
+    }
+
+    @Test func raggedAndBadlyQuotedCSVIsRejectedWithLine() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let ragged = try Fixtures.write("id,text,label\n1,fine,neutral\n2,one, two,neutral\n", to: "r.csv", in: dir)
+        #expect { try DatasetLoader.loadFile(ragged, fields: fields, labels: labels) } throws: { error in
+            "\(error)".hasPrefix("\(ragged):3: 4 fields where the header has 3")
+        }
+        let quoted = try Fixtures.write("id,text,label\n1,say \"hi\",neutral\n", to: "q.csv", in: dir)
+        #expect { try DatasetLoader.loadFile(quoted, fields: fields, labels: labels) } throws: { error in
+            "\(error)".hasPrefix("\(quoted):2: a quote inside an unquoted field")
+        }
+        let unclosed = try Fixtures.write("id,text,label\n1,\"never closed,neutral\n", to: "u.csv", in: dir)
+        #expect { try DatasetLoader.loadFile(unclosed, fields: fields, labels: labels) } throws: { error in
+            "\(error)".hasPrefix("\(unclosed):2: a quoted field is never closed")
+        }
+    }
+
+    @Test func splitFieldAndSeededRatioSplits() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        var csv = "id,text,label,split\n"
+        for i in 0..<40 { csv += "\(i),text \(i),\(labels[i % 3]),\(i < 30 ? "train" : (i < 35 ? "dev" : "test"))\n" }
+        try Fixtures.write(csv, to: "all.csv", in: dir)
+        let config = """
+        {"name": "s", "task": {"labels": ["negative", "neutral", "positive"]},
+         "dataset": {"path": "all.csv", "split_field": "split", "split_values": {"validation": "dev"},
+                     "fields": {"input": "text", "target": "label", "id": "id"}},
+         "models": [{"id": "clf", "provider": "builtin", "role": "small"}]}
+        """
+        let dataset = try DatasetLoader.load(try Fixtures.experiment(config, in: dir))
+        #expect((dataset.train.count, dataset.validation.count, dataset.test.count) == (30, 5, 5))
+
+        let ratioConfig = config.replacingOccurrences(of: "\"split_field\": \"split\", \"split_values\": {\"validation\": \"dev\"}",
+                                                      with: "\"split_ratios\": {\"train\": 0.5, \"validation\": 0.25, \"test\": 0.25}, \"seed\": 3")
+        let first = try DatasetLoader.load(try Fixtures.experiment(ratioConfig, in: dir))
+        let second = try DatasetLoader.load(try Fixtures.experiment(ratioConfig, in: dir))
+        #expect((first.train.count, first.validation.count, first.test.count) == (20, 10, 10))
+        #expect(first.test.map(\.id) == second.test.map(\.id))
+        #expect(Set(first.train.map(\.id) + first.validation.map(\.id) + first.test.map(\.id)).count == 40)
+    }
+
+    @Test func emptyTestSplitIsAnError() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        try Fixtures.write(Fixtures.jsonl([("1", "a", "neutral")]), to: "train.jsonl", in: dir)
+        try Fixtures.write("\n", to: "test.jsonl", in: dir)
+        let config = """
+        {"name": "s", "task": {"labels": ["neutral"]},
+         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label"}},
+         "models": [{"id": "clf", "provider": "builtin", "role": "small"}]}
+        """
+        #expect { try DatasetLoader.load(try Fixtures.experiment(config, in: dir)) } throws: { error in
+            "\(error)".contains("the test split is empty")
+        }
+    }
+}

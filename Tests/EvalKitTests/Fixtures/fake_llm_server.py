@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""A small OpenAI- and Anthropic-compatible server for evalkit's tests (standard library only).
+
+Binds 127.0.0.1 on a free port and prints the port on its first stdout line. Answers by
+keyword: a prompt whose last line of input mentions "love" or "great" is positive, "hate" or
+"awful" negative, anything else neutral. Inputs containing FAIL500, NOJSON or NOCHOICES get
+those faults. Every request (path, headers that matter, body) is appended as a JSON line to
+the log file named by the first argument, so tests can check what was really sent.
+"""
+import json, signal, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOG = sys.argv[1] if len(sys.argv) > 1 else None
+
+
+def classify(text):
+    tail = text.strip().splitlines()[-2:] if text.strip() else [""]
+    tail = " ".join(tail).lower()
+    if "love" in tail or "great" in tail:
+        return "Positive."
+    if "hate" in tail or "awful" in tail:
+        return "negative"
+    return "I think it is neutral"
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body, raw=None):
+        data = raw if raw is not None else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        if self.path.endswith("/models"):
+            self.reply(200, {"object": "list", "data": [{"id": "fake"}]})
+        else:
+            self.reply(404, {"error": {"message": "not found"}})
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", 0))
+        body = json.loads(self.rfile.read(length) or b"{}")
+        if LOG:
+            with open(LOG, "a") as log:
+                log.write(json.dumps({"path": self.path, "authorization": self.headers.get("Authorization"),
+                                      "x_api_key": self.headers.get("x-api-key"),
+                                      "anthropic_version": self.headers.get("anthropic-version"), "body": body}) + "\n")
+        if self.path.endswith("/chat/completions"):
+            text = body["messages"][-1]["content"]
+        elif self.path.endswith("/completions"):
+            text = body["prompt"]
+        elif self.path.endswith("/messages"):
+            if not self.headers.get("x-api-key"):
+                return self.reply(401, {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}})
+            text = body["messages"][-1]["content"]
+        else:
+            return self.reply(404, {"error": {"message": "no such endpoint"}})
+        if "FAIL500" in text:
+            return self.reply(500, {"error": {"message": "injected server error"}})
+        if "NOJSON" in text:
+            return self.reply(200, None, raw=b"<html>gateway says hello</html>")
+        if "NOCHOICES" in text:
+            return self.reply(200, {"id": "x", "object": "chat.completion"})
+        answer = classify(text)
+        prompt_tokens = len(text.split())
+        if self.path.endswith("/messages"):
+            return self.reply(200, {"type": "message", "role": "assistant", "content": [{"type": "text", "text": answer}],
+                                    "usage": {"input_tokens": prompt_tokens, "output_tokens": 2}})
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": 2, "total_tokens": prompt_tokens + 2}
+        if self.path.endswith("/chat/completions"):
+            choice = {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}
+        else:
+            choice = {"index": 0, "text": " " + answer, "finish_reason": "stop"}
+        self.reply(200, {"id": "cmpl-1", "choices": [choice], "usage": usage})
+
+
+if __name__ == "__main__":
+    # The parent may have spawned us with SIGTERM blocked; make sure it stops us.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print(server.server_address[1], flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass

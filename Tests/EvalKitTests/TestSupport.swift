@@ -1,0 +1,108 @@
+import EvalKit
+import Foundation
+import Testing
+
+/// Paths and helpers shared by the tests.
+enum Fixtures {
+    /// The repository root, found from this file's path.
+    static let repositoryRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    static var fixturesDirectory: String { repositoryRoot + "/Tests/EvalKitTests/Fixtures" }
+
+    /// A new empty folder under the system temp folder.
+    static func temporaryDirectory() throws -> String {
+        let path = NSTemporaryDirectory() + "evalkit-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// Writes `text` to `directory/name`, creating folders, and returns the path.
+    @discardableResult
+    static func write(_ text: String, to name: String, in directory: String) throws -> String {
+        let path = directory + "/" + name
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Writes an experiment config built from JSON text and parses it.
+    static func experiment(_ json: String, in directory: String) throws -> Experiment {
+        let path = try write(json, to: "evalkit.json", in: directory)
+        return try ExperimentLoader.load(path: path)
+    }
+
+    /// A small labelled dataset in JSONL, one object per line.
+    static func jsonl(_ rows: [(String, String, String)]) -> String {
+        rows.map { JSON.object([("id", .string($0.0)), ("text", .string($0.1)), ("label", .string($0.2))]).encoded() }
+            .joined(separator: "\n") + "\n"
+    }
+}
+
+/// The fake OpenAI/Anthropic server in Fixtures/, started on a free port for one test.
+final class FakeLLMServer {
+    let process = Process()
+    let port: Int
+    let logPath: String
+
+    init() throws {
+        logPath = try Fixtures.temporaryDirectory() + "/requests.jsonl"
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Fixtures.fixturesDirectory + "/fake_llm_server.py", logPath]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        // The server prints its port on the first line once it is listening.
+        var line = Data()
+        while true {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty || byte == Data("\n".utf8) { break }
+            line.append(byte)
+        }
+        guard let port = Int(String(decoding: line, as: UTF8.self)) else {
+            process.terminate()
+            throw FixtureError("fake server did not print a port")
+        }
+        self.port = port
+    }
+
+    var baseURL: String { "http://127.0.0.1:\(port)/v1" }
+
+    /// The requests the server received, as logged JSON objects.
+    func requests() throws -> [JSON] {
+        guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return [] }
+        return try text.split(separator: "\n").map { try JSON.parse(String($0)) }
+    }
+
+    deinit {
+        // Stopped by its own PID, never by name. SIGKILL as a fallback: a child spawned from a
+        // dispatch thread can inherit a signal mask that blocks SIGTERM.
+        guard process.isRunning else { return }
+        process.terminate()
+        for _ in 0..<50 where process.isRunning { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+}
+
+struct FixtureError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A port on 127.0.0.1 where nothing listens: bound, then released.
+func closedPort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
