@@ -3,25 +3,21 @@ import Foundation
 /// Anthropic's Messages API (`POST /v1/messages`).
 public struct AnthropicProvider: ModelProvider {
     public let settings: AnthropicSettings
-    let client: HTTPClient
-    let key: String?
-    let keyError: ProviderError?
+    let access: APIAccess
 
     public init(settings: AnthropicSettings, concurrency: Int) {
         self.settings = settings
-        client = HTTPClient(timeoutSeconds: settings.timeoutSeconds, maxConnections: concurrency)
-        do { key = try apiKey(from: settings.apiKeyEnv); keyError = nil } catch { key = nil; keyError = error }
+        access = APIAccess(keyVariable: settings.apiKeyEnv, timeoutSeconds: settings.timeoutSeconds, concurrency: concurrency)
     }
 
     var headers: [String: String] {
         var h = ["anthropic-version": settings.version]
-        if let key { h["x-api-key"] = key }
+        if let key = access.key { h["x-api-key"] = key }
         return h
     }
 
     public func start() async throws(ProviderError) {
-        if let keyError { throw keyError }
-        try await client.probe(HTTPClient.url(settings.baseURL, "/models"), headers: headers)
+        try await access.start(probeURL: HTTPClient.url(settings.baseURL, "/models"), headers: headers)
     }
 
     public func complete(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse {
@@ -33,7 +29,7 @@ public struct AnthropicProvider: ModelProvider {
         if let t = g.temperature { body.append(("temperature", .number(t))) }
         if !g.stop.isEmpty { body.append(("stop_sequences", .array(g.stop.map(JSON.string)))) }
         let url = HTTPClient.url(settings.baseURL, "/messages")
-        let answer = try await client.postJSON(url, body: .object(body), headers: headers)
+        let answer = try await access.client.postJSON(url, body: .object(body), headers: headers)
         guard let blocks = answer["content"]?.arrayValue else {
             throw .badResponse(url: url, reason: "no \"content\" array in the answer")
         }
@@ -43,5 +39,5 @@ public struct AnthropicProvider: ModelProvider {
                              outputTokens: usage?["output_tokens"]?.numberValue.map { Int($0) })
     }
 
-    public func stop() async { client.session.invalidateAndCancel() }
+    public func stop() async { access.client.session.invalidateAndCancel() }
 }

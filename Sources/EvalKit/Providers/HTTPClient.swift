@@ -103,6 +103,25 @@ extension GenerationSettings {
     }
 }
 
+/// What an API provider needs to reach its server: the HTTP client and the key, read once
+/// from the environment variable the config names (a missing key fails the model at start).
+struct APIAccess: Sendable {
+    let client: HTTPClient
+    let key: String?
+    let keyError: ProviderError?
+
+    init(keyVariable: String?, timeoutSeconds: Double, concurrency: Int) {
+        client = HTTPClient(timeoutSeconds: timeoutSeconds, maxConnections: concurrency)
+        do { key = try apiKey(from: keyVariable); keyError = nil } catch { key = nil; keyError = error }
+    }
+
+    /// Fails when the key variable is missing, then checks that the server answers at `probeURL`.
+    func start(probeURL: String, headers: [String: String]) async throws(ProviderError) {
+        if let keyError { throw keyError }
+        try await client.probe(probeURL, headers: headers)
+    }
+}
+
 /// Reads an API key from the environment variable the config names.
 func apiKey(from variable: String?) throws(ProviderError) -> String? {
     guard let variable else { return nil }

@@ -3,21 +3,17 @@ import Foundation
 /// Any OpenAI-compatible server, through `/chat/completions` or raw `/completions`.
 public struct OpenAIProvider: ModelProvider {
     public let settings: OpenAISettings
-    let client: HTTPClient
-    let key: String?
-    let keyError: ProviderError?
+    let access: APIAccess
 
     public init(settings: OpenAISettings, concurrency: Int) {
         self.settings = settings
-        client = HTTPClient(timeoutSeconds: settings.timeoutSeconds, maxConnections: concurrency)
-        do { key = try apiKey(from: settings.apiKeyEnv); keyError = nil } catch { key = nil; keyError = error }
+        access = APIAccess(keyVariable: settings.apiKeyEnv, timeoutSeconds: settings.timeoutSeconds, concurrency: concurrency)
     }
 
-    var headers: [String: String] { key.map { ["Authorization": "Bearer \($0)"] } ?? [:] }
+    var headers: [String: String] { access.key.map { ["Authorization": "Bearer \($0)"] } ?? [:] }
 
     public func start() async throws(ProviderError) {
-        if let keyError { throw keyError }
-        try await client.probe(HTTPClient.url(settings.baseURL, "/models"), headers: headers)
+        try await access.start(probeURL: HTTPClient.url(settings.baseURL, "/models"), headers: headers)
     }
 
     public func complete(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse {
@@ -38,7 +34,7 @@ public struct OpenAIProvider: ModelProvider {
         }
         settings.generation.appendOpenAIFields(to: &body)
         let url = HTTPClient.url(settings.baseURL, path)
-        let answer = try await client.postJSON(url, body: .object(body), headers: headers)
+        let answer = try await access.client.postJSON(url, body: .object(body), headers: headers)
         guard let choice = answer["choices"]?.arrayValue?.first else {
             throw .badResponse(url: url, reason: "no \"choices\" in the answer")
         }
@@ -55,5 +51,5 @@ public struct OpenAIProvider: ModelProvider {
                              outputTokens: usage?["completion_tokens"]?.numberValue.map { Int($0) })
     }
 
-    public func stop() async { client.session.invalidateAndCancel() }
+    public func stop() async { access.client.session.invalidateAndCancel() }
 }
