@@ -21,6 +21,7 @@ Usage: evalkit <command> [options]
 Commands:
   compare [CONFIG]     run the experiment (default evalkit.json) and write a run folder
   validate [CONFIG]    check the experiment, its data and its prompts without sending a request
+  verify RUN_DIR       recompute every figure of a run's summary.csv from its results and config
   help [COMMAND]       show help for a command
 
 Options: --help, --version
@@ -30,7 +31,7 @@ Exit codes: 0 ok, 1 check failed, 2 bad usage, config or data, 3 the run failed.
 
 let commandHelp: [String: String] = [
     "compare": """
-    Usage: evalkit compare [CONFIG] [--out DIR] [--limit N] [--concurrency N]
+    Usage: evalkit compare [CONFIG] [--out DIR] [--limit N] [--concurrency N] [--dry-run]
 
     Runs every candidate (model × prompt) of the experiment on the test split and writes
     report.md, summary.csv, results.jsonl and run.json.
@@ -39,8 +40,14 @@ let commandHelp: [String: String] = [
       --out DIR         write the run into DIR (default: reports/<experiment>/<run-id>/)
       --limit N         evaluate only the first N test examples
       --concurrency N   requests in flight per model (overrides the experiment)
+      --dry-run         render every request and print the request count, estimated tokens
+                        and estimated cost per candidate; send nothing
 
-    Exit codes: 0 ok, 2 bad config or data, 3 no candidate produced a result.
+    With "budget_usd" in the experiment's "run" section, a run whose estimate exceeds the
+    budget does not start, and a running one stops cleanly (keeping its results) when the
+    measured spend reaches it.
+
+    Exit codes: 0 ok, 2 bad config or data (or over budget), 3 no candidate produced a result.
     """,
     "validate": """
     Usage: evalkit validate [CONFIG]
@@ -49,6 +56,15 @@ let commandHelp: [String: String] = [
     problem at once with its JSON path or file and line. Sends no request.
 
     Exit codes: 0 valid, 2 problems found.
+    """,
+    "verify": """
+    Usage: evalkit verify RUN_DIR
+
+    Recomputes every figure in RUN_DIR/summary.csv from RUN_DIR/results.jsonl, the experiment
+    as run (RUN_DIR/config.json) and the measured training times in RUN_DIR/run.json, and
+    lists each figure that differs.
+
+    Exit codes: 0 every figure matches, 1 a figure differs, 2 the run folder cannot be read.
     """,
     "help": """
     Usage: evalkit help [COMMAND]
@@ -114,20 +130,23 @@ func runValidate(_ arguments: [String]) -> Int32 {
 }
 
 func runCompare(_ arguments: [String]) async -> Int32 {
-    let spec = ArgumentSpec(valueOptions: ["out", "limit", "concurrency"])
+    let spec = ArgumentSpec(valueOptions: ["out", "limit", "concurrency"], flags: ["dry-run"])
     var options = CompareOptions()
     let configPath: String
+    let dryRun: Bool
     do {
         let parsed = try spec.parse(arguments)
         configPath = parsed.positionals.first ?? "evalkit.json"
         options.outDirectory = parsed.options["out"]
         options.limit = try parsed.positiveInt("limit")
         options.concurrency = try parsed.positiveInt("concurrency")
+        dryRun = parsed.flags.contains("dry-run")
     } catch {
         return usageFailure(error, command: "compare")
     }
     options.reproduceCommand = (["evalkit", "compare"] + arguments).map(shellQuoted).joined(separator: " ")
     guard let prepared = prepare(configPath) else { return Exit.usage }
+    if dryRun { return printEstimate(prepared, limit: options.limit) }
     let progress = ProgressLine()
     do {
         let outcome = try await CompareRun.run(prepared, options: options, progress: progress.update)
@@ -144,7 +163,48 @@ func runCompare(_ arguments: [String]) async -> Int32 {
         return Exit.ok
     } catch {
         printError("error: \(error)")
+        if case .overBudget = error { return Exit.usage }
         return Exit.runFailed
+    }
+}
+
+func printEstimate(_ prepared: PreparedExperiment, limit: Int?) -> Int32 {
+    let e = prepared.experiment
+    let test = (limit ?? e.run.limit).map { Array(prepared.dataset.test.prefix($0)) } ?? prepared.dataset.test
+    let estimate = CostEstimator.estimate(experiment: e, test: test, builders: prepared.builders)
+    print("Dry run of \(e.name): \(estimate.requests) requests (\(test.count) test examples × \(e.candidates.count) candidates × \(e.run.repeats) repeats); nothing sent.")
+    print("Token counts are estimates (about 4 characters a token; no tokenizer is known).\n")
+    print(Markdown.table(["candidate", "requests", "≈ input tokens", "output tokens (max)", "≈ cost", "how"], estimate.candidates.map {
+        [$0.candidate, String($0.requests), String($0.estimatedInputTokens), $0.maxOutputTokens.map(String.init) ?? "unbounded",
+         $0.estimatedCostUSD.map(Format.usd) ?? "–", $0.note]
+    }, alignRight: [1, 2, 3, 4]))
+    print("Estimated total: \(Format.usd(estimate.totalUSD)) for the candidates that could be estimated.")
+    if let budget = e.run.budgetUSD {
+        let over = estimate.totalUSD > budget
+        print("Budget: \(Format.usd(budget)) — \(over ? "the run would NOT start (estimate exceeds it)" : "within budget").")
+        return over ? Exit.usage : Exit.ok
+    }
+    return Exit.ok
+}
+
+func runVerify(_ arguments: [String]) -> Int32 {
+    let parsed: ParsedArguments
+    do { parsed = try ArgumentSpec().parse(arguments) } catch { return usageFailure(error, command: "verify") }
+    guard let directory = parsed.positionals.first else {
+        return usageFailure(UsageError("verify needs the run folder: evalkit verify RUN_DIR"), command: "verify")
+    }
+    do {
+        let mismatches = try RunVerifier.verify(runDirectory: directory)
+        if mismatches.isEmpty {
+            print("\(directory): every figure in summary.csv matches its recomputation from results.jsonl and config.json.")
+            return Exit.ok
+        }
+        printError("\(directory): \(mismatches.count) figure(s) in summary.csv do not match:")
+        for m in mismatches { printError("  - \(m)") }
+        return Exit.checkFailed
+    } catch {
+        printError("error: \(error)")
+        return Exit.usage
     }
 }
 
@@ -184,6 +244,7 @@ func main() async -> Int32 {
     switch command {
     case "compare": return await runCompare(rest)
     case "validate": return runValidate(rest)
+    case "verify": return runVerify(rest)
     default:
         var message = "error: unknown command \"\(command)\""
         if let guess = Text.suggestion(for: command, among: Array(commandHelp.keys)) { message += " (did you mean \"\(guess)\"?)" }

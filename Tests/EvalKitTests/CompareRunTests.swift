@@ -86,10 +86,10 @@ import Testing
 
         // summary.csv: stable header and one row per candidate whose figures match the results.
         let rows = try CSV.parse(String(contentsOfFile: dir + "/run/summary.csv", encoding: .utf8))
-        #expect(rows.first?.fields == ReportWriter.summaryColumns)
+        #expect(rows.first?.fields == SummaryTable.columns)
         #expect(rows.count == 6)
         let apiRow = try #require(rows.first { $0.fields.first == "api:plain" }).fields
-        let column = { (name: String) in apiRow[ReportWriter.summaryColumns.firstIndex(of: name) ?? 0] }
+        let column = { (name: String) in apiRow[SummaryTable.columns.firstIndex(of: name) ?? 0] }
         let answeredPlain = plain.filter(\.answered)
         #expect(column("errors") == "1" && column("answered") == "5")
         #expect(column("accuracy") == Format.fixed(Double(answeredPlain.filter(\.correct).count) / 5, digits: 4))

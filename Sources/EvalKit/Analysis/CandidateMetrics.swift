@@ -70,17 +70,44 @@ public enum MetricsCalculator {
         values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
     }
 
-    /// Macro-averaged F1 over the labels that occur as a target or a prediction; an invalid
-    /// output (nil prediction) counts as a miss for its target.
-    public static func macroF1(labels: [String], pairs: [(target: String, predicted: String?)]) -> Double {
-        var scores: [Double] = []
-        for label in labels {
+    /// Precision, recall and F1 of one label.
+    public struct LabelScore: Sendable, Equatable {
+        public var label: String
+        public var precision: Double?
+        public var recall: Double?
+        public var f1: Double
+        /// Examples whose target is this label.
+        public var support: Int
+        /// False when the label occurs neither as a target nor as a prediction.
+        public var occurs: Bool
+    }
+
+    /// Per-label scores; an invalid output (nil prediction) counts as a miss for its target.
+    public static func labelScores(labels: [String], pairs: [(target: String, predicted: String?)]) -> [LabelScore] {
+        labels.map { label in
             let tp = pairs.filter { $0.target == label && $0.predicted == label }.count
             let fp = pairs.filter { $0.target != label && $0.predicted == label }.count
             let fn = pairs.filter { $0.target == label && $0.predicted != label }.count
-            if tp + fp + fn == 0 { continue }
-            scores.append(Double(2 * tp) / Double(2 * tp + fp + fn))
+            return LabelScore(label: label, precision: tp + fp == 0 ? nil : Double(tp) / Double(tp + fp),
+                              recall: tp + fn == 0 ? nil : Double(tp) / Double(tp + fn),
+                              f1: tp + fp + fn == 0 ? 0 : Double(2 * tp) / Double(2 * tp + fp + fn), support: tp + fn, occurs: tp + fp + fn > 0)
         }
-        return scores.isEmpty ? 0 : scores.reduce(0, +) / Double(scores.count)
+    }
+
+    /// Macro-averaged F1 over the labels that occur as a target or a prediction.
+    public static func macroF1(labels: [String], pairs: [(target: String, predicted: String?)]) -> Double {
+        let scores = labelScores(labels: labels, pairs: pairs).filter(\.occurs)
+        return scores.isEmpty ? 0 : scores.reduce(0) { $0 + $1.f1 } / Double(scores.count)
+    }
+
+    /// Counts of target (rows, label order) against prediction (columns, label order, then invalid).
+    public static func confusion(labels: [String], pairs: [(target: String, predicted: String?)]) -> [[Int]] {
+        let index = Dictionary(labels.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        var matrix = [[Int]](repeating: [Int](repeating: 0, count: labels.count + 1), count: labels.count)
+        for pair in pairs {
+            guard let row = index[pair.target] else { continue }
+            matrix[row][pair.predicted.flatMap { index[$0] } ?? labels.count] += 1
+        }
+        return matrix
     }
 }

@@ -11,6 +11,8 @@ public struct Experiment: Sendable {
     /// Every (model, prompt) pair to evaluate, resolved from `candidates` or the default cross product.
     public var candidates: [CandidateSpec]
     public var run: RunSettings
+    /// How the recommendation is made: requirements, margin, volume and horizon.
+    public var decision: DecisionPolicy
     /// The config file this was read from.
     public var configPath: String
     /// Folder that relative paths in the config are resolved against (the config's folder).
@@ -145,6 +147,8 @@ public struct ModelSpec: Sendable {
     /// Requests in flight at once for this model.
     public var concurrency: Int
     public var description: String?
+    /// One-time cost of producing this model (fine-tuning), where it has one.
+    public var fineTuning: FineTuningCost?
 
     public var providerName: String { provider.name }
 }
@@ -280,5 +284,49 @@ public struct RunSettings: Sendable {
     public var limit: Int?
     /// Seed for every random choice in the run.
     public var seed: UInt64 = 42
+    /// How many times each example is asked (for consistency); 1 asks once.
+    public var repeats: Int = 1
+    /// Spending limit in USD: a run whose estimate exceeds it does not start, and a running one stops there.
+    public var budgetUSD: Double?
     public init() {}
+}
+
+/// The decision policy: what a candidate must meet, and the volume and horizon costs are judged over.
+public struct DecisionPolicy: Sendable {
+    /// Candidate id the others are tested against; default: the foundation model's most accurate prompt.
+    public var reference: String?
+    public var minAccuracy: Double?
+    public var maxP95LatencyMs: Double?
+    public var maxCostPer1kUSD: Double?
+    /// Non-inferiority margin on accuracy (absolute, e.g. 0.02 = two points).
+    public var margin: Double = 0.02
+    public var monthlyRequests: Double = 100_000
+    public var horizonMonths: Double = 12
+    public var alpha: Double = 0.05
+    public var power: Double = 0.8
+    public var bootstrapIterations: Int = 2000
+    public init() {}
+}
+
+/// What producing a fine-tuned model cost once, with where the figure came from.
+public struct FineTuningCost: Sendable, Equatable {
+    public enum Basis: Sendable, Equatable {
+        /// A fixed amount in USD.
+        case fixed(usd: Double)
+        /// Training tokens × epochs × USD per million training tokens.
+        case tokens(trainingTokens: Double, epochs: Double, usdPerMillion: Double)
+    }
+    public var basis: Basis
+    public var source: String?
+    public var date: String?
+
+    public init(basis: Basis, source: String? = nil, date: String? = nil) { self.basis = basis; self.source = source; self.date = date }
+
+    /// The amount in USD.
+    public var usd: Double {
+        switch basis {
+        case .fixed(let usd): return usd
+        case let .tokens(tokens, epochs, price): return tokens * epochs * price / 1_000_000
+        }
+    }
 }

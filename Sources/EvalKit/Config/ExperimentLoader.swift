@@ -2,7 +2,7 @@ import Foundation
 
 /// Reads and validates an experiment file, reporting every problem at once.
 public enum ExperimentLoader {
-    static let topLevelKeys = ["name", "description", "task", "dataset", "prompts", "models", "candidates", "run"]
+    static let topLevelKeys = ["name", "description", "task", "dataset", "prompts", "models", "candidates", "run", "decision"]
 
     /// Loads the experiment at `path`; throws `ConfigError` listing every problem found.
     public static func load(path: String) throws(ConfigError) -> Experiment {
@@ -34,12 +34,13 @@ public enum ExperimentLoader {
         let run = readRun(root, issues: &issues)
         let models = readModels(root, runConcurrency: run.concurrency, issues: &issues)
         let candidates = readCandidates(root, prompts: prompts, models: models, issues: &issues)
+        let decision = readDecision(root, candidates: candidates, issues: &issues)
 
         guard issues.issues.isEmpty, let name, let task, let dataset else {
             throw .invalid(file: configPath, issues: issues.issues)
         }
         return Experiment(name: name, description: root.string("description", issues: &issues), task: task, dataset: dataset,
-                          prompts: prompts, models: models, candidates: candidates, run: run,
+                          prompts: prompts, models: models, candidates: candidates, run: run, decision: decision,
                           configPath: configPath, baseDirectory: baseDirectory, configHash: hash)
     }
 
@@ -227,7 +228,7 @@ public enum ExperimentLoader {
         for (i, item) in items.enumerated() {
             let path = "$.models[\(i)]"
             guard let m = ObjectReader(item, path: path, issues: &issues) else { continue }
-            m.rejectUnknownKeys(["id", "description", "provider", "role", "options", "pricing", "concurrency"], issues: &issues)
+            m.rejectUnknownKeys(["id", "description", "provider", "role", "options", "pricing", "concurrency", "fine_tuning"], issues: &issues)
             let id = m.string("id", required: true, issues: &issues)
             if let id, models.contains(where: { $0.id == id }) {
                 issues.add(ConfigIssue(path: m.childPath("id"), expected: "a model id used once", found: "\"\(id)\" again"))
@@ -248,8 +249,10 @@ public enum ExperimentLoader {
             case .command, .builtin: defaultConcurrency = 1
             default: defaultConcurrency = runConcurrency
             }
+            let fineTuning = readFineTuning(m["fine_tuning"], path: m.childPath("fine_tuning"), issues: &issues)
             models.append(ModelSpec(id: id, role: role, provider: provider, pricing: pricing,
-                                    concurrency: concurrency ?? defaultConcurrency, description: m.string("description", issues: &issues)))
+                                    concurrency: concurrency ?? defaultConcurrency, description: m.string("description", issues: &issues),
+                                    fineTuning: fineTuning))
         }
         return models
     }
@@ -376,10 +379,61 @@ public enum ExperimentLoader {
         return out
     }
 
+    static func readFineTuning(_ value: JSON?, path: String, issues: inout IssueCollector) -> FineTuningCost? {
+        guard let f = ObjectReader(value, path: path, issues: &issues, required: false) else { return nil }
+        f.rejectUnknownKeys(["usd", "training_tokens", "epochs", "usd_per_million_tokens", "source", "date"], issues: &issues)
+        let amount = "an amount ≥ 0"
+        let basis: FineTuningCost.Basis
+        if let usd = f.number("usd", range: 0...1e12, rangeText: amount, issues: &issues) {
+            basis = .fixed(usd: usd)
+        } else if f["training_tokens"] != nil {
+            let tokens = f.number("training_tokens", required: true, range: 0...1e15, rangeText: amount, issues: &issues)
+            let epochs = f.number("epochs", required: true, range: 0...1e6, rangeText: amount, issues: &issues)
+            let price = f.number("usd_per_million_tokens", required: true, range: 0...1e9, rangeText: amount, issues: &issues)
+            guard let tokens, let epochs, let price else { return nil }
+            basis = .tokens(trainingTokens: tokens, epochs: epochs, usdPerMillion: price)
+        } else {
+            issues.add(ConfigIssue(path: path, expected: "\"usd\", or \"training_tokens\" with \"epochs\" and \"usd_per_million_tokens\""))
+            return nil
+        }
+        return FineTuningCost(basis: basis, source: f.string("source", issues: &issues), date: f.string("date", issues: &issues))
+    }
+
+    static func readDecision(_ root: ObjectReader, candidates: [CandidateSpec], issues: inout IssueCollector) -> DecisionPolicy {
+        var policy = DecisionPolicy()
+        guard let d = ObjectReader(root["decision"], path: "$.decision", issues: &issues, required: false) else { return policy }
+        d.rejectUnknownKeys(["reference", "requirements", "margin", "monthly_requests", "horizon_months", "alpha", "power", "bootstrap_iterations"],
+                            issues: &issues)
+        if let reference = d.string("reference", issues: &issues) {
+            if candidates.contains(where: { $0.id == reference }) {
+                policy.reference = reference
+            } else {
+                var expected = "a candidate id (" + candidates.map(\.id).joined(separator: ", ") + ")"
+                if let guess = Text.suggestion(for: reference, among: candidates.map(\.id)) { expected += " (did you mean \"\(guess)\"?)" }
+                issues.add(ConfigIssue(path: d.childPath("reference"), expected: expected, found: "\"\(reference)\""))
+            }
+        }
+        if let r = ObjectReader(d["requirements"], path: d.childPath("requirements"), issues: &issues, required: false) {
+            r.rejectUnknownKeys(["min_accuracy", "max_p95_latency_ms", "max_cost_per_1k_usd"], issues: &issues)
+            policy.minAccuracy = r.number("min_accuracy", range: 0...1, rangeText: "an accuracy between 0 and 1", issues: &issues)
+            policy.maxP95LatencyMs = r.number("max_p95_latency_ms", range: 0...1e12, rangeText: "milliseconds ≥ 0", issues: &issues)
+            policy.maxCostPer1kUSD = r.number("max_cost_per_1k_usd", range: 0...1e12, rangeText: "an amount in USD ≥ 0", issues: &issues)
+        }
+        if let v = d.number("margin", range: 0...1, rangeText: "an accuracy margin between 0 and 1", issues: &issues) { policy.margin = v }
+        if let v = d.number("monthly_requests", range: 0...1e15, rangeText: "a request count ≥ 0", issues: &issues) { policy.monthlyRequests = v }
+        if let v = d.number("horizon_months", range: 0...1200, rangeText: "months between 0 and 1200", issues: &issues) { policy.horizonMonths = v }
+        if let v = d.number("alpha", range: 1e-6...0.5, rangeText: "a significance level between 0 and 0.5", issues: &issues) { policy.alpha = v }
+        if let v = d.number("power", range: 0.5...0.999_999, rangeText: "a power between 0.5 and 1", issues: &issues) { policy.power = v }
+        if let v = d.integer("bootstrap_iterations", minimum: 100, issues: &issues) { policy.bootstrapIterations = v }
+        return policy
+    }
+
     static func readRun(_ root: ObjectReader, issues: inout IssueCollector) -> RunSettings {
         var run = RunSettings()
         guard let r = ObjectReader(root["run"], path: "$.run", issues: &issues, required: false) else { return run }
-        r.rejectUnknownKeys(["concurrency", "limit", "seed"], issues: &issues)
+        r.rejectUnknownKeys(["concurrency", "limit", "seed", "repeats", "budget_usd"], issues: &issues)
+        if let v = r.integer("repeats", minimum: 1, issues: &issues) { run.repeats = v }
+        run.budgetUSD = r.number("budget_usd", range: 0...1e12, rangeText: "an amount in USD ≥ 0", issues: &issues)
         if let v = r.integer("concurrency", minimum: 1, issues: &issues) { run.concurrency = v }
         run.limit = r.integer("limit", minimum: 1, issues: &issues)
         if let v = r.integer("seed", minimum: 0, issues: &issues) { run.seed = UInt64(v) }

@@ -41,10 +41,14 @@ public struct CompareOutcome: Sendable {
 /// Why a run could not be carried out (distinct from failed model calls, which are results).
 public enum CompareError: Error, CustomStringConvertible, Sendable {
     case output(ReportError)
+    case overBudget(estimateUSD: Double, budgetUSD: Double)
 
     public var description: String {
         switch self {
         case .output(let error): return error.description
+        case let .overBudget(estimate, budget):
+            return "the run is estimated to cost \(Format.usd(estimate)), more than the budget of \(Format.usd(budget)) ($.run.budget_usd); "
+                + "see 'evalkit compare --dry-run', lower --limit, or raise the budget"
         }
     }
 }
@@ -58,6 +62,11 @@ public enum CompareRun {
         let experiment = prepared.experiment
         let limit = options.limit ?? experiment.run.limit
         let testExamples = limit.map { Array(prepared.dataset.test.prefix($0)) } ?? prepared.dataset.test
+        let repeats = experiment.run.repeats
+        if let budget = experiment.run.budgetUSD {
+            let estimate = CostEstimator.estimate(experiment: experiment, test: testExamples, builders: prepared.builders)
+            if estimate.totalUSD > budget { throw .overBudget(estimateUSD: estimate.totalUSD, budgetUSD: budget) }
+        }
         let runID = Self.runID(startedAt)
         let directory: String
         do { directory = try makeRunDirectory(options: options, experiment: experiment, runID: runID) } catch { throw .output(error) }
@@ -66,8 +75,11 @@ public enum CompareRun {
         var providers: [String: any ModelProvider] = [:]
         var training: [RunSummary.TrainingSummary] = []
         let usedModels = experiment.models.filter { model in experiment.candidates.contains { $0.modelID == model.id } }
+        // A worker process and the in-process classifier answer one request at a time.
+        let concurrency = Dictionary(usedModels.map { ($0.id, $0.provider.usesPrompts && $0.providerName != "command" ? (options.concurrency ?? $0.concurrency) : 1) },
+                                     uniquingKeysWith: { a, _ in a })
         for model in usedModels {
-            let concurrency = options.concurrency.map { c in model.provider.usesPrompts ? c : 1 } ?? model.concurrency
+            let concurrency = concurrency[model.id] ?? 1
             switch model.provider {
             case .openAI(let s): providers[model.id] = OpenAIProvider(settings: s, concurrency: concurrency)
             case .anthropic(let s): providers[model.id] = AnthropicProvider(settings: s, concurrency: concurrency)
@@ -84,19 +96,22 @@ public enum CompareRun {
         let journal: ResultsJournal
         do { journal = try ResultsJournal(path: directory + "/results.jsonl") } catch { throw .output(error) }
         let candidates = experiment.candidates
+        let stop = StopSignal()
+        let planned = candidates.count * testExamples.count * repeats
         let recorder = RunRecorder(experiment: experiment, candidates: candidates, examples: testExamples, journal: journal,
-                                   total: candidates.count * testExamples.count, startedAt: ContinuousClock.now, progress: progress)
+                                   concurrency: concurrency, total: planned, startedAt: ContinuousClock.now, stop: stop, progress: progress)
         var workloads: [ModelWorkload] = []
         for model in usedModels {
             guard let provider = providers[model.id] else { continue }
             let indices = candidates.indices.filter { candidates[$0].modelID == model.id }
             // Example-major order, so an interrupted run has covered every candidate evenly.
-            let jobs = testExamples.indices.flatMap { e in indices.map { RunJob(candidateIndex: $0, exampleIndex: e) } }
-            let concurrency = model.provider.usesPrompts ? (options.concurrency ?? model.concurrency) : 1
-            workloads.append(ModelWorkload(modelID: model.id, provider: provider, concurrency: concurrency, jobs: jobs))
+            let jobs = (0..<repeats).flatMap { k in
+                testExamples.indices.flatMap { e in indices.map { RunJob(candidateIndex: $0, exampleIndex: e, repeatIndex: k) } }
+            }
+            workloads.append(ModelWorkload(modelID: model.id, provider: provider, concurrency: concurrency[model.id] ?? 1, jobs: jobs))
         }
         let builders = prepared.builders
-        await Scheduler.run(workloads, request: { job in
+        await Scheduler.run(workloads, stop: stop, request: { job in
             let candidate = candidates[job.candidateIndex]
             let example = testExamples[job.exampleIndex]
             let prompt = candidate.promptID.flatMap { builders[$0] }?.render(input: example.input)
@@ -115,20 +130,27 @@ public enum CompareRun {
         journal.close()
         if let writeError = await recorder.writeError { throw .output(writeError) }
 
-        let results = await recorder.resultsByCandidate
+        let results = await recorder.resultsByCandidate.map(ExampleResult.canonicalOrder)
         let metrics = candidates.enumerated().map { index, candidate in
             MetricsCalculator.metrics(candidate: candidate.id, model: candidate.modelID, prompt: candidate.promptID,
                                       role: experiment.model(candidate.modelID)?.role ?? .foundation,
                                       labels: experiment.task.labels, results: results[index])
         }
+        let trainingSeconds = Dictionary(training.map { ($0.modelID, $0.seconds) }, uniquingKeysWith: { a, _ in a })
+        let analysis = DecisionAnalyzer.analyze(experiment: experiment, metrics: metrics, results: results, trainingSeconds: trainingSeconds)
         let summary = RunSummary(
             experiment: experiment, runID: runID,
             splits: prepared.dataset.splits.map { .init(name: $0.name, count: $0.examples.count,
                                                         labelCounts: Dataset.labelCounts($0.examples, labels: experiment.task.labels)) },
-            evaluatedExamples: testExamples.count, metrics: metrics, modelFailures: await recorder.modelFailures,
+            evaluatedExamples: testExamples.count, metrics: metrics, analysis: analysis, results: results,
+            examples: Dictionary(testExamples.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }),
+            stopReason: stop.stopReason, plannedRequests: planned, modelFailures: await recorder.modelFailures,
             training: training, startedAt: startedAt, finishedAt: Date(), reproduceCommand: options.reproduceCommand,
             evalkitVersion: EvalKitInfo.version)
-        do { try ReportWriter.write(summary, to: directory) } catch { throw .output(error) }
+        do {
+            try ReportWriter.write(summary, to: directory)
+            try ReportWriter.copyConfig(from: experiment.configPath, to: directory)
+        } catch { throw .output(error) }
         return CompareOutcome(runDirectory: directory, summary: summary, failed: !metrics.contains { $0.answered > 0 })
     }
 
@@ -169,6 +191,10 @@ actor RunRecorder {
     let journal: ResultsJournal
     let parsers: [LabelParser]
     let models: [ModelSpec?]
+    let concurrency: [String: Int]
+    let budget: Double?
+    let stop: StopSignal
+    private var spentUSD = 0.0
     let total: Int
     let startedAt: ContinuousClock.Instant
     let progress: @Sendable (ProgressSnapshot) -> Void
@@ -178,8 +204,11 @@ actor RunRecorder {
     private var done = 0
     private var errors = 0
 
-    init(experiment: Experiment, candidates: [CandidateSpec], examples: [Example], journal: ResultsJournal, total: Int,
-         startedAt: ContinuousClock.Instant, progress: @escaping @Sendable (ProgressSnapshot) -> Void) {
+    init(experiment: Experiment, candidates: [CandidateSpec], examples: [Example], journal: ResultsJournal, concurrency: [String: Int],
+         total: Int, startedAt: ContinuousClock.Instant, stop: StopSignal, progress: @escaping @Sendable (ProgressSnapshot) -> Void) {
+        self.concurrency = concurrency
+        self.budget = experiment.run.budgetUSD
+        self.stop = stop
         self.experiment = experiment
         self.candidates = candidates
         self.examples = examples
@@ -224,7 +253,11 @@ actor RunRecorder {
                 }
             }
             result.costUSD = CostModel.cost(pricing: model?.pricing, inputTokens: result.inputTokens, outputTokens: result.outputTokens,
-                                            latencyMs: completion.latencyMs, concurrency: model?.concurrency ?? 1)
+                                            latencyMs: completion.latencyMs, concurrency: concurrency[candidate.modelID] ?? 1)
+            spentUSD += result.costUSD ?? 0
+            if let budget, spentUSD >= budget {
+                stop.stop("the budget of \(Format.usd(budget)) ($.run.budget_usd) was reached after \(done + 1) requests (\(Format.usd(spentUSD)) spent)")
+            }
         case .failure(let error):
             result.error = error.description
             errors += 1

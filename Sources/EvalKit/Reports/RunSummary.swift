@@ -22,6 +22,16 @@ public struct RunSummary: Sendable {
     /// Test examples evaluated (after `--limit`).
     public var evaluatedExamples: Int
     public var metrics: [CandidateMetrics]
+    /// Intervals, paired tests, costs over the horizon and the verdict.
+    public var analysis: DecisionAnalysis
+    /// Per-example results by candidate, in candidate order (for the appendix).
+    public var results: [[ExampleResult]]
+    /// The test examples evaluated, by id (inputs for the appendix's samples).
+    public var examples: [String: Example]
+    /// Why the run stopped before every request was made (a budget reached); nil when it finished.
+    public var stopReason: String?
+    /// Requests that were planned (candidates × examples × repeats).
+    public var plannedRequests: Int
     /// Models that could not be used at all, with the reason (e.g. unreachable at a URL).
     public var modelFailures: [(model: String, reason: String)]
     public var training: [TrainingSummary]

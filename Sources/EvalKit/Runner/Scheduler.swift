@@ -1,3 +1,15 @@
+import Synchronization
+
+/// Tells the scheduler to stop taking new work (a budget reached, an interrupt); requests in flight finish.
+public final class StopSignal: Sendable {
+    private let reason = Mutex<String?>(nil)
+    public init() {}
+    /// Asks the run to stop; the first reason given is kept.
+    public func stop(_ why: String) { reason.withLock { if $0 == nil { $0 = why } } }
+    public var stopReason: String? { reason.withLock { $0 } }
+    public var isStopped: Bool { stopReason != nil }
+}
+
 /// One request to make: a candidate asked about one test example (once per repeat).
 public struct RunJob: Sendable, Equatable {
     public var candidateIndex: Int
@@ -30,7 +42,7 @@ public struct ModelWorkload: Sendable {
 public enum Scheduler {
     /// Sends every job, handing each completion to `onCompletion` as it arrives.
     /// A model whose provider fails to start gets that failure recorded for each of its jobs.
-    public static func run(_ workloads: [ModelWorkload],
+    public static func run(_ workloads: [ModelWorkload], stop: StopSignal = StopSignal(),
                            request: @escaping @Sendable (RunJob) -> ModelRequest,
                            onStartFailure: @escaping @Sendable (String, ProviderError) async -> Void = { _, _ in },
                            onCompletion: @escaping @Sendable (Completion) async -> Void) async {
@@ -46,22 +58,23 @@ public enum Scheduler {
                         }
                         return
                     }
-                    await runModel(workload, request: request, onCompletion: onCompletion)
+                    await runModel(workload, stop: stop, request: request, onCompletion: onCompletion)
                 }
             }
         }
     }
 
-    static func runModel(_ workload: ModelWorkload, request: @escaping @Sendable (RunJob) -> ModelRequest,
+    static func runModel(_ workload: ModelWorkload, stop: StopSignal, request: @escaping @Sendable (RunJob) -> ModelRequest,
                          onCompletion: @escaping @Sendable (Completion) async -> Void) async {
         let provider = workload.provider
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
             for job in workload.jobs {
-                if Task.isCancelled { break }
+                if Task.isCancelled || stop.isStopped { break }
                 if inFlight >= max(1, workload.concurrency) {
                     await group.next()
                     inFlight -= 1
+                    if stop.isStopped { break }
                 }
                 group.addTask {
                     let started = ContinuousClock.now

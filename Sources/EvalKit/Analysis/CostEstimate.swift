@@ -1,0 +1,71 @@
+/// What one candidate is expected to cost before any request is sent (`compare --dry-run`).
+public struct CandidateEstimate: Sendable {
+    public var candidate: String
+    public var requests: Int
+    /// Input tokens estimated from the rendered prompts at about 4 characters a token.
+    public var estimatedInputTokens: Int
+    /// Output tokens at most (`max_tokens` × requests); nil when the model sets no limit.
+    public var maxOutputTokens: Int?
+    /// USD at most, for per-token pricing; nil where it cannot be known before running.
+    public var estimatedCostUSD: Double?
+    /// How the cost figure was reached, or why there is none.
+    public var note: String
+}
+
+/// The estimate for a whole run.
+public struct RunEstimate: Sendable {
+    public var candidates: [CandidateEstimate]
+    /// Sum of the candidates whose cost could be estimated.
+    public var totalUSD: Double { candidates.compactMap(\.estimatedCostUSD).reduce(0, +) }
+    public var requests: Int { candidates.reduce(0) { $0 + $1.requests } }
+}
+
+/// Renders every request of a run to estimate its tokens and cost without sending anything.
+public enum CostEstimator {
+    public static func estimate(experiment: Experiment, test: [Example], builders: [String: PromptBuilder]) -> RunEstimate {
+        let repeats = experiment.run.repeats
+        let candidates = experiment.candidates.map { candidate -> CandidateEstimate in
+            let model = experiment.model(candidate.modelID)
+            let requests = test.count * repeats
+            guard model?.provider.usesPrompts == true else {
+                return CandidateEstimate(candidate: candidate.id, requests: requests, estimatedInputTokens: 0, maxOutputTokens: 0,
+                                         estimatedCostUSD: 0, note: "in-process model: no tokens; machine time is measured when it runs")
+            }
+            let builder = candidate.promptID.flatMap { builders[$0] }
+            var input = 0
+            for example in test {
+                input += CostModel.estimateTokens(builder?.render(input: example.input).completionText ?? example.input)
+            }
+            input *= repeats
+            let maxOutput = model.flatMap(Self.maxTokens).map { $0 * requests }
+            var cost: Double? = nil
+            var note: String
+            switch model?.pricing?.basis {
+            case let .perToken(inputPrice, outputPrice)?:
+                if let maxOutput {
+                    cost = (Double(input) * inputPrice + Double(maxOutput) * outputPrice) / 1_000_000
+                    note = "estimated input tokens, output at max_tokens (an upper bound)"
+                } else {
+                    cost = Double(input) * inputPrice / 1_000_000
+                    note = "input only: the model sets no max_tokens, so output cost is unbounded"
+                }
+            case .perHour?:
+                note = "self-hosted: cost follows from measured latency, not estimated"
+            case nil:
+                note = "no pricing given"
+            }
+            return CandidateEstimate(candidate: candidate.id, requests: requests, estimatedInputTokens: input,
+                                     maxOutputTokens: maxOutput, estimatedCostUSD: cost, note: note)
+        }
+        return RunEstimate(candidates: candidates)
+    }
+
+    static func maxTokens(_ model: ModelSpec) -> Int? {
+        switch model.provider {
+        case .openAI(let s): return s.generation.maxTokens
+        case .anthropic(let s): return s.generation.maxTokens ?? 16
+        case .command(let s): return s.generation.maxTokens
+        case .builtin: return 0
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+
+/// The statistics behind the decision: intervals, paired tests, multiplicity and power.
+public enum Statistics {
+    /// z for a two-sided 95% interval.
+    public static let z95 = 1.959963984540054
+
+    /// Wilson score interval for a proportion (Wilson 1927; Newcombe 1998, method 3).
+    public static func wilson(successes: Int, trials: Int, z: Double = z95) -> (low: Double, high: Double)? {
+        guard trials > 0 else { return nil }
+        let n = Double(trials), p = Double(successes) / n
+        let denominator = 1 + z * z / n
+        let centre = p + z * z / (2 * n)
+        let half = z * sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        return (max(0, (centre - half) / denominator), min(1, (centre + half) / denominator))
+    }
+
+    /// Exact (binomial) two-sided McNemar test on the discordant pairs: `b` pairs where only the
+    /// first is right, `c` where only the second is. p = min(1, 2·P(X ≤ min(b, c))), X ~ Bin(b + c, ½).
+    public static func mcNemarExact(b: Int, c: Int) -> Double {
+        let n = b + c
+        guard n > 0 else { return 1 }
+        let k = min(b, c)
+        var cumulative = 0.0
+        for i in 0...k { cumulative += exp(logChoose(n, i) - Double(n) * log(2)) }
+        return min(1, 2 * cumulative)
+    }
+
+    static func logChoose(_ n: Int, _ k: Int) -> Double {
+        lgamma(Double(n + 1)) - lgamma(Double(k + 1)) - lgamma(Double(n - k + 1))
+    }
+
+    /// Percentile bootstrap 95% interval of the accuracy difference (first − second) over paired
+    /// examples, resampling examples with a seeded generator so the interval is reproducible.
+    public static func pairedBootstrap(_ pairs: [(first: Bool, second: Bool)], iterations: Int = 2000,
+                                       seed: UInt64) -> (low: Double, high: Double)? {
+        guard !pairs.isEmpty else { return nil }
+        // Each pair contributes −1, 0 or +1 to the difference; resample those.
+        let deltas = pairs.map { ($0.first ? 1 : 0) - ($0.second ? 1 : 0) }
+        var rng = SeededRandom(seed: seed)
+        var differences: [Double] = []
+        differences.reserveCapacity(iterations)
+        let n = deltas.count
+        for _ in 0..<iterations {
+            var sum = 0
+            for _ in 0..<n { sum += deltas[Int(rng.next() % UInt64(n))] }
+            differences.append(Double(sum) / Double(n))
+        }
+        differences.sort()
+        guard let low = MetricsCalculator.percentile(differences, 0.025),
+              let high = MetricsCalculator.percentile(differences, 0.975) else { return nil }
+        return (low, high)
+    }
+
+    /// Holm's step-down adjustment of p-values (Holm 1979); controls the family-wise error rate.
+    public static func holm(_ pValues: [Double]) -> [Double] {
+        let order = pValues.indices.sorted { pValues[$0] < pValues[$1] }
+        var adjusted = [Double](repeating: 1, count: pValues.count)
+        var running = 0.0
+        for (rank, index) in order.enumerated() {
+            running = max(running, min(1, Double(pValues.count - rank) * pValues[index]))
+            adjusted[index] = running
+        }
+        return adjusted
+    }
+
+    /// The standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9).
+    public static func normalQuantile(_ p: Double) -> Double {
+        let a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00]
+        let b = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01, -1.328068155288572e+01]
+        let c = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00]
+        let d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00]
+        let low = 0.02425
+        if p < low {
+            let q = sqrt(-2 * log(p))
+            return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
+        }
+        if p > 1 - low { return -normalQuantile(1 - p) }
+        let q = p - 0.5, r = q * q
+        return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
+    }
+
+    /// Paired examples needed for a McNemar test to detect an accuracy difference `delta` with the
+    /// given discordance rate ψ (share of pairs where exactly one is right), two-sided α and power
+    /// (Connor 1987: n = (z_{α/2}·√ψ + z_β·√(ψ − δ²))² / δ²). Nil when δ is not below ψ.
+    public static func pairedSampleSize(delta: Double, discordance: Double, alpha: Double = 0.05, power: Double = 0.8) -> Int? {
+        let d = abs(delta)
+        guard d > 0, discordance > d * d else { return nil }
+        let za = normalQuantile(1 - alpha / 2), zb = normalQuantile(power)
+        let root = za * sqrt(discordance) + zb * sqrt(discordance - d * d)
+        return Int((root * root / (d * d)).rounded(.up))
+    }
+
+    /// The smallest accuracy difference a McNemar test on `n` pairs with discordance ψ detects with
+    /// the given α and power (inverse of `pairedSampleSize`, found by bisection).
+    public static func minimumDetectableDifference(pairs n: Int, discordance: Double, alpha: Double = 0.05, power: Double = 0.8) -> Double? {
+        guard n > 0, discordance > 0 else { return nil }
+        var low = 1e-6, high = sqrt(discordance) * 0.999_999
+        guard let atHigh = pairedSampleSize(delta: high, discordance: discordance, alpha: alpha, power: power), atHigh <= n else { return nil }
+        for _ in 0..<100 {
+            let mid = (low + high) / 2
+            if let needed = pairedSampleSize(delta: mid, discordance: discordance, alpha: alpha, power: power), needed <= n {
+                high = mid
+            } else {
+                low = mid
+            }
+        }
+        return high
+    }
+
+    /// Sample standard deviation; nil for fewer than two values.
+    public static func standardDeviation(_ values: [Double]) -> Double? {
+        guard values.count > 1, let mean = MetricsCalculator.mean(values) else { return nil }
+        return sqrt(values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1))
+    }
+}

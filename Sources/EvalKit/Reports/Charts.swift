@@ -1,0 +1,172 @@
+import Foundation
+
+/// SVG charts beside report.md. Plain SVG 1.1 (no scripts, no external fonts) so browsers and
+/// GitHub render them; every label is XML-escaped.
+public enum Charts {
+    /// Escapes text for SVG/XML content and attributes.
+    public static func xml(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            case _ where scalar.value < 0x20 && scalar != "\t": out += " "
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
+
+    static func n(_ v: Double) -> String { Format.fixed(v, digits: 1) }
+
+    static func header(width: Int, height: Int, title: String) -> String {
+        """
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" viewBox="0 0 \(width) \(height)" font-family="Helvetica, Arial, sans-serif" font-size="12">
+        <title>\(xml(title))</title>
+        <rect x="0" y="0" width="\(width)" height="\(height)" fill="#ffffff"/>
+        <text x="\(width / 2)" y="22" text-anchor="middle" font-size="15" font-weight="bold">\(xml(title))</text>
+
+        """
+    }
+
+    /// Ticks at powers of ten (and 2 and 5 between them when the range is narrow) covering [low, high].
+    static func logTicks(_ low: Double, _ high: Double) -> [Double] {
+        var ticks: [Double] = []
+        var decade = pow(10, floor(log10(low)))
+        let narrow = log10(high / low) < 2.5
+        while decade <= high * 1.0001 {
+            for m in (narrow ? [1.0, 2, 5] : [1.0]) where decade * m >= low * 0.9999 && decade * m <= high * 1.0001 {
+                ticks.append(decade * m)
+            }
+            decade *= 10
+        }
+        return ticks
+    }
+
+    static func tickLabel(_ v: Double, prefix: String = "") -> String {
+        if v >= 1 { return prefix + JSON.formatNumber(v.rounded() == v ? v : (v * 100).rounded() / 100) }
+        // Plain decimals (0.0001, not 1e-04): enough places to show the tick's first digit.
+        return prefix + Format.fixed(v, digits: Int(-floor(log10(v))))
+    }
+
+    /// A point of the accuracy–cost chart.
+    public struct CostPoint: Sendable {
+        public var label: String
+        public var costPer1k: Double
+        public var accuracy: Double
+        public var low: Double
+        public var high: Double
+        public init(label: String, costPer1k: Double, accuracy: Double, low: Double, high: Double) {
+            self.label = label; self.costPer1k = costPer1k; self.accuracy = accuracy; self.low = low; self.high = high
+        }
+    }
+
+    /// Indices of the points on the Pareto frontier: no other point is at least as cheap and as accurate, and better in one.
+    public static func paretoFrontier(_ points: [CostPoint]) -> [Int] {
+        points.indices.filter { i in
+            !points.indices.contains { j in
+                j != i && points[j].costPer1k <= points[i].costPer1k && points[j].accuracy >= points[i].accuracy
+                    && (points[j].costPer1k < points[i].costPer1k || points[j].accuracy > points[i].accuracy)
+            }
+        }.sorted { points[$0].costPer1k < points[$1].costPer1k }
+    }
+
+    /// Accuracy with its 95% interval against cost per 1,000 requests (log axis), Pareto frontier drawn.
+    public static func accuracyVersusCost(_ points: [CostPoint], title: String) -> String {
+        let width = 760, height = 480
+        let left = 70.0, right = 230.0, top = 45.0, bottom = 60.0
+        let plotW = Double(width) - left - right, plotH = Double(height) - top - bottom
+        var svg = header(width: width, height: height, title: title)
+        guard !points.isEmpty else {
+            return svg + "<text x=\"\(width / 2)\" y=\"\(height / 2)\" text-anchor=\"middle\">No candidate has both an accuracy and a known cost.</text>\n</svg>\n"
+        }
+        let costs = points.map(\.costPer1k)
+        let minCost = pow(10, floor(log10(costs.min() ?? 1))), maxCost = pow(10, ceil(log10(costs.max() ?? 1)) + (costs.min() == costs.max() ? 1 : 0))
+        let lowAcc = max(0, floor(((points.map(\.low).min() ?? 0) - 0.05) * 10) / 10)
+        let highAcc = min(1, ceil(((points.map(\.high).max() ?? 1) + 0.02) * 10) / 10)
+        func x(_ cost: Double) -> Double { left + (log10(cost) - log10(minCost)) / (log10(maxCost) - log10(minCost)) * plotW }
+        func y(_ acc: Double) -> Double { top + (1 - (acc - lowAcc) / max(highAcc - lowAcc, 0.01)) * plotH }
+
+        svg += "<rect x=\"\(n(left))\" y=\"\(n(top))\" width=\"\(n(plotW))\" height=\"\(n(plotH))\" fill=\"none\" stroke=\"#444\"/>\n"
+        for tick in logTicks(minCost, maxCost) {
+            svg += "<line x1=\"\(n(x(tick)))\" y1=\"\(n(top))\" x2=\"\(n(x(tick)))\" y2=\"\(n(top + plotH))\" stroke=\"#e5e5e5\"/>\n"
+            svg += "<text x=\"\(n(x(tick)))\" y=\"\(n(top + plotH + 16))\" text-anchor=\"middle\">\(xml(tickLabel(tick, prefix: "$")))</text>\n"
+        }
+        var acc = lowAcc
+        while acc <= highAcc + 1e-9 {
+            svg += "<line x1=\"\(n(left))\" y1=\"\(n(y(acc)))\" x2=\"\(n(left + plotW))\" y2=\"\(n(y(acc)))\" stroke=\"#e5e5e5\"/>\n"
+            svg += "<text x=\"\(n(left - 6))\" y=\"\(n(y(acc) + 4))\" text-anchor=\"end\">\(Format.fixed(acc * 100, digits: 0))%</text>\n"
+            acc += highAcc - lowAcc > 0.5 ? 0.1 : 0.05
+        }
+        svg += "<text x=\"\(n(left + plotW / 2))\" y=\"\(height - 18)\" text-anchor=\"middle\">cost per 1,000 requests (USD, log scale)</text>\n"
+        svg += "<text x=\"18\" y=\"\(n(top + plotH / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 18 \(n(top + plotH / 2)))\">accuracy (95% interval)</text>\n"
+
+        let frontier = paretoFrontier(points)
+        if frontier.count > 1 {
+            let path = frontier.map { "\(n(x(points[$0].costPer1k))),\(n(y(points[$0].accuracy)))" }.joined(separator: " ")
+            svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"#888\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n"
+        }
+        for (i, p) in points.enumerated() {
+            let color = palette[i % palette.count]
+            let px = x(p.costPer1k)
+            svg += "<line x1=\"\(n(px))\" y1=\"\(n(y(p.low)))\" x2=\"\(n(px))\" y2=\"\(n(y(p.high)))\" stroke=\"\(color)\" stroke-width=\"2\"/>\n"
+            let shape = frontier.contains(i) ? "<rect x=\"\(n(px - 5))\" y=\"\(n(y(p.accuracy) - 5))\" width=\"10\" height=\"10\" fill=\"\(color)\"/>"
+                                             : "<circle cx=\"\(n(px))\" cy=\"\(n(y(p.accuracy)))\" r=\"5\" fill=\"\(color)\"/>"
+            svg += shape + "\n"
+            svg += "<text x=\"\(n(px + 8))\" y=\"\(n(y(p.accuracy) - 6))\" font-size=\"11\">\(i + 1)</text>\n"
+        }
+        // Legend: numbered points, squares on the frontier.
+        var ly = top + 4
+        svg += "<text x=\"\(n(left + plotW + 16))\" y=\"\(n(ly))\" font-weight=\"bold\">candidates</text>\n"
+        for (i, p) in points.enumerated() {
+            ly += 18
+            let mark = frontier.contains(i) ? " ■" : ""
+            svg += "<text x=\"\(n(left + plotW + 16))\" y=\"\(n(ly))\" fill=\"\(palette[i % palette.count])\">\(i + 1). \(xml(Text.preview(p.label, limit: 26)))\(mark)</text>\n"
+        }
+        svg += "<text x=\"\(n(left + plotW + 16))\" y=\"\(n(ly + 26))\" font-size=\"11\" fill=\"#555\">■ and dashed line: Pareto frontier</text>\n"
+        return svg + "</svg>\n"
+    }
+
+    /// One bar pair of the latency chart.
+    public struct LatencyBar: Sendable {
+        public var label: String
+        public var p50: Double
+        public var p95: Double
+        public init(label: String, p50: Double, p95: Double) { self.label = label; self.p50 = p50; self.p95 = p95 }
+    }
+
+    /// p50 and p95 latency per candidate as horizontal bars on a log axis.
+    public static func latency(_ bars: [LatencyBar], title: String) -> String {
+        let rowH = 34.0, left = 190.0, right = 40.0, top = 50.0
+        let width = 760, height = Int(top + rowH * Double(max(bars.count, 1)) + 60)
+        let plotW = Double(width) - left - right
+        var svg = header(width: width, height: height, title: title)
+        guard !bars.isEmpty else {
+            return svg + "<text x=\"\(width / 2)\" y=\"\(height / 2)\" text-anchor=\"middle\">No candidate produced answers.</text>\n</svg>\n"
+        }
+        let positive = bars.flatMap { [$0.p50, $0.p95] }.filter { $0 > 0 }
+        let minV = pow(10, floor(log10(positive.min() ?? 1))), maxV = pow(10, ceil(log10(positive.max() ?? 10)))
+        let span = max(log10(maxV) - log10(minV), 1)
+        func x(_ v: Double) -> Double { left + (log10(max(v, minV)) - log10(minV)) / span * plotW }
+        let bottom = top + rowH * Double(bars.count)
+        for tick in logTicks(minV, max(maxV, minV * 10)) {
+            svg += "<line x1=\"\(n(x(tick)))\" y1=\"\(n(top))\" x2=\"\(n(x(tick)))\" y2=\"\(n(bottom))\" stroke=\"#e5e5e5\"/>\n"
+            svg += "<text x=\"\(n(x(tick)))\" y=\"\(n(bottom + 16))\" text-anchor=\"middle\">\(xml(tickLabel(tick)))</text>\n"
+        }
+        for (i, bar) in bars.enumerated() {
+            let rowY = top + rowH * Double(i)
+            svg += "<text x=\"\(n(left - 8))\" y=\"\(n(rowY + rowH / 2 + 4))\" text-anchor=\"end\">\(xml(Text.preview(bar.label, limit: 28)))</text>\n"
+            svg += "<rect x=\"\(n(left))\" y=\"\(n(rowY + 5))\" width=\"\(n(max(1, x(bar.p95) - left)))\" height=\"\(n(rowH - 10))\" fill=\"#9ecae1\"/>\n"
+            svg += "<rect x=\"\(n(left))\" y=\"\(n(rowY + 10))\" width=\"\(n(max(1, x(bar.p50) - left)))\" height=\"\(n(rowH - 20))\" fill=\"#08519c\"/>\n"
+            svg += "<text x=\"\(n(x(bar.p95) + 4))\" y=\"\(n(rowY + rowH / 2 + 4))\" font-size=\"10\" fill=\"#333\">\(xml(Format.fixed(bar.p50, digits: 2))) / \(xml(Format.fixed(bar.p95, digits: 2)))</text>\n"
+        }
+        svg += "<line x1=\"\(n(left))\" y1=\"\(n(top))\" x2=\"\(n(left))\" y2=\"\(n(bottom))\" stroke=\"#444\"/>\n"
+        svg += "<text x=\"\(n(left + plotW / 2))\" y=\"\(n(bottom + 36))\" text-anchor=\"middle\">milliseconds per request (log scale): dark p50, light p95</text>\n"
+        return svg + "</svg>\n"
+    }
+}
