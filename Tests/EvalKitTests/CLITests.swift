@@ -94,4 +94,22 @@ import Testing
         let summary = try String(contentsOfFile: dir + "/run/summary.csv", encoding: .utf8)
         #expect(summary.split(separator: "\n").count == 1 + 4)
     }
+
+    @Test func dryRunEstimatesWithoutSendingAndVerifyChecksARun() throws {
+        let dry = try run(["compare", "--dry-run", "--limit", "10"])
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(dry.stdout.contains("40 requests (10 test examples × 4 candidates × 1 repeats); nothing sent"))
+        #expect(dry.stdout.contains("| local-llm:fewshot | 10 |"))
+        #expect(dry.stdout.contains("self-hosted: cost follows from measured latency"))
+
+        let dir = try Fixtures.temporaryDirectory()
+        #expect(try run(["compare", "--limit", "30", "--out", dir + "/run"]).status == 0)
+        let verified = try run(["verify", dir + "/run"])
+        #expect(verified.status == 0 && verified.stdout.contains("every figure in summary.csv matches"))
+        let csv = try String(contentsOfFile: dir + "/run/summary.csv", encoding: .utf8)
+        try csv.replacingOccurrences(of: ",fine-tuned,30,30,0,", with: ",fine-tuned,30,29,1,").write(toFile: dir + "/run/summary.csv", atomically: true, encoding: .utf8)
+        let tampered = try run(["verify", dir + "/run"])
+        #expect(tampered.status == 1 && tampered.stderr.contains("builtin-lr answered: summary.csv has \"29\", recomputed \"30\""))
+        #expect(try run(["verify", dir + "/nowhere"]).status == 2)
+    }
 }

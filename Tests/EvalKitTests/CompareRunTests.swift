@@ -126,4 +126,71 @@ import Testing
         #expect(Set(results.map(\.exampleID)) == ["t1", "t2"])
         #expect(first.summary.evaluatedExamples == 2)
     }
+
+    @Test func verifyPassesOnARealRunAndFailsOnATamperedOne() async throws {
+        let server = try FakeLLMServer()
+        let dir = try Fixtures.temporaryDirectory()
+        let config = try Self.writeExperiment(in: dir, serverURL: server.baseURL, deadURL: "http://127.0.0.1:\(closedPort())/v1")
+        var options = CompareOptions()
+        options.outDirectory = dir + "/run"
+        _ = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        #expect(try RunVerifier.verify(runDirectory: dir + "/run") == [])
+
+        // Change one accuracy figure by a tenth of a point.
+        let path = dir + "/run/summary.csv"
+        var rows = try CSV.parse(String(contentsOfFile: path, encoding: .utf8)).map(\.fields)
+        let column = try #require(SummaryTable.columns.firstIndex(of: "accuracy"))
+        let row = try #require(rows.firstIndex { $0.first == "api:plain" })
+        let original = rows[row][column]
+        rows[row][column] = Format.fixed((Double(original) ?? 0) + 0.001, digits: 4)
+        try rows.map(CSV.row).joined().write(toFile: path, atomically: true, encoding: .utf8)
+        let mismatches = try RunVerifier.verify(runDirectory: dir + "/run")
+        #expect(mismatches == [RunVerifier.Mismatch(candidate: "api:plain", column: "accuracy", found: rows[row][column], expected: original)])
+
+        // A result line changed after the fact is caught too.
+        let journal = dir + "/run/results.jsonl"
+        let text = try String(contentsOfFile: journal, encoding: .utf8)
+        try text.replacingOccurrences(of: "\"latency_ms\":", with: "\"latency_ms\":1").write(toFile: journal, atomically: true, encoding: .utf8)
+        try rows.map(CSV.row).joined().write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try RunVerifier.verify(runDirectory: dir + "/run").contains { $0.column == "latency_p50_ms" })
+    }
+
+    @Test func repeatsMeasureConsistencyAndTheBudgetStopsARunCleanly() async throws {
+        let server = try FakeLLMServer()
+        let dir = try Fixtures.temporaryDirectory()
+        let config = try Self.writeExperiment(in: dir, serverURL: server.baseURL, deadURL: "http://127.0.0.1:\(closedPort())/v1")
+        var text = try String(contentsOfFile: config, encoding: .utf8)
+        text = text.replacingOccurrences(of: "\"candidates\": [", with: "\"run\": {\"repeats\": 3, \"concurrency\": 1},\n  \"candidates\": [")
+        try text.write(toFile: config, atomically: true, encoding: .utf8)
+        var options = CompareOptions()
+        options.outDirectory = dir + "/repeats"
+        let outcome = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        let plain = try #require(outcome.summary.analysis.assessment("api:plain"))
+        #expect(plain.metrics.requests == 18)
+        // The keyword server answers the same way every time.
+        #expect(plain.consistency == 1)
+        #expect(plain.repeatAccuracies.count == 3)
+        #expect(try String(contentsOfFile: dir + "/repeats/report.md", encoding: .utf8).contains("× 3 repeats"))
+
+        // A budget far below one run's spend: estimated too high to start…
+        let budgeted = text.replacingOccurrences(of: "\"repeats\": 3,", with: "\"repeats\": 3, \"budget_usd\": 0.0000001,")
+        try budgeted.write(toFile: config, atomically: true, encoding: .utf8)
+        await #expect { try await CompareRun.run(try Preparation.prepare(configPath: config), options: options) } throws: { error in
+            guard case .overBudget? = error as? CompareError else { return false }
+            return "\(error)".contains("$.run.budget_usd")
+        }
+        // …and, when the spend cannot be estimated beforehand (self-hosted at a price per hour), stopped
+        // cleanly once the measured spend reaches the budget, keeping what it got.
+        let tight = text.replacingOccurrences(of: "\"repeats\": 3,", with: "\"repeats\": 3, \"budget_usd\": 50,")
+            .replacingOccurrences(of: "\"input_per_million\": 1.0, \"output_per_million\": 2.0", with: "\"per_hour\": 3600000")
+        try tight.write(toFile: config, atomically: true, encoding: .utf8)
+        options.outDirectory = dir + "/budget"
+        let stopped = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        let reason = try #require(stopped.summary.stopReason)
+        #expect(reason.contains("budget"))
+        let made = try ResultsJournal.read(path: dir + "/budget/results.jsonl").count
+        #expect(made < stopped.summary.plannedRequests)
+        #expect(made == stopped.summary.metrics.reduce(0) { $0 + $1.requests })
+        #expect(try String(contentsOfFile: dir + "/budget/report.md", encoding: .utf8).contains("Stopped early"))
+    }
 }

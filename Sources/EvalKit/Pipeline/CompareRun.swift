@@ -254,15 +254,19 @@ actor RunRecorder {
             }
             result.costUSD = CostModel.cost(pricing: model?.pricing, inputTokens: result.inputTokens, outputTokens: result.outputTokens,
                                             latencyMs: completion.latencyMs, concurrency: concurrency[candidate.modelID] ?? 1)
-            spentUSD += result.costUSD ?? 0
-            if let budget, spentUSD >= budget {
-                stop.stop("the budget of \(Format.usd(budget)) ($.run.budget_usd) was reached after \(done + 1) requests (\(Format.usd(spentUSD)) spent)")
-            }
+
         case .failure(let error):
             result.error = error.description
             errors += 1
         }
+        // Keep exactly what results.jsonl holds (latency and cost rounded as written), so the
+        // report and `evalkit verify` compute from the same numbers.
+        result = ExampleResult(json: result.json) ?? result
         resultsByCandidate[job.candidateIndex].append(result)
+        spentUSD += result.costUSD ?? 0
+        if let budget, spentUSD >= budget {
+            stop.stop("the budget of \(Format.usd(budget)) ($.run.budget_usd) was reached after \(done + 1) requests (\(Format.usd(spentUSD)) spent)")
+        }
         if writeError == nil {
             do { try journal.append(result) } catch { writeError = error }
         }

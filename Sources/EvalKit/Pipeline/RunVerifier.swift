@@ -9,6 +9,9 @@ public enum RunVerifier {
         public var column: String
         public var found: String
         public var expected: String
+        public init(candidate: String, column: String, found: String, expected: String) {
+            self.candidate = candidate; self.column = column; self.found = found; self.expected = expected
+        }
         public var description: String { "\(candidate) \(column): summary.csv has \"\(found)\", recomputed \"\(expected)\"" }
     }
 
