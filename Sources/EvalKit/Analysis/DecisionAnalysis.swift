@@ -157,7 +157,7 @@ public enum DecisionAnalyzer {
             return (index, "the foundation model's most accurate prompt")
         }
         if let index = mostAccurate(answered) {
-            return (index, "the most accurate candidate (no foundation-model candidate produced answers)")
+            return (index, "the most accurate candidate, as no foundation-model candidate produced answers")
         }
         return (nil, "no candidate produced answers")
     }

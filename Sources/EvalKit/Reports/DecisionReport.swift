@@ -57,11 +57,17 @@ public enum DecisionReport {
                 md += " against \(accuracyWithInterval(reference)) for the reference \(Markdown.cell(reference.id)): \(comparisonText(c)); "
                 md += "its bootstrap lower bound (\(points(c.bootstrapLow))) is above −\(Format.fixed(p.margin * 100, digits: 1)) points, the non-inferiority margin"
             }
-            md += ". Over \(horizonText(p)) it costs \(Format.usd(chosen.horizonCostUSD))"
-            if let reference { md += " against \(Format.usd(reference.horizonCostUSD)) for the reference (one-time cost \(Format.usd(chosen.oneTimeCostUSD)) included)" }
-            md += "; p95 latency \(ms(chosen.metrics.latencyP95Ms))"
-            if let reference { md += " against \(ms(reference.metrics.latencyP95Ms))" }
-            md += ". " + breakEvenSentence(chosen) + " " + rivalsText(a, chosen: chosen)
+            if chosen.id == a.referenceID {
+                md += ". Over \(horizonText(p)) it costs \(Format.usd(chosen.horizonCostUSD)) (one-time cost \(Format.usd(chosen.oneTimeCostUSD)) included); "
+                md += "p95 latency \(ms(chosen.metrics.latencyP95Ms)). It is the reference itself: \(a.referenceReason), so nothing was tested against "
+                md += "a prompted foundation model. " + rivalsText(a, chosen: chosen)
+            } else {
+                md += ". Over \(horizonText(p)) it costs \(Format.usd(chosen.horizonCostUSD))"
+                if let reference { md += " against \(Format.usd(reference.horizonCostUSD)) for the reference (one-time cost \(Format.usd(chosen.oneTimeCostUSD)) included)" }
+                md += "; p95 latency \(ms(chosen.metrics.latencyP95Ms))"
+                if let reference { md += " against \(ms(reference.metrics.latencyP95Ms))" }
+                md += ". " + breakEvenSentence(chosen) + " " + rivalsText(a, chosen: chosen)
+            }
         case .noneQualifies:
             md += "**No candidate qualifies.** Each one misses a requirement or the non-inferiority margin:\n\n"
             for c in a.assessments {
@@ -142,8 +148,10 @@ public enum DecisionReport {
         var text = ""
         if !qualified.isEmpty { text += "Also qualifying but costlier: " + qualified.map(Markdown.cell).joined(separator: ", ") + ". " }
         let failed = others.filter { !$0.qualifies }.map(\.id)
-        if !failed.isEmpty { text += "Not qualifying: " + failed.map(Markdown.cell).joined(separator: ", ") + " (reasons in Step 3)." }
-        return text
+        if !failed.isEmpty { text += "Not qualifying: " + failed.map(Markdown.cell).joined(separator: ", ") + " (reasons in Step 3). " }
+        let unmeasured = a.assessments.filter { $0.metrics.answered == 0 }.map(\.id)
+        if !unmeasured.isEmpty { text += "Not measured (no answers): " + unmeasured.map(Markdown.cell).joined(separator: ", ") + "." }
+        return text.trimmingCharacters(in: .whitespaces)
     }
 
     // MARK: Step 1
