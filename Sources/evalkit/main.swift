@@ -21,6 +21,11 @@ Usage: evalkit <command> [options]
 Commands:
   compare [CONFIG]     run the experiment (default evalkit.json) and write a run folder
   validate [CONFIG]    check the experiment, its data and its prompts without sending a request
+  check RUN_DIR --baseline BASELINE
+                       the CI regression gate: exit 1 when the run regressed against the baseline
+  baseline RUN_DIR     promote a run to reports/<experiment>/baseline/ (small enough to commit)
+  diff RUN_A RUN_B     Markdown of what changed between two runs
+  report RUN_DIR       write a run's report.md, summary.csv and charts again from its results
   verify RUN_DIR       recompute every figure of a run's summary.csv from its results and config
   help [COMMAND]       show help for a command
 
@@ -65,6 +70,46 @@ let commandHelp: [String: String] = [
     lists each figure that differs.
 
     Exit codes: 0 every figure matches, 1 a figure differs, 2 the run folder cannot be read.
+    """,
+    "check": """
+    Usage: evalkit check RUN_DIR --baseline BASELINE [--max-accuracy-drop X] [--max-latency-ratio R]
+                         [--max-cost-ratio R] [--alpha A] [--junit FILE] [--markdown FILE]
+
+    Compares each baseline candidate with its counterpart in RUN_DIR and fails (exit 1) when
+      - accuracy drops by more than the allowed amount AND the drop is significant (exact McNemar
+        test on the examples both runs share; where per-example results are missing, the 95%
+        intervals must not overlap);
+      - p95 latency or cost per 1,000 requests grows beyond the allowed ratio (changes under
+        5 ms or $0.001 per 1k are noise); or
+      - a baseline candidate is missing from the run.
+    Thresholds come from the run's config ("check": {"max_accuracy_drop", "max_latency_ratio",
+    "max_cost_ratio", "alpha"}; defaults 0.02, 1.5, 1.25, 0.05); flags override them.
+
+      --junit FILE      JUnit XML: a test case per candidate and metric
+      --markdown FILE   a summary for a GitHub step summary or a pull-request comment
+
+    Exit codes: 0 no regression, 1 regression, 2 unreadable or mismatched run or baseline.
+    """,
+    "baseline": """
+    Usage: evalkit baseline RUN_DIR [--to DIR]
+
+    Copies a run's summary, per-example results, manifest, config and report into
+    reports/<experiment>/baseline/ (or DIR), replacing the previous baseline. Commit that folder
+    and gate later runs on it with 'evalkit check RUN_DIR --baseline reports/<experiment>/baseline'.
+    """,
+    "diff": """
+    Usage: evalkit diff RUN_A RUN_B [--out FILE]
+
+    Markdown of what changed from RUN_A to RUN_B: metrics with their change and a paired test,
+    the examples that flipped right → wrong and wrong → right with both outputs, and the
+    changes in the experiment file. Printed, or written to FILE.
+    """,
+    "report": """
+    Usage: evalkit report RUN_DIR
+
+    Writes RUN_DIR's report.md, summary.csv and charts again from its results.jsonl, config.json
+    and run.json, sending nothing: edit the "decision" section of RUN_DIR/config.json to see the
+    same answers judged under another policy. The same inputs give the same bytes.
     """,
     "help": """
     Usage: evalkit help [COMMAND]
@@ -187,6 +232,85 @@ func printEstimate(_ prepared: PreparedExperiment, limit: Int?) -> Int32 {
     return Exit.ok
 }
 
+func writeFile(_ text: String, to path: String) -> Bool {
+    do { try text.write(toFile: path, atomically: true, encoding: .utf8); return true } catch {
+        printError("error: cannot write \(path): \(error.localizedDescription)")
+        return false
+    }
+}
+
+func runCheck(_ arguments: [String]) -> Int32 {
+    let spec = ArgumentSpec(valueOptions: ["baseline", "max-accuracy-drop", "max-latency-ratio", "max-cost-ratio", "alpha", "junit", "markdown"])
+    let parsed: ParsedArguments
+    do { parsed = try spec.parse(arguments) } catch { return usageFailure(error, command: "check") }
+    guard let runDirectory = parsed.positionals.first, let baselineDirectory = parsed.options["baseline"] else {
+        return usageFailure(UsageError("check needs a run folder and --baseline: evalkit check RUN_DIR --baseline BASELINE"), command: "check")
+    }
+    let current: RunFolder, baseline: RunFolder
+    do { current = try RunFolder.load(runDirectory) } catch { printError("error: the run cannot be read: \(error)"); return Exit.usage }
+    do { baseline = try RunFolder.load(baselineDirectory) } catch { printError("error: the baseline cannot be read: \(error)"); return Exit.usage }
+    var policy = current.experiment.check
+    for (flag, apply) in [("max-accuracy-drop", { (v: Double) in policy.maxAccuracyDrop = v }), ("max-latency-ratio", { policy.maxLatencyRatio = $0 }),
+                          ("max-cost-ratio", { policy.maxCostRatio = $0 }), ("alpha", { policy.alpha = $0 })] as [(String, (Double) -> Void)] {
+        guard let raw = parsed.options[flag] else { continue }
+        guard let value = Double(raw), value >= 0 else { return usageFailure(UsageError("--\(flag) expects a number ≥ 0, got \"\(raw)\""), command: "check") }
+        apply(value)
+    }
+    let report: CheckReport
+    do { report = try RegressionCheck.check(current: current, baseline: baseline, policy: policy) } catch {
+        printError("error: \(error)")
+        return Exit.usage
+    }
+    print(report.table)
+    print(report.headline)
+    if let path = parsed.options["junit"], !writeFile(report.junit, to: path) { return Exit.usage }
+    if let path = parsed.options["markdown"], !writeFile(report.markdown, to: path) { return Exit.usage }
+    return report.passed ? Exit.ok : Exit.checkFailed
+}
+
+func runBaseline(_ arguments: [String]) -> Int32 {
+    let parsed: ParsedArguments
+    do { parsed = try ArgumentSpec(valueOptions: ["to"]).parse(arguments) } catch { return usageFailure(error, command: "baseline") }
+    guard let runDirectory = parsed.positionals.first else { return usageFailure(UsageError("baseline needs a run folder"), command: "baseline") }
+    do {
+        let target = try RunFolderCommands.promoteBaseline(runDirectory: runDirectory, destination: parsed.options["to"])
+        print("Baseline written to \(target). Commit it, and gate later runs with: evalkit check RUN_DIR --baseline \(target)")
+        return Exit.ok
+    } catch {
+        printError("error: \(error)")
+        return Exit.usage
+    }
+}
+
+func runDiff(_ arguments: [String]) -> Int32 {
+    let parsed: ParsedArguments
+    do { parsed = try ArgumentSpec(valueOptions: ["out"], maxPositionals: 2).parse(arguments) } catch { return usageFailure(error, command: "diff") }
+    guard parsed.positionals.count == 2 else { return usageFailure(UsageError("diff needs two run folders: evalkit diff RUN_A RUN_B"), command: "diff") }
+    do {
+        let text = RunDiff.markdown(try RunFolder.load(parsed.positionals[0]), try RunFolder.load(parsed.positionals[1]))
+        if let out = parsed.options["out"] { return writeFile(text, to: out) ? Exit.ok : Exit.usage }
+        print(text, terminator: "")
+        return Exit.ok
+    } catch {
+        printError("error: \(error)")
+        return Exit.usage
+    }
+}
+
+func runReport(_ arguments: [String]) -> Int32 {
+    let parsed: ParsedArguments
+    do { parsed = try ArgumentSpec().parse(arguments) } catch { return usageFailure(error, command: "report") }
+    guard let runDirectory = parsed.positionals.first else { return usageFailure(UsageError("report needs a run folder"), command: "report") }
+    do {
+        try RunFolderCommands.rerender(runDirectory: runDirectory)
+        print("Wrote \(runDirectory)/report.md, summary.csv and charts from its results.")
+        return Exit.ok
+    } catch {
+        printError("error: \(error)")
+        return Exit.usage
+    }
+}
+
 func runVerify(_ arguments: [String]) -> Int32 {
     let parsed: ParsedArguments
     do { parsed = try ArgumentSpec().parse(arguments) } catch { return usageFailure(error, command: "verify") }
@@ -245,6 +369,10 @@ func main() async -> Int32 {
     case "compare": return await runCompare(rest)
     case "validate": return runValidate(rest)
     case "verify": return runVerify(rest)
+    case "check": return runCheck(rest)
+    case "baseline": return runBaseline(rest)
+    case "diff": return runDiff(rest)
+    case "report": return runReport(rest)
     default:
         var message = "error: unknown command \"\(command)\""
         if let guess = Text.suggestion(for: command, among: Array(commandHelp.keys)) { message += " (did you mean \"\(guess)\"?)" }

@@ -112,4 +112,52 @@ import Testing
         #expect(tampered.status == 1 && tampered.stderr.contains("builtin-lr answered: summary.csv has \"29\", recomputed \"30\""))
         #expect(try run(["verify", dir + "/nowhere"]).status == 2)
     }
+
+    @Test func checkExitCodesJUnitAndCorruptBaselines() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let base = try GateTests.writeRun(dir, id: "base", answers: [.init(candidate: "big:p", n: 200) { _ in true }, .init(candidate: "small:p", n: 200) { _ in true }])
+        let worse = try GateTests.writeRun(dir, id: "worse", answers: [.init(candidate: "big:p", n: 200) { $0 >= 40 },
+                                                                       .init(candidate: "small:p", n: 200, latency: 400) { _ in true }])
+        let same = try run(["check", base, "--baseline", base])
+        #expect(same.status == 0 && same.stdout.contains("PASS: 6 checks"))
+
+        let failed = try run(["check", worse, "--baseline", base, "--junit", dir + "/junit.xml", "--markdown", dir + "/summary.md"])
+        #expect(failed.status == 1, "\(failed.stdout)\(failed.stderr)")
+        #expect(failed.stdout.contains("FAIL: 2 of 6 checks"))
+        // A JUnit reader (Python's xml module) sees six cases and two failures carrying the numbers.
+        let reader = Process()
+        reader.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        reader.arguments = ["python3", "-c", """
+        import sys, xml.etree.ElementTree as ET
+        root = ET.parse(sys.argv[1]).getroot()
+        cases = root.findall('.//testcase'); failures = root.findall('.//failure')
+        print(len(cases), len(failures), root.get('failures'), '|'.join(f.get('message') for f in failures))
+        """, dir + "/junit.xml"]
+        let pipe = Pipe()
+        reader.standardOutput = pipe
+        try reader.run()
+        let parsed = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        reader.waitUntilExit()
+        #expect(parsed.hasPrefix("6 2 2 "), "\(parsed)")
+        #expect(parsed.contains("accuracy: baseline 100.0%, now 80.0% -20.0 pts"))
+        #expect(parsed.contains("p95 latency (ms): baseline"))
+        let markdown = try String(contentsOfFile: dir + "/summary.md", encoding: .utf8)
+        #expect(markdown.contains("❌ regression") && markdown.contains("### Regressions"))
+
+        // Flags override the config's thresholds.
+        #expect(try run(["check", worse, "--baseline", base, "--max-accuracy-drop", "0.5", "--max-latency-ratio", "10"]).status == 0)
+
+        // A corrupted or mismatched baseline: exit 2 with a message naming the file.
+        try "candidate,oops\n\"unterminated".write(toFile: base + "/summary.csv", atomically: true, encoding: .utf8)
+        let corrupt = try run(["check", worse, "--baseline", base])
+        #expect(corrupt.status == 2 && corrupt.stderr.contains("the baseline cannot be read: \(base)/summary.csv is unreadable"))
+        let missing = try run(["check", worse, "--baseline", dir + "/nothing-here"])
+        #expect(missing.status == 2 && missing.stderr.contains("is missing"))
+        let other = try GateTests.writeRun(dir, id: "other", answers: [])
+        var config = try String(contentsOfFile: other + "/config.json", encoding: .utf8)
+        config = config.replacingOccurrences(of: "\"name\": \"gate\"", with: "\"name\": \"another\"")
+        try config.write(toFile: other + "/config.json", atomically: true, encoding: .utf8)
+        let mismatched = try run(["check", worse, "--baseline", other])
+        #expect(mismatched.status == 2 && mismatched.stderr.contains("the baseline does not match this run: it is for experiment \"another\""))
+    }
 }

@@ -13,6 +13,8 @@ public struct Experiment: Sendable {
     public var run: RunSettings
     /// How the recommendation is made: requirements, margin, volume and horizon.
     public var decision: DecisionPolicy
+    /// Thresholds of `evalkit check`, the CI regression gate.
+    public var check: CheckPolicy
     /// The config file this was read from.
     public var configPath: String
     /// Folder that relative paths in the config are resolved against (the config's folder).
@@ -305,6 +307,19 @@ public struct DecisionPolicy: Sendable {
     public var alpha: Double = 0.05
     public var power: Double = 0.8
     public var bootstrapIterations: Int = 2000
+    public init() {}
+}
+
+/// When `evalkit check` calls a change a regression.
+public struct CheckPolicy: Sendable, Equatable {
+    /// An accuracy drop (absolute) larger than this fails, when it is also significant.
+    public var maxAccuracyDrop: Double = 0.02
+    /// p95 latency may grow to at most this many times the baseline's.
+    public var maxLatencyRatio: Double = 1.5
+    /// Cost per 1,000 requests may grow to at most this many times the baseline's.
+    public var maxCostRatio: Double = 1.25
+    /// Significance level of the paired test on accuracy.
+    public var alpha: Double = 0.05
     public init() {}
 }
 

@@ -2,7 +2,7 @@ import Foundation
 
 /// Reads and validates an experiment file, reporting every problem at once.
 public enum ExperimentLoader {
-    static let topLevelKeys = ["name", "description", "task", "dataset", "prompts", "models", "candidates", "run", "decision"]
+    static let topLevelKeys = ["name", "description", "task", "dataset", "prompts", "models", "candidates", "run", "decision", "check"]
 
     /// Loads the experiment at `path`; throws `ConfigError` listing every problem found.
     public static func load(path: String) throws(ConfigError) -> Experiment {
@@ -35,12 +35,13 @@ public enum ExperimentLoader {
         let models = readModels(root, runConcurrency: run.concurrency, issues: &issues)
         let candidates = readCandidates(root, prompts: prompts, models: models, issues: &issues)
         let decision = readDecision(root, candidates: candidates, issues: &issues)
+        let check = readCheck(root, issues: &issues)
 
         guard issues.issues.isEmpty, let name, let task, let dataset else {
             throw .invalid(file: configPath, issues: issues.issues)
         }
         return Experiment(name: name, description: root.string("description", issues: &issues), task: task, dataset: dataset,
-                          prompts: prompts, models: models, candidates: candidates, run: run, decision: decision,
+                          prompts: prompts, models: models, candidates: candidates, run: run, decision: decision, check: check,
                           configPath: configPath, baseDirectory: baseDirectory, configHash: hash)
     }
 
@@ -425,6 +426,17 @@ public enum ExperimentLoader {
         if let v = d.number("alpha", range: 1e-6...0.5, rangeText: "a significance level between 0 and 0.5", issues: &issues) { policy.alpha = v }
         if let v = d.number("power", range: 0.5...0.999_999, rangeText: "a power between 0.5 and 1", issues: &issues) { policy.power = v }
         if let v = d.integer("bootstrap_iterations", minimum: 100, issues: &issues) { policy.bootstrapIterations = v }
+        return policy
+    }
+
+    static func readCheck(_ root: ObjectReader, issues: inout IssueCollector) -> CheckPolicy {
+        var policy = CheckPolicy()
+        guard let c = ObjectReader(root["check"], path: "$.check", issues: &issues, required: false) else { return policy }
+        c.rejectUnknownKeys(["max_accuracy_drop", "max_latency_ratio", "max_cost_ratio", "alpha"], issues: &issues)
+        if let v = c.number("max_accuracy_drop", range: 0...1, rangeText: "an accuracy drop between 0 and 1", issues: &issues) { policy.maxAccuracyDrop = v }
+        if let v = c.number("max_latency_ratio", range: 1...1e6, rangeText: "a ratio ≥ 1", issues: &issues) { policy.maxLatencyRatio = v }
+        if let v = c.number("max_cost_ratio", range: 1...1e6, rangeText: "a ratio ≥ 1", issues: &issues) { policy.maxCostRatio = v }
+        if let v = c.number("alpha", range: 1e-6...0.5, rangeText: "a significance level between 0 and 0.5", issues: &issues) { policy.alpha = v }
         return policy
     }
 

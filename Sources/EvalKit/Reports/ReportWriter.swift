@@ -3,10 +3,11 @@ import Foundation
 /// Writes report.md, summary.csv and run.json for a finished run.
 public enum ReportWriter {
     /// Writes the three summary files into `directory`.
-    public static func write(_ summary: RunSummary, to directory: String) throws(ReportError) {
+    /// Writes the run's reports; `manifest: false` leaves run.json as it is (when re-rendering).
+    public static func write(_ summary: RunSummary, to directory: String, manifest writeManifest: Bool = true) throws(ReportError) {
         try save(DecisionReport.markdown(summary), to: directory + "/report.md")
         try save(SummaryTable.csv(experiment: summary.experiment, analysis: summary.analysis), to: directory + "/summary.csv")
-        try save(manifest(summary).encoded() + "\n", to: directory + "/run.json")
+        if writeManifest { try save(manifest(summary).encoded() + "\n", to: directory + "/run.json") }
         try save(DecisionReport.accuracyCostChart(summary), to: directory + "/" + DecisionReport.accuracyCostFile)
         try save(DecisionReport.latencyChart(summary), to: directory + "/" + DecisionReport.latencyFile)
     }
@@ -56,7 +57,7 @@ public enum ReportWriter {
             ("config_sha256", .string(e.configHash)),
             ("started_at", .string(summary.startedAt.iso8601)),
             ("finished_at", .string(summary.finishedAt.iso8601)),
-            ("duration_seconds", .number((summary.durationSeconds * 1000).rounded() / 1000)),
+            ("duration_seconds", .number(summary.durationSeconds)),
             ("command", .string(summary.reproduceCommand)),
             ("counts", .object([
                 ("train", .number(Double(summary.splits.first { $0.name == "train" }?.count ?? 0))),
@@ -71,8 +72,19 @@ public enum ReportWriter {
             ("candidates", .array(summary.metrics.map { .string($0.candidate) })),
             ("stopped", summary.stopReason.map(JSON.string) ?? .null),
             // Measured training times: the one-time cost of builtin models is computed from them.
-            ("training", .array(summary.training.map { .object([("model", .string($0.modelID)), ("seconds", .number($0.seconds)),
-                                                                ("examples", .number(Double($0.examples)))]) })),
+            ("planned_requests", .number(Double(summary.plannedRequests))),
+            ("model_failures", .array(summary.modelFailures.map { .object([("model", .string($0.model)), ("reason", .string($0.reason))]) })),
+            ("training", .array(summary.training.map { t in
+                var entry: [(String, JSON)] = [("model", .string(t.modelID)), ("seconds", .number(t.seconds)), ("examples", .number(Double(t.examples)))]
+                if let last = t.last {
+                    entry.append(("last_epoch", .object([
+                        ("epoch", .number(Double(last.epoch))), ("train_loss", .number(last.trainLoss)), ("train_accuracy", .number(last.trainAccuracy)),
+                        ("validation_loss", last.validationLoss.map(JSON.number) ?? .null),
+                        ("validation_accuracy", last.validationAccuracy.map(JSON.number) ?? .null),
+                    ])))
+                }
+                return .object(entry)
+            })),
             ("models", .array(models)),
         ])
     }

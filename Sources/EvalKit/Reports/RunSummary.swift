@@ -41,7 +41,8 @@ public struct RunSummary: Sendable {
     public var reproduceCommand: String
     public var evalkitVersion: String
 
-    public var durationSeconds: Double { finishedAt.timeIntervalSince(startedAt) }
+    /// Whole milliseconds, as run.json records it, so a re-rendered report shows the same figure.
+    public var durationSeconds: Double { (finishedAt.timeIntervalSince(startedAt) * 1000).rounded() / 1000 }
 }
 
 /// The version of evalkit, written into every run's manifest.

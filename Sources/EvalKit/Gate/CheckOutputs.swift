@@ -1,0 +1,56 @@
+/// The forms `evalkit check` writes its report in: a table for the terminal, JUnit XML for CI
+/// systems, Markdown for a GitHub step summary or a PR comment.
+extension CheckReport {
+    /// Every row as a Markdown table (readable on a terminal too).
+    public var table: String {
+        Markdown.table(["candidate", "metric", "baseline", "now", "change", "verdict", "why"], rows.map {
+            [$0.candidate, $0.metric, $0.baseline, $0.current, $0.change, $0.verdict.rawValue.uppercased(), $0.detail]
+        }, alignRight: [2, 3, 4])
+    }
+
+    /// One line saying whether the check passed.
+    public var headline: String {
+        let gates = rows.filter(\.isGate).count
+        return passed ? "PASS: \(gates) checks on \(experiment), run \(currentRun) against baseline \(baselineRun)."
+                      : "FAIL: \(failures.count) of \(gates) checks on \(experiment) regressed (run \(currentRun) against baseline \(baselineRun))."
+    }
+
+    var thresholds: String {
+        "accuracy may drop at most \(Format.fixed(policy.maxAccuracyDrop * 100, digits: 1)) points unless the drop is not significant "
+            + "(α = \(JSON.formatNumber(policy.alpha))); p95 latency may grow to ×\(Format.fixed(policy.maxLatencyRatio, digits: 2)) "
+            + "and cost per 1k requests to ×\(Format.fixed(policy.maxCostRatio, digits: 2)) (increases under "
+            + "\(JSON.formatNumber(RegressionCheck.latencyNoiseMs)) ms or $\(JSON.formatNumber(RegressionCheck.costNoisePer1kUSD)) per 1k are noise)"
+    }
+
+    /// A Markdown summary for a CI step summary or a pull-request comment.
+    public var markdown: String {
+        var md = "## evalkit check: \(passed ? "✅ passed" : "❌ regression")\n\n\(Markdown.cell(headline))\n\n"
+        if !passed {
+            md += "### Regressions\n\n"
+            md += Markdown.table(["candidate", "metric", "baseline", "now", "change", "why"], failures.map {
+                [$0.candidate, $0.metric, $0.baseline, $0.current, $0.change, $0.detail]
+            }, alignRight: [2, 3, 4]) + "\n"
+        }
+        md += "<details><summary>Every metric</summary>\n\n" + table + "\n</details>\n\nThresholds: \(thresholds).\n"
+        return md
+    }
+
+    /// JUnit XML: a test case per candidate and gated metric; failures carry the numbers.
+    public var junit: String {
+        let cases = rows.filter(\.isGate)
+        var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        xml += "<testsuites name=\"evalkit check\" tests=\"\(cases.count)\" failures=\"\(failures.count)\">\n"
+        xml += "  <testsuite name=\"\(Charts.xml(experiment))\" tests=\"\(cases.count)\" failures=\"\(failures.count)\" errors=\"0\">\n"
+        for row in cases {
+            xml += "    <testcase classname=\"\(Charts.xml(row.candidate))\" name=\"\(Charts.xml(row.metric))\""
+            if row.verdict == .fail {
+                let message = "\(row.metric): baseline \(row.baseline), now \(row.current) \(row.change)"
+                xml += ">\n      <failure message=\"\(Charts.xml(message))\">\(Charts.xml(row.detail))</failure>\n    </testcase>\n"
+            } else {
+                xml += "/>\n"
+            }
+        }
+        xml += "  </testsuite>\n</testsuites>\n"
+        return xml
+    }
+}

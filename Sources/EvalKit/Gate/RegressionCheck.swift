@@ -1,0 +1,174 @@
+import Foundation
+
+/// One line of `evalkit check`: a candidate's metric, baseline against now, with a verdict.
+public struct CheckRow: Sendable, Equatable {
+    public enum Verdict: String, Sendable {
+        case pass, fail
+        /// Shown for context; never fails the check.
+        case info
+        /// A candidate the baseline does not have.
+        case new
+    }
+    public var candidate: String
+    public var metric: String
+    public var baseline: String
+    public var current: String
+    public var change: String
+    public var verdict: Verdict
+    /// Why: the numbers that decided the verdict.
+    public var detail: String
+
+    /// True for rows that are a gate (a JUnit test case), not context.
+    public var isGate: Bool { verdict == .pass || verdict == .fail }
+}
+
+/// The outcome of comparing a run with its baseline.
+public struct CheckReport: Sendable {
+    public var experiment: String
+    public var baselineRun: String
+    public var currentRun: String
+    public var policy: CheckPolicy
+    public var rows: [CheckRow]
+    public var failures: [CheckRow] { rows.filter { $0.verdict == .fail } }
+    public var passed: Bool { failures.isEmpty }
+}
+
+/// Why a run cannot be checked against a baseline at all.
+public enum CheckError: Error, CustomStringConvertible, Sendable {
+    case unreadable(RunFolderError, role: String)
+    case mismatched(String)
+
+    public var description: String {
+        switch self {
+        case let .unreadable(error, role): return "the \(role) cannot be read: \(error)"
+        case .mismatched(let why): return "the baseline does not match this run: \(why)"
+        }
+    }
+}
+
+/// `evalkit check`: each baseline candidate against its counterpart in the run.
+public enum RegressionCheck {
+    /// Latency and cost changes smaller than these are noise, whatever their ratio (sub-millisecond
+    /// in-process models would otherwise fail on a busy machine).
+    public static let latencyNoiseMs = 5.0
+    public static let costNoisePer1kUSD = 0.001
+
+    public static func check(current: RunFolder, baseline: RunFolder, policy: CheckPolicy) throws(CheckError) -> CheckReport {
+        let e = current.experiment, b = baseline.experiment
+        guard e.name == b.name else { throw .mismatched("it is for experiment \"\(b.name)\", the run for \"\(e.name)\"") }
+        guard e.task.labels == b.task.labels else {
+            throw .mismatched("its labels are \(b.task.labels.joined(separator: ", ")), the run's \(e.task.labels.joined(separator: ", "))")
+        }
+        let currentRows = Dictionary(current.summary.map { ($0.candidate, $0) }, uniquingKeysWith: { a, _ in a })
+        let baselineResults = baseline.results.map { Dictionary(grouping: $0, by: \.candidate) }
+        let currentResults = current.results.map { Dictionary(grouping: $0, by: \.candidate) }
+        var rows: [CheckRow] = []
+        for base in baseline.summary {
+            guard let now = currentRows[base.candidate] else {
+                rows.append(CheckRow(candidate: base.candidate, metric: "present", baseline: "yes", current: "missing", change: "",
+                                     verdict: .fail, detail: "the baseline has this candidate; the run does not"))
+                continue
+            }
+            rows.append(accuracyRow(base: base, now: now, policy: policy,
+                                    pairs: pairs(baselineResults?[base.candidate], currentResults?[base.candidate])))
+            rows.append(ratioRow(candidate: base.candidate, metric: "p95 latency (ms)", base: base.number("latency_p95_ms"),
+                                 now: now.number("latency_p95_ms"), limit: policy.maxLatencyRatio, noise: latencyNoiseMs, digits: 2))
+            rows.append(ratioRow(candidate: base.candidate, metric: "cost per 1k (USD)", base: base.number("cost_per_1k_usd"),
+                                 now: now.number("cost_per_1k_usd"), limit: policy.maxCostRatio, noise: costNoisePer1kUSD, digits: 6))
+            for (column, name) in [("macro_f1", "macro-F1"), ("invalid_rate", "invalid rate"), ("error_rate", "error rate")] {
+                let x = base.number(column), y = now.number(column)
+                rows.append(CheckRow(candidate: base.candidate, metric: name, baseline: Format.fixed(x, digits: 4), current: Format.fixed(y, digits: 4),
+                                     change: x != nil && y != nil ? signed((y ?? 0) - (x ?? 0), digits: 4) : "", verdict: .info, detail: ""))
+            }
+        }
+        let known = Set(baseline.summary.map(\.candidate))
+        for now in current.summary where !known.contains(now.candidate) {
+            rows.append(CheckRow(candidate: now.candidate, metric: "present", baseline: "missing", current: "yes", change: "", verdict: .new,
+                                 detail: "not in the baseline: nothing to compare; promote a new baseline to track it"))
+        }
+        return CheckReport(experiment: e.name, baselineRun: baseline.runID, currentRun: current.runID, policy: policy, rows: rows)
+    }
+
+    /// First-repeat answered results of both runs on the examples they share: (baseline right, now right).
+    static func pairs(_ base: [ExampleResult]?, _ now: [ExampleResult]?) -> [(base: Bool, now: Bool)]? {
+        guard let base, let now else { return nil }
+        let before = DecisionAnalyzer.firstAnswers(base), after = DecisionAnalyzer.firstAnswers(now)
+        return before.keys.sorted().compactMap { id in after[id].map { (base: before[id] ?? false, now: $0) } }
+    }
+
+    static func signed(_ v: Double, digits: Int) -> String { (v >= 0 ? "+" : "") + Format.fixed(v, digits: digits) }
+
+    static func accuracyRow(base: SummaryRow, now: SummaryRow, policy: CheckPolicy, pairs: [(base: Bool, now: Bool)]?) -> CheckRow {
+        let candidate = base.candidate
+        guard let before = base.number("accuracy") else {
+            return CheckRow(candidate: candidate, metric: "accuracy", baseline: "–", current: Format.percent(now.number("accuracy")), change: "",
+                            verdict: .pass, detail: "the baseline had no answers to compare with")
+        }
+        guard let after = now.number("accuracy") else {
+            return CheckRow(candidate: candidate, metric: "accuracy", baseline: Format.percent(before), current: "–", change: "",
+                            verdict: .fail, detail: "no answers in this run (\(now.text("errors")) errors)")
+        }
+        let drop = before - after
+        let change = signed((after - before) * 100, digits: 1) + " pts"
+        var row = CheckRow(candidate: candidate, metric: "accuracy", baseline: Format.percent(before), current: Format.percent(after),
+                           change: change, verdict: .pass, detail: "")
+        let allowed = "allowed drop \(Format.fixed(policy.maxAccuracyDrop * 100, digits: 1)) pts"
+        if drop <= policy.maxAccuracyDrop {
+            row.detail = drop > 0 ? "within the \(allowed)" : "no drop"
+            return row
+        }
+        // The drop is large enough to matter; is it real?
+        if let pairs, !pairs.isEmpty {
+            let onlyNow = pairs.filter { $0.now && !$0.base }.count, onlyBase = pairs.filter { $0.base && !$0.now }.count
+            let p = Statistics.mcNemarExact(b: onlyNow, c: onlyBase)
+            let test = "exact McNemar on \(pairs.count) shared examples: \(onlyBase) now wrong, \(onlyNow) now right, p = \(Format.fixed(p, digits: 4))"
+            if p < policy.alpha && onlyBase > onlyNow {
+                row.verdict = .fail
+                row.detail = "drop beyond the \(allowed) and significant (\(test))"
+            } else {
+                row.detail = "drop beyond the \(allowed) but not significant at α = \(JSON.formatNumber(policy.alpha)) (\(test))"
+            }
+            return row
+        }
+        // No per-example results on one side: the 95% intervals must not overlap.
+        let beforeLow = base.number("accuracy_ci_low"), afterHigh = now.number("accuracy_ci_high")
+        if let beforeLow, let afterHigh {
+            let intervals = "baseline 95% CI from \(Format.percent(beforeLow)), now up to \(Format.percent(afterHigh)); per-example results missing"
+            if afterHigh < beforeLow {
+                row.verdict = .fail
+                row.detail = "drop beyond the \(allowed) and the intervals do not overlap (\(intervals))"
+            } else {
+                row.detail = "drop beyond the \(allowed) but the intervals overlap (\(intervals))"
+            }
+        } else {
+            row.verdict = .fail
+            row.detail = "drop beyond the \(allowed); no per-example results or intervals to test it, so it counts"
+        }
+        return row
+    }
+
+    static func ratioRow(candidate: String, metric: String, base: Double?, now: Double?, limit: Double, noise: Double, digits: Int) -> CheckRow {
+        var row = CheckRow(candidate: candidate, metric: metric, baseline: Format.fixed(base, digits: digits), current: Format.fixed(now, digits: digits),
+                           change: "", verdict: .pass, detail: "")
+        guard let base, let now else {
+            row.detail = base == nil ? "no baseline figure" : "no figure in this run"
+            row.verdict = base != nil && now == nil ? .fail : .pass
+            return row
+        }
+        guard base > 0 else {
+            row.detail = "baseline is 0: no ratio"
+            return row
+        }
+        let ratio = now / base
+        row.change = "×" + Format.fixed(ratio, digits: 2)
+        if ratio > limit && now - base > noise {
+            row.verdict = .fail
+            row.detail = "grew ×\(Format.fixed(ratio, digits: 2)), beyond the allowed ×\(Format.fixed(limit, digits: 2))"
+        } else if ratio > limit {
+            row.detail = "ratio beyond ×\(Format.fixed(limit, digits: 2)) but the increase is under the noise floor of \(JSON.formatNumber(noise))"
+        } else {
+            row.detail = "within ×\(Format.fixed(limit, digits: 2))"
+        }
+        return row
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+
+/// `evalkit baseline` and `evalkit report`: work on a finished run folder without sending requests.
+public enum RunFolderCommands {
+    /// The files a baseline keeps: the summary and per-example results (small enough to commit).
+    public static let baselineFiles = ["summary.csv", "results.jsonl", "run.json", "config.json", "report.md",
+                                       DecisionReport.accuracyCostFile, DecisionReport.latencyFile]
+
+    /// Copies a run into `reports/<experiment>/baseline/` (or `destination`), replacing what was there.
+    public static func promoteBaseline(runDirectory: String, reportsRoot: String = "reports", destination: String? = nil) throws(RunFolderError) -> String {
+        let run = try RunFolder.load(runDirectory)
+        let target = destination ?? reportsRoot + "/" + run.experiment.name + "/baseline"
+        let fm = FileManager.default
+        do { try fm.createDirectory(atPath: target, withIntermediateDirectories: true) } catch {
+            throw .corrupt(path: target, reason: "cannot create the folder: \(error.localizedDescription)")
+        }
+        for file in baselineFiles {
+            let source = runDirectory + "/" + file, copy = target + "/" + file
+            try? fm.removeItem(atPath: copy)
+            guard fm.fileExists(atPath: source) else { continue }
+            do { try fm.copyItem(atPath: source, toPath: copy) } catch {
+                throw .corrupt(path: copy, reason: "cannot copy: \(error.localizedDescription)")
+            }
+        }
+        return target
+    }
+
+    /// Writes report.md, summary.csv and the charts of a run again from its results, config and
+    /// manifest (e.g. after changing the decision policy in its config.json). Same inputs, same bytes.
+    public static func rerender(runDirectory: String) throws(RunFolderError) {
+        let run = try RunFolder.load(runDirectory, requireSummary: false)
+        guard run.results != nil else { throw .missing(path: runDirectory + "/results.jsonl") }
+        let (metrics, analysis) = run.recompute()
+        let e = run.experiment
+        let m = run.manifest
+        // Split sizes and example inputs come from the dataset when it is still where it was.
+        let dataset = try? DatasetLoader.load(e)
+        let splits = dataset.map { d in d.splits.map { RunSummary.SplitSummary(name: $0.name, count: $0.examples.count,
+                                                                              labelCounts: Dataset.labelCounts($0.examples, labels: e.task.labels)) } } ?? []
+        let evaluated = Int(m["counts"]?["test_evaluated"]?.numberValue ?? 0)
+        let examples = dataset.map { Dictionary(Array($0.test.prefix(evaluated)).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) } ?? [:]
+        let training: [RunSummary.TrainingSummary] = (m["training"]?.arrayValue ?? []).compactMap { t in
+            guard let model = t["model"]?.stringValue, let seconds = t["seconds"]?.numberValue else { return nil }
+            let last = t["last_epoch"].flatMap { l -> EpochStats? in
+                guard let epoch = l["epoch"]?.numberValue, let loss = l["train_loss"]?.numberValue, let acc = l["train_accuracy"]?.numberValue else { return nil }
+                return EpochStats(epoch: Int(epoch), trainLoss: loss, trainAccuracy: acc, validationLoss: l["validation_loss"]?.numberValue,
+                                  validationAccuracy: l["validation_accuracy"]?.numberValue)
+            }
+            return RunSummary.TrainingSummary(modelID: model, seconds: seconds, examples: Int(t["examples"]?.numberValue ?? 0), last: last)
+        }
+        let formatter = ISO8601DateFormatter()
+        let started = m["started_at"]?.stringValue.flatMap(formatter.date(from:)) ?? Date(timeIntervalSince1970: 0)
+        let summary = RunSummary(
+            experiment: e, runID: run.runID, splits: splits, evaluatedExamples: evaluated, metrics: metrics, analysis: analysis,
+            results: run.resultsByCandidate, examples: examples, stopReason: m["stopped"]?.stringValue,
+            plannedRequests: Int(m["planned_requests"]?.numberValue ?? 0),
+            modelFailures: (m["model_failures"]?.arrayValue ?? []).compactMap { f in
+                guard let model = f["model"]?.stringValue, let reason = f["reason"]?.stringValue else { return nil }
+                return (model, reason)
+            },
+            training: training, startedAt: started, finishedAt: started.addingTimeInterval(m["duration_seconds"]?.numberValue ?? 0),
+            reproduceCommand: m["command"]?.stringValue ?? "evalkit compare", evalkitVersion: m["evalkit_version"]?.stringValue ?? EvalKitInfo.version)
+        do {
+            try ReportWriter.write(summary, to: runDirectory, manifest: false)
+        } catch {
+            throw .corrupt(path: runDirectory, reason: error.description)
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+
+/// One candidate's row of summary.csv, read back by column name.
+public struct SummaryRow: Sendable, Equatable {
+    public var candidate: String
+    public var cells: [String: String]
+
+    public func number(_ column: String) -> Double? { cells[column].flatMap { Double($0) } }
+    public func text(_ column: String) -> String { cells[column] ?? "" }
+}
+
+/// Why a run folder (or a baseline) cannot be used.
+public enum RunFolderError: Error, CustomStringConvertible, Sendable {
+    case missing(path: String)
+    case corrupt(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .missing(let path): return "\(path) is missing: not an evalkit run folder (expected summary.csv, run.json and config.json)"
+        case let .corrupt(path, reason): return "\(path) is unreadable: \(reason)"
+        }
+    }
+}
+
+/// A finished run read back from its folder: what `verify`, `check`, `diff`, `baseline` and `report` work from.
+public struct RunFolder: Sendable {
+    public var directory: String
+    /// The experiment as run (config.json), with paths resolved against the original config's folder.
+    public var experiment: Experiment
+    /// Per-example results; nil when the folder has no results.jsonl (a trimmed baseline).
+    public var results: [ExampleResult]?
+    public var summary: [SummaryRow]
+    public var summaryText: String
+    public var manifest: JSON
+    public var trainingSeconds: [String: Double]
+    /// config.json as parsed JSON, for showing what changed between runs.
+    public var experimentJSON: JSON
+
+    public var runID: String { manifest["run_id"]?.stringValue ?? (directory as NSString).lastPathComponent }
+
+    /// Loads a run folder; every problem names the file. Without `requireSummary`, a missing
+    /// summary.csv reads as empty (it is about to be written again).
+    public static func load(_ directory: String, requireSummary: Bool = true) throws(RunFolderError) -> RunFolder {
+        let manifestPath = directory + "/run.json"
+        let manifest = try readJSON(manifestPath)
+        let configPath = directory + "/config.json"
+        guard let configData = FileManager.default.contents(atPath: configPath) else { throw .missing(path: configPath) }
+        let configJSON: JSON
+        do { configJSON = try JSON.parse(bytes: [UInt8](configData)) } catch {
+            throw .corrupt(path: configPath, reason: "not JSON (\(error))")
+        }
+        // Dataset and prompt paths in the config are relative to where the config lived when it ran.
+        let original = manifest["config_path"]?.stringValue ?? configPath
+        let experiment: Experiment
+        do {
+            experiment = try ExperimentLoader.parse(configJSON, configPath: configPath, baseDirectory: (original as NSString).deletingLastPathComponent,
+                                                    hash: SHA256.hex(bytes: [UInt8](configData)))
+        } catch { throw .corrupt(path: configPath, reason: error.description) }
+        var asRun = experiment
+        asRun.configPath = original
+
+        let summaryPath = directory + "/summary.csv"
+        var summary: [SummaryRow] = []
+        var summaryText = ""
+        if let summaryData = FileManager.default.contents(atPath: summaryPath) {
+            guard let text = String(data: summaryData, encoding: .utf8) else { throw .corrupt(path: summaryPath, reason: "not UTF-8 text") }
+            summaryText = text
+            summary = try parseSummary(text, path: summaryPath)
+        } else if requireSummary {
+            throw .missing(path: summaryPath)
+        }
+
+        var results: [ExampleResult]? = nil
+        let resultsPath = directory + "/results.jsonl"
+        if FileManager.default.fileExists(atPath: resultsPath) {
+            do { results = try ResultsJournal.read(path: resultsPath) } catch { throw .corrupt(path: resultsPath, reason: error.description) }
+        }
+        var training: [String: Double] = [:]
+        for entry in manifest["training"]?.arrayValue ?? [] {
+            if let model = entry["model"]?.stringValue, let seconds = entry["seconds"]?.numberValue { training[model] = seconds }
+        }
+        return RunFolder(directory: directory, experiment: asRun, results: results, summary: summary, summaryText: summaryText,
+                         manifest: manifest, trainingSeconds: training, experimentJSON: configJSON)
+    }
+
+    static func parseSummary(_ text: String, path: String) throws(RunFolderError) -> [SummaryRow] {
+        let records: [CSV.Record]
+        do { records = try CSV.parse(text) } catch { throw .corrupt(path: path, reason: error.description) }
+        guard let header = records.first?.fields, header.first == "candidate", header.contains("accuracy") else {
+            throw .corrupt(path: path, reason: "the header is not evalkit's (expected candidate, …, accuracy, …)")
+        }
+        var rows: [SummaryRow] = []
+        for record in records.dropFirst() {
+            guard record.fields.count == header.count else {
+                throw .corrupt(path: path, reason: "line \(record.line) has \(record.fields.count) fields where the header has \(header.count)")
+            }
+            rows.append(SummaryRow(candidate: record.fields[0], cells: Dictionary(zip(header, record.fields), uniquingKeysWith: { a, _ in a })))
+        }
+        return rows
+    }
+
+    static func readJSON(_ path: String) throws(RunFolderError) -> JSON {
+        guard let data = FileManager.default.contents(atPath: path) else { throw .missing(path: path) }
+        do { return try JSON.parse(bytes: [UInt8](data)) } catch { throw .corrupt(path: path, reason: "not JSON (\(error))") }
+    }
+
+    /// Results grouped by candidate in the experiment's candidate order, each in canonical order.
+    public var resultsByCandidate: [[ExampleResult]] {
+        let grouped = Dictionary(grouping: results ?? [], by: \.candidate)
+        return experiment.candidates.map { ExampleResult.canonicalOrder(grouped[$0.id] ?? []) }
+    }
+
+    /// Metrics and the decision analysis recomputed from the per-example results.
+    public func recompute() -> (metrics: [CandidateMetrics], analysis: DecisionAnalysis) {
+        let perCandidate = resultsByCandidate
+        let metrics = experiment.candidates.enumerated().map { i, c in
+            MetricsCalculator.metrics(candidate: c.id, model: c.modelID, prompt: c.promptID, role: experiment.model(c.modelID)?.role ?? .foundation,
+                                      labels: experiment.task.labels, results: perCandidate[i])
+        }
+        return (metrics, DecisionAnalyzer.analyze(experiment: experiment, metrics: metrics, results: perCandidate, trainingSeconds: trainingSeconds))
+    }
+}
