@@ -37,6 +37,8 @@ Exit codes: 0 ok, 1 check failed, 2 bad usage, config or data, 3 the run failed.
 let commandHelp: [String: String] = [
     "compare": """
     Usage: evalkit compare [CONFIG] [--out DIR] [--limit N] [--concurrency N] [--dry-run]
+                           [--no-cache | --refresh]
+           evalkit compare --resume RUN_DIR
 
     Runs every candidate (model × prompt) of the experiment on the test split and writes
     report.md, summary.csv, results.jsonl and run.json.
@@ -47,12 +49,21 @@ let commandHelp: [String: String] = [
       --concurrency N   requests in flight per model (overrides the experiment)
       --dry-run         render every request and print the request count, estimated tokens
                         and estimated cost per candidate; send nothing
+      --no-cache        neither read nor write the response cache (.evalkit/cache/)
+      --refresh         ask every model again and overwrite the cache
+      --resume RUN_DIR  finish an interrupted run: its finished requests are not sent again
+
+    Ctrl-C (SIGINT) or SIGTERM stops taking new requests, lets those in flight finish, writes
+    the reports of what is done and prints the resume command; a second Ctrl-C aborts at once.
+    Failed requests are retried (429, 5xx, timeouts, dropped connections) with exponential
+    backoff and full jitter, honouring Retry-After; see "retry" in the README.
 
     With "budget_usd" in the experiment's "run" section, a run whose estimate exceeds the
     budget does not start, and a running one stops cleanly (keeping its results) when the
     measured spend reaches it.
 
-    Exit codes: 0 ok, 2 bad config or data (or over budget), 3 no candidate produced a result.
+    Exit codes: 0 ok, 2 bad config or data (or over budget), 3 the run failed: no candidate
+    produced a result, more requests failed than run.max_error_rate allows, or it was interrupted.
     """,
     "validate": """
     Usage: evalkit validate [CONFIG]
@@ -175,24 +186,45 @@ func runValidate(_ arguments: [String]) -> Int32 {
 }
 
 func runCompare(_ arguments: [String]) async -> Int32 {
-    let spec = ArgumentSpec(valueOptions: ["out", "limit", "concurrency"], flags: ["dry-run"])
+    let spec = ArgumentSpec(valueOptions: ["out", "limit", "concurrency", "resume"], flags: ["dry-run", "no-cache", "refresh"])
     var options = CompareOptions()
     let configPath: String
     let dryRun: Bool
-    do {
+    do throws(UsageError) {
         let parsed = try spec.parse(arguments)
         configPath = parsed.positionals.first ?? "evalkit.json"
         options.outDirectory = parsed.options["out"]
         options.limit = try parsed.positiveInt("limit")
         options.concurrency = try parsed.positiveInt("concurrency")
         dryRun = parsed.flags.contains("dry-run")
+        if parsed.flags.contains("no-cache") && parsed.flags.contains("refresh") { throw UsageError("--no-cache and --refresh exclude each other") }
+        options.cacheMode = parsed.flags.contains("no-cache") ? .off : (parsed.flags.contains("refresh") ? .refresh : .use)
+        if let resume = parsed.options["resume"] {
+            if parsed.options["out"] != nil || !parsed.positionals.isEmpty { throw UsageError("--resume takes the run folder only: evalkit compare --resume RUN_DIR") }
+            options.outDirectory = resume
+            options.resume = true
+        }
     } catch {
         return usageFailure(error, command: "compare")
     }
     options.reproduceCommand = (["evalkit", "compare"] + arguments).map(shellQuoted).joined(separator: " ")
-    guard let prepared = prepare(configPath) else { return Exit.usage }
+    let loaded: PreparedExperiment?
+    if options.resume, let directory = options.outDirectory {
+        // A resumed run uses the experiment exactly as it ran (its config.json).
+        do { loaded = try Preparation.prepare(try RunFolder.load(directory, requireSummary: false).experiment) } catch {
+            printError("error: cannot resume \(directory): \(error)")
+            return Exit.usage
+        }
+        options.reproduceCommand = (try? JSON.parse(bytes: [UInt8](FileManager.default.contents(atPath: directory + "/run.json") ?? Data())))?["command"]?.stringValue
+            ?? options.reproduceCommand
+    } else {
+        loaded = prepare(configPath)
+    }
+    guard let prepared = loaded else { return Exit.usage }
     if dryRun { return printEstimate(prepared, limit: options.limit) }
     let progress = ProgressLine()
+    let interrupts = watchInterrupts(options.stop)
+    defer { interrupts.forEach { $0.cancel() } }
     do {
         let outcome = try await CompareRun.run(prepared, options: options, progress: progress.update)
         for failure in outcome.summary.modelFailures { printError("warning: model \(failure.model) was not used: \(failure.reason)") }
@@ -200,6 +232,14 @@ func runCompare(_ arguments: [String]) async -> Int32 {
         for m in outcome.summary.metrics {
             let accuracy = m.accuracy.map { String(format: "%.1f%%", $0 * 100) } ?? "–"
             print("  \(m.candidate): accuracy \(accuracy), \(m.errors)/\(m.requests) errors")
+        }
+        if outcome.incomplete, let reason = options.stop.stopReason {
+            printError("stopped: \(reason). Reports cover what was done. Resume with:\n  evalkit compare --resume \(shellQuoted(outcome.runDirectory))")
+            if reason.hasPrefix("interrupted") { return Exit.runFailed }
+        }
+        if let failure = outcome.summary.runFailure {
+            printError("error: the run failed: \(failure); its results are kept in \(outcome.runDirectory)")
+            return Exit.runFailed
         }
         if outcome.failed {
             printError("error: no candidate produced a result; see \(outcome.runDirectory)/report.md")
@@ -210,6 +250,25 @@ func runCompare(_ arguments: [String]) async -> Int32 {
         printError("error: \(error)")
         if case .overBudget = error { return Exit.usage }
         return Exit.runFailed
+    }
+}
+
+/// SIGINT and SIGTERM: the first stops taking new work, the second aborts at once (every finished
+/// result is already on disk, one line each).
+func watchInterrupts(_ stop: StopSignal) -> [DispatchSourceSignal] {
+    [SIGINT, SIGTERM].map { number in
+        signal(number, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+        source.setEventHandler {
+            if stop.isStopped {
+                printError("\naborted; finished results are in results.jsonl")
+                exit(130)
+            }
+            stop.stop("interrupted by \(number == SIGINT ? "SIGINT" : "SIGTERM")")
+            printError("\nstopping: no new requests; waiting for those in flight (Ctrl-C again aborts them)…")
+        }
+        source.resume()
+        return source
     }
 }
 

@@ -52,6 +52,7 @@ import Testing
         }
         let serverError = await failure("FAIL500")
         #expect(serverError == .http(status: 500, url: server.baseURL + "/chat/completions", message: "injected server error"))
+        #expect(serverError?.isRetryable == true)
         let notJSON = await failure("NOJSON")
         #expect(notJSON?.description.contains("the body is not JSON") == true)
         let noChoices = await failure("NOCHOICES")

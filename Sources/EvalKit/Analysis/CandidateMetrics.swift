@@ -26,6 +26,10 @@ public struct CandidateMetrics: Sendable, Equatable {
     public var costPer1kUSD: Double?
     /// The first error message, to explain failures in the report.
     public var firstError: String?
+    /// Answers that came from the response cache rather than a new request.
+    public var cachedAnswers: Int = 0
+    /// Requests sent, retries included (cached answers send none).
+    public var attempts: Int = 0
 
     public var errorRate: Double { requests == 0 ? 0 : Double(errors) / Double(requests) }
 }
@@ -53,7 +57,8 @@ public enum MetricsCalculator {
             meanInputTokens: mean(inputs.map(Double.init)), meanOutputTokens: mean(outputs.map(Double.init)),
             tokensEstimated: answered.contains(where: \.tokensEstimated),
             costPer1kUSD: costs.isEmpty || costs.count < answered.count ? nil : (mean(costs) ?? 0) * 1000,
-            firstError: results.first(where: { $0.error != nil })?.error)
+            firstError: results.first(where: { $0.error != nil })?.error,
+            cachedAnswers: results.filter(\.cached).count, attempts: results.reduce(0) { $0 + $1.attempts })
     }
 
     /// Percentile by linear interpolation between closest ranks (numpy's default); `sorted` ascending.

@@ -34,7 +34,7 @@ public enum CostEstimator {
             let builder = candidate.promptID.flatMap { builders[$0] }
             var input = 0
             for example in test {
-                input += CostModel.estimateTokens(builder?.render(input: example.input).completionText ?? example.input)
+                input += Text.estimatedTokens(builder?.render(input: example.input).completionText ?? example.input)
             }
             input *= repeats
             let maxOutput = model.flatMap(Self.maxTokens).map { $0 * requests }

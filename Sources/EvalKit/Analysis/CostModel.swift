@@ -26,9 +26,4 @@ public enum CostModel {
         if !origin.isEmpty { text += " (\(origin))" }
         return text
     }
-
-    /// A rough token count for text when the server reports none: about 4 characters a token.
-    public static func estimateTokens(_ text: String) -> Int {
-        max(1, (text.utf8.count + 3) / 4)
-    }
 }

@@ -151,8 +151,24 @@ public struct ModelSpec: Sendable {
     public var description: String?
     /// One-time cost of producing this model (fine-tuning), where it has one.
     public var fineTuning: FineTuningCost?
+    /// Retries and rate limits for this model's requests.
+    public var limits: RequestLimits = RequestLimits()
 
     public var providerName: String { provider.name }
+}
+
+/// How a model's requests are retried and paced.
+public struct RequestLimits: Sendable, Equatable {
+    /// Attempts per request, the first included (429, 5xx, timeouts and dropped connections are retried).
+    public var maxAttempts: Int = 4
+    /// Backoff: a random wait in [0, min(maxDelay, baseDelay · 2^(attempt−1))] ("full jitter"),
+    /// or at least the server's Retry-After.
+    public var baseDelaySeconds: Double = 0.5
+    public var maxDelaySeconds: Double = 30
+    public var requestsPerMinute: Double?
+    /// Tokens per minute, counted from the prompt (≈ 4 characters a token) plus max_tokens.
+    public var tokensPerMinute: Double?
+    public init() {}
 }
 
 /// Provider-specific settings.
@@ -290,6 +306,8 @@ public struct RunSettings: Sendable {
     public var repeats: Int = 1
     /// Spending limit in USD: a run whose estimate exceeds it does not start, and a running one stops there.
     public var budgetUSD: Double?
+    /// A run in which a larger share of requests fails is marked failed (exit 3), keeping its results.
+    public var maxErrorRate: Double?
     public init() {}
 }
 

@@ -229,7 +229,7 @@ public enum ExperimentLoader {
         for (i, item) in items.enumerated() {
             let path = "$.models[\(i)]"
             guard let m = ObjectReader(item, path: path, issues: &issues) else { continue }
-            m.rejectUnknownKeys(["id", "description", "provider", "role", "options", "pricing", "concurrency", "fine_tuning"], issues: &issues)
+            m.rejectUnknownKeys(["id", "description", "provider", "role", "options", "pricing", "concurrency", "fine_tuning", "retry", "requests_per_minute", "tokens_per_minute"], issues: &issues)
             let id = m.string("id", required: true, issues: &issues)
             if let id, models.contains(where: { $0.id == id }) {
                 issues.add(ConfigIssue(path: m.childPath("id"), expected: "a model id used once", found: "\"\(id)\" again"))
@@ -251,9 +251,18 @@ public enum ExperimentLoader {
             default: defaultConcurrency = runConcurrency
             }
             let fineTuning = readFineTuning(m["fine_tuning"], path: m.childPath("fine_tuning"), issues: &issues)
+            var limits = RequestLimits()
+            if let r = ObjectReader(m["retry"], path: m.childPath("retry"), issues: &issues, required: false) {
+                r.rejectUnknownKeys(["max_attempts", "base_delay_seconds", "max_delay_seconds"], issues: &issues)
+                if let v = r.integer("max_attempts", minimum: 1, issues: &issues) { limits.maxAttempts = v }
+                if let v = r.number("base_delay_seconds", range: 0...3600, rangeText: "seconds between 0 and 3600", issues: &issues) { limits.baseDelaySeconds = v }
+                if let v = r.number("max_delay_seconds", range: 0...3600, rangeText: "seconds between 0 and 3600", issues: &issues) { limits.maxDelaySeconds = v }
+            }
+            limits.requestsPerMinute = m.number("requests_per_minute", range: 0.001...1e9, rangeText: "requests per minute > 0", issues: &issues)
+            limits.tokensPerMinute = m.number("tokens_per_minute", range: 1...1e12, rangeText: "tokens per minute ≥ 1", issues: &issues)
             models.append(ModelSpec(id: id, role: role, provider: provider, pricing: pricing,
                                     concurrency: concurrency ?? defaultConcurrency, description: m.string("description", issues: &issues),
-                                    fineTuning: fineTuning))
+                                    fineTuning: fineTuning, limits: limits))
         }
         return models
     }
@@ -443,7 +452,8 @@ public enum ExperimentLoader {
     static func readRun(_ root: ObjectReader, issues: inout IssueCollector) -> RunSettings {
         var run = RunSettings()
         guard let r = ObjectReader(root["run"], path: "$.run", issues: &issues, required: false) else { return run }
-        r.rejectUnknownKeys(["concurrency", "limit", "seed", "repeats", "budget_usd"], issues: &issues)
+        r.rejectUnknownKeys(["concurrency", "limit", "seed", "repeats", "budget_usd", "max_error_rate"], issues: &issues)
+        run.maxErrorRate = r.number("max_error_rate", range: 0...1, rangeText: "a share between 0 and 1", issues: &issues)
         if let v = r.integer("repeats", minimum: 1, issues: &issues) { run.repeats = v }
         run.budgetUSD = r.number("budget_usd", range: 0...1e12, rangeText: "an amount in USD ≥ 0", issues: &issues)
         if let v = r.integer("concurrency", minimum: 1, issues: &issues) { run.concurrency = v }

@@ -12,6 +12,14 @@ public struct CompareOptions: Sendable {
     public var concurrency: Int?
     /// The command line that reproduces this run, written into the report.
     public var reproduceCommand: String = "evalkit compare"
+    /// Continue the run in `outDirectory`: its finished requests are kept and not sent again.
+    public var resume = false
+    /// The response cache: used, off (`--no-cache`) or refreshed (`--refresh`).
+    public var cacheMode: ResponseCache.Mode = .use
+    /// Where cached answers live; default `.evalkit/cache` beside the experiment file.
+    public var cacheDirectory: String?
+    /// Raised from outside (Ctrl-C) to stop taking new work; requests in flight finish.
+    public var stop = StopSignal()
 
     public init() {}
 }
@@ -34,8 +42,10 @@ public struct ProgressSnapshot: Sendable {
 public struct CompareOutcome: Sendable {
     public var runDirectory: String
     public var summary: RunSummary
-    /// True when no candidate produced a single answer.
+    /// True when no candidate produced a single answer, or more requests failed than allowed.
     public var failed: Bool
+    /// True when the run stopped before making every request (interrupted or over budget).
+    public var incomplete: Bool
 }
 
 /// Why a run could not be carried out (distinct from failed model calls, which are results).
@@ -58,18 +68,37 @@ public enum CompareError: Error, CustomStringConvertible, Sendable {
 public enum CompareRun {
     public static func run(_ prepared: PreparedExperiment, options: CompareOptions,
                            progress: @escaping @Sendable (ProgressSnapshot) -> Void = { _ in }) async throws(CompareError) -> CompareOutcome {
-        let startedAt = Date()
+        var startedAt = Date()
         let experiment = prepared.experiment
-        let limit = options.limit ?? experiment.run.limit
+        var runID = Self.runID(startedAt)
+        var limit = options.limit ?? experiment.run.limit
+        var previous: [ExampleResult] = []
+        if options.resume, let out = options.outDirectory {
+            // The resumed run keeps its id, start time and test subset, and every finished request.
+            let manifest = try? JSON.parse(bytes: [UInt8](FileManager.default.contents(atPath: out + "/run.json") ?? Data()))
+            runID = manifest?["run_id"]?.stringValue ?? runID
+            startedAt = manifest?["started_at"]?.stringValue.flatMap { ISO8601DateFormatter().date(from: $0) } ?? startedAt
+            limit = manifest?["limit"]?.numberValue.map { Int($0) } ?? limit
+            do { previous = try ResultsJournal.recover(path: out + "/results.jsonl") } catch { throw .output(error) }
+        }
         let testExamples = limit.map { Array(prepared.dataset.test.prefix($0)) } ?? prepared.dataset.test
         let repeats = experiment.run.repeats
         if let budget = experiment.run.budgetUSD {
             let estimate = CostEstimator.estimate(experiment: experiment, test: testExamples, builders: prepared.builders)
             if estimate.totalUSD > budget { throw .overBudget(estimateUSD: estimate.totalUSD, budgetUSD: budget) }
         }
-        let runID = Self.runID(startedAt)
         let directory: String
-        do { directory = try makeRunDirectory(options: options, experiment: experiment, runID: runID) } catch { throw .output(error) }
+        do {
+            directory = try makeRunDirectory(options: options, experiment: experiment, runID: runID)
+            // Written first, so an interrupted run can be resumed and checked.
+            if !options.resume { try ReportWriter.copyConfig(from: experiment.configPath, to: directory) }
+            try ReportWriter.save(JSON.object([
+                ("evalkit_version", .string(EvalKitInfo.version)), ("experiment", .string(experiment.name)), ("run_id", .string(runID)),
+                ("status", .string("running")), ("config_path", .string(experiment.configPath)), ("config_sha256", .string(experiment.configHash)),
+                ("started_at", .string(startedAt.iso8601)), ("limit", limit.map { .number(Double($0)) } ?? .null),
+                ("command", .string(options.reproduceCommand)),
+            ]).encoded() + "\n", to: directory + "/run.json")
+        } catch { throw .output(error) }
 
         // Step 3 of the data flow: builtin models train before any request is sent.
         var providers: [String: any ModelProvider] = [:]
@@ -96,10 +125,12 @@ public enum CompareRun {
         let journal: ResultsJournal
         do { journal = try ResultsJournal(path: directory + "/results.jsonl") } catch { throw .output(error) }
         let candidates = experiment.candidates
-        let stop = StopSignal()
+        let stop = options.stop
         let planned = candidates.count * testExamples.count * repeats
         let recorder = RunRecorder(experiment: experiment, candidates: candidates, examples: testExamples, journal: journal,
                                    concurrency: concurrency, total: planned, startedAt: ContinuousClock.now, stop: stop, progress: progress)
+        let finished = await recorder.restore(previous)
+        let cache = ResponseCache(directory: options.cacheDirectory ?? experiment.resolve(".evalkit/cache"), mode: options.cacheMode)
         var workloads: [ModelWorkload] = []
         for model in usedModels {
             guard let provider = providers[model.id] else { continue }
@@ -107,8 +138,13 @@ public enum CompareRun {
             // Example-major order, so an interrupted run has covered every candidate evenly.
             let jobs = (0..<repeats).flatMap { k in
                 testExamples.indices.flatMap { e in indices.map { RunJob(candidateIndex: $0, exampleIndex: e, repeatIndex: k) } }
-            }
-            workloads.append(ModelWorkload(modelID: model.id, provider: provider, concurrency: concurrency[model.id] ?? 1, jobs: jobs))
+            }.filter { !finished.contains(RunRecorder.JobKey(candidates[$0.candidateIndex].id, testExamples[$0.exampleIndex].id, $0.repeatIndex)) }
+            let limits = model.limits
+            let limiter = limits.requestsPerMinute == nil && limits.tokensPerMinute == nil ? nil
+                : RateLimiter(requestsPerMinute: limits.requestsPerMinute, tokensPerMinute: limits.tokensPerMinute)
+            workloads.append(ModelWorkload(modelID: model.id, provider: provider, concurrency: concurrency[model.id] ?? 1, jobs: jobs,
+                                           retry: RetryPolicy(limits), limiter: limiter, maxOutputTokens: CostEstimator.maxTokens(model) ?? 0,
+                                           cache: model.provider.usesPrompts ? cache : nil, seed: experiment.run.seed))
         }
         let builders = prepared.builders
         await Scheduler.run(workloads, stop: stop, request: { job in
@@ -131,6 +167,8 @@ public enum CompareRun {
         if let writeError = await recorder.writeError { throw .output(writeError) }
 
         let results = await recorder.resultsByCandidate.map(ExampleResult.canonicalOrder)
+        let made = results.reduce(0) { $0 + $1.count }
+        let failedCalls = results.reduce(0) { $0 + $1.filter { !$0.answered }.count }
         let metrics = candidates.enumerated().map { index, candidate in
             MetricsCalculator.metrics(candidate: candidate.id, model: candidate.modelID, prompt: candidate.promptID,
                                       role: experiment.model(candidate.modelID)?.role ?? .foundation,
@@ -144,14 +182,21 @@ public enum CompareRun {
                                                         labelCounts: Dataset.labelCounts($0.examples, labels: experiment.task.labels)) },
             evaluatedExamples: testExamples.count, metrics: metrics, analysis: analysis, results: results,
             examples: Dictionary(testExamples.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }),
-            stopReason: stop.stopReason, plannedRequests: planned, modelFailures: await recorder.modelFailures,
+            stopReason: made < planned ? stop.stopReason : nil, plannedRequests: planned, modelFailures: await recorder.modelFailures,
             training: training, startedAt: startedAt, finishedAt: Date(), reproduceCommand: options.reproduceCommand,
-            evalkitVersion: EvalKitInfo.version)
-        do {
-            try ReportWriter.write(summary, to: directory)
-            try ReportWriter.copyConfig(from: experiment.configPath, to: directory)
-        } catch { throw .output(error) }
-        return CompareOutcome(runDirectory: directory, summary: summary, failed: !metrics.contains { $0.answered > 0 })
+            evalkitVersion: EvalKitInfo.version,
+            runFailure: runFailure(made: made, failed: failedCalls, limit: experiment.run.maxErrorRate))
+        do { try ReportWriter.write(summary, to: directory) } catch { throw .output(error) }
+        return CompareOutcome(runDirectory: directory, summary: summary,
+                              failed: !metrics.contains { $0.answered > 0 } || summary.runFailure != nil, incomplete: made < planned)
+    }
+
+    /// Why the run as a whole counts as failed: more failed requests than `run.max_error_rate` allows.
+    static func runFailure(made: Int, failed: Int, limit: Double?) -> String? {
+        guard let limit, made > 0 else { return nil }
+        let share = Double(failed) / Double(made)
+        guard share > limit else { return nil }
+        return "\(failed) of \(made) requests failed (\(Format.percent(share))), more than $.run.max_error_rate allows (\(Format.percent(limit)))"
     }
 
     /// A run id that sorts by time: UTC `yyyyMMdd-HHmmss`.
@@ -168,8 +213,8 @@ public enum CompareRun {
         var directory: String
         if let out = options.outDirectory {
             directory = out
-            // --out writes exactly here: a previous run's journal would mix with this one.
-            try? fm.removeItem(atPath: out + "/results.jsonl")
+            // --out writes exactly here: a previous run's journal would mix with this one (unless resuming it).
+            if !options.resume { try? fm.removeItem(atPath: out + "/results.jsonl") }
         } else {
             let parent = options.reportsRoot + "/" + experiment.name
             directory = parent + "/" + runID
@@ -203,6 +248,7 @@ actor RunRecorder {
     private(set) var writeError: ReportError?
     private var done = 0
     private var errors = 0
+    private var lastSync = ContinuousClock.now
 
     init(experiment: Experiment, candidates: [CandidateSpec], examples: [Example], journal: ResultsJournal, concurrency: [String: Int],
          total: Int, startedAt: ContinuousClock.Instant, stop: StopSignal, progress: @escaping @Sendable (ProgressSnapshot) -> Void) {
@@ -226,6 +272,28 @@ actor RunRecorder {
         resultsByCandidate = Array(repeating: [], count: candidates.count)
     }
 
+    /// Identifies a request across runs: candidate, example id, repeat.
+    struct JobKey: Hashable, Sendable {
+        var candidate: String, example: String, repeatIndex: Int
+        init(_ candidate: String, _ example: String, _ repeatIndex: Int) { self.candidate = candidate; self.example = example; self.repeatIndex = repeatIndex }
+    }
+
+    /// Takes in the results of an interrupted run; returns the requests they cover.
+    func restore(_ previous: [ExampleResult]) -> Set<JobKey> {
+        let index = Dictionary(candidates.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let exampleIDs = Set(examples.map(\.id))
+        var keys = Set<JobKey>()
+        for result in previous {
+            guard let i = index[result.candidate], exampleIDs.contains(result.exampleID) else { continue }
+            guard keys.insert(JobKey(result.candidate, result.exampleID, result.repeatIndex)).inserted else { continue }
+            resultsByCandidate[i].append(result)
+            done += 1
+            if !result.answered { errors += 1 }
+            spentUSD += result.costUSD ?? 0
+        }
+        return keys
+    }
+
     func modelFailed(_ model: String, _ error: ProviderError) {
         modelFailures.append((model, error.description))
     }
@@ -238,6 +306,8 @@ actor RunRecorder {
         var result = ExampleResult(candidate: candidate.id, model: candidate.modelID, prompt: candidate.promptID, exampleID: example.id,
                                    repeatIndex: job.repeatIndex, target: example.target, output: nil, label: nil, correct: false,
                                    latencyMs: completion.latencyMs)
+        result.attempts = completion.attempts
+        result.cached = completion.cached
         switch completion.outcome {
         case .success(let response):
             result.output = response.text
@@ -248,8 +318,8 @@ actor RunRecorder {
                 result.outputTokens = response.outputTokens
                 if response.inputTokens == nil || response.outputTokens == nil {
                     result.tokensEstimated = true
-                    if result.inputTokens == nil { result.inputTokens = CostModel.estimateTokens(prompt(job)?.completionText ?? example.input) }
-                    if result.outputTokens == nil { result.outputTokens = CostModel.estimateTokens(response.text) }
+                    if result.inputTokens == nil { result.inputTokens = Text.estimatedTokens(prompt(job)?.completionText ?? example.input) }
+                    if result.outputTokens == nil { result.outputTokens = Text.estimatedTokens(response.text) }
                 }
             }
             result.costUSD = CostModel.cost(pricing: model?.pricing, inputTokens: result.inputTokens, outputTokens: result.outputTokens,
@@ -269,6 +339,11 @@ actor RunRecorder {
         }
         if writeError == nil {
             do { try journal.append(result) } catch { writeError = error }
+            // Each line is written through at once; fsync now and then bounds what a power cut can take.
+            if ContinuousClock.now - lastSync > .seconds(1) {
+                journal.sync()
+                lastSync = .now
+            }
         }
         done += 1
         let elapsed = ContinuousClock.now - startedAt

@@ -59,7 +59,8 @@ public enum RunFolderCommands {
                 return (model, reason)
             },
             training: training, startedAt: started, finishedAt: started.addingTimeInterval(m["duration_seconds"]?.numberValue ?? 0),
-            reproduceCommand: m["command"]?.stringValue ?? "evalkit compare", evalkitVersion: m["evalkit_version"]?.stringValue ?? EvalKitInfo.version)
+            reproduceCommand: m["command"]?.stringValue ?? "evalkit compare", evalkitVersion: m["evalkit_version"]?.stringValue ?? EvalKitInfo.version,
+            runFailure: m["failure"]?.stringValue)
         do {
             try ReportWriter.write(summary, to: runDirectory, manifest: false)
         } catch {

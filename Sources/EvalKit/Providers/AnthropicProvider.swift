@@ -20,7 +20,7 @@ public struct AnthropicProvider: ModelProvider {
         try await access.start(probeURL: HTTPClient.url(settings.baseURL, "/models"), headers: headers)
     }
 
-    public func complete(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse {
+    func wireBody(_ request: ModelRequest) -> JSON {
         let g = settings.generation
         // max_tokens is required by the Messages API.
         var body: [(String, JSON)] = [("model", .string(settings.model)), ("max_tokens", .number(Double(g.maxTokens ?? 16)))]
@@ -28,8 +28,16 @@ public struct AnthropicProvider: ModelProvider {
         body.append(("messages", .array([.object([("role", .string("user")), ("content", .string(request.prompt.user))])])))
         if let t = g.temperature { body.append(("temperature", .number(t))) }
         if !g.stop.isEmpty { body.append(("stop_sequences", .array(g.stop.map(JSON.string)))) }
+        return .object(body)
+    }
+
+    public func cacheIdentity(for request: ModelRequest) -> String? {
+        "anthropic|" + HTTPClient.url(settings.baseURL, "/messages") + "|" + settings.version + "|" + wireBody(request).encoded()
+    }
+
+    public func complete(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse {
         let url = HTTPClient.url(settings.baseURL, "/messages")
-        let answer = try await access.client.postJSON(url, body: .object(body), headers: headers)
+        let answer = try await access.post(url, body: wireBody(request), headers: headers, keyVariable: settings.apiKeyEnv)
         guard let blocks = answer["content"]?.arrayValue else {
             throw .badResponse(url: url, reason: "no \"content\" array in the answer")
         }

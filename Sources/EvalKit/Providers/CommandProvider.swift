@@ -24,13 +24,7 @@ public actor CommandProvider: ModelProvider {
         if worker == nil { worker = try WorkerProcess.launch(argv: settings.argv, directory: workingDirectory) }
     }
 
-    public func complete(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse {
-        // A worker that died or timed out is started again for the next request.
-        if worker?.isRunning != true {
-            await worker?.shutdown(grace: 0)
-            worker = try WorkerProcess.launch(argv: settings.argv, directory: workingDirectory)
-        }
-        guard let worker else { throw .notStarted(reason: "worker for \(modelID) did not start") }
+    nonisolated func requestLine(_ request: ModelRequest) -> [(String, JSON)] {
         let g = settings.generation
         var body: [(String, JSON)] = [
             ("id", .string(request.id)), ("model", .string(modelID)),
@@ -40,7 +34,22 @@ public actor CommandProvider: ModelProvider {
         if let m = g.maxTokens { body.append(("max_tokens", .number(Double(m)))) }
         if let t = g.temperature { body.append(("temperature", .number(t))) }
         body.append(("stop", .array(g.stop.map(JSON.string))))
-        try worker.send(JSON.object(body).encoded() + "\n")
+        return body
+    }
+
+    public nonisolated func cacheIdentity(for request: ModelRequest) -> String? {
+        // The id names the candidate and example; the answer depends on the rest.
+        "command|" + settings.argv.joined(separator: "\u{0}") + "|" + JSON.object(requestLine(request).filter { $0.0 != "id" }).encoded()
+    }
+
+    public func complete(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse {
+        // A worker that died or timed out is started again for the next request.
+        if worker?.isRunning != true {
+            await worker?.shutdown(grace: 0)
+            worker = try WorkerProcess.launch(argv: settings.argv, directory: workingDirectory)
+        }
+        guard let worker else { throw .notStarted(reason: "worker for \(modelID) did not start") }
+        try worker.send(JSON.object(requestLine(request)).encoded() + "\n")
         guard let line = await worker.lines.next(timeout: settings.timeoutSeconds) else {
             if worker.lines.isClosed {
                 throw .worker(reason: "exited before answering" + worker.stderrTail())

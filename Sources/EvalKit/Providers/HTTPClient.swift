@@ -62,12 +62,24 @@ struct HTTPClient: Sendable {
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         let parsed = try? JSON.parse(bytes: [UInt8](data))
         guard (200..<300).contains(status) else {
-            throw .http(status: status, url: url, message: Self.errorMessage(parsed, raw: data))
+            let retryAfter = (response as? HTTPURLResponse)?.value(forHTTPHeaderField: "Retry-After").flatMap(Self.retryAfterSeconds)
+            throw .http(status: status, url: url, message: Self.errorMessage(parsed, raw: data), retryAfter: retryAfter)
         }
         guard let parsed else {
             throw .badResponse(url: url, reason: "the body is not JSON: \"\(Text.preview(String(decoding: data, as: UTF8.self), limit: 120))\"")
         }
         return parsed
+    }
+
+    /// Retry-After as seconds: either a number of seconds or an HTTP date (RFC 9110 §10.2.3).
+    static func retryAfterSeconds(_ value: String) -> Double? {
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        if let seconds = Double(trimmed) { return max(0, seconds) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter.date(from: trimmed).map { max(0, $0.timeIntervalSinceNow) }
     }
 
     /// The server's own error message (OpenAI and Anthropic both use `error.message`), shortened.
@@ -113,6 +125,19 @@ struct APIAccess: Sendable {
     init(keyVariable: String?, timeoutSeconds: Double, concurrency: Int) {
         client = HTTPClient(timeoutSeconds: timeoutSeconds, maxConnections: concurrency)
         do { key = try apiKey(from: keyVariable); keyError = nil } catch { key = nil; keyError = error }
+    }
+
+    /// POSTs a request; a rejected key (401/403) names the variable it came from, never its value.
+    func post(_ url: String, body: JSON, headers: [String: String], keyVariable: String?) async throws(ProviderError) -> JSON {
+        do {
+            return try await client.postJSON(url, body: body, headers: headers)
+        } catch {
+            if case let .http(status, _, message, _) = error, status == 401 || status == 403 {
+                let source = keyVariable.map { "the API key from environment variable \($0)" } ?? "the request has no API key (set api_key_env)"
+                throw .http(status: status, url: url, message: "\(source) was rejected: \(message)")
+            }
+            throw error
+        }
     }
 
     /// Fails when the key variable is missing, then checks that the server answers at `probeURL`.

@@ -32,6 +32,13 @@ public protocol ModelProvider: Sendable {
     func complete(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse
     /// Releases what `start` acquired; safe to call more than once.
     func stop() async
+    /// Everything that determines the answer to `request` (endpoint, model, parameters, the full
+    /// request), for the response cache; nil when answers must not be cached.
+    func cacheIdentity(for request: ModelRequest) -> String?
+}
+
+extension ModelProvider {
+    public func cacheIdentity(for request: ModelRequest) -> String? { nil }
 }
 
 /// Why a model call failed. Messages name URLs and variable names, never secrets.
@@ -40,7 +47,8 @@ public enum ProviderError: Error, CustomStringConvertible, Sendable, Equatable {
     case missingAPIKey(variable: String)
     case timeout(seconds: Double)
     case connectionLost(url: String)
-    case http(status: Int, url: String, message: String)
+    /// A non-2xx answer; `retryAfter` is the server's Retry-After in seconds, when it sent one.
+    case http(status: Int, url: String, message: String, retryAfter: Double? = nil)
     case badResponse(url: String, reason: String)
     case worker(reason: String)
     case notStarted(reason: String)
@@ -51,11 +59,27 @@ public enum ProviderError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .missingAPIKey(variable): return "the API key variable \(variable) is not set in the environment"
         case let .timeout(seconds): return "no answer within \(JSON.formatNumber(seconds)) s (timeout)"
         case let .connectionLost(url): return "connection to \(url) was lost"
-        case let .http(status, url, message): return "HTTP \(status) from \(url): \(message)"
+        case let .http(status, url, message, _): return "HTTP \(status) from \(url): \(message)"
         case let .badResponse(url, reason): return "unusable response from \(url): \(reason)"
         case let .worker(reason): return "worker: \(reason)"
         case let .notStarted(reason): return reason
         }
+    }
+
+    /// True for failures worth trying again: rate limits (429), server errors (5xx), timeouts and
+    /// dropped connections. Other 4xx mean the request itself is wrong and would fail again.
+    public var isRetryable: Bool {
+        switch self {
+        case let .http(status, _, _, _): return status == 429 || (500...599).contains(status)
+        case .timeout, .connectionLost: return true
+        default: return false
+        }
+    }
+
+    /// The server's requested wait before retrying, in seconds.
+    public var retryAfter: Double? {
+        if case let .http(_, _, _, retryAfter) = self { return retryAfter }
+        return nil
     }
 
     /// True when the model could not be reached at all, so every request to it would fail alike.

@@ -16,7 +16,8 @@ public struct OpenAIProvider: ModelProvider {
         try await access.start(probeURL: HTTPClient.url(settings.baseURL, "/models"), headers: headers)
     }
 
-    public func complete(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse {
+    /// The endpoint path and JSON body sent for `request`.
+    func wireRequest(_ request: ModelRequest) -> (path: String, body: JSON) {
         var body: [(String, JSON)] = [("model", .string(settings.model))]
         let path: String
         switch settings.endpoint {
@@ -33,8 +34,18 @@ public struct OpenAIProvider: ModelProvider {
             body.append(("prompt", .string(request.prompt.completionText)))
         }
         settings.generation.appendOpenAIFields(to: &body)
+        return (path, .object(body))
+    }
+
+    public func cacheIdentity(for request: ModelRequest) -> String? {
+        let wire = wireRequest(request)
+        return "openai|" + HTTPClient.url(settings.baseURL, wire.path) + "|" + wire.body.encoded()
+    }
+
+    public func complete(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse {
+        let (path, body) = wireRequest(request)
         let url = HTTPClient.url(settings.baseURL, path)
-        let answer = try await access.client.postJSON(url, body: .object(body), headers: headers)
+        let answer = try await access.post(url, body: body, headers: headers, keyVariable: settings.apiKeyEnv)
         guard let choice = answer["choices"]?.arrayValue?.first else {
             throw .badResponse(url: url, reason: "no \"choices\" in the answer")
         }

@@ -25,6 +25,14 @@ public enum DecisionReport {
             let made = s.metrics.reduce(0) { $0 + $1.requests }
             md += "> **Stopped early:** \(Markdown.cell(stop)). \(made) of \(s.plannedRequests) planned requests were made; every figure below covers only those.\n\n"
         }
+        if let failure = s.runFailure {
+            md += "> **Run failed:** \(Markdown.cell(failure)). Everything it got is kept below.\n\n"
+        }
+        let cached = s.metrics.reduce(0) { $0 + $1.cachedAnswers }
+        if cached > 0 {
+            md += "\(cached) of \(s.metrics.reduce(0) { $0 + $1.answered }) answers came from the response cache (`.evalkit/cache/`); "
+            md += "their latency is the one measured when each was first obtained.\n\n"
+        }
         md += decision(s)
         md += stepOne(s)
         md += stepTwo(s)

@@ -20,7 +20,7 @@ public enum ReportWriter {
         }
     }
 
-    static func save(_ text: String, to path: String) throws(ReportError) {
+    public static func save(_ text: String, to path: String) throws(ReportError) {
         do { try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
             throw .cannotWrite(path: path, reason: error.localizedDescription)
         }
@@ -70,7 +70,10 @@ public enum ReportWriter {
                 ("errors", .number(Double(requests - answered))),
             ])),
             ("candidates", .array(summary.metrics.map { .string($0.candidate) })),
+            ("status", .string(summary.runFailure != nil ? "failed" : (summary.stopReason != nil ? "incomplete" : "finished"))),
             ("stopped", summary.stopReason.map(JSON.string) ?? .null),
+            ("failure", summary.runFailure.map(JSON.string) ?? .null),
+            ("limit", summary.evaluatedExamples < (summary.splits.first { $0.name == "test" }?.count ?? 0) ? .number(Double(summary.evaluatedExamples)) : .null),
             // Measured training times: the one-time cost of builtin models is computed from them.
             ("planned_requests", .number(Double(summary.plannedRequests))),
             ("model_failures", .array(summary.modelFailures.map { .object([("model", .string($0.model)), ("reason", .string($0.reason))]) })),

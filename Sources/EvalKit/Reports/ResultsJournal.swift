@@ -25,9 +25,45 @@ public final class ResultsJournal: Sendable {
         }
     }
 
+    /// Forces what was written onto the disk.
+    public func sync() { try? handle.synchronize() }
+
     public func close() {
         try? handle.synchronize()
         try? handle.close()
+    }
+
+    /// Reads an interrupted run's journal for resuming. A torn last line (the process was killed
+    /// while writing it) is dropped and cut from the file; a bad line elsewhere is an error.
+    public static func recover(path: String) throws(ReportError) -> [ExampleResult] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        let bytes = [UInt8](data)
+        var results: [ExampleResult] = []
+        var start = 0, keep = 0, lineNumber = 0
+        while start < bytes.count {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            lineNumber += 1
+            let line = Array(bytes[start..<end])
+            let complete = end < bytes.count
+            let parsed = line.isEmpty ? nil : (try? JSON.parse(bytes: line)).flatMap(ExampleResult.init(json:))
+            if !complete { break } // torn: the last write did not finish
+            if !line.isEmpty {
+                guard let parsed else {
+                    throw .cannotWrite(path: path, reason: "line \(lineNumber) is not a results record: the journal is damaged, not just torn")
+                }
+                results.append(parsed)
+            }
+            start = end + 1
+            keep = start
+        }
+        if keep < bytes.count {
+            do {
+                let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+                try handle.truncate(atOffset: UInt64(keep))
+                try handle.close()
+            } catch { throw .cannotWrite(path: path, reason: "cannot cut the torn last line: \(error.localizedDescription)") }
+        }
+        return results
     }
 
     /// Reads every result of a journal; a torn or unreadable line is reported with its number.

@@ -40,6 +40,8 @@ public struct RunSummary: Sendable {
     /// The command line that reproduces the run.
     public var reproduceCommand: String
     public var evalkitVersion: String
+    /// Why the run counts as failed although it has results (too many failed requests); nil otherwise.
+    public var runFailure: String? = nil
 
     /// Whole milliseconds, as run.json records it, so a re-rendered report shows the same figure.
     public var durationSeconds: Double { (finishedAt.timeIntervalSince(startedAt) * 1000).rounded() / 1000 }

@@ -9,7 +9,7 @@ public enum SummaryTable {
         "latency_p50_ms", "latency_p95_ms", "mean_input_tokens", "mean_output_tokens", "tokens_estimated",
         "cost_per_1k_usd", "pricing", "reference", "paired_examples", "diff_vs_reference", "bootstrap_low", "bootstrap_high",
         "p_value", "p_value_holm", "monthly_cost_usd", "one_time_cost_usd", "horizon_cost_usd", "break_even_monthly_requests",
-        "meets_requirements", "non_inferior", "recommended",
+        "meets_requirements", "non_inferior", "recommended", "cached_answers", "requests_sent",
     ]
 
     /// The whole file.
@@ -49,6 +49,7 @@ public enum SummaryTable {
             number(c?.bootstrapHigh, 4), number(c?.pValue, 6), number(c?.pValueHolm, 6), number(a.monthlyCostUSD, 4),
             number(a.oneTimeCostUSD, 4), number(a.horizonCostUSD, 4), breakEven,
             flag(m.answered > 0 ? a.requirementFailures.isEmpty : false), flag(a.nonInferior), flag(a.recommended),
+            String(m.cachedAnswers), String(m.attempts),
         ]
     }
 }

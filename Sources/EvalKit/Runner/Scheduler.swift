@@ -24,7 +24,11 @@ public struct RunJob: Sendable, Equatable {
 public struct Completion: Sendable {
     public var job: RunJob
     public var outcome: Result<ModelResponse, ProviderError>
+    /// Latency of the last attempt (for a cached answer: as measured when it was first obtained).
     public var latencyMs: Double
+    /// Requests sent for this job (0 for a cached answer).
+    public var attempts: Int = 1
+    public var cached: Bool = false
 }
 
 /// The jobs of one model and how to reach it.
@@ -33,8 +37,18 @@ public struct ModelWorkload: Sendable {
     public var provider: any ModelProvider
     public var concurrency: Int
     public var jobs: [RunJob]
-    public init(modelID: String, provider: any ModelProvider, concurrency: Int, jobs: [RunJob]) {
+    public var retry: RetryPolicy
+    public var limiter: RateLimiter?
+    /// Output tokens a request may use, for the tokens-per-minute budget.
+    public var maxOutputTokens: Int
+    public var cache: ResponseCache?
+    /// Seeds the backoff jitter, so waits are reproducible.
+    public var seed: UInt64
+
+    public init(modelID: String, provider: any ModelProvider, concurrency: Int, jobs: [RunJob], retry: RetryPolicy = RetryPolicy(RequestLimits()),
+                limiter: RateLimiter? = nil, maxOutputTokens: Int = 0, cache: ResponseCache? = nil, seed: UInt64 = 0) {
         self.modelID = modelID; self.provider = provider; self.concurrency = concurrency; self.jobs = jobs
+        self.retry = retry; self.limiter = limiter; self.maxOutputTokens = maxOutputTokens; self.cache = cache; self.seed = seed
     }
 }
 
@@ -66,7 +80,6 @@ public enum Scheduler {
 
     static func runModel(_ workload: ModelWorkload, stop: StopSignal, request: @escaping @Sendable (RunJob) -> ModelRequest,
                          onCompletion: @escaping @Sendable (Completion) async -> Void) async {
-        let provider = workload.provider
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
             for job in workload.jobs {
@@ -77,15 +90,39 @@ public enum Scheduler {
                     if stop.isStopped { break }
                 }
                 group.addTask {
-                    let started = ContinuousClock.now
-                    let outcome: Result<ModelResponse, ProviderError>
-                    do throws(ProviderError) { outcome = .success(try await provider.complete(request(job))) } catch { outcome = .failure(error) }
-                    let elapsed = ContinuousClock.now - started
-                    let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-                    await onCompletion(Completion(job: job, outcome: outcome, latencyMs: ms))
+                    await onCompletion(await perform(job, workload: workload, stop: stop, request: request(job)))
                 }
                 inFlight += 1
             }
+        }
+    }
+
+    /// One job: from the cache, or sent with retries and pacing.
+    static func perform(_ job: RunJob, workload: ModelWorkload, stop: StopSignal, request: ModelRequest) async -> Completion {
+        let key = workload.cache.flatMap { cache in
+            workload.provider.cacheIdentity(for: request).map { ResponseCache.key(identity: $0, repeatIndex: job.repeatIndex) }
+        }
+        if let key, let hit = workload.cache?.lookup(key) {
+            return Completion(job: job, outcome: .success(hit.response), latencyMs: hit.latencyMs, attempts: 0, cached: true)
+        }
+        var random = SeededRandom(seed: workload.seed ^ UInt64(job.candidateIndex &* 1_000_003 &+ job.exampleIndex &* 7919 &+ job.repeatIndex))
+        let tokens = Text.estimatedTokens(request.prompt.completionText) + workload.maxOutputTokens
+        var attempt = 0
+        while true {
+            attempt += 1
+            await workload.limiter?.acquire(tokens: tokens)
+            let started = ContinuousClock.now
+            let outcome: Result<ModelResponse, ProviderError>
+            do throws(ProviderError) { outcome = .success(try await workload.provider.complete(request)) } catch { outcome = .failure(error) }
+            let elapsed = ContinuousClock.now - started
+            let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+            if case .failure(let error) = outcome, error.isRetryable, attempt < workload.retry.maxAttempts, !Task.isCancelled {
+                let wait = workload.retry.delay(afterAttempt: attempt, retryAfter: error.retryAfter, random: &random)
+                try? await Task.sleep(for: .seconds(wait))
+                continue
+            }
+            if case .success(let response) = outcome, let key { workload.cache?.store(key, response: response, latencyMs: ms) }
+            return Completion(job: job, outcome: outcome, latencyMs: ms, attempts: attempt)
         }
     }
 }

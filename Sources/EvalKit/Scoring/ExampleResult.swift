@@ -22,6 +22,10 @@ public struct ExampleResult: Sendable, Equatable {
     public var costUSD: Double?
     /// Why the call failed; nil when it succeeded.
     public var error: String?
+    /// Requests sent for this example (retries included); 0 when the answer came from the cache.
+    public var attempts: Int = 1
+    /// True when the answer came from the response cache (its latency is the one first measured).
+    public var cached: Bool = false
 
     public init(candidate: String, model: String, prompt: String?, exampleID: String, repeatIndex: Int = 0, target: String,
                 output: String?, label: String?, correct: Bool, latencyMs: Double, inputTokens: Int? = nil,
@@ -53,7 +57,7 @@ public struct ExampleResult: Sendable, Equatable {
             ("correct", .bool(correct)), ("latency_ms", .number((latencyMs * 1000).rounded() / 1000)),
             ("input_tokens", optionalInt(inputTokens)), ("output_tokens", optionalInt(outputTokens)),
             ("tokens_estimated", .bool(tokensEstimated)), ("cost_usd", costUSD.map(JSON.number) ?? .null),
-            ("error", error.map(JSON.string) ?? .null),
+            ("error", error.map(JSON.string) ?? .null), ("attempts", .number(Double(attempts))), ("cached", .bool(cached)),
         ])
     }
 
@@ -68,5 +72,7 @@ public struct ExampleResult: Sendable, Equatable {
                   inputTokens: json["input_tokens"]?.numberValue.map { Int($0) }, outputTokens: json["output_tokens"]?.numberValue.map { Int($0) },
                   tokensEstimated: json["tokens_estimated"]?.boolValue ?? false, costUSD: json["cost_usd"]?.numberValue,
                   error: json["error"]?.stringValue)
+        attempts = Int(json["attempts"]?.numberValue ?? 1)
+        cached = json["cached"]?.boolValue ?? false
     }
 }

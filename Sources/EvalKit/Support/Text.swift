@@ -35,4 +35,9 @@ public enum Text {
         let flat = collapseWhitespace(s)
         return flat.count <= limit ? flat : String(flat.prefix(limit - 1)) + "…"
     }
+
+    /// A rough token count where no tokenizer is known: about 4 characters (UTF-8 bytes) a token.
+    public static func estimatedTokens(_ text: String) -> Int {
+        max(1, (text.utf8.count + 3) / 4)
+    }
 }

@@ -1,0 +1,60 @@
+import Foundation
+
+/// Answers stored by content address under `.evalkit/cache/`: the key is the SHA-256 of everything
+/// that determines the answer (provider, URL, model, parameters, the full request, the repeat).
+/// Entries keep the latency measured when the answer was first obtained.
+public struct ResponseCache: Sendable {
+    /// Whether a run reads and writes the cache.
+    public enum Mode: Sendable, Equatable {
+        case use
+        /// `--no-cache`: neither read nor write.
+        case off
+        /// `--refresh`: ask again and overwrite.
+        case refresh
+    }
+
+    /// A stored answer.
+    public struct Entry: Sendable, Equatable {
+        public var response: ModelResponse
+        public var latencyMs: Double
+    }
+
+    public let directory: String
+    public let mode: Mode
+
+    public init(directory: String, mode: Mode) {
+        self.directory = directory
+        self.mode = mode
+    }
+
+    /// The content address of an answer.
+    public static func key(identity: String, repeatIndex: Int) -> String {
+        SHA256.hex(identity + "|repeat=\(repeatIndex)")
+    }
+
+    func path(_ key: String) -> String { directory + "/" + key.prefix(2) + "/" + key + ".json" }
+
+    /// The stored answer for `key`, unless the mode skips reading.
+    public func lookup(_ key: String) -> Entry? {
+        guard mode == .use, let data = FileManager.default.contents(atPath: path(key)),
+              let json = try? JSON.parse(bytes: [UInt8](data)), let text = json["text"]?.stringValue,
+              let latency = json["latency_ms"]?.numberValue else { return nil }
+        return Entry(response: ModelResponse(text: text, inputTokens: json["input_tokens"]?.numberValue.map { Int($0) },
+                                             outputTokens: json["output_tokens"]?.numberValue.map { Int($0) }),
+                     latencyMs: latency)
+    }
+
+    /// Stores an answer; failures to write only cost a future cache miss.
+    public func store(_ key: String, response: ModelResponse, latencyMs: Double) {
+        guard mode != .off else { return }
+        let file = path(key)
+        let json = JSON.object([
+            ("text", .string(response.text)),
+            ("input_tokens", response.inputTokens.map { .number(Double($0)) } ?? .null),
+            ("output_tokens", response.outputTokens.map { .number(Double($0)) } ?? .null),
+            ("latency_ms", .number(latencyMs)),
+        ])
+        try? FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try? Data(json.encoded().utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
+    }
+}
