@@ -42,16 +42,17 @@ enum Fixtures {
     }
 }
 
-/// The fake OpenAI/Anthropic server in Fixtures/, started on a free port for one test.
+/// A test server from Fixtures/ (the fake OpenAI/Anthropic server by default), started on a free port for one test.
 final class FakeLLMServer {
     let process = Process()
     let port: Int
     let logPath: String
 
-    init() throws {
+    /// Starts `script` from Fixtures/ with the log path and `arguments`.
+    init(script: String = "fake_llm_server.py", arguments: [String] = []) throws {
         logPath = try Fixtures.temporaryDirectory() + "/requests.jsonl"
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Fixtures.fixturesDirectory + "/fake_llm_server.py", logPath]
+        process.arguments = ["python3", Fixtures.fixturesDirectory + "/" + script, logPath] + arguments
         let output = Pipe()
         process.standardOutput = output
         try process.run()

@@ -53,7 +53,8 @@ struct HTTPClient: Sendable {
             case .timedOut: throw .timeout(seconds: timeoutSeconds)
             case .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet:
                 throw .unreachable(url: url, reason: Self.describe(error))
-            case .networkConnectionLost, .badServerResponse: throw .connectionLost(url: url)
+            case .networkConnectionLost, .badServerResponse, .cannotParseResponse, .zeroByteResource, .resourceUnavailable:
+                throw .connectionLost(url: url)
             default: throw .badResponse(url: url, reason: Self.describe(error))
             }
         } catch {
@@ -132,11 +133,14 @@ struct APIAccess: Sendable {
         do {
             return try await client.postJSON(url, body: body, headers: headers)
         } catch {
-            if case let .http(status, _, message, _) = error, status == 401 || status == 403 {
+            guard case let .http(status, _, serverMessage, retryAfter) = error else { throw error }
+            // Some servers quote the key back in their error; it must not reach results or logs.
+            let message = key.map { serverMessage.replacingOccurrences(of: $0, with: "[redacted]") } ?? serverMessage
+            if status == 401 || status == 403 {
                 let source = keyVariable.map { "the API key from environment variable \($0)" } ?? "the request has no API key (set api_key_env)"
                 throw .http(status: status, url: url, message: "\(source) was rejected: \(message)")
             }
-            throw error
+            throw .http(status: status, url: url, message: message, retryAfter: retryAfter)
         }
     }
 

@@ -4,7 +4,7 @@
 Binds 127.0.0.1 on a free port and prints the port on its first stdout line. Answers by
 keyword: a prompt whose last line of input mentions "love" or "great" is positive, "hate" or
 "awful" negative, anything else neutral. Inputs containing FAIL500, NOJSON or NOCHOICES get
-those faults. Every request (path, headers that matter, body) is appended as a JSON line to
+those faults; inputs containing ECHO are echoed back; the key "sk-bad-key" gets a 401. Every request (path, headers that matter, body) is appended as a JSON line to
 the log file named by the first argument, so tests can check what was really sent.
 """
 import json, signal, sys
@@ -51,6 +51,8 @@ class Handler(BaseHTTPRequestHandler):
                 log.write(json.dumps({"path": self.path, "authorization": self.headers.get("Authorization"),
                                       "x_api_key": self.headers.get("x-api-key"),
                                       "anthropic_version": self.headers.get("anthropic-version"), "body": body}) + "\n")
+        if self.headers.get("Authorization") == "Bearer sk-bad-key":
+            return self.reply(401, {"error": {"message": "Incorrect API key provided: sk-bad-key", "type": "invalid_request_error"}})
         if self.path.endswith("/chat/completions"):
             text = body["messages"][-1]["content"]
         elif self.path.endswith("/completions"):
@@ -67,7 +69,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, None, raw=b"<html>gateway says hello</html>")
         if "NOCHOICES" in text:
             return self.reply(200, {"id": "x", "object": "chat.completion"})
-        answer = classify(text)
+        # ECHO: answer with the prompt's last input line verbatim (hostile text comes back as output).
+        answer = text.strip().splitlines()[-2] if "ECHO" in text and len(text.strip().splitlines()) > 1 else classify(text)
         prompt_tokens = len(text.split())
         if self.path.endswith("/messages"):
             return self.reply(200, {"type": "message", "role": "assistant", "content": [{"type": "text", "text": answer}],

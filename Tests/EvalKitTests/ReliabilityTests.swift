@@ -1,0 +1,264 @@
+import EvalKit
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import Testing
+
+/// Runs through a fault-injecting server: retries, resume after SIGKILL, interrupts, the cache,
+/// secrets and hostile text.
+@Suite(.serialized) struct ReliabilityTests {
+    static let words = ["I love this", "I hate that", "a plain day", "great news", "awful service", "the bus came"]
+
+    /// A config with one prompted model at `url`, `n` test examples, and the given run settings.
+    static func writeExperiment(in dir: String, url: String, n: Int, keyEnv: String? = nil, promptID: String = "p",
+                                inputs: ((Int) -> String)? = nil) throws -> String {
+        try Fixtures.write(Fixtures.jsonl((0..<12).map { ("tr\($0)", words[$0 % 6], ["positive", "negative", "neutral"][$0 % 3]) }),
+                           to: "train.jsonl", in: dir)
+        try Fixtures.write(Fixtures.jsonl((0..<n).map { i in
+            (String(format: "t%04d", i), inputs?(i) ?? "\(words[i % 6]) #\(i)", ["positive", "negative", "neutral", "positive", "negative", "neutral"][i % 6])
+        }), to: "test.jsonl", in: dir)
+        try Fixtures.write("Tweet: {{input}}\nSentiment:", to: "p.txt", in: dir)
+        let key = keyEnv.map { ", \"api_key_env\": \"\($0)\"" } ?? ""
+        return try Fixtures.write("""
+        {"name": "faults", "task": {"labels": ["negative", "neutral", "positive"]},
+         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label", "id": "id"}},
+         "prompts": [{"id": \(JSON.string(promptID).encoded()), "user": "p.txt"}],
+         "models": [{"id": "api", "provider": "openai", "role": "foundation",
+                     "options": {"base_url": "\(url)", "model": "m", "timeout_seconds": 1\(key)},
+                     "retry": {"max_attempts": 4, "base_delay_seconds": 0.05, "max_delay_seconds": 0.2},
+                     "pricing": {"input_per_million": 1, "output_per_million": 1}, "concurrency": 6}]}
+        """, to: "evalkit.json", in: dir)
+    }
+
+    /// What must be the same between two runs of the same requests: everything but timing.
+    static func outcomes(_ path: String, server: String) throws -> [String] {
+        try ResultsJournal.read(path: path).map { r in
+            [r.candidate, r.exampleID, String(r.repeatIndex), r.output ?? "-", r.label ?? "-", String(r.correct),
+             (r.error ?? "-").replacingOccurrences(of: server, with: "<server>")].joined(separator: "|")
+        }.sorted()
+    }
+
+    func runCLI(_ arguments: [String], in directory: String) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLITests.binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, stderr)
+    }
+
+    func lineCount(_ path: String) -> Int {
+        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").count
+    }
+
+    @Test func everyRequestEndsWithAnAnswerOrARecordedErrorWithinTheRetryPolicy() async throws {
+        let server = try FakeLLMServer(script: "fault_server.py")
+        let dir = try Fixtures.temporaryDirectory()
+        let config = try Self.writeExperiment(in: dir, url: server.baseURL, n: 120)
+        var options = CompareOptions()
+        options.outDirectory = dir + "/run"
+        options.cacheMode = .off
+        let outcome = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        let results = try ResultsJournal.read(path: dir + "/run/results.jsonl")
+        #expect(results.count == 120)
+        #expect(Set(results.map(\.exampleID)).count == 120)
+        #expect(results.allSatisfy { ($0.output != nil) != ($0.error != nil) })
+
+        let log = try server.requests()
+        let byPrompt = Dictionary(grouping: log, by: { $0["prompt_sha"]?.stringValue ?? "" })
+        #expect(byPrompt.count == 120)
+        for (_, requests) in byPrompt {
+            let kind = Int(requests[0]["kind"]?.numberValue ?? -1)
+            let count = requests.count
+            #expect(count <= 4, "a request was sent \(count) times")
+            switch kind {
+            case 0: #expect(count == 4)        // 500 every time: all attempts used
+            case 1, 3, 4: #expect(count == 2)  // one 429 / hang / reset, then an answer
+            case 2: #expect(count == 3)        // two 503s, then an answer
+            case 5: #expect(count == 1)        // a malformed body is not retried
+            default: #expect(count == 1)
+            }
+        }
+        let kinds = byPrompt.values.map { Int($0[0]["kind"]?.numberValue ?? -1) }
+        let expectedErrors = kinds.filter { $0 == 0 || $0 == 5 }.count
+        #expect(results.filter { !$0.answered }.count == expectedErrors)
+        #expect(results.filter { $0.error?.contains("HTTP 500") == true }.allSatisfy { $0.attempts == 4 })
+        #expect(results.filter { $0.error?.contains("not JSON") == true }.count == kinds.filter { $0 == 5 }.count)
+        #expect(outcome.summary.metrics[0].attempts == log.count)
+    }
+
+    @Test func aRunKilledHalfwayAndResumedEndsWithTheSameResults() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        // The uninterrupted run, on its own server.
+        let first = try FakeLLMServer(script: "fault_server.py", arguments: ["0.02"])
+        let config = try Self.writeExperiment(in: dir, url: first.baseURL, n: 90)
+        #expect(try runCLI(["compare", "--no-cache", "--out", "whole"], in: dir).0 == 0)
+        let whole = try Self.outcomes(dir + "/whole/results.jsonl", server: first.baseURL)
+
+        // The same run on a fresh server, SIGKILLed once about a third is done, then resumed.
+        let second = try FakeLLMServer(script: "fault_server.py", arguments: ["0.02"])
+        let text = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: first.baseURL, with: second.baseURL)
+        try text.write(toFile: config, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLITests.binary)
+        process.arguments = ["compare", "--no-cache", "--out", "killed"]
+        process.currentDirectoryURL = URL(fileURLWithPath: dir)
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while lineCount(dir + "/killed/results.jsonl") < 30 && Date() < deadline { usleep(20_000) }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let before = lineCount(dir + "/killed/results.jsonl")
+        #expect(before >= 30 && before < 90, "killed after \(before) results")
+
+        let (status, stderr) = try runCLI(["compare", "--resume", "killed", "--no-cache"], in: dir)
+        #expect(status == 0, "\(stderr)")
+        let resumed = try Self.outcomes(dir + "/killed/results.jsonl", server: second.baseURL)
+        #expect(resumed.count == 90)
+        #expect(resumed == whole)
+        // Finished requests were not sent again: at most the ones in flight at the kill (6) were repeated.
+        let sent = try second.requests().count
+        let needed = try first.requests().count
+        #expect(sent <= needed + 6 * 4, "sent \(sent), an uninterrupted run needs \(needed)")
+        #expect(try RunVerifier.verify(runDirectory: dir + "/killed") == [])
+    }
+
+    @Test func aTornLastLineIsDroppedOnResume() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let path = dir + "/results.jsonl"
+        let good = ExampleResult(candidate: "c", model: "m", prompt: nil, exampleID: "1", target: "a", output: "a", label: "a", correct: true, latencyMs: 1)
+        try (good.json.encoded() + "\n" + String(good.json.encoded().prefix(40))).write(toFile: path, atomically: true, encoding: .utf8)
+        let recovered = try ResultsJournal.recover(path: path)
+        #expect(recovered == [good])
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == good.json.encoded() + "\n")
+        try ("garbage\n" + good.json.encoded() + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: ReportError.self) { try ResultsJournal.recover(path: path) }
+    }
+
+    @Test func sigintStopsCleanlyWritesReportsAndTheRunResumes() throws {
+        let server = try FakeLLMServer(script: "fault_server.py", arguments: ["0.05"])
+        let dir = try Fixtures.temporaryDirectory()
+        _ = try Self.writeExperiment(in: dir, url: server.baseURL, n: 60)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLITests.binary)
+        process.arguments = ["compare", "--no-cache", "--out", "run", "--concurrency", "1"]
+        process.currentDirectoryURL = URL(fileURLWithPath: dir)
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while lineCount(dir + "/run/results.jsonl") < 5 && Date() < deadline { usleep(20_000) }
+        kill(process.processIdentifier, SIGINT)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 3, "\(stderr)")
+        #expect(stderr.contains("Resume with:") && stderr.contains("evalkit compare --resume run"))
+        let report = try String(contentsOfFile: dir + "/run/report.md", encoding: .utf8)
+        #expect(report.contains("Stopped early") && report.contains("interrupted by SIGINT"))
+        let partial = lineCount(dir + "/run/results.jsonl")
+        #expect(partial < 60)
+        let (status, resumeErr) = try runCLI(["compare", "--resume", "run", "--no-cache"], in: dir)
+        #expect(status == 0, "\(resumeErr)")
+        #expect(lineCount(dir + "/run/results.jsonl") == 60)
+        #expect(try !String(contentsOfFile: dir + "/run/report.md", encoding: .utf8).contains("Stopped early"))
+    }
+
+    @Test func aCachedRerunSendsNoRequest() async throws {
+        let server = try FakeLLMServer()
+        let dir = try Fixtures.temporaryDirectory()
+        let config = try Self.writeExperiment(in: dir, url: server.baseURL, n: 30)
+        var options = CompareOptions()
+        options.outDirectory = dir + "/first"
+        _ = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        let sent = try server.requests().count
+        #expect(sent == 30)
+        #expect(FileManager.default.fileExists(atPath: dir + "/.evalkit/cache"))
+
+        options.outDirectory = dir + "/second"
+        let again = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        #expect(try server.requests().count == sent)
+        let first = try ResultsJournal.read(path: dir + "/first/results.jsonl")
+        let second = try ResultsJournal.read(path: dir + "/second/results.jsonl")
+        #expect(second.allSatisfy { $0.cached && $0.attempts == 0 })
+        // Cached answers keep the latency first measured.
+        #expect(Dictionary(uniqueKeysWithValues: first.map { ($0.exampleID, $0.latencyMs) })
+                == Dictionary(uniqueKeysWithValues: second.map { ($0.exampleID, $0.latencyMs) }))
+        #expect(again.summary.metrics[0].cachedAnswers == 30)
+        #expect(try String(contentsOfFile: dir + "/second/report.md", encoding: .utf8).contains("30 of 30 answers came from the response cache"))
+
+        options.outDirectory = dir + "/refresh"
+        options.cacheMode = .refresh
+        _ = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        #expect(try server.requests().count == 2 * sent)
+    }
+
+    @Test func secretsAppearInNoFileARunWrites() async throws {
+        let server = try FakeLLMServer()
+        let dir = try Fixtures.temporaryDirectory()
+        setenv("EVALKIT_SECRET_FOR_TEST", "sk-bad-key", 1)
+        defer { unsetenv("EVALKIT_SECRET_FOR_TEST") }
+        let config = try Self.writeExperiment(in: dir, url: server.baseURL, n: 5, keyEnv: "EVALKIT_SECRET_FOR_TEST")
+        var options = CompareOptions()
+        options.outDirectory = dir + "/run"
+        let outcome = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        // The server rejects the key and quotes it back; evalkit names the variable, not the value.
+        let results = try ResultsJournal.read(path: dir + "/run/results.jsonl")
+        #expect(results.allSatisfy { $0.error?.contains("the API key from environment variable EVALKIT_SECRET_FOR_TEST was rejected") == true })
+        #expect(results.allSatisfy { $0.attempts == 1 })
+        #expect(outcome.failed)
+        // A good key, so the cache is written too.
+        setenv("EVALKIT_SECRET_FOR_TEST", "sk-good-secret-value-42", 1)
+        options.outDirectory = dir + "/run2"
+        _ = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        #expect(try server.requests().contains { $0["authorization"]?.stringValue == "Bearer sk-good-secret-value-42" })
+        var files: [String] = []
+        let enumerator = FileManager.default.enumerator(atPath: dir)
+        while let file = enumerator?.nextObject() as? String { files.append(dir + "/" + file) }
+        #expect(files.contains { $0.contains(".evalkit/cache/") })
+        for file in files where !FileManager.default.fileExists(atPath: file + "/.") {
+            let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+            #expect(!text.contains("sk-bad-key") && !text.contains("sk-good-secret-value-42"), "secret in \(file)")
+        }
+    }
+
+    @Test func hostileTextIsEscapedInEveryOutput() async throws {
+        let server = try FakeLLMServer()
+        let dir = try Fixtures.temporaryDirectory()
+        let hostile = ["ECHO <script>alert(1)</script> | pipe", "ECHO =HYPERLINK(\"http://x\") @SUM(A1) +1 -2", "ECHO <img src=x onerror=alert(1)> & \"q\"",
+                       "ECHO line\nbreak ``` fence", "ECHO ]]> <!-- -->"]
+        let config = try Self.writeExperiment(in: dir, url: server.baseURL, n: 5, promptID: "p<b>&\"'", inputs: { hostile[$0] })
+        var options = CompareOptions()
+        options.outDirectory = dir + "/run"
+        _ = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        let results = try ResultsJournal.read(path: dir + "/run/results.jsonl")
+        #expect(results.contains { $0.output?.contains("<script>") == true })
+
+        let report = try String(contentsOfFile: dir + "/run/report.md", encoding: .utf8)
+        for needle in ["<script", "<img", "<b>", "<!-- -->"] { #expect(!report.contains(needle), "\(needle) in report.md") }
+        // Every table row has as many unescaped cell separators as its header.
+        var columns: Int? = nil
+        for line in report.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            guard line.hasPrefix("|") else { columns = nil; continue }
+            let separators = line.replacingOccurrences(of: "\\|", with: "").filter { $0 == "|" }.count
+            if let columns { #expect(separators == columns, "broken row: \(line)") } else { columns = separators }
+        }
+        for file in ["accuracy-vs-cost.svg", "latency.svg"] {
+            let svg = try String(contentsOfFile: dir + "/run/" + file, encoding: .utf8)
+            #expect(XMLParser(data: Data(svg.utf8)).parse(), "\(file) is not well-formed")
+            #expect(!svg.contains("<b>"))
+        }
+        let csv = try CSV.parse(String(contentsOfFile: dir + "/run/summary.csv", encoding: .utf8))
+        #expect(csv.count == 2 && csv[1].fields[0] == "api:p<b>&\"'")
+        #expect(csv.allSatisfy { $0.fields.count == SummaryTable.columns.count })
+        #expect(CSV.cell("=HYPERLINK(\"http://x\")").hasPrefix("\"'="))
+    }
+}
