@@ -12,7 +12,7 @@ import Testing
 
     /// A config with one prompted model at `url`, `n` test examples, and the given run settings.
     static func writeExperiment(in dir: String, url: String, n: Int, keyEnv: String? = nil, promptID: String = "p",
-                                inputs: ((Int) -> String)? = nil) throws -> String {
+                                run: String = "{}", inputs: ((Int) -> String)? = nil) throws -> String {
         try Fixtures.write(Fixtures.jsonl((0..<12).map { ("tr\($0)", words[$0 % 6], ["positive", "negative", "neutral"][$0 % 3]) }),
                            to: "train.jsonl", in: dir)
         try Fixtures.write(Fixtures.jsonl((0..<n).map { i in
@@ -27,7 +27,8 @@ import Testing
          "models": [{"id": "api", "provider": "openai", "role": "foundation",
                      "options": {"base_url": "\(url)", "model": "m", "timeout_seconds": 1\(key)},
                      "retry": {"max_attempts": 4, "base_delay_seconds": 0.05, "max_delay_seconds": 0.2},
-                     "pricing": {"input_per_million": 1, "output_per_million": 1}, "concurrency": 6}]}
+                     "pricing": {"input_per_million": 1, "output_per_million": 1}, "concurrency": 6}],
+         "run": \(run)}
         """, to: "evalkit.json", in: dir)
     }
 
@@ -60,7 +61,8 @@ import Testing
     @Test func everyRequestEndsWithAnAnswerOrARecordedErrorWithinTheRetryPolicy() async throws {
         let server = try FakeLLMServer(script: "fault_server.py")
         let dir = try Fixtures.temporaryDirectory()
-        let config = try Self.writeExperiment(in: dir, url: server.baseURL, n: 120)
+        // About a fifth of the requests fail for good (kinds 0 and 5): more than 10% fails the run.
+        let config = try Self.writeExperiment(in: dir, url: server.baseURL, n: 120, run: "{\"max_error_rate\": 0.1}")
         var options = CompareOptions()
         options.outDirectory = dir + "/run"
         options.cacheMode = .off
@@ -91,6 +93,11 @@ import Testing
         #expect(results.filter { $0.error?.contains("HTTP 500") == true }.allSatisfy { $0.attempts == 4 })
         #expect(results.filter { $0.error?.contains("not JSON") == true }.count == kinds.filter { $0 == 5 }.count)
         #expect(outcome.summary.metrics[0].attempts == log.count)
+        #expect(outcome.failed)
+        let failure = try #require(outcome.summary.runFailure)
+        #expect(failure.contains("of 120 requests failed") && failure.contains("$.run.max_error_rate"))
+        #expect(try String(contentsOfFile: dir + "/run/report.md", encoding: .utf8).contains("**Run failed:**"))
+        #expect(try RunVerifier.verify(runDirectory: dir + "/run") == [])
     }
 
     @Test func aRunKilledHalfwayAndResumedEndsWithTheSameResults() throws {
