@@ -27,6 +27,9 @@ Commands:
   diff RUN_A RUN_B     Markdown of what changed between two runs
   report RUN_DIR       write a run's report.md, summary.csv and charts again from its results
   verify RUN_DIR       recompute every figure of a run's summary.csv from its results and config
+  audit [CONFIG]       the data audit of step 4: duplicates, conflicts, leakage, balance, broken text
+  export-finetune [CONFIG] --prompt ID
+                       write the training split as fine-tuning data (OpenAI chat and prompt/completion)
   help [COMMAND]       show help for a command
 
 Options: --help, --version
@@ -121,6 +124,25 @@ let commandHelp: [String: String] = [
     Writes RUN_DIR's report.md, summary.csv and charts again from its results.jsonl, config.json
     and run.json, sending nothing: edit the "decision" section of RUN_DIR/config.json to see the
     same answers judged under another policy. The same inputs give the same bytes.
+    """,
+    "audit": """
+    Usage: evalkit audit [CONFIG]
+
+    Audits the experiment's dataset (step 4 of the guidance) and prints the findings with counts,
+    examples and remedies: exact and near duplicates (after normalising case, whitespace, URLs and
+    mentions), the same text with conflicting labels, training text leaking into validation and
+    test, label balance per split, empty, overly long and garbled (mojibake) text, low annotator
+    confidence ("audit": {"min_confidence": 0.6}), and the training tokens and fine-tuning cost.
+
+    Exit codes: 0 audited (findings are not failures), 2 bad config or data.
+    """,
+    "export-finetune": """
+    Usage: evalkit export-finetune [CONFIG] --prompt ID [--out DIR] [--dedupe] [--drop-conflicts] [--drop-leaked]
+
+    Writes the training split rendered with prompt ID as DIR/openai-chat.jsonl (chat messages for
+    OpenAI fine-tuning) and DIR/prompt-completion.jsonl (for Hugging Face SFT), after the audit
+    fixes you switch on, and prints the token count and the estimated training cost.
+    DIR defaults to reports/<experiment>/finetune-<ID>/.
     """,
     "help": """
     Usage: evalkit help [COMMAND]
@@ -221,7 +243,7 @@ func runCompare(_ arguments: [String]) async -> Int32 {
         loaded = prepare(configPath)
     }
     guard let prepared = loaded else { return Exit.usage }
-    if dryRun { return printEstimate(prepared, limit: options.limit) }
+    if dryRun { return await printEstimate(prepared, limit: options.limit) }
     let progress = ProgressLine()
     let interrupts = watchInterrupts(options.stop)
     defer { interrupts.forEach { $0.cancel() } }
@@ -272,10 +294,12 @@ func watchInterrupts(_ stop: StopSignal) -> [DispatchSourceSignal] {
     }
 }
 
-func printEstimate(_ prepared: PreparedExperiment, limit: Int?) -> Int32 {
+func printEstimate(_ prepared: PreparedExperiment, limit: Int?) async -> Int32 {
     let e = prepared.experiment
     let test = (limit ?? e.run.limit).map { Array(prepared.dataset.test.prefix($0)) } ?? prepared.dataset.test
-    let estimate = CostEstimator.estimate(experiment: e, test: test, builders: prepared.builders)
+    // Nothing is sent: prompts with embedding-chosen examples are sized with the TF-IDF choice.
+    let selections = (try? await SimilarSelections.compute(prepared, test: test, cacheDirectory: e.resolve(".evalkit/cache"), network: false)) ?? [:]
+    let estimate = CostEstimator.estimate(experiment: e, test: test, builders: prepared.builders, selections: selections)
     print("Dry run of \(e.name): \(estimate.requests) requests (\(test.count) test examples × \(e.candidates.count) candidates × \(e.run.repeats) repeats); nothing sent.")
     print("Token counts are estimates (about 4 characters a token; no tokenizer is known).\n")
     print(Markdown.table(["candidate", "requests", "≈ input tokens", "output tokens (max)", "≈ cost", "how"], estimate.candidates.map {
@@ -370,6 +394,49 @@ func runReport(_ arguments: [String]) -> Int32 {
     }
 }
 
+func runAudit(_ arguments: [String]) -> Int32 {
+    let parsed: ParsedArguments
+    do { parsed = try ArgumentSpec().parse(arguments) } catch { return usageFailure(error, command: "audit") }
+    guard let prepared = prepare(parsed.positionals.first ?? "evalkit.json") else { return Exit.usage }
+    let e = prepared.experiment
+    let audit = DataAuditor.audit(prepared.dataset, labels: e.task.labels, minConfidence: e.audit.minConfidence, maxCharacters: e.audit.maxCharacters)
+    print("# Data audit: \(e.name)\n")
+    print(Markdown.table(["split", "examples"] + e.task.labels, audit.balance.map { [$0.split, String($0.counts.reduce(0, +))] + $0.counts.map(String.init) },
+                         alignRight: Set(1...(e.task.labels.count + 1))))
+    if audit.findings.isEmpty { print("No findings.") }
+    for f in audit.findings {
+        print("## \(f.severity.rawValue): \(f.title) — \(f.count)\n")
+        for example in f.examples { print("- \(example)") }
+        print("\nRemedy: \(f.remedy)\n")
+    }
+    print("Training split: about \(Format.count(Double(audit.trainingTokens))) tokens (≈ 4 characters a token).")
+    return Exit.ok
+}
+
+func runExport(_ arguments: [String]) -> Int32 {
+    let spec = ArgumentSpec(valueOptions: ["prompt", "out"], flags: ["dedupe", "drop-conflicts", "drop-leaked"])
+    let parsed: ParsedArguments
+    do { parsed = try spec.parse(arguments) } catch { return usageFailure(error, command: "export-finetune") }
+    guard let promptID = parsed.options["prompt"] else { return usageFailure(UsageError("export-finetune needs --prompt ID"), command: "export-finetune") }
+    guard let prepared = prepare(parsed.positionals.first ?? "evalkit.json") else { return Exit.usage }
+    let fixes = AuditFixes(dropDuplicates: parsed.flags.contains("dedupe"), dropConflicts: parsed.flags.contains("drop-conflicts"),
+                           dropLeaked: parsed.flags.contains("drop-leaked"))
+    let directory = parsed.options["out"] ?? "reports/\(prepared.experiment.name)/finetune-\(promptID)"
+    do {
+        let summary = try FineTuneExport.write(prepared, promptID: promptID, fixes: fixes, directory: directory)
+        print("Wrote \(summary.examples) training examples (\(summary.removed) removed by the fixes) to\n  \(summary.chatFile)\n  \(summary.promptCompletionFile)")
+        print("About \(Format.count(Double(summary.tokens))) tokens per epoch (estimated at ≈ 4 characters a token).")
+        for cost in summary.costs {
+            print("Estimated training cost for \(cost.model): \(JSON.formatNumber(cost.epochs)) epochs → \(Format.usd(cost.usd)) (its fine_tuning price).")
+        }
+        if summary.costs.isEmpty { print("No model has a per-token fine_tuning price, so no training cost is estimated.") }
+        return Exit.ok
+    } catch {
+        printError("error: \(error)")
+        return Exit.usage
+    }
+}
+
 func runVerify(_ arguments: [String]) -> Int32 {
     let parsed: ParsedArguments
     do { parsed = try ArgumentSpec().parse(arguments) } catch { return usageFailure(error, command: "verify") }
@@ -428,6 +495,8 @@ func main() async -> Int32 {
     case "compare": return await runCompare(rest)
     case "validate": return runValidate(rest)
     case "verify": return runVerify(rest)
+    case "audit": return runAudit(rest)
+    case "export-finetune": return runExport(rest)
     case "check": return runCheck(rest)
     case "baseline": return runBaseline(rest)
     case "diff": return runDiff(rest)

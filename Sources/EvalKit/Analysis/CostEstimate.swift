@@ -22,7 +22,9 @@ public struct RunEstimate: Sendable {
 
 /// Renders every request of a run to estimate its tokens and cost without sending anything.
 public enum CostEstimator {
-    public static func estimate(experiment: Experiment, test: [Example], builders: [String: PromptBuilder]) -> RunEstimate {
+    /// `selections` holds the similar examples chosen per prompt and input (step 2), where there are such prompts.
+    public static func estimate(experiment: Experiment, test: [Example], builders: [String: PromptBuilder],
+                                selections: [String: [String: [Example]]] = [:]) -> RunEstimate {
         let repeats = experiment.run.repeats
         let candidates = experiment.candidates.map { candidate -> CandidateEstimate in
             let model = experiment.model(candidate.modelID)
@@ -34,7 +36,8 @@ public enum CostEstimator {
             let builder = candidate.promptID.flatMap { builders[$0] }
             var input = 0
             for example in test {
-                input += Text.estimatedTokens(builder?.render(input: example.input).completionText ?? example.input)
+                let chosen = candidate.promptID.flatMap { selections[$0]?[example.id] }
+                input += Text.estimatedTokens(builder?.render(input: example.input, examples: chosen).completionText ?? example.input)
             }
             input *= repeats
             let maxOutput = model.flatMap(Self.maxTokens).map { $0 * requests }

@@ -15,6 +15,8 @@ public struct Experiment: Sendable {
     public var decision: DecisionPolicy
     /// Thresholds of `evalkit check`, the CI regression gate.
     public var check: CheckPolicy
+    /// Thresholds of the data audit.
+    public var audit: AuditSettings = AuditSettings()
     /// The config file this was read from.
     public var configPath: String
     /// Folder that relative paths in the config are resolved against (the config's folder).
@@ -132,6 +134,44 @@ public enum ExampleSelection: Sendable, Equatable {
     case fixed([String])
     /// The first k examples of the training split.
     case first(Int)
+    /// For each input, the k training examples most similar to it (step 2: dynamic prompts).
+    case similar(SimilarExamplesSpec)
+
+    /// True when the examples depend on the input.
+    public var isDynamic: Bool { if case .similar = self { return true } else { return false } }
+    /// True for fixed or first-k examples (static few-shot).
+    public var isStaticFewShot: Bool {
+        switch self {
+        case .fixed, .first: return true
+        default: return false
+        }
+    }
+}
+
+/// How similar examples are found.
+public struct SimilarExamplesSpec: Sendable, Equatable {
+    public enum Source: Sendable, Equatable {
+        /// A TF-IDF index of the training split (word and character n-grams), built once per run.
+        case tfidf
+        /// Vectors from an OpenAI-compatible `/embeddings` endpoint, cached on disk by content hash.
+        case embeddings(EmbeddingsSettings)
+    }
+    public var k: Int
+    /// Labels take turns, so every label is shown.
+    public var balanced: Bool
+    public var source: Source
+    public init(k: Int, balanced: Bool = false, source: Source = .tfidf) { self.k = k; self.balanced = balanced; self.source = source }
+}
+
+/// An embeddings endpoint (OpenAI-compatible; llama.cpp's server started with embeddings on).
+public struct EmbeddingsSettings: Sendable, Equatable {
+    public var baseURL: String
+    public var model: String
+    public var apiKeyEnv: String?
+    public var timeoutSeconds: Double
+    public init(baseURL: String, model: String, apiKeyEnv: String? = nil, timeoutSeconds: Double = 60) {
+        self.baseURL = baseURL; self.model = model; self.apiKeyEnv = apiKeyEnv; self.timeoutSeconds = timeoutSeconds
+    }
 }
 
 /// The role a model plays in the decision.
@@ -153,6 +193,8 @@ public struct ModelSpec: Sendable {
     public var fineTuning: FineTuningCost?
     /// Retries and rate limits for this model's requests.
     public var limits: RequestLimits = RequestLimits()
+    /// A training log from outside (OpenAI result CSV or Hugging Face trainer_state.json) to diagnose.
+    public var trainingLog: String?
 
     public var providerName: String { provider.name }
 }
@@ -258,6 +300,10 @@ public struct BuiltinSettings: Sendable, Equatable {
     public var epochs: Int = 8
     public var learningRate: Double = 0.5
     public var batchSize: Int = 32
+    /// Mini-batches whose gradients are summed before one update (effective batch = batchSize × this).
+    public var gradientAccumulation: Int = 1
+    /// Stop after this many epochs without a lower validation loss, keeping the best epoch; nil trains every epoch.
+    public var patience: Int? = nil
     public var l2: Double = 1e-6
     /// Features are hashed into 2^hashBits buckets.
     public var hashBits: Int = 18
@@ -325,6 +371,15 @@ public struct DecisionPolicy: Sendable {
     public var alpha: Double = 0.05
     public var power: Double = 0.8
     public var bootstrapIterations: Int = 2000
+    public init() {}
+}
+
+/// What the data audit counts as doubtful.
+public struct AuditSettings: Sendable, Equatable {
+    /// Annotator confidence below this is "low".
+    public var minConfidence: Double = 0.6
+    /// Inputs longer than this many characters are "overly long".
+    public var maxCharacters: Int = 1000
     public init() {}
 }
 

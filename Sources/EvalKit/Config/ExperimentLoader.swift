@@ -2,7 +2,7 @@ import Foundation
 
 /// Reads and validates an experiment file, reporting every problem at once.
 public enum ExperimentLoader {
-    static let topLevelKeys = ["name", "description", "task", "dataset", "prompts", "models", "candidates", "run", "decision", "check"]
+    static let topLevelKeys = ["name", "description", "task", "dataset", "prompts", "models", "candidates", "run", "decision", "check", "audit"]
 
     /// Loads the experiment at `path`; throws `ConfigError` listing every problem found.
     public static func load(path: String) throws(ConfigError) -> Experiment {
@@ -36,13 +36,21 @@ public enum ExperimentLoader {
         let candidates = readCandidates(root, prompts: prompts, models: models, issues: &issues)
         let decision = readDecision(root, candidates: candidates, issues: &issues)
         let check = readCheck(root, issues: &issues)
+        var audit = AuditSettings()
+        if let a = ObjectReader(root["audit"], path: "$.audit", issues: &issues, required: false) {
+            a.rejectUnknownKeys(["min_confidence", "max_characters"], issues: &issues)
+            if let v = a.number("min_confidence", range: 0...1, rangeText: "a confidence between 0 and 1", issues: &issues) { audit.minConfidence = v }
+            if let v = a.integer("max_characters", minimum: 1, issues: &issues) { audit.maxCharacters = v }
+        }
 
         guard issues.issues.isEmpty, let name, let task, let dataset else {
             throw .invalid(file: configPath, issues: issues.issues)
         }
-        return Experiment(name: name, description: root.string("description", issues: &issues), task: task, dataset: dataset,
+        var experiment = Experiment(name: name, description: root.string("description", issues: &issues), task: task, dataset: dataset,
                           prompts: prompts, models: models, candidates: candidates, run: run, decision: decision, check: check,
                           configPath: configPath, baseDirectory: baseDirectory, configHash: hash)
+        experiment.audit = audit
+        return experiment
     }
 
     // MARK: task
@@ -206,8 +214,23 @@ public enum ExperimentLoader {
         guard let value else { return .none }
         if value.stringValue == "none" { return .none }
         guard let e = ObjectReader(value, path: path, issues: &issues) else { return .none }
-        e.rejectUnknownKeys(["kind", "ids", "k"], issues: &issues)
-        switch e.oneOf("kind", ["none", "fixed", "first"], required: true, issues: &issues) {
+        e.rejectUnknownKeys(["kind", "ids", "k", "balanced", "similarity", "embeddings"], issues: &issues)
+        switch e.oneOf("kind", ["none", "fixed", "first", "similar"], required: true, issues: &issues) {
+        case "similar":
+            let k = e.integer("k", required: true, minimum: 1, issues: &issues) ?? 1
+            var spec = SimilarExamplesSpec(k: k, balanced: e["balanced"]?.boolValue ?? false)
+            if let balanced = e["balanced"], balanced.boolValue == nil { issues.add(e.childPath("balanced"), expected: "true or false", found: balanced) }
+            if e.oneOf("similarity", ["tfidf", "embeddings"], issues: &issues) == "embeddings" {
+                guard let em = ObjectReader(e["embeddings"], path: e.childPath("embeddings"), issues: &issues) else { return .similar(spec) }
+                em.rejectUnknownKeys(["base_url", "model", "api_key_env", "timeout_seconds"], issues: &issues)
+                let base = em.string("base_url", required: true, issues: &issues)
+                let model = em.string("model", required: true, issues: &issues)
+                if let base, let model {
+                    spec.source = .embeddings(EmbeddingsSettings(baseURL: base, model: model, apiKeyEnv: em.string("api_key_env", issues: &issues),
+                                                                 timeoutSeconds: em.number("timeout_seconds", range: 0.001...86_400, issues: &issues) ?? 60))
+                }
+            }
+            return .similar(spec)
         case "fixed":
             let ids = e.stringArray("ids", required: true, nonEmpty: true, issues: &issues) ?? []
             return .fixed(ids)
@@ -229,7 +252,7 @@ public enum ExperimentLoader {
         for (i, item) in items.enumerated() {
             let path = "$.models[\(i)]"
             guard let m = ObjectReader(item, path: path, issues: &issues) else { continue }
-            m.rejectUnknownKeys(["id", "description", "provider", "role", "options", "pricing", "concurrency", "fine_tuning", "retry", "requests_per_minute", "tokens_per_minute"], issues: &issues)
+            m.rejectUnknownKeys(["id", "description", "provider", "role", "options", "pricing", "concurrency", "fine_tuning", "retry", "requests_per_minute", "tokens_per_minute", "training_log"], issues: &issues)
             let id = m.string("id", required: true, issues: &issues)
             if let id, models.contains(where: { $0.id == id }) {
                 issues.add(ConfigIssue(path: m.childPath("id"), expected: "a model id used once", found: "\"\(id)\" again"))
@@ -262,7 +285,7 @@ public enum ExperimentLoader {
             limits.tokensPerMinute = m.number("tokens_per_minute", range: 1...1e12, rangeText: "tokens per minute ≥ 1", issues: &issues)
             models.append(ModelSpec(id: id, role: role, provider: provider, pricing: pricing,
                                     concurrency: concurrency ?? defaultConcurrency, description: m.string("description", issues: &issues),
-                                    fineTuning: fineTuning, limits: limits))
+                                    fineTuning: fineTuning, limits: limits, trainingLog: m.string("training_log", issues: &issues)))
         }
         return models
     }
@@ -308,8 +331,11 @@ public enum ExperimentLoader {
             guard let argv, !argv.isEmpty else { return nil }
             return .command(CommandSettings(argv: argv, timeoutSeconds: timeout, generation: generation))
         default:
-            o.rejectUnknownKeys(["epochs", "learning_rate", "batch_size", "l2", "hash_bits", "word_ngrams", "char_ngrams", "seed"], issues: &issues)
+            o.rejectUnknownKeys(["epochs", "learning_rate", "batch_size", "gradient_accumulation", "early_stopping_patience", "l2", "hash_bits",
+                                 "word_ngrams", "char_ngrams", "seed"], issues: &issues)
             var b = BuiltinSettings()
+            if let v = o.integer("gradient_accumulation", minimum: 1, issues: &issues) { b.gradientAccumulation = v }
+            b.patience = o.integer("early_stopping_patience", minimum: 1, issues: &issues)
             if let v = o.integer("epochs", minimum: 1, issues: &issues) { b.epochs = v }
             if let v = o.number("learning_rate", range: 1e-9...100, rangeText: "a learning rate > 0", issues: &issues) { b.learningRate = v }
             if let v = o.integer("batch_size", minimum: 1, issues: &issues) { b.batchSize = v }

@@ -52,10 +52,12 @@ public struct CompareOutcome: Sendable {
 public enum CompareError: Error, CustomStringConvertible, Sendable {
     case output(ReportError)
     case overBudget(estimateUSD: Double, budgetUSD: Double)
+    case similarity(ProviderError)
 
     public var description: String {
         switch self {
         case .output(let error): return error.description
+        case .similarity(let error): return "cannot choose similar examples (step 2): \(error)"
         case let .overBudget(estimate, budget):
             return "the run is estimated to cost \(Format.usd(estimate)), more than the budget of \(Format.usd(budget)) ($.run.budget_usd); "
                 + "see 'evalkit compare --dry-run', lower --limit, or raise the budget"
@@ -83,8 +85,13 @@ public enum CompareRun {
         }
         let testExamples = limit.map { Array(prepared.dataset.test.prefix($0)) } ?? prepared.dataset.test
         let repeats = experiment.run.repeats
+        let cacheDirectory = options.cacheDirectory ?? experiment.resolve(".evalkit/cache")
+        let selections: SimilarSelections.Table
+        do { selections = try await SimilarSelections.compute(prepared, test: testExamples, cacheDirectory: cacheDirectory) } catch {
+            throw .similarity(error)
+        }
         if let budget = experiment.run.budgetUSD {
-            let estimate = CostEstimator.estimate(experiment: experiment, test: testExamples, builders: prepared.builders)
+            let estimate = CostEstimator.estimate(experiment: experiment, test: testExamples, builders: prepared.builders, selections: selections)
             if estimate.totalUSD > budget { throw .overBudget(estimateUSD: estimate.totalUSD, budgetUSD: budget) }
         }
         let directory: String
@@ -103,6 +110,7 @@ public enum CompareRun {
         // Step 3 of the data flow: builtin models train before any request is sent.
         var providers: [String: any ModelProvider] = [:]
         var training: [RunSummary.TrainingSummary] = []
+        var curves: [RunSummary.TrainingCurve] = []
         let usedModels = experiment.models.filter { model in experiment.candidates.contains { $0.modelID == model.id } }
         // A worker process and the in-process classifier answer one request at a time.
         let concurrency = Dictionary(usedModels.map { ($0.id, $0.provider.usesPrompts && $0.providerName != "command" ? (options.concurrency ?? $0.concurrency) : 1) },
@@ -117,7 +125,8 @@ public enum CompareRun {
                 let classifier = TextClassifier.train(labels: experiment.task.labels, train: prepared.dataset.train,
                                                       validation: prepared.dataset.validation, settings: s)
                 training.append(.init(modelID: model.id, seconds: classifier.trainingSeconds, examples: prepared.dataset.train.count,
-                                      last: classifier.history.last))
+                                      last: classifier.history.last, bestEpoch: classifier.bestEpoch, stoppedEarly: classifier.stoppedEarly))
+                curves.append(TrainingCurves.builtin(model.id, classifier))
                 providers[model.id] = BuiltinProvider(classifier: classifier)
             }
         }
@@ -130,7 +139,7 @@ public enum CompareRun {
         let recorder = RunRecorder(experiment: experiment, candidates: candidates, examples: testExamples, journal: journal,
                                    concurrency: concurrency, total: planned, startedAt: ContinuousClock.now, stop: stop, progress: progress)
         let finished = await recorder.restore(previous)
-        let cache = ResponseCache(directory: options.cacheDirectory ?? experiment.resolve(".evalkit/cache"), mode: options.cacheMode)
+        let cache = ResponseCache(directory: cacheDirectory, mode: options.cacheMode)
         var workloads: [ModelWorkload] = []
         for model in usedModels {
             guard let provider = providers[model.id] else { continue }
@@ -147,20 +156,23 @@ public enum CompareRun {
                                            cache: model.provider.usesPrompts ? cache : nil, seed: experiment.run.seed))
         }
         let builders = prepared.builders
+        // The prompt of one job: the candidate's template, with the similar examples chosen for this input.
+        let render: @Sendable (RunJob) -> RenderedPrompt? = { job in
+            let candidate = candidates[job.candidateIndex]
+            let example = testExamples[job.exampleIndex]
+            return candidate.promptID.flatMap { id in
+                builders[id]?.render(input: example.input, examples: selections[id]?[example.id])
+            }
+        }
         await Scheduler.run(workloads, stop: stop, request: { job in
             let candidate = candidates[job.candidateIndex]
             let example = testExamples[job.exampleIndex]
-            let prompt = candidate.promptID.flatMap { builders[$0] }?.render(input: example.input)
-                ?? RenderedPrompt(system: nil, user: example.input)
-            return ModelRequest(prompt: prompt, input: example.input, id: "\(candidate.id)/\(example.id)/\(job.repeatIndex)")
+            return ModelRequest(prompt: render(job) ?? RenderedPrompt(system: nil, user: example.input), input: example.input,
+                                id: "\(candidate.id)/\(example.id)/\(job.repeatIndex)")
         }, onStartFailure: { model, error in
             await recorder.modelFailed(model, error)
         }, onCompletion: { completion in
-            await recorder.record(completion, prompt: { job in
-                let candidate = candidates[job.candidateIndex]
-                let example = testExamples[job.exampleIndex]
-                return candidate.promptID.flatMap { builders[$0] }?.render(input: example.input)
-            })
+            await recorder.record(completion, prompt: render)
         })
         for provider in providers.values { await provider.stop() }
         journal.close()
@@ -185,7 +197,10 @@ public enum CompareRun {
             stopReason: made < planned ? stop.stopReason : nil, plannedRequests: planned, modelFailures: await recorder.modelFailures,
             training: training, startedAt: startedAt, finishedAt: Date(), reproduceCommand: options.reproduceCommand,
             evalkitVersion: EvalKitInfo.version,
-            runFailure: runFailure(made: made, failed: failedCalls, limit: experiment.run.maxErrorRate))
+            runFailure: runFailure(made: made, failed: failedCalls, limit: experiment.run.maxErrorRate),
+            audit: DataAuditor.audit(prepared.dataset, labels: experiment.task.labels, minConfidence: experiment.audit.minConfidence,
+                                     maxCharacters: experiment.audit.maxCharacters),
+            curves: curves + TrainingCurves.outside(experiment))
         do { try ReportWriter.write(summary, to: directory) } catch { throw .output(error) }
         return CompareOutcome(runDirectory: directory, summary: summary,
                               failed: !metrics.contains { $0.answered > 0 } || summary.runFailure != nil, incomplete: made < planned)

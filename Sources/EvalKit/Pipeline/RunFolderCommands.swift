@@ -46,7 +46,8 @@ public enum RunFolderCommands {
                 return EpochStats(epoch: Int(epoch), trainLoss: loss, trainAccuracy: acc, validationLoss: l["validation_loss"]?.numberValue,
                                   validationAccuracy: l["validation_accuracy"]?.numberValue)
             }
-            return RunSummary.TrainingSummary(modelID: model, seconds: seconds, examples: Int(t["examples"]?.numberValue ?? 0), last: last)
+            return RunSummary.TrainingSummary(modelID: model, seconds: seconds, examples: Int(t["examples"]?.numberValue ?? 0), last: last,
+                                              bestEpoch: t["best_epoch"]?.numberValue.map { Int($0) }, stoppedEarly: t["stopped_early"]?.boolValue ?? false)
         }
         let formatter = ISO8601DateFormatter()
         let started = m["started_at"]?.stringValue.flatMap(formatter.date(from:)) ?? Date(timeIntervalSince1970: 0)
@@ -60,7 +61,15 @@ public enum RunFolderCommands {
             },
             training: training, startedAt: started, finishedAt: started.addingTimeInterval(m["duration_seconds"]?.numberValue ?? 0),
             reproduceCommand: m["command"]?.stringValue ?? "evalkit compare", evalkitVersion: m["evalkit_version"]?.stringValue ?? EvalKitInfo.version,
-            runFailure: m["failure"]?.stringValue)
+            runFailure: m["failure"]?.stringValue,
+            audit: dataset.map { DataAuditor.audit($0, labels: e.task.labels, minConfidence: e.audit.minConfidence, maxCharacters: e.audit.maxCharacters) },
+            curves: training.compactMap { summary in
+                TrainingCurves.read(runDirectory, model: summary.modelID).map { curve in
+                    var kept = curve
+                    kept.keptStep = summary.bestEpoch.map(Double.init)
+                    return kept
+                }
+            } + TrainingCurves.outside(e))
         do {
             try ReportWriter.write(summary, to: runDirectory, manifest: false)
         } catch {

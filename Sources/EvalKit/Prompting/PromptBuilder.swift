@@ -23,6 +23,7 @@ public struct PromptBuilder: Sendable {
     let system: Template?
     let user: Template
     let examplesBlock: String
+    let exampleTemplate: Template
     let labelsText: String
 
     /// Reads and checks the template files of `spec`; picks fixed examples from `train`.
@@ -33,12 +34,12 @@ public struct PromptBuilder: Sendable {
         }
         user = try Template(Self.read(experiment.resolve(spec.userPath), shown: spec.userPath), allowed: Self.templatePlaceholders, source: spec.userPath)
         if !user.placeholders.contains("input") { throw .missingInput(source: spec.userPath) }
-        let exampleTemplate = try Template(spec.exampleTemplate, allowed: Self.examplePlaceholders,
+        exampleTemplate = try Template(spec.exampleTemplate, allowed: Self.examplePlaceholders,
                                            source: "example_template of prompt \"\(spec.id)\"")
         labelsText = experiment.task.labels.joined(separator: ", ")
         let chosen: [Example]
         switch spec.examples {
-        case .none: chosen = []
+        case .none, .similar: chosen = []
         case .first(let k): chosen = Array(train.prefix(k))
         case .fixed(let ids):
             let byID = Dictionary(train.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -47,13 +48,17 @@ public struct PromptBuilder: Sendable {
                 throw .unreadable(source: "prompt \"\(spec.id)\"", reason: "few-shot example id \"\(missing)\" is not in the training split")
             }
         }
-        examplesBlock = chosen.map { exampleTemplate.render(["input": $0.input, "label": $0.target]) }
-            .joined(separator: spec.exampleSeparator)
+        examplesBlock = Self.block(chosen, template: exampleTemplate, separator: spec.exampleSeparator)
     }
 
-    /// The prompt for one input.
-    public func render(input: String) -> RenderedPrompt {
-        let values = ["input": input, "labels": labelsText, "examples": examplesBlock]
+    static func block(_ examples: [Example], template: Template, separator: String) -> String {
+        examples.map { template.render(["input": $0.input, "label": $0.target]) }.joined(separator: separator)
+    }
+
+    /// The prompt for one input; `examples` replaces the prompt's own (the similar ones chosen for this input).
+    public func render(input: String, examples: [Example]? = nil) -> RenderedPrompt {
+        let block = examples.map { Self.block($0, template: exampleTemplate, separator: spec.exampleSeparator) } ?? examplesBlock
+        let values = ["input": input, "labels": labelsText, "examples": block]
         let systemText = system?.render(values)
         return RenderedPrompt(system: systemText?.isEmpty == true ? nil : systemText, user: user.render(values))
     }

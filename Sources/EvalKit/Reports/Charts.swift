@@ -169,4 +169,75 @@ public enum Charts {
         svg += "<text x=\"\(n(left + plotW / 2))\" y=\"\(n(bottom + 36))\" text-anchor=\"middle\">milliseconds per request (log scale): dark p50, light p95</text>\n"
         return svg + "</svg>\n"
     }
+
+    /// One line of a line chart.
+    public struct Series: Sendable {
+        public var name: String
+        public var color: String
+        public var dashed: Bool
+        public var points: [(x: Double, y: Double)]
+        public init(name: String, color: String, dashed: Bool, points: [(x: Double, y: Double)]) {
+            self.name = name; self.color = color; self.dashed = dashed; self.points = points
+        }
+    }
+
+    /// Training curves: loss on top, accuracy below, training solid and validation dashed.
+    public static func trainingCurves(_ points: [TrainingPoint], title: String, unit: String, markStep: Double?) -> String {
+        let width = 760, height = 560
+        var svg = header(width: width, height: height, title: title)
+        let loss = [Series(name: "training loss", color: "#1f77b4", dashed: false, points: points.compactMap { p in p.trainLoss.map { (p.step, $0) } }),
+                    Series(name: "validation loss", color: "#d62728", dashed: true, points: points.compactMap { p in p.validationLoss.map { (p.step, $0) } })]
+        let accuracy = [Series(name: "training accuracy", color: "#1f77b4", dashed: false, points: points.compactMap { p in p.trainAccuracy.map { (p.step, $0) } }),
+                        Series(name: "validation accuracy", color: "#d62728", dashed: true, points: points.compactMap { p in p.validationAccuracy.map { (p.step, $0) } })]
+        svg += panel(loss, top: 45, height: 210, width: width, yLabel: "loss", unit: unit, markStep: markStep)
+        svg += panel(accuracy, top: 310, height: 190, width: width, yLabel: "accuracy", unit: unit, markStep: markStep)
+        return svg + "</svg>\n"
+    }
+
+    static func panel(_ series: [Series], top: Double, height: Double, width: Int, yLabel: String, unit: String, markStep: Double?) -> String {
+        let left = 70.0, right = 190.0
+        let plotW = Double(width) - left - right
+        let all = series.flatMap(\.points)
+        guard !all.isEmpty else {
+            return "<text x=\"\(n(left))\" y=\"\(n(top + height / 2))\">no \(xml(yLabel)) was logged</text>\n"
+        }
+        let xs = all.map(\.x), ys = all.map(\.y)
+        let minX = xs.min() ?? 0, maxX = max(xs.max() ?? 1, (xs.min() ?? 0) + 1)
+        var minY = ys.min() ?? 0, maxY = ys.max() ?? 1
+        if maxY - minY < 1e-9 { minY -= 0.5; maxY += 0.5 }
+        let pad = (maxY - minY) * 0.08
+        minY -= pad; maxY += pad
+        func x(_ v: Double) -> Double { left + (v - minX) / (maxX - minX) * plotW }
+        func y(_ v: Double) -> Double { top + (1 - (v - minY) / (maxY - minY)) * height }
+        var svg = "<rect x=\"\(n(left))\" y=\"\(n(top))\" width=\"\(n(plotW))\" height=\"\(n(height))\" fill=\"none\" stroke=\"#444\"/>\n"
+        for i in 0...4 {
+            let v = minY + (maxY - minY) * Double(i) / 4
+            svg += "<line x1=\"\(n(left))\" y1=\"\(n(y(v)))\" x2=\"\(n(left + plotW))\" y2=\"\(n(y(v)))\" stroke=\"#eee\"/>\n"
+            svg += "<text x=\"\(n(left - 6))\" y=\"\(n(y(v) + 4))\" text-anchor=\"end\">\(Format.fixed(v, digits: 3))</text>\n"
+        }
+        for i in 0...5 {
+            let v = minX + (maxX - minX) * Double(i) / 5
+            svg += "<text x=\"\(n(x(v)))\" y=\"\(n(top + height + 16))\" text-anchor=\"middle\">\(xml(JSON.formatNumber((v * 10).rounded() / 10)))</text>\n"
+        }
+        svg += "<text x=\"18\" y=\"\(n(top + height / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 18 \(n(top + height / 2)))\">\(xml(yLabel))</text>\n"
+        svg += "<text x=\"\(n(left + plotW / 2))\" y=\"\(n(top + height + 34))\" text-anchor=\"middle\">\(xml(unit))</text>\n"
+        if let markStep {
+            svg += "<line x1=\"\(n(x(markStep)))\" y1=\"\(n(top))\" x2=\"\(n(x(markStep)))\" y2=\"\(n(top + height))\" stroke=\"#2ca02c\" stroke-dasharray=\"3 3\"/>\n"
+        }
+        var legendY = top + 10
+        for s in series where !s.points.isEmpty {
+            let path = s.points.map { "\(n(x($0.x))),\(n(y($0.y)))" }.joined(separator: " ")
+            svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6 4\"" : "")/>\n"
+            if s.points.count <= 60 {
+                for p in s.points { svg += "<circle cx=\"\(n(x(p.x)))\" cy=\"\(n(y(p.y)))\" r=\"2.5\" fill=\"\(s.color)\"/>\n" }
+            }
+            svg += "<line x1=\"\(n(left + plotW + 12))\" y1=\"\(n(legendY))\" x2=\"\(n(left + plotW + 36))\" y2=\"\(n(legendY))\" stroke=\"\(s.color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6 4\"" : "")/>\n"
+            svg += "<text x=\"\(n(left + plotW + 42))\" y=\"\(n(legendY + 4))\">\(xml(s.name))</text>\n"
+            legendY += 18
+        }
+        if markStep != nil {
+            svg += "<text x=\"\(n(left + plotW + 12))\" y=\"\(n(legendY + 4))\" fill=\"#2ca02c\">kept \(xml(unit))</text>\n"
+        }
+        return svg
+    }
 }

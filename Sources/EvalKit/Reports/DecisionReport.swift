@@ -103,6 +103,9 @@ public enum DecisionReport {
                 warnings.append(text)
             }
         }
+        for f in s.audit?.critical ?? [] {
+            warnings.append("data audit: \(f.count) \(Markdown.cell(f.title)) — the comparison favours models trained on them (see Step 4)")
+        }
         if !warnings.isEmpty { md += "\nRead with care:\n\n" + warnings.map { "- " + $0 + "\n" }.joined() }
         return md + "\n"
     }
@@ -229,16 +232,51 @@ public enum DecisionReport {
     // MARK: Step 2
 
     static func stepTwo(_ s: RunSummary) -> String {
-        """
-        ## Step 2 — dynamic prompts by similarity search
-
-        Not run: no prompt of this experiment chooses its examples by similarity. This version of evalkit
-        offers fixed (`"examples": {"kind": "fixed", "ids": [...]}`) and first-k examples only; prompts
-        whose examples are the training examples most similar to each input are the next step on its
-        roadmap, and this section will then compare them with static few-shot on the same model.
-
-
-        """
+        var md = "## Step 2 — dynamic prompts by similarity search\n\n"
+        let e = s.experiment
+        let dynamic = s.analysis.assessments.filter { c in c.metrics.prompt.flatMap { e.prompt($0)?.examples.isDynamic } == true }
+        guard !dynamic.isEmpty else {
+            md += "Not run: no prompt of this experiment chooses its examples by similarity. To run it, give a prompt "
+            md += "`\"examples\": {\"kind\": \"similar\", \"k\": 4, \"balanced\": true}` (a TF-IDF index of the training split), or add "
+            md += "`\"similarity\": \"embeddings\", \"embeddings\": {\"base_url\": …, \"model\": …}` to use an embeddings endpoint; "
+            md += "this section then compares it with static few-shot on the same model.\n\n"
+            return md
+        }
+        md += "Each input's prompt shows the training examples most similar to it (never the input itself or a duplicate of it), "
+        md += "compared with static few-shot (the same examples for every input) on the same model and examples.\n\n"
+        var rows: [[String]] = []
+        for d in dynamic {
+            let spec = d.metrics.prompt.flatMap { e.prompt($0) }
+            var how = "–"
+            if case .similar(let sim)? = spec?.examples {
+                switch sim.source {
+                case .tfidf: how = "TF-IDF, k = \(sim.k)"
+                case .embeddings(let em): how = "embeddings \(em.model), k = \(sim.k)"
+                }
+                if sim.balanced { how += ", label-balanced" }
+            }
+            let statics = s.analysis.assessments.filter { c in
+                c.metrics.model == d.metrics.model && c.metrics.prompt.flatMap { e.prompt($0)?.examples.isStaticFewShot } == true
+            }
+            if statics.isEmpty {
+                rows.append([d.id, how, Format.percent(d.metrics.accuracy), "no static few-shot prompt on this model", "–", "–", "–", "–"])
+            }
+            for st in statics {
+                let comparison = DecisionAnalyzer.compare(DecisionAnalyzer.firstAnswers(s.results[index(of: d.id, in: s)]),
+                                                          DecisionAnalyzer.firstAnswers(s.results[index(of: st.id, in: s)]),
+                                                          referenceID: st.id, policy: s.analysis.policy, seed: e.run.seed)
+                let extraTokens = d.metrics.meanInputTokens.flatMap { x in st.metrics.meanInputTokens.map { x - $0 } }
+                let extraCost = d.metrics.costPer1kUSD.flatMap { x in st.metrics.costPer1kUSD.map { x - $0 } }
+                rows.append([d.id, how, Format.percent(d.metrics.accuracy), "\(st.id) \(Format.percent(st.metrics.accuracy))",
+                             comparison.map { points($0.difference) + " (\(points($0.bootstrapLow)) to \(points($0.bootstrapHigh)))" } ?? "–",
+                             comparison.map { pValue($0.pValue) } ?? "–",
+                             extraTokens.map { ($0 >= 0 ? "+" : "") + Format.fixed($0, digits: 1) } ?? "–",
+                             extraCost.map { ($0 >= 0 ? "+" : "−") + Format.usd(abs($0)) } ?? "–"])
+            }
+        }
+        md += Markdown.table(["dynamic candidate", "similarity", "accuracy", "static few-shot", "difference (95% bootstrap)", "McNemar p",
+                              "extra prompt tokens", "extra cost / 1k"], rows, alignRight: [2, 5, 6, 7])
+        return md + "\n"
     }
 
     // MARK: Step 3
@@ -309,18 +347,37 @@ public enum DecisionReport {
                              s.splits.map { split in [split.name, String(split.count)] + split.labelCounts.map { String($0.count) } },
                              alignRight: Set(1...(labels.count + 1)))
         if let citation = s.experiment.dataset.citation { md += "\nData: " + Markdown.cell(citation) + "\n" }
-        for t in s.training {
-            md += "\nBuiltin model **\(Markdown.cell(t.modelID))** trained on \(t.examples) examples"
-            if let last = t.last {
-                md += "; after epoch \(last.epoch): training loss \(Format.fixed(last.trainLoss, digits: 3)), accuracy \(Format.percent(last.trainAccuracy))"
-                if let vl = last.validationLoss, let va = last.validationAccuracy {
-                    md += "; validation loss \(Format.fixed(vl, digits: 3)), accuracy \(Format.percent(va))"
-                }
+        if let audit = s.audit {
+            md += "\n### Data audit\n\n"
+            if audit.findings.isEmpty {
+                md += "No duplicates, conflicting labels, leakage, broken text or doubtful labels found.\n"
             }
-            md += ".\n"
+            for f in audit.findings {
+                md += "- **\(f.severity.rawValue)** — \(Markdown.cell(f.title)): **\(f.count)**. Remedy: \(Markdown.cell(f.remedy)).\n"
+                for example in f.examples { md += "  - \(Markdown.cell(example))\n" }
+            }
+            md += "\nTraining split: about \(Format.count(Double(audit.trainingTokens))) tokens (inputs and labels, ≈ 4 characters a token)"
+            let priced = s.experiment.models.compactMap { model -> String? in
+                guard case let .tokens(_, epochs, price)? = model.fineTuning?.basis else { return nil }
+                let usd = Double(audit.trainingTokens) * epochs * price / 1_000_000
+                return "fine-tuning \(Markdown.cell(model.id)) on it for \(JSON.formatNumber(epochs)) epochs at $\(JSON.formatNumber(price))/M tokens ≈ \(Format.usd(usd))"
+            }
+            md += priced.isEmpty ? ".\n" : "; " + priced.joined(separator: "; ") + ".\n"
+            md += "\n`evalkit audit` prints this audit; `evalkit export-finetune --prompt ID --dedupe --drop-conflicts --drop-leaked` writes the training split with these fixes.\n"
         }
-        md += "\nThe data audit (duplicates, conflicting labels, leakage, mojibake, low annotator confidence) and the per-epoch training "
-        md += "curves with their diagnosis are not part of this version of evalkit yet.\n\n"
+        if !s.curves.isEmpty { md += "\n### Training under validation\n\n" }
+        for t in s.training {
+            md += "Builtin model **\(Markdown.cell(t.modelID))** trained on \(t.examples) examples"
+            if let best = t.bestEpoch, let last = t.last {
+                md += t.stoppedEarly ? "; early stopping ended training at epoch \(last.epoch) and kept epoch \(best)" : "; \(last.epoch) epochs, kept epoch \(best)"
+            }
+            md += ".\n\n"
+        }
+        for curve in s.curves {
+            md += "**\(Markdown.cell(curve.modelID))** (\(Markdown.cell(curve.source))): **\(curve.diagnosis.fit.rawValue)** — \(Markdown.cell(curve.diagnosis.evidence)). "
+            md += "Remedy: \(Markdown.cell(curve.diagnosis.remedy)). Per \(curve.unit): [`\(curve.dataFile)`](\(curve.dataFile)).\n\n"
+            md += "![Training curves of \(Markdown.cell(curve.modelID))](\(curve.chartFile))\n\n"
+        }
         return md
     }
 

@@ -10,6 +10,15 @@ public enum ReportWriter {
         if writeManifest { try save(manifest(summary).encoded() + "\n", to: directory + "/run.json") }
         try save(DecisionReport.accuracyCostChart(summary), to: directory + "/" + DecisionReport.accuracyCostFile)
         try save(DecisionReport.latencyChart(summary), to: directory + "/" + DecisionReport.latencyFile)
+        for curve in summary.curves {
+            var csv = CSV.row([curve.unit, "train_loss", "train_accuracy", "validation_loss", "validation_accuracy"])
+            for p in curve.points {
+                csv += CSV.row([JSON.formatNumber(p.step)] + [p.trainLoss, p.trainAccuracy, p.validationLoss, p.validationAccuracy].map { $0.map(JSON.formatNumber) ?? "" })
+            }
+            try save(csv, to: directory + "/" + curve.dataFile)
+            try save(Charts.trainingCurves(curve.points, title: "\(curve.modelID): training curves (\(curve.source))", unit: curve.unit, markStep: curve.keptStep),
+                     to: directory + "/" + curve.chartFile)
+        }
     }
 
     /// Keeps a copy of the experiment file beside the results, so the run can be verified and reproduced.
@@ -78,7 +87,8 @@ public enum ReportWriter {
             ("planned_requests", .number(Double(summary.plannedRequests))),
             ("model_failures", .array(summary.modelFailures.map { .object([("model", .string($0.model)), ("reason", .string($0.reason))]) })),
             ("training", .array(summary.training.map { t in
-                var entry: [(String, JSON)] = [("model", .string(t.modelID)), ("seconds", .number(t.seconds)), ("examples", .number(Double(t.examples)))]
+                var entry: [(String, JSON)] = [("model", .string(t.modelID)), ("seconds", .number(t.seconds)), ("examples", .number(Double(t.examples))),
+                                               ("best_epoch", t.bestEpoch.map { .number(Double($0)) } ?? .null), ("stopped_early", .bool(t.stoppedEarly))]
                 if let last = t.last {
                     entry.append(("last_epoch", .object([
                         ("epoch", .number(Double(last.epoch))), ("train_loss", .number(last.trainLoss)), ("train_accuracy", .number(last.trainAccuracy)),

@@ -14,6 +14,27 @@ public struct RunSummary: Sendable {
         public var seconds: Double
         public var examples: Int
         public var last: EpochStats?
+        /// The epoch whose weights were kept, and whether early stopping ended training.
+        public var bestEpoch: Int? = nil
+        public var stoppedEarly = false
+    }
+
+    /// A training curve with its diagnosis: the builtin model's epochs or an outside fine-tune's log.
+    public struct TrainingCurve: Sendable {
+        public var modelID: String
+        /// Where the curve came from ("builtin training", or the log's path).
+        public var source: String
+        /// "epoch" or "step".
+        public var unit: String
+        public var points: [TrainingPoint]
+        public var diagnosis: TrainingDiagnosis
+        /// The epoch or step whose weights the model kept, when known.
+        public var keptStep: Double?
+
+        /// training-<model>.csv in the run folder.
+        public var dataFile: String { "training-\(modelID).csv" }
+        /// training-<model>.svg in the run folder.
+        public var chartFile: String { "training-\(modelID).svg" }
     }
 
     public var experiment: Experiment
@@ -42,6 +63,10 @@ public struct RunSummary: Sendable {
     public var evalkitVersion: String
     /// Why the run counts as failed although it has results (too many failed requests); nil otherwise.
     public var runFailure: String? = nil
+    /// The data audit of step 4; nil when the dataset could not be read again (re-rendering).
+    public var audit: DataAudit? = nil
+    /// Training curves with their diagnoses.
+    public var curves: [TrainingCurve] = []
 
     /// Whole milliseconds, as run.json records it, so a re-rendered report shows the same figure.
     public var durationSeconds: Double { (finishedAt.timeIntervalSince(startedAt) * 1000).rounded() / 1000 }

@@ -1,71 +1,5 @@
 import Foundation
 
-/// Hashed word and character n-gram features of a text, L2-normalised.
-public struct FeatureHasher: Sendable {
-    public let bits: Int
-    public let wordNgrams: Int
-    public let charNgrams: ClosedRange<Int>
-    var mask: Int { (1 << bits) - 1 }
-
-    public init(bits: Int, wordNgrams: Int, charNgrams: ClosedRange<Int>) {
-        self.bits = bits; self.wordNgrams = wordNgrams; self.charNgrams = charNgrams
-    }
-
-    /// Sparse features: bucket indices and their weights (sum of squares 1).
-    public func features(_ text: String) -> (indices: [Int32], values: [Float]) {
-        var counts: [Int32: Float] = [:]
-        let words = Self.tokens(text)
-        if wordNgrams > 0 {
-            for n in 1...wordNgrams where words.count >= n {
-                for start in 0...(words.count - n) {
-                    var h = FNV1a(seed: UInt64(n) &* 0x9E37_79B9)
-                    for w in words[start..<start + n] { h.add(w); h.add(0x20) }
-                    counts[Int32(truncatingIfNeeded: Int(h.value & UInt64(mask))), default: 0] += 1
-                }
-            }
-        }
-        for word in words {
-            let chars = [UInt8(ascii: "<")] + word + [UInt8(ascii: ">")]
-            for n in charNgrams where chars.count >= n {
-                for start in 0...(chars.count - n) {
-                    var h = FNV1a(seed: 0xC0FFEE &+ UInt64(n))
-                    for c in chars[start..<start + n] { h.add(c) }
-                    counts[Int32(truncatingIfNeeded: Int(h.value & UInt64(mask))), default: 0] += 1
-                }
-            }
-        }
-        let sorted = counts.sorted { $0.key < $1.key }
-        let indices = sorted.map(\.key)
-        var values = sorted.map { 1 + log($0.value) }
-        let norm = sqrt(values.reduce(0) { $0 + $1 * $1 })
-        if norm > 0 { values = values.map { $0 / norm } }
-        return (indices, values)
-    }
-
-    /// Lowercased word tokens (letters, digits, # and @ kept together) as UTF-8 bytes.
-    static func tokens(_ text: String) -> [[UInt8]] {
-        var out: [[UInt8]] = []
-        var current: [UInt8] = []
-        for scalar in text.lowercased().unicodeScalars {
-            if CharacterSet.alphanumerics.contains(scalar) || scalar == "#" || scalar == "@" || scalar == "'" {
-                current.append(contentsOf: Array(String(scalar).utf8))
-            } else if !current.isEmpty {
-                out.append(current); current = []
-            }
-        }
-        if !current.isEmpty { out.append(current) }
-        return out
-    }
-}
-
-/// FNV-1a, a fast non-cryptographic hash for feature buckets.
-struct FNV1a {
-    var value: UInt64
-    init(seed: UInt64) { value = 0xcbf2_9ce4_8422_2325 ^ seed }
-    mutating func add(_ byte: UInt8) { value = (value ^ UInt64(byte)) &* 0x100_0000_01b3 }
-    mutating func add(_ bytes: [UInt8]) { for b in bytes { add(b) } }
-}
-
 /// Loss and accuracy of one epoch on the training and validation splits.
 public struct EpochStats: Sendable, Equatable {
     public var epoch: Int
@@ -87,12 +21,21 @@ public struct TextClassifier: Sendable {
     public let hasher: FeatureHasher
     var weights: [Float]   // labels.count × 2^bits, row per label
     var bias: [Float]
+    /// True weights are `weights × weightScale`: L2 decay then costs one multiplication per update.
+    var weightScale: Float = 1
     /// Per-epoch history of the training that produced this model.
     public private(set) var history: [EpochStats] = []
     /// Wall-clock seconds the training took.
     public private(set) var trainingSeconds: Double = 0
+    /// The epoch whose weights the model keeps (the lowest validation loss under early stopping).
+    public private(set) var bestEpoch: Int = 0
+    /// True when early stopping ended training before the configured epochs.
+    public private(set) var stoppedEarly = false
 
-    /// Trains on `train`, reporting loss and accuracy on `validation` after each epoch.
+    /// Trains on `train` by mini-batch gradient descent (gradients summed over `gradientAccumulation`
+    /// batches per update, L2 weight decay), reporting loss and accuracy on `validation` after each
+    /// epoch; with `patience`, stops when validation loss has not improved for that many epochs and
+    /// keeps the best epoch's weights.
     public static func train(labels: [String], train: [Example], validation: [Example], settings: BuiltinSettings) -> TextClassifier {
         let started = ContinuousClock.now
         let hasher = FeatureHasher(bits: settings.hashBits, wordNgrams: settings.wordNgrams, charNgrams: settings.charNgrams)
@@ -105,58 +48,87 @@ public struct TextClassifier: Sendable {
         var order = Array(trainSet.indices)
         var rng = SeededRandom(seed: settings.seed)
         let width = 1 << settings.hashBits
-        // Weights are stored divided by `scale`, so weight decay is one multiplication per step.
-        var scale: Float = 1
         let lr = Float(settings.learningRate)
-        let decay = Float(1 - settings.learningRate * settings.l2)
+        let stepSize = max(1, settings.batchSize * settings.gradientAccumulation)
+        var best: (loss: Double, weights: [Float], bias: [Float], epoch: Int)? = nil
+        // A dense gradient buffer reused across updates, with the indices each update touched.
+        var gradient = [Float](repeating: 0, count: model.weights.count)
+        var touched: [Int] = []
+        var sinceBest = 0
         for epoch in 1...settings.epochs {
             order.shuffle(using: &rng)
-            for batchStart in stride(from: 0, to: order.count, by: settings.batchSize) {
-                let batch = order[batchStart..<min(order.count, batchStart + settings.batchSize)]
-                let step = lr / Float(batch.count)
-                scale *= decay
-                if scale < 1e-6 { model.rescale(&scale) }
-                for i in batch {
+            // One update per `stepSize` examples: the summed gradient of that many, averaged.
+            for stepStart in stride(from: 0, to: order.count, by: stepSize) {
+                let step = order[stepStart..<min(order.count, stepStart + stepSize)]
+                var biasGradient = [Float](repeating: 0, count: labels.count)
+                for i in step {
                     let (features, target) = trainSet[i]
-                    let probabilities = model.probabilities(features, scale: scale)
+                    let probabilities = model.probabilities(features)
                     for k in 0..<labels.count {
-                        let gradient = probabilities[k] - (k == target ? 1 : 0)
-                        if gradient == 0 { continue }
+                        let g = probabilities[k] - (k == target ? 1 : 0)
+                        if g == 0 { continue }
+                        biasGradient[k] += g
                         let row = k * width
-                        let delta = step * gradient / scale
                         for (j, f) in features.indices.enumerated() {
-                            model.weights[row + Int(f)] -= delta * features.values[j]
+                            let w = row + Int(f)
+                            if gradient[w] == 0 { touched.append(w) }
+                            gradient[w] += g * features.values[j]
                         }
-                        model.bias[k] -= step * gradient
                     }
                 }
+                let scale = lr / Float(step.count)
+                // L2 weight decay shrinks every weight once per update.
+                model.weightScale *= Float(1 - settings.learningRate * settings.l2)
+                if model.weightScale < 1e-3 { model.foldScale() }
+                for w in touched {
+                    model.weights[w] -= scale * gradient[w] / model.weightScale
+                    gradient[w] = 0
+                }
+                touched.removeAll(keepingCapacity: true)
+                for k in 0..<labels.count { model.bias[k] -= scale * biasGradient[k] }
             }
-            model.rescale(&scale)
+            model.foldScale()
             let (trainLoss, trainAccuracy) = model.evaluate(trainSet)
             let validationResult = validationSet.isEmpty ? nil : model.evaluate(validationSet)
             model.history.append(EpochStats(epoch: epoch, trainLoss: trainLoss, trainAccuracy: trainAccuracy,
                                             validationLoss: validationResult?.0, validationAccuracy: validationResult?.1))
+            model.bestEpoch = epoch
+            guard let patience = settings.patience, let validationLoss = validationResult?.0 else { continue }
+            if best == nil || validationLoss < (best?.loss ?? .infinity) {
+                best = (validationLoss, model.weights, model.bias, epoch)
+                sinceBest = 0
+            } else {
+                sinceBest += 1
+                if sinceBest >= patience {
+                    model.stoppedEarly = epoch < settings.epochs
+                    break
+                }
+            }
+        }
+        if let best {
+            model.weights = best.weights
+            model.bias = best.bias
+            model.bestEpoch = best.epoch
         }
         let elapsed = ContinuousClock.now - started
         model.trainingSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         return model
     }
 
-    mutating func rescale(_ scale: inout Float) {
-        if scale != 1 {
-            for i in weights.indices { weights[i] *= scale }
-            scale = 1
-        }
+    mutating func foldScale() {
+        guard weightScale != 1 else { return }
+        for i in weights.indices { weights[i] *= weightScale }
+        weightScale = 1
     }
 
-    func probabilities(_ features: (indices: [Int32], values: [Float]), scale: Float = 1) -> [Float] {
+    func probabilities(_ features: (indices: [Int32], values: [Float])) -> [Float] {
         let width = 1 << hasher.bits
         var logits = bias
         for k in 0..<labels.count {
             let row = k * width
             var sum: Float = 0
             for (j, f) in features.indices.enumerated() { sum += weights[row + Int(f)] * features.values[j] }
-            logits[k] += sum * scale
+            logits[k] += sum * weightScale
         }
         let top = logits.max() ?? 0
         var exps = logits.map { exp($0 - top) }

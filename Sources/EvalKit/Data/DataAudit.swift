@@ -1,0 +1,201 @@
+import Foundation
+
+/// One thing the audit found in the data, with examples and what to do about it.
+public struct AuditFinding: Sendable, Equatable {
+    public enum Severity: String, Sendable, Comparable {
+        case info, warning
+        /// Makes the model comparison itself unreliable (e.g. test examples seen in training).
+        case critical
+        var rank: Int {
+            switch self {
+            case .info: return 0
+            case .warning: return 1
+            case .critical: return 2
+            }
+        }
+        public static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
+    }
+    /// Stable identifier, e.g. `leakage-test`.
+    public var id: String
+    public var title: String
+    public var severity: Severity
+    public var count: Int
+    /// Up to five examples, each naming where it is.
+    public var examples: [String]
+    public var remedy: String
+}
+
+/// The data audit of step 4: what makes the training data worse or the comparison unreliable.
+public struct DataAudit: Sendable {
+    public var findings: [AuditFinding]
+    /// Label counts per split, in label order.
+    public var balance: [(split: String, counts: [Int])]
+    public var labels: [String]
+    /// Training tokens, estimated at about 4 characters a token.
+    public var trainingTokens: Int
+
+    public func finding(_ id: String) -> AuditFinding? { findings.first { $0.id == id } }
+    /// Findings that make the comparison itself unreliable.
+    public var critical: [AuditFinding] { findings.filter { $0.severity == .critical } }
+}
+
+/// What the audit may remove from the training split before fine-tuning.
+public struct AuditFixes: Sendable, Equatable {
+    public var dropDuplicates = false
+    public var dropConflicts = false
+    public var dropLeaked = false
+    public init(dropDuplicates: Bool = false, dropConflicts: Bool = false, dropLeaked: Bool = false) {
+        self.dropDuplicates = dropDuplicates; self.dropConflicts = dropConflicts; self.dropLeaked = dropLeaked
+    }
+}
+
+/// Finds duplicates, conflicting labels, leakage, imbalance, broken text and doubtful labels.
+public enum DataAuditor {
+    /// Annotator confidence below this is "low".
+    public static let defaultMinConfidence = 0.6
+    /// Inputs longer than this many characters are "overly long".
+    public static let defaultMaxCharacters = 1000
+
+    /// The text used to spot near duplicates: lower case, no URLs or @mentions or "RT", only letters and digits.
+    public static func normalized(_ text: String) -> String {
+        var words: [String] = []
+        for raw in text.lowercased().split(whereSeparator: { $0.isWhitespace }) {
+            let word = String(raw)
+            if word.hasPrefix("http://") || word.hasPrefix("https://") || word.hasPrefix("www.") || word.hasPrefix("@") || word == "rt" { continue }
+            let kept = String(word.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || $0 == "#" }.map(Character.init))
+            if !kept.isEmpty { words.append(kept) }
+        }
+        return words.joined(separator: " ")
+    }
+
+    /// True for text that shows a broken encoding: U+FFFD, C1 control characters, the classic
+    /// UTF-8-read-as-Latin-1 pairs (Ã…, â€…), or Armenian letters inside Latin text, as this corpus's
+    /// double-encoded emoji show (e.g. "Ս", "բ_").
+    public static func looksGarbled(_ text: String) -> Bool {
+        if text.contains("\u{FFFD}") || text.contains("â€") || text.contains("Ã") || text.contains("Â") { return true }
+        var latin = 0, foreign = 0
+        for scalar in text.unicodeScalars {
+            if (0x80...0x9F).contains(scalar.value) { return true }
+            if scalar.isASCII, CharacterSet.letters.contains(scalar) { latin += 1 }
+            if (0x0530...0x058F).contains(scalar.value) { foreign += 1 }
+        }
+        return foreign > 0 && latin > 4 * foreign
+    }
+
+    public static func audit(_ dataset: Dataset, labels: [String], minConfidence: Double = defaultMinConfidence,
+                             maxCharacters: Int = defaultMaxCharacters) -> DataAudit {
+        var findings: [AuditFinding] = []
+        func show(_ e: Example) -> String { "\(e.location) [\(e.target)] \"\(Text.preview(e.input, limit: 70))\"" }
+        let all = dataset.splits.flatMap { split in split.examples.map { (split.name, $0) } }
+
+        // Duplicates inside the training split.
+        var exact: [String: [Example]] = [:], near: [String: [Example]] = [:]
+        for e in dataset.train {
+            exact[e.input, default: []].append(e)
+            near[normalized(e.input), default: []].append(e)
+        }
+        let exactGroups = exact.values.filter { $0.count > 1 }.sorted { $0[0].location < $1[0].location }
+        let exactExtra = exactGroups.reduce(0) { $0 + $1.count - 1 }
+        if exactExtra > 0 {
+            findings.append(AuditFinding(id: "duplicates-exact", title: "exact duplicates in the training split", severity: .warning, count: exactExtra,
+                                         examples: exactGroups.prefix(5).map { g in "\(g.count)× " + show(g[0]) },
+                                         remedy: "keep one copy of each (export-finetune --dedupe): duplicates weigh those examples more and inflate training cost"))
+        }
+        let nearGroups = near.filter { !$0.key.isEmpty && Set($0.value.map(\.input)).count > 1 }.values.sorted { $0[0].location < $1[0].location }
+        let nearExtra = nearGroups.reduce(0) { $0 + Set($1.map(\.input)).count - 1 }
+        if nearExtra > 0 {
+            findings.append(AuditFinding(id: "duplicates-near", title: "near duplicates in the training split (same text after removing case, URLs, @mentions and punctuation)",
+                                         severity: .warning, count: nearExtra,
+                                         examples: nearGroups.prefix(5).map { g in g.prefix(2).map(show).joined(separator: " ≈ ") },
+                                         remedy: "keep one of each (export-finetune --dedupe), or check that they are really different examples"))
+        }
+
+        // The same text with different labels, anywhere in the data.
+        var labelsByText: [String: [(String, Example)]] = [:]
+        for (split, e) in all { labelsByText[normalized(e.input), default: []].append((split, e)) }
+        let conflicts = labelsByText.filter { !$0.key.isEmpty && Set($0.value.map { $0.1.target }).count > 1 }.values
+            .sorted { $0[0].1.location < $1[0].1.location }
+        if !conflicts.isEmpty {
+            findings.append(AuditFinding(id: "conflicting-labels", title: "the same text with conflicting labels", severity: .warning,
+                                         count: conflicts.reduce(0) { $0 + $1.count },
+                                         examples: conflicts.prefix(5).map { g in g.prefix(3).map { show($0.1) }.joined(separator: " vs ") },
+                                         remedy: "relabel them, or drop them from training (export-finetune --drop-conflicts); conflicting labels cap the accuracy any model can reach"))
+        }
+
+        // Leakage: evaluation examples whose text is in the training split.
+        let trainTexts = Set(dataset.train.map { normalized($0.input) }.filter { !$0.isEmpty })
+        for (split, examples, severity) in [("test", dataset.test, AuditFinding.Severity.critical), ("validation", dataset.validation, .warning)] {
+            let leaked = examples.filter { trainTexts.contains(normalized($0.input)) }
+            if !leaked.isEmpty {
+                findings.append(AuditFinding(
+                    id: "leakage-\(split)", title: "\(split) examples whose text is also in the training split", severity: severity, count: leaked.count,
+                    examples: leaked.prefix(5).map(show),
+                    remedy: split == "test"
+                        ? "remove them from the training split (export-finetune --drop-leaked) or from the test split: models trained on them look better than they are, so the comparison favours trained models"
+                        : "remove them from training: validation metrics and early stopping otherwise measure memory, not generalisation"))
+            }
+        }
+
+        // Label balance.
+        let balance = dataset.splits.map { split in (split.name, Dataset.labelCounts(split.examples, labels: labels).map(\.count)) }
+        if let trainCounts = balance.first?.1, let total = Optional(trainCounts.reduce(0, +)), total > 0 {
+            let uniform = Double(total) / Double(labels.count)
+            let rare = labels.indices.filter { Double(trainCounts[$0]) < uniform / 2 }
+            if !rare.isEmpty {
+                findings.append(AuditFinding(id: "imbalance", title: "label imbalance in the training split", severity: .info, count: rare.count,
+                                             examples: rare.map { "\(labels[$0]): \(trainCounts[$0]) of \(total) (\(Format.percent(Double(trainCounts[$0]) / Double(total))))" },
+                                             remedy: "report macro-F1 beside accuracy (evalkit does), and collect or up-weight examples of the rare labels"))
+            }
+        }
+
+        // Text problems.
+        let empty = all.filter { $0.1.input.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
+        if !empty.isEmpty {
+            findings.append(AuditFinding(id: "empty", title: "empty inputs", severity: .warning, count: empty.count, examples: empty.prefix(5).map { show($0.1) },
+                                         remedy: "drop them: they teach nothing and test nothing"))
+        }
+        let long = all.filter { $0.1.input.count > maxCharacters }
+        if !long.isEmpty {
+            findings.append(AuditFinding(id: "overly-long", title: "inputs longer than \(maxCharacters) characters", severity: .info, count: long.count,
+                                         examples: long.prefix(5).map { "\($0.1.location): \($0.1.input.count) characters" },
+                                         remedy: "check they are real examples; long inputs dominate token cost and may be truncated by small models"))
+        }
+        let garbled = all.filter { looksGarbled($0.1.input) }
+        if !garbled.isEmpty {
+            findings.append(AuditFinding(id: "mojibake", title: "text with a broken encoding (mojibake or undecodable bytes)", severity: .warning, count: garbled.count,
+                                         examples: garbled.prefix(5).map { show($0.1) },
+                                         remedy: "repair the encoding at the source (decode as UTF-8 once), or strip the garbled runs before training"))
+        }
+        let withConfidence = all.filter { $0.1.confidence != nil }
+        let doubtful = withConfidence.filter { ($0.1.confidence ?? 1) < minConfidence }
+        if !doubtful.isEmpty {
+            let bySplit = Dictionary(grouping: doubtful, by: { $0.0 }).map { "\($0.key) \($0.value.count)" }.sorted().joined(separator: ", ")
+            findings.append(AuditFinding(id: "low-confidence", title: "labels with annotator confidence below \(JSON.formatNumber(minConfidence)) (\(bySplit))",
+                                         severity: .warning, count: doubtful.count,
+                                         examples: doubtful.prefix(5).map { "\(show($0.1)) confidence \(JSON.formatNumber($0.1.confidence ?? 0))" },
+                                         remedy: "relabel them or drop them from training; in the test split they blur the accuracy of every candidate alike"))
+        }
+        let trainingTokens = dataset.train.reduce(0) { $0 + Text.estimatedTokens($1.input) + Text.estimatedTokens($1.target) }
+        findings.sort { ($0.severity, $1.count) > ($1.severity, $0.count) }
+        return DataAudit(findings: findings, balance: balance, labels: labels, trainingTokens: trainingTokens)
+    }
+
+    /// The training split after the fixes the user switched on.
+    public static func fixedTraining(_ dataset: Dataset, fixes: AuditFixes) -> [Example] {
+        var train = dataset.train
+        if fixes.dropLeaked {
+            let evaluation = Set((dataset.test + dataset.validation).map { normalized($0.input) })
+            train = train.filter { !evaluation.contains(normalized($0.input)) }
+        }
+        if fixes.dropConflicts {
+            var labelsByText: [String: Set<String>] = [:]
+            for e in dataset.train + dataset.validation + dataset.test { labelsByText[normalized(e.input), default: []].insert(e.target) }
+            train = train.filter { (labelsByText[normalized($0.input)]?.count ?? 1) <= 1 }
+        }
+        if fixes.dropDuplicates {
+            var seen = Set<String>()
+            train = train.filter { seen.insert(normalized($0.input)).inserted }
+        }
+        return train
+    }
+}

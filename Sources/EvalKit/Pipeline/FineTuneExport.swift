@@ -1,0 +1,73 @@
+import Foundation
+
+/// `evalkit export-finetune`: the training split, after the audit fixes the user switched on,
+/// rendered with one prompt variant as fine-tuning data.
+public enum FineTuneExport {
+    /// What was written.
+    public struct Summary: Sendable {
+        public var examples: Int
+        public var removed: Int
+        public var chatFile: String
+        public var promptCompletionFile: String
+        /// Tokens of one epoch over the chat file, estimated at about 4 characters a token.
+        public var tokens: Int
+        /// Estimated training cost per fine-tuned model with token pricing: (model, epochs, USD).
+        public var costs: [(model: String, epochs: Double, usd: Double)]
+    }
+
+    public enum ExportError: Error, CustomStringConvertible, Sendable {
+        case unknownPrompt(String, known: [String])
+        case cannotWrite(String)
+        public var description: String {
+            switch self {
+            case let .unknownPrompt(id, known):
+                var text = "no prompt \"\(id)\"; the experiment's prompts are " + known.joined(separator: ", ")
+                if let guess = Text.suggestion(for: id, among: known) { text += " (did you mean \"\(guess)\"?)" }
+                return text
+            case .cannotWrite(let why): return why
+            }
+        }
+    }
+
+    /// Writes `openai-chat.jsonl` (chat messages, for OpenAI fine-tuning) and `prompt-completion.jsonl`
+    /// (for Hugging Face SFT) into `directory`.
+    public static func write(_ prepared: PreparedExperiment, promptID: String, fixes: AuditFixes, directory: String) throws(ExportError) -> Summary {
+        let e = prepared.experiment
+        guard let builder = prepared.builders[promptID], let spec = e.prompt(promptID) else {
+            throw .unknownPrompt(promptID, known: e.prompts.map(\.id))
+        }
+        let train = DataAuditor.fixedTraining(prepared.dataset, fixes: fixes)
+        // Dynamic prompts pick each training example's neighbours from the rest of the split.
+        var similar: SimilarityIndex? = nil
+        if case .similar = spec.examples { similar = SimilarityIndex.tfidf(train) }
+        var chat = "", completion = "", tokens = 0
+        for example in train {
+            var chosen: [Example]? = nil
+            if case .similar(let sim) = spec.examples {
+                chosen = similar?.select(for: example.input, k: sim.k, balanced: sim.balanced, labels: e.task.labels)
+            }
+            let prompt = builder.render(input: example.input, examples: chosen)
+            var messages: [JSON] = []
+            if let system = prompt.system { messages.append(.object([("role", .string("system")), ("content", .string(system))])) }
+            messages.append(.object([("role", .string("user")), ("content", .string(prompt.user))]))
+            messages.append(.object([("role", .string("assistant")), ("content", .string(example.target))]))
+            chat += JSON.object([("messages", .array(messages))]).encoded() + "\n"
+            let text = prompt.completionText
+            let answer = (text.last?.isWhitespace ?? true) ? example.target : " " + example.target
+            completion += JSON.object([("prompt", .string(text)), ("completion", .string(answer))]).encoded() + "\n"
+            tokens += Text.estimatedTokens((prompt.system ?? "") + prompt.user) + Text.estimatedTokens(example.target)
+        }
+        let chatFile = directory + "/openai-chat.jsonl", completionFile = directory + "/prompt-completion.jsonl"
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try Data(chat.utf8).write(to: URL(fileURLWithPath: chatFile), options: .atomic)
+            try Data(completion.utf8).write(to: URL(fileURLWithPath: completionFile), options: .atomic)
+        } catch { throw .cannotWrite("cannot write into \(directory): \(error.localizedDescription)") }
+        let costs = e.models.compactMap { model -> (String, Double, Double)? in
+            guard case let .tokens(_, epochs, price)? = model.fineTuning?.basis else { return nil }
+            return (model.id, epochs, Double(tokens) * epochs * price / 1_000_000)
+        }
+        return Summary(examples: train.count, removed: prepared.dataset.train.count - train.count, chatFile: chatFile,
+                       promptCompletionFile: completionFile, tokens: tokens, costs: costs)
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+
+/// One point of a training curve: an epoch of the builtin model, or a logged step of an outside fine-tune.
+public struct TrainingPoint: Sendable, Equatable {
+    /// Epoch or step number.
+    public var step: Double
+    public var trainLoss: Double?
+    public var validationLoss: Double?
+    public var trainAccuracy: Double?
+    public var validationAccuracy: Double?
+
+    public init(step: Double, trainLoss: Double? = nil, validationLoss: Double? = nil, trainAccuracy: Double? = nil, validationAccuracy: Double? = nil) {
+        self.step = step; self.trainLoss = trainLoss; self.validationLoss = validationLoss
+        self.trainAccuracy = trainAccuracy; self.validationAccuracy = validationAccuracy
+    }
+
+    public init(_ epoch: EpochStats) {
+        self.init(step: Double(epoch.epoch), trainLoss: epoch.trainLoss, validationLoss: epoch.validationLoss,
+                  trainAccuracy: epoch.trainAccuracy, validationAccuracy: epoch.validationAccuracy)
+    }
+}
+
+/// What a training curve says, with the evidence and the remedy (step 4 of the guidance).
+public struct TrainingDiagnosis: Sendable, Equatable {
+    public enum Fit: String, Sendable {
+        case overfitting, underfitting
+        case goodFit = "good fit"
+        case unknown = "not enough data"
+    }
+    public var fit: Fit
+    /// The figures that show it.
+    public var evidence: String
+    /// What to do about it.
+    public var remedy: String
+}
+
+/// Diagnoses over- and underfitting from training and validation curves.
+public enum TrainingDiagnoser {
+    /// Validation loss this much above its minimum at the end counts as rising.
+    public static let riseTolerance = 0.03
+    /// A training–validation accuracy gap above this is overfitting.
+    public static let gapLimit = 0.10
+    /// Training loss still falling by more than this share per step at the end means "still learning".
+    public static let stillImproving = 0.01
+
+    public static func diagnose(_ points: [TrainingPoint], unit: String = "epoch") -> TrainingDiagnosis {
+        let train = points.compactMap { p in p.trainLoss.map { (p.step, $0) } }
+        let validation = points.compactMap { p in p.validationLoss.map { (p.step, $0) } }
+        guard train.count >= 2 else {
+            return TrainingDiagnosis(fit: .unknown, evidence: "fewer than two logged training losses", remedy: "log the loss at least twice to diagnose the fit")
+        }
+        func f(_ v: Double) -> String { Format.fixed(v, digits: 3) }
+        func at(_ step: Double) -> String { "\(unit) \(JSON.formatNumber(step))" }
+        // Overfitting: validation loss turned up while training loss kept falling.
+        if validation.count >= 2, let best = validation.min(by: { $0.1 < $1.1 }), let lastValidation = validation.last,
+           lastValidation.0 > best.0, lastValidation.1 > best.1 * (1 + riseTolerance) {
+            let trainAtBest = train.last { $0.0 <= best.0 }?.1 ?? train[0].1
+            if let lastTrain = train.last?.1, lastTrain < trainAtBest {
+                return TrainingDiagnosis(
+                    fit: .overfitting,
+                    evidence: "validation loss rose from \(f(best.1)) at \(at(best.0)) to \(f(lastValidation.1)) at \(at(lastValidation.0)) while training loss fell from \(f(trainAtBest)) to \(f(lastTrain))",
+                    remedy: "stop at \(at(best.0)) (early stopping keeps the best \(unit)), add weight decay (raise l2), lower the learning rate, or train on more and cleaner data")
+            }
+        }
+        let lastAccuracies = points.last { $0.trainAccuracy != nil && $0.validationAccuracy != nil }
+        if let p = lastAccuracies, let ta = p.trainAccuracy, let va = p.validationAccuracy, ta - va > gapLimit {
+            return TrainingDiagnosis(
+                fit: .overfitting,
+                evidence: "training accuracy \(Format.percent(ta)) against validation accuracy \(Format.percent(va)) at \(at(p.step)): a gap of \(Format.fixed((ta - va) * 100, digits: 1)) points",
+                remedy: "add weight decay (raise l2), stop earlier, lower the learning rate, or add more varied training data")
+        }
+        // Underfitting: both curves still falling at the end.
+        let previous = train[train.count - 2].1, last = train[train.count - 1].1
+        let trainFalling = previous > 0 && (previous - last) / previous > stillImproving
+        let validationFalling = validation.count < 2 || validation[validation.count - 1].1 < validation[validation.count - 2].1
+        if trainFalling && validationFalling {
+            var evidence = "training loss still falling at the last \(unit) (\(f(previous)) → \(f(last)))"
+            if validation.count >= 2 { evidence += ", validation loss too (\(f(validation[validation.count - 2].1)) → \(f(validation[validation.count - 1].1)))" }
+            if let ta = points.last(where: { $0.trainAccuracy != nil })?.trainAccuracy { evidence += "; training accuracy \(Format.percent(ta))" }
+            return TrainingDiagnosis(fit: .underfitting, evidence: evidence,
+                                     remedy: "train more epochs, raise the learning rate a little, or give the model more capacity (more features, a larger model)")
+        }
+        var evidence = "training loss levelled off at \(f(last))"
+        if let v = validation.last { evidence += ", validation loss at \(f(v.1)) without rising" }
+        if let p = lastAccuracies, let ta = p.trainAccuracy, let va = p.validationAccuracy {
+            evidence += "; accuracy gap \(Format.fixed((ta - va) * 100, digits: 1)) points"
+        }
+        return TrainingDiagnosis(fit: .goodFit, evidence: evidence, remedy: "none needed; more or cleaner data is what would raise accuracy further")
+    }
+}
+
+/// Why an outside training log could not be read.
+public struct TrainingLogError: Error, CustomStringConvertible, Sendable {
+    public var path: String
+    public var reason: String
+    public var description: String { "\(path): \(reason)" }
+}
+
+/// Reads the training logs that fine-tuning services and libraries write.
+public enum TrainingLogReader {
+    /// OpenAI's fine-tuning result file (CSV: step, train_loss, train_accuracy, valid_loss,
+    /// valid_mean_token_accuracy; validation columns are empty on most rows) or Hugging Face
+    /// Trainer's `trainer_state.json` (`log_history` with `loss` and `eval_loss` entries), by extension.
+    public static func read(_ path: String) throws(TrainingLogError) -> [TrainingPoint] {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw TrainingLogError(path: path, reason: "cannot read the file")
+        }
+        return path.lowercased().hasSuffix(".csv") ? try openAIResults(text, path: path) : try trainerState(text, path: path)
+    }
+
+    static func openAIResults(_ text: String, path: String) throws(TrainingLogError) -> [TrainingPoint] {
+        let records: [CSV.Record]
+        do { records = try CSV.parse(text) } catch { throw TrainingLogError(path: path, reason: error.description) }
+        guard let header = records.first?.fields.map({ $0.trimmingCharacters(in: .whitespaces) }),
+              let stepColumn = header.firstIndex(of: "step"), let lossColumn = header.firstIndex(of: "train_loss") else {
+            throw TrainingLogError(path: path, reason: "expected OpenAI's result columns (step, train_loss, …)")
+        }
+        func value(_ record: CSV.Record, _ name: String) -> Double? {
+            header.firstIndex(of: name).flatMap { $0 < record.fields.count ? Double(record.fields[$0]) : nil }
+        }
+        return records.dropFirst().compactMap { record in
+            guard stepColumn < record.fields.count, lossColumn < record.fields.count, let step = Double(record.fields[stepColumn]) else { return nil }
+            return TrainingPoint(step: step, trainLoss: value(record, "train_loss"), validationLoss: value(record, "valid_loss"),
+                                 trainAccuracy: value(record, "train_accuracy"),
+                                 validationAccuracy: value(record, "valid_mean_token_accuracy") ?? value(record, "valid_accuracy"))
+        }
+    }
+
+    static func trainerState(_ text: String, path: String) throws(TrainingLogError) -> [TrainingPoint] {
+        let json: JSON
+        do { json = try JSON.parse(text) } catch { throw TrainingLogError(path: path, reason: "not JSON (\(error))") }
+        guard let history = json["log_history"]?.arrayValue else {
+            throw TrainingLogError(path: path, reason: "no \"log_history\" array (expected a Hugging Face trainer_state.json)")
+        }
+        var byStep: [Double: TrainingPoint] = [:]
+        for entry in history {
+            guard let step = entry["step"]?.numberValue ?? entry["epoch"]?.numberValue else { continue }
+            var point = byStep[step] ?? TrainingPoint(step: step)
+            if let loss = entry["loss"]?.numberValue { point.trainLoss = loss }
+            if let loss = entry["eval_loss"]?.numberValue { point.validationLoss = loss }
+            if let accuracy = entry["eval_accuracy"]?.numberValue { point.validationAccuracy = accuracy }
+            if let accuracy = entry["train_accuracy"]?.numberValue { point.trainAccuracy = accuracy }
+            byStep[step] = point
+        }
+        // Evaluation steps rarely coincide with logging steps: carry the last training loss forward.
+        var points = byStep.values.sorted { $0.step < $1.step }
+        var lastTrain: Double? = nil
+        for i in points.indices {
+            if let t = points[i].trainLoss { lastTrain = t } else if points[i].validationLoss != nil { points[i].trainLoss = lastTrain }
+        }
+        return points
+    }
+}
