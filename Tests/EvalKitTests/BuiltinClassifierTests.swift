@@ -18,7 +18,9 @@ import Testing
         let majority = Double(counts.values.max() ?? 0) / Double(test.count)
         // Clearly: at least 15 points above always answering the most frequent label.
         #expect(accuracy >= majority + 0.15, "accuracy \(accuracy) vs majority \(majority)")
-        #expect(model.history.count == settings.epochs)
+        // Early stopping may end training before the last epoch; it then keeps the best one.
+        #expect(model.stoppedEarly ? model.history.count < settings.epochs : model.history.count == settings.epochs)
+        #expect(model.bestEpoch >= 1 && model.bestEpoch <= model.history.count)
         #expect(model.history.last?.validationAccuracy != nil)
     }
 

@@ -90,15 +90,17 @@ import Testing
         // The LLM server of the example is not running in tests: it is reported, and the builtin model carries the run.
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("builtin-lr: accuracy"))
-        #expect(result.stderr.contains("160/160 requests"))
+        #expect(result.stderr.contains("200/200 requests"))
         let summary = try String(contentsOfFile: dir + "/run/summary.csv", encoding: .utf8)
-        #expect(summary.split(separator: "\n").count == 1 + 4)
+        #expect(summary.split(separator: "\n").count == 1 + 5)
     }
 
     @Test func dryRunEstimatesWithoutSendingAndVerifyChecksARun() throws {
         let dry = try run(["compare", "--dry-run", "--limit", "10"])
         #expect(dry.status == 0, "\(dry.stderr)")
-        #expect(dry.stdout.contains("40 requests (10 test examples × 4 candidates × 1 repeats); nothing sent"))
+        #expect(dry.stdout.contains("50 requests (10 test examples × 5 candidates × 1 repeats); nothing sent"))
+        // Similar examples are chosen for the estimate too.
+        #expect(dry.stdout.contains("| local-llm:similar | 10 |"))
         #expect(dry.stdout.contains("| local-llm:fewshot | 10 |"))
         #expect(dry.stdout.contains("self-hosted: cost follows from measured latency"))
 

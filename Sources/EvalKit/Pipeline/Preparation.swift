@@ -45,6 +45,10 @@ public enum Preparation {
                 problems.append("$.prompts[\(index)] (\(prompt.id)): \(error)")
             }
         }
+        for (index, model) in experiment.models.enumerated() {
+            guard let log = model.trainingLog else { continue }
+            do { _ = try TrainingLogReader.read(experiment.resolve(log)) } catch { problems.append("$.models[\(index)].training_log: \(error)") }
+        }
         guard problems.isEmpty, let dataset else { throw .problems(file: experiment.configPath, problems) }
         return PreparedExperiment(experiment: experiment, dataset: dataset, builders: builders)
     }

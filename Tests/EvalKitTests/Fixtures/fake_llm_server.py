@@ -53,6 +53,15 @@ class Handler(BaseHTTPRequestHandler):
                                       "anthropic_version": self.headers.get("anthropic-version"), "body": body}) + "\n")
         if self.headers.get("Authorization") == "Bearer sk-bad-key":
             return self.reply(401, {"error": {"message": "Incorrect API key provided: sk-bad-key", "type": "invalid_request_error"}})
+        if self.path.endswith("/embeddings"):
+            # Letter counts as the vector; model "per-token" answers one vector per word (as llama.cpp can).
+            def vector(t):
+                return [float(t.lower().count(c)) for c in "abcdefghijklmnopqrstuvwxyz"]
+            data = []
+            for i, t in enumerate(body["input"]):
+                emb = [vector(w) for w in t.split()] or [vector("")] if body.get("model") == "per-token" else vector(t)
+                data.append({"object": "embedding", "index": i, "embedding": emb})
+            return self.reply(200, {"object": "list", "data": list(reversed(data)), "model": body.get("model")})
         if self.path.endswith("/chat/completions"):
             text = body["messages"][-1]["content"]
         elif self.path.endswith("/completions"):
