@@ -197,8 +197,7 @@ func prepare(_ configPath: String) -> PreparedExperiment? {
 }
 
 func runValidate(_ arguments: [String]) -> Int32 {
-    let parsed: ParsedArguments
-    do { parsed = try ArgumentSpec().parse(arguments) } catch { return usageFailure(error, command: "validate") }
+    guard let parsed = parseArguments(ArgumentSpec(), arguments, command: "validate") else { return Exit.usage }
     let path = parsed.positionals.first ?? "evalkit.json"
     guard let prepared = prepare(path) else { return Exit.usage }
     let e = prepared.experiment
@@ -324,8 +323,7 @@ func writeFile(_ text: String, to path: String) -> Bool {
 
 func runCheck(_ arguments: [String]) -> Int32 {
     let spec = ArgumentSpec(valueOptions: ["baseline", "max-accuracy-drop", "max-latency-ratio", "max-cost-ratio", "alpha", "junit", "markdown"])
-    let parsed: ParsedArguments
-    do { parsed = try spec.parse(arguments) } catch { return usageFailure(error, command: "check") }
+    guard let parsed = parseArguments(spec, arguments, command: "check") else { return Exit.usage }
     guard let runDirectory = parsed.positionals.first, let baselineDirectory = parsed.options["baseline"] else {
         return usageFailure(UsageError("check needs a run folder and --baseline: evalkit check RUN_DIR --baseline BASELINE"), command: "check")
     }
@@ -352,8 +350,7 @@ func runCheck(_ arguments: [String]) -> Int32 {
 }
 
 func runBaseline(_ arguments: [String]) -> Int32 {
-    let parsed: ParsedArguments
-    do { parsed = try ArgumentSpec(valueOptions: ["to"]).parse(arguments) } catch { return usageFailure(error, command: "baseline") }
+    guard let parsed = parseArguments(ArgumentSpec(valueOptions: ["to"]), arguments, command: "baseline") else { return Exit.usage }
     guard let runDirectory = parsed.positionals.first else { return usageFailure(UsageError("baseline needs a run folder"), command: "baseline") }
     do {
         let target = try RunFolderCommands.promoteBaseline(runDirectory: runDirectory, destination: parsed.options["to"])
@@ -366,8 +363,7 @@ func runBaseline(_ arguments: [String]) -> Int32 {
 }
 
 func runDiff(_ arguments: [String]) -> Int32 {
-    let parsed: ParsedArguments
-    do { parsed = try ArgumentSpec(valueOptions: ["out"], maxPositionals: 2).parse(arguments) } catch { return usageFailure(error, command: "diff") }
+    guard let parsed = parseArguments(ArgumentSpec(valueOptions: ["out"], maxPositionals: 2), arguments, command: "diff") else { return Exit.usage }
     guard parsed.positionals.count == 2 else { return usageFailure(UsageError("diff needs two run folders: evalkit diff RUN_A RUN_B"), command: "diff") }
     do {
         let text = RunDiff.markdown(try RunFolder.load(parsed.positionals[0]), try RunFolder.load(parsed.positionals[1]))
@@ -381,8 +377,7 @@ func runDiff(_ arguments: [String]) -> Int32 {
 }
 
 func runReport(_ arguments: [String]) -> Int32 {
-    let parsed: ParsedArguments
-    do { parsed = try ArgumentSpec().parse(arguments) } catch { return usageFailure(error, command: "report") }
+    guard let parsed = parseArguments(ArgumentSpec(), arguments, command: "report") else { return Exit.usage }
     guard let runDirectory = parsed.positionals.first else { return usageFailure(UsageError("report needs a run folder"), command: "report") }
     do {
         try RunFolderCommands.rerender(runDirectory: runDirectory)
@@ -395,8 +390,7 @@ func runReport(_ arguments: [String]) -> Int32 {
 }
 
 func runAudit(_ arguments: [String]) -> Int32 {
-    let parsed: ParsedArguments
-    do { parsed = try ArgumentSpec().parse(arguments) } catch { return usageFailure(error, command: "audit") }
+    guard let parsed = parseArguments(ArgumentSpec(), arguments, command: "audit") else { return Exit.usage }
     guard let prepared = prepare(parsed.positionals.first ?? "evalkit.json") else { return Exit.usage }
     let e = prepared.experiment
     let audit = DataAuditor.audit(prepared.dataset, labels: e.task.labels, minConfidence: e.audit.minConfidence, maxCharacters: e.audit.maxCharacters)
@@ -415,8 +409,7 @@ func runAudit(_ arguments: [String]) -> Int32 {
 
 func runExport(_ arguments: [String]) -> Int32 {
     let spec = ArgumentSpec(valueOptions: ["prompt", "out"], flags: ["dedupe", "drop-conflicts", "drop-leaked"])
-    let parsed: ParsedArguments
-    do { parsed = try spec.parse(arguments) } catch { return usageFailure(error, command: "export-finetune") }
+    guard let parsed = parseArguments(spec, arguments, command: "export-finetune") else { return Exit.usage }
     guard let promptID = parsed.options["prompt"] else { return usageFailure(UsageError("export-finetune needs --prompt ID"), command: "export-finetune") }
     guard let prepared = prepare(parsed.positionals.first ?? "evalkit.json") else { return Exit.usage }
     let fixes = AuditFixes(dropDuplicates: parsed.flags.contains("dedupe"), dropConflicts: parsed.flags.contains("drop-conflicts"),
@@ -438,8 +431,7 @@ func runExport(_ arguments: [String]) -> Int32 {
 }
 
 func runVerify(_ arguments: [String]) -> Int32 {
-    let parsed: ParsedArguments
-    do { parsed = try ArgumentSpec().parse(arguments) } catch { return usageFailure(error, command: "verify") }
+    guard let parsed = parseArguments(ArgumentSpec(), arguments, command: "verify") else { return Exit.usage }
     guard let directory = parsed.positionals.first else {
         return usageFailure(UsageError("verify needs the run folder: evalkit verify RUN_DIR"), command: "verify")
     }
@@ -455,6 +447,14 @@ func runVerify(_ arguments: [String]) -> Int32 {
     } catch {
         printError("error: \(error)")
         return Exit.usage
+    }
+}
+
+/// Parses a command's arguments, printing the usage error (and returning nil) when they are wrong.
+func parseArguments(_ spec: ArgumentSpec, _ arguments: [String], command: String) -> ParsedArguments? {
+    do { return try spec.parse(arguments) } catch {
+        _ = usageFailure(error, command: command)
+        return nil
     }
 }
 
