@@ -282,6 +282,8 @@ func watchInterrupts(_ stop: StopSignal) -> [DispatchSourceSignal] {
         let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
         source.setEventHandler {
             if stop.isStopped {
+                // Workers and managed servers must not outlive the run.
+                ChildProcesses.shared.killAll()
                 printError("\naborted; finished results are in results.jsonl")
                 exit(130)
             }

@@ -195,8 +195,21 @@ public struct ModelSpec: Sendable {
     public var limits: RequestLimits = RequestLimits()
     /// A training log from outside (OpenAI result CSV or Hugging Face trainer_state.json) to diagnose.
     public var trainingLog: String?
+    /// A server evalkit starts for this model and stops at the end.
+    public var server: ServerSettings?
 
     public var providerName: String { provider.name }
+}
+
+/// A model server evalkit manages: the command that starts it and the URL that says it is ready.
+public struct ServerSettings: Sendable, Equatable {
+    public var command: [String]
+    /// Polled until it answers 2xx (e.g. `http://127.0.0.1:8080/v1/models`).
+    public var readyURL: String
+    public var startupTimeoutSeconds: Double
+    public init(command: [String], readyURL: String, startupTimeoutSeconds: Double = 120) {
+        self.command = command; self.readyURL = readyURL; self.startupTimeoutSeconds = startupTimeoutSeconds
+    }
 }
 
 /// How a model's requests are retried and paced.

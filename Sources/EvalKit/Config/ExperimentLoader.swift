@@ -252,7 +252,18 @@ public enum ExperimentLoader {
         for (i, item) in items.enumerated() {
             let path = "$.models[\(i)]"
             guard let m = ObjectReader(item, path: path, issues: &issues) else { continue }
-            m.rejectUnknownKeys(["id", "description", "provider", "role", "options", "pricing", "concurrency", "fine_tuning", "retry", "requests_per_minute", "tokens_per_minute", "training_log"], issues: &issues)
+            m.rejectUnknownKeys(["id", "description", "provider", "role", "options", "pricing", "concurrency", "fine_tuning", "retry", "requests_per_minute", "tokens_per_minute", "training_log", "server"], issues: &issues)
+            var server: ServerSettings? = nil
+            if let sv = ObjectReader(m["server"], path: m.childPath("server"), issues: &issues, required: false) {
+                sv.rejectUnknownKeys(["command", "ready_url", "startup_timeout_seconds"], issues: &issues)
+                let command = sv.stringArray("command", required: true, nonEmpty: true, issues: &issues)
+                let ready = sv.string("ready_url", required: true, issues: &issues)
+                if let ready, URL(string: ready)?.scheme?.hasPrefix("http") != true {
+                    issues.add(ConfigIssue(path: sv.childPath("ready_url"), expected: "an http:// URL", found: "\"\(ready)\""))
+                }
+                let timeout = sv.number("startup_timeout_seconds", range: 0.1...3600, rangeText: "seconds between 0.1 and 3600", issues: &issues) ?? 120
+                if let command, !command.isEmpty, let ready { server = ServerSettings(command: command, readyURL: ready, startupTimeoutSeconds: timeout) }
+            }
             let id = m.string("id", required: true, issues: &issues)
             if let id, models.contains(where: { $0.id == id }) {
                 issues.add(ConfigIssue(path: m.childPath("id"), expected: "a model id used once", found: "\"\(id)\" again"))
@@ -266,6 +277,9 @@ public enum ExperimentLoader {
             let provider = providerName.flatMap { name in options.flatMap { readProvider(name, $0, issues: &issues) } }
             let pricing = readPricing(m["pricing"], path: m.childPath("pricing"), issues: &issues)
             let concurrency = m.integer("concurrency", minimum: 1, issues: &issues)
+            if server != nil, providerName == "builtin" {
+                issues.add(ConfigIssue(path: m.childPath("server"), expected: "no server for a builtin model (it runs inside evalkit)"))
+            }
             guard let id, let role, let provider else { continue }
             // A worker process and the in-process classifier answer one request at a time.
             let defaultConcurrency: Int
@@ -285,7 +299,7 @@ public enum ExperimentLoader {
             limits.tokensPerMinute = m.number("tokens_per_minute", range: 1...1e12, rangeText: "tokens per minute ≥ 1", issues: &issues)
             models.append(ModelSpec(id: id, role: role, provider: provider, pricing: pricing,
                                     concurrency: concurrency ?? defaultConcurrency, description: m.string("description", issues: &issues),
-                                    fineTuning: fineTuning, limits: limits, trainingLog: m.string("training_log", issues: &issues)))
+                                    fineTuning: fineTuning, limits: limits, trainingLog: m.string("training_log", issues: &issues), server: server))
         }
         return models
     }

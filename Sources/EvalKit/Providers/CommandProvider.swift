@@ -107,6 +107,7 @@ final class WorkerProcess: Sendable {
         do { try process.run() } catch {
             throw .worker(reason: "could not start \(argv.joined(separator: " ")): \(error.localizedDescription)")
         }
+        ChildProcesses.shared.add(process.processIdentifier)
         return WorkerProcess(process: process, stdin: input.fileHandleForWriting, lines: lines, stderrLines: stderrLines)
     }
 
@@ -133,12 +134,7 @@ final class WorkerProcess: Sendable {
         while process.isRunning && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        if process.isRunning {
-            process.terminate()
-            for _ in 0..<10 where process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
+        await stopProcess(process, grace: 0.2)
     }
 }
 

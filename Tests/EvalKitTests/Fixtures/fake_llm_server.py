@@ -95,7 +95,8 @@ class Handler(BaseHTTPRequestHandler):
 if __name__ == "__main__":
     # The parent may have spawned us with SIGTERM blocked; make sure it stops us.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    # An optional second argument fixes the port (for tests that start it as a managed server).
+    server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2]) if len(sys.argv) > 2 else 0), Handler)
     print(server.server_address[1], flush=True)
     try:
         server.serve_forever()

@@ -10,7 +10,7 @@ and on how many times this server has seen that prompt:
   kinds 6-9: answers at once
 Answers are "positive" / "negative" / "neutral" by keyword. Every request is logged as a JSON
 line {"prompt_sha", "attempt", "kind"} to the file named by the first argument.
-Optional second argument: seconds to wait before every answer (to make runs slow).
+Optional second argument: seconds to wait before every answer (to make runs slow); third: the port.
 """
 import hashlib, json, signal, socket, struct, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -76,7 +76,8 @@ class Handler(BaseHTTPRequestHandler):
 
 if __name__ == "__main__":
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    # An optional third argument fixes the port (for tests that start it as a managed server).
+    server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[3]) if len(sys.argv) > 3 else 0), Handler)
     server.daemon_threads = True
     print(server.server_address[1], flush=True)
     try:

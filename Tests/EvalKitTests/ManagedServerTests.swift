@@ -1,0 +1,106 @@
+import EvalKit
+import Foundation
+import Testing
+
+/// Servers evalkit starts itself: readiness, failures with their log, and no process left behind.
+@Suite(.serialized) struct ManagedServerTests {
+    /// A config whose one model is served by `command` (run through sh, which records its PID in `pid`).
+    static func writeExperiment(in dir: String, port: Int, command: String, timeout: Double = 20, n: Int = 6) throws -> String {
+        try Fixtures.write(Fixtures.jsonl([("a", "I love it", "positive"), ("b", "I hate it", "negative"), ("c", "a thing", "neutral")]),
+                           to: "train.jsonl", in: dir)
+        try Fixtures.write(Fixtures.jsonl((0..<n).map { ("t\($0)", ["I love it", "I hate it", "a thing"][$0 % 3] + " \($0)", ["positive", "negative", "neutral"][$0 % 3]) }),
+                           to: "test.jsonl", in: dir)
+        try Fixtures.write("Text: {{input}}\nSentiment:", to: "p.txt", in: dir)
+        let shell = "echo $$ > \(dir)/pid; exec \(command)"
+        return try Fixtures.write("""
+        {"name": "served", "task": {"labels": ["negative", "neutral", "positive"]},
+         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label", "id": "id"}},
+         "prompts": [{"id": "p", "user": "p.txt"}],
+         "models": [{"id": "local", "provider": "openai", "role": "small",
+                     "options": {"base_url": "http://127.0.0.1:\(port)/v1", "model": "m", "timeout_seconds": 5},
+                     "server": {"command": ["sh", "-c", \(JSON.string(shell).encoded())], "ready_url": "http://127.0.0.1:\(port)/v1/models",
+                                "startup_timeout_seconds": \(timeout)}}]}
+        """, to: "evalkit.json", in: dir)
+    }
+
+    static func serverPID(_ dir: String) throws -> Int32 {
+        let text = try String(contentsOfFile: dir + "/pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        return try #require(Int32(text))
+    }
+
+    /// True while the process runs; a zombie (killed, waiting to be reaped by init) counts as gone.
+    static func isAlive(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        let state = stat.split(separator: ")").last?.split(separator: " ").first
+        return state != "Z"
+    }
+
+    @Test func theServerStartsWhenNeededAnswersAndIsStoppedAtTheEnd() async throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let port = closedPort()
+        let config = try Self.writeExperiment(in: dir, port: port,
+                                              command: "python3 \(Fixtures.fixturesDirectory)/fake_llm_server.py \(dir)/requests.jsonl \(port)")
+        var options = CompareOptions()
+        options.outDirectory = dir + "/run"
+        let outcome = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        #expect(!outcome.failed)
+        #expect(outcome.summary.metrics[0].answered == 6)
+        let pid = try Self.serverPID(dir)
+        #expect(!Self.isAlive(pid), "the managed server \(pid) outlived the run")
+    }
+
+    @Test func aServerThatNeverGetsReadyFailsWithItsLogAndIsKilled() async throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let config = try Self.writeExperiment(in: dir, port: closedPort(), command: "python3 -c \"import time; print('loading weights 12%', flush=True); time.sleep(60)\"",
+                                              timeout: 1.5)
+        var options = CompareOptions()
+        options.outDirectory = dir + "/run"
+        let outcome = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        let failure = try #require(outcome.summary.modelFailures.first)
+        #expect(failure.reason.contains("was not ready at http://127.0.0.1:") && failure.reason.contains("within 1.5 s"))
+        #expect(failure.reason.contains("loading weights 12%"))
+        #expect(outcome.failed)
+        #expect(!Self.isAlive(try Self.serverPID(dir)))
+    }
+
+    @Test func aServerThatExitsReportsItsStatusAndLastLines() async throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let config = try Self.writeExperiment(in: dir, port: closedPort(), command: "sh -c 'echo error: model file not found >&2; exit 4'")
+        var options = CompareOptions()
+        options.outDirectory = dir + "/run"
+        let outcome = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        let failure = try #require(outcome.summary.modelFailures.first)
+        #expect(failure.reason.contains("exited with status 4 before it was ready"))
+        #expect(failure.reason.contains("error: model file not found"))
+        let results = try ResultsJournal.read(path: dir + "/run/results.jsonl")
+        #expect(results.count == 6 && results.allSatisfy { $0.error?.contains("exited with status 4") == true })
+    }
+
+    @Test func interruptingARunStopsItsServerOnceAndTwice() throws {
+        for signals in [1, 2] {
+            let dir = try Fixtures.temporaryDirectory()
+            let port = closedPort()
+            _ = try Self.writeExperiment(in: dir, port: port, command: "python3 \(Fixtures.fixturesDirectory)/fault_server.py \(dir)/log.jsonl 0.3 \(port)", n: 60)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CLITests.binary)
+            process.arguments = ["compare", "--no-cache", "--out", "run", "--concurrency", "2"]
+            process.currentDirectoryURL = URL(fileURLWithPath: dir)
+            process.standardError = FileHandle.nullDevice
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            let deadline = Date().addingTimeInterval(60)
+            while ((try? String(contentsOfFile: dir + "/run/results.jsonl", encoding: .utf8)) ?? "").isEmpty && Date() < deadline { usleep(20_000) }
+            let pid = try Self.serverPID(dir)
+            #expect(Self.isAlive(pid))
+            for _ in 0..<signals {
+                kill(process.processIdentifier, SIGINT)
+                usleep(100_000)
+            }
+            process.waitUntilExit()
+            #expect(process.terminationStatus == (signals == 1 ? 3 : 130))
+            for _ in 0..<50 where Self.isAlive(pid) { usleep(20_000) }
+            #expect(!Self.isAlive(pid), "the managed server outlived an interrupt with \(signals) signal(s)")
+        }
+    }
+}
