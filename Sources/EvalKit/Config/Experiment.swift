@@ -268,6 +268,15 @@ public enum OpenAIEndpoint: String, Sendable {
     case completions
 }
 
+/// How a candidate's answer is read.
+public enum ScoringMethod: String, Sendable {
+    /// The model generates text and a label is parsed from it.
+    case generate
+    /// Each label is scored by its log-likelihood as the prompt's continuation (as lm-evaluation-harness
+    /// scores multiple choice); the most likely label is the answer. Needs logprobs with echo.
+    case likelihood
+}
+
 /// An OpenAI-compatible server (OpenAI, vLLM, llama.cpp, Ollama /v1, …).
 public struct OpenAISettings: Sendable {
     public var baseURL: String
@@ -277,6 +286,7 @@ public struct OpenAISettings: Sendable {
     public var endpoint: OpenAIEndpoint
     public var generation: GenerationSettings
     public var timeoutSeconds: Double
+    public var scoring: ScoringMethod = .generate
 
     public init(baseURL: String, model: String, apiKeyEnv: String?, endpoint: OpenAIEndpoint, generation: GenerationSettings, timeoutSeconds: Double) {
         self.baseURL = baseURL; self.model = model; self.apiKeyEnv = apiKeyEnv; self.endpoint = endpoint; self.generation = generation; self.timeoutSeconds = timeoutSeconds

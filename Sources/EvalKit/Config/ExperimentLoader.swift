@@ -318,7 +318,8 @@ public enum ExperimentLoader {
         let timeout = o.number("timeout_seconds", range: 0.001...86_400, rangeText: "seconds > 0", issues: &issues) ?? 60
         switch name {
         case "openai":
-            o.rejectUnknownKeys(["base_url", "model", "api_key_env", "endpoint"] + generationKeys, issues: &issues)
+            o.rejectUnknownKeys(["base_url", "model", "api_key_env", "endpoint", "scoring"] + generationKeys, issues: &issues)
+            let scoring = o.oneOf("scoring", ["generate", "likelihood"], issues: &issues).flatMap(ScoringMethod.init(rawValue:)) ?? .generate
             let baseURL = o.string("base_url", required: true, issues: &issues)
             if let baseURL, URL(string: baseURL)?.scheme?.hasPrefix("http") != true {
                 issues.add(ConfigIssue(path: o.childPath("base_url"), expected: "an http:// or https:// URL", found: "\"\(baseURL)\""))
@@ -326,9 +327,15 @@ public enum ExperimentLoader {
             let model = o.string("model", required: true, issues: &issues)
             let endpoint = o.oneOf("endpoint", ["chat", "completions"], issues: &issues).flatMap(OpenAIEndpoint.init(rawValue:)) ?? .chat
             let generation = readGeneration(o, issues: &issues)
+            if scoring == .likelihood && endpoint != .completions {
+                issues.add(ConfigIssue(path: o.childPath("scoring"), expected: "\"endpoint\": \"completions\" with likelihood scoring (it scores the raw prompt's continuation)",
+                                       found: "endpoint \"\(endpoint.rawValue)\""))
+            }
             guard let baseURL, let model else { return nil }
-            return .openAI(OpenAISettings(baseURL: baseURL, model: model, apiKeyEnv: o.string("api_key_env", issues: &issues),
-                                          endpoint: endpoint, generation: generation, timeoutSeconds: timeout))
+            var settings = OpenAISettings(baseURL: baseURL, model: model, apiKeyEnv: o.string("api_key_env", issues: &issues),
+                                          endpoint: endpoint, generation: generation, timeoutSeconds: timeout)
+            settings.scoring = scoring
+            return .openAI(settings)
         case "anthropic":
             o.rejectUnknownKeys(["base_url", "model", "api_key_env", "version"] + generationKeys, issues: &issues)
             let model = o.string("model", required: true, issues: &issues)

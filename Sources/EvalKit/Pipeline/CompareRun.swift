@@ -172,7 +172,7 @@ public enum CompareRun {
             let candidate = candidates[job.candidateIndex]
             let example = testExamples[job.exampleIndex]
             return ModelRequest(prompt: render(job) ?? RenderedPrompt(system: nil, user: example.input), input: example.input,
-                                id: "\(candidate.id)/\(example.id)/\(job.repeatIndex)")
+                                id: "\(candidate.id)/\(example.id)/\(job.repeatIndex)", labels: experiment.task.labels)
         }, onStartFailure: { model, error in
             await recorder.modelFailed(model, error)
         }, onCompletion: { completion in
@@ -330,6 +330,7 @@ actor RunRecorder {
         switch completion.outcome {
         case .success(let response):
             result.output = response.text
+            result.labelProbabilities = response.labelProbabilities
             result.label = parsers[job.candidateIndex].parse(response.text)
             result.correct = result.label == example.target
             if model?.provider.usesPrompts == true {

@@ -6,9 +6,11 @@ public struct ModelRequest: Sendable {
     public var input: String
     /// A stable id for the request, e.g. `model:prompt/example/repeat`.
     public var id: String
+    /// The task's labels, for providers that score each label instead of generating text.
+    public var labels: [String]
 
-    public init(prompt: RenderedPrompt, input: String, id: String) {
-        self.prompt = prompt; self.input = input; self.id = id
+    public init(prompt: RenderedPrompt, input: String, id: String, labels: [String] = []) {
+        self.prompt = prompt; self.input = input; self.id = id; self.labels = labels
     }
 }
 
@@ -18,9 +20,11 @@ public struct ModelResponse: Sendable, Equatable {
     /// Token counts as the server reported them; nil when it reported none.
     public var inputTokens: Int?
     public var outputTokens: Int?
+    /// With likelihood scoring: each label's probability as the prompt's continuation.
+    public var labelProbabilities: [String: Double]?
 
-    public init(text: String, inputTokens: Int? = nil, outputTokens: Int? = nil) {
-        self.text = text; self.inputTokens = inputTokens; self.outputTokens = outputTokens
+    public init(text: String, inputTokens: Int? = nil, outputTokens: Int? = nil, labelProbabilities: [String: Double]? = nil) {
+        self.text = text; self.inputTokens = inputTokens; self.outputTokens = outputTokens; self.labelProbabilities = labelProbabilities
     }
 }
 

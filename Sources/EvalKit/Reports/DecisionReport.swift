@@ -172,14 +172,14 @@ public enum DecisionReport {
         var md = "## Step 1 — prompt engineering on the foundation model\n\n"
         let foundation = a.assessments.filter { $0.metrics.role == .foundation }
         guard !foundation.isEmpty else { return md + "No candidate has the role `foundation`, so no prompt variants were compared.\n\n" }
-        md += Markdown.table(["candidate", "accuracy", "95% CI", "consistency", "invalid", "errors", "input tokens", "output tokens",
+        md += Markdown.table(["candidate", "answer read by", "accuracy", "95% CI", "consistency", "invalid", "errors", "input tokens", "output tokens",
                               "cost / 1k", "p50", "p95"], foundation.map { c in
             let m = c.metrics
-            return [c.id, Format.percent(m.accuracy), "\(Format.percent(c.accuracyLow))–\(Format.percent(c.accuracyHigh))",
+            return [c.id, readMethod(c.metrics, s.experiment), Format.percent(m.accuracy), "\(Format.percent(c.accuracyLow))–\(Format.percent(c.accuracyHigh))",
                     consistencyText(c), Format.percent(m.invalidRate), "\(m.errors) / \(m.requests)",
                     tokens(m.meanInputTokens, m.tokensEstimated), tokens(m.meanOutputTokens, m.tokensEstimated),
                     Format.usd(m.costPer1kUSD), ms(m.latencyP50Ms), ms(m.latencyP95Ms)]
-        }, alignRight: Set(1...10))
+        }, alignRight: Set(2...11))
         let ranked = foundation.filter { $0.metrics.answered > 0 }.sorted { ($0.metrics.accuracy ?? 0) > ($1.metrics.accuracy ?? 0) }
         if let best = ranked.first {
             md += "\nMost accurate variant: **\(Markdown.cell(best.id))** at \(Format.percent(best.metrics.accuracy))"
@@ -211,6 +211,22 @@ public enum DecisionReport {
             md += ") mean the model often answered in a form no label could be read from; see the invalid-output samples in the Appendix.\n"
         }
         return md + "\n"
+    }
+
+    /// How a candidate's answer becomes a label: parsed from generated text (and how), or scored by likelihood.
+    static func readMethod(_ m: CandidateMetrics, _ e: Experiment) -> String {
+        guard let model = e.model(m.model) else { return "–" }
+        switch model.provider {
+        case .builtin: return "classifier"
+        case .openAI(let s) where s.scoring == .likelihood: return "label likelihood"
+        default:
+            let parsing = m.prompt.flatMap { e.prompt($0)?.parsing } ?? e.task.parsing
+            switch parsing.method {
+            case .exact: return "parsed: exact"
+            case .first: return "parsed: first label"
+            case .regex: return "parsed: regex"
+            }
+        }
     }
 
     static func index(of id: String, in s: RunSummary) -> Int { s.metrics.firstIndex { $0.candidate == id } ?? 0 }
@@ -433,7 +449,9 @@ public enum DecisionReport {
 
     static func providerDescription(_ model: ModelSpec) -> String {
         switch model.provider {
-        case .openAI(let s): return "openai \(s.endpoint.rawValue), model \(s.model) at \(s.baseURL)"
+        case .openAI(let s):
+            let scoring = s.scoring == .likelihood ? "; scored by label likelihood (log-probabilities of each label as the continuation)" : ""
+            return "openai \(s.endpoint.rawValue), model \(s.model) at \(s.baseURL)\(scoring)"
         case .anthropic(let s): return "anthropic, model \(s.model) at \(s.baseURL)"
         case .command(let s): return "command: \(s.argv.joined(separator: " "))"
         case .builtin(let s): return "builtin logistic regression (2^\(s.hashBits) hashed n-gram features, \(s.epochs) epochs)"

@@ -39,8 +39,11 @@ public struct ResponseCache: Sendable {
         guard mode == .use, let data = FileManager.default.contents(atPath: path(key)),
               let json = try? JSON.parse(bytes: [UInt8](data)), let text = json["text"]?.stringValue,
               let latency = json["latency_ms"]?.numberValue else { return nil }
+        let probabilities = json["label_probabilities"]?.objectValue.map { members in
+            Dictionary(members.compactMap { key, value in value.numberValue.map { (key, $0) } }, uniquingKeysWith: { a, _ in a })
+        }
         return Entry(response: ModelResponse(text: text, inputTokens: json["input_tokens"]?.numberValue.map { Int($0) },
-                                             outputTokens: json["output_tokens"]?.numberValue.map { Int($0) }),
+                                             outputTokens: json["output_tokens"]?.numberValue.map { Int($0) }, labelProbabilities: probabilities),
                      latencyMs: latency)
     }
 
@@ -53,6 +56,7 @@ public struct ResponseCache: Sendable {
             ("input_tokens", response.inputTokens.map { .number(Double($0)) } ?? .null),
             ("output_tokens", response.outputTokens.map { .number(Double($0)) } ?? .null),
             ("latency_ms", .number(latencyMs)),
+            ("label_probabilities", response.labelProbabilities.map { p in .object(p.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) }) } ?? .null),
         ])
         try? FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try? Data(json.encoded().utf8).write(to: URL(fileURLWithPath: file), options: .atomic)

@@ -26,6 +26,8 @@ public struct ExampleResult: Sendable, Equatable {
     public var attempts: Int = 1
     /// True when the answer came from the response cache (its latency is the one first measured).
     public var cached: Bool = false
+    /// With likelihood scoring: each label's probability.
+    public var labelProbabilities: [String: Double]? = nil
 
     public init(candidate: String, model: String, prompt: String?, exampleID: String, repeatIndex: Int = 0, target: String,
                 output: String?, label: String?, correct: Bool, latencyMs: Double, inputTokens: Int? = nil,
@@ -58,6 +60,9 @@ public struct ExampleResult: Sendable, Equatable {
             ("input_tokens", optionalInt(inputTokens)), ("output_tokens", optionalInt(outputTokens)),
             ("tokens_estimated", .bool(tokensEstimated)), ("cost_usd", costUSD.map(JSON.number) ?? .null),
             ("error", error.map(JSON.string) ?? .null), ("attempts", .number(Double(attempts))), ("cached", .bool(cached)),
+            ("label_probabilities", labelProbabilities.map { probabilities in
+                .object(probabilities.sorted { $0.key < $1.key }.map { ($0.key, .number(($0.value * 1e6).rounded() / 1e6)) })
+            } ?? .null),
         ])
     }
 
@@ -74,5 +79,8 @@ public struct ExampleResult: Sendable, Equatable {
                   error: json["error"]?.stringValue)
         attempts = Int(json["attempts"]?.numberValue ?? 1)
         cached = json["cached"]?.boolValue ?? false
+        labelProbabilities = json["label_probabilities"]?.objectValue.map { members in
+            Dictionary(members.compactMap { key, value in value.numberValue.map { (key, $0) } }, uniquingKeysWith: { a, _ in a })
+        }
     }
 }
