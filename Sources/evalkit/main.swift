@@ -50,6 +50,7 @@ let commandHelp: [String: String] = [
       --out DIR         write the run into DIR (default: reports/<experiment>/<run-id>/)
       --limit N         evaluate only the first N test examples
       --concurrency N   requests in flight per model (overrides the experiment)
+      --only M1,M2      evaluate only the candidates of these models (e.g. --only builtin-lr offline)
       --dry-run         render every request and print the request count, estimated tokens
                         and estimated cost per candidate; send nothing
       --no-cache        neither read nor write the response cache (.evalkit/cache/)
@@ -207,10 +208,11 @@ func runValidate(_ arguments: [String]) -> Int32 {
 }
 
 func runCompare(_ arguments: [String]) async -> Int32 {
-    let spec = ArgumentSpec(valueOptions: ["out", "limit", "concurrency", "resume"], flags: ["dry-run", "no-cache", "refresh"])
+    let spec = ArgumentSpec(valueOptions: ["out", "limit", "concurrency", "resume", "only"], flags: ["dry-run", "no-cache", "refresh"])
     var options = CompareOptions()
     let configPath: String
     let dryRun: Bool
+    var onlyModels: [String]? = nil
     do throws(UsageError) {
         let parsed = try spec.parse(arguments)
         configPath = parsed.positionals.first ?? "evalkit.json"
@@ -218,6 +220,7 @@ func runCompare(_ arguments: [String]) async -> Int32 {
         options.limit = try parsed.positiveInt("limit")
         options.concurrency = try parsed.positiveInt("concurrency")
         dryRun = parsed.flags.contains("dry-run")
+        onlyModels = parsed.options["only"].map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         if parsed.flags.contains("no-cache") && parsed.flags.contains("refresh") { throw UsageError("--no-cache and --refresh exclude each other") }
         options.cacheMode = parsed.flags.contains("no-cache") ? .off : (parsed.flags.contains("refresh") ? .refresh : .use)
         if let resume = parsed.options["resume"] {
@@ -241,7 +244,16 @@ func runCompare(_ arguments: [String]) async -> Int32 {
     } else {
         loaded = prepare(configPath)
     }
-    guard let prepared = loaded else { return Exit.usage }
+    guard var prepared = loaded else { return Exit.usage }
+    if let onlyModels {
+        let known = prepared.experiment.models.map(\.id)
+        if let unknown = onlyModels.first(where: { !known.contains($0) }) {
+            var message = "--only names model \"\(unknown)\", which the experiment does not have (models: \(known.joined(separator: ", ")))"
+            if let guess = Text.suggestion(for: unknown, among: known) { message += "; did you mean \"\(guess)\"?" }
+            return usageFailure(UsageError(message), command: "compare")
+        }
+        prepared.experiment.candidates = prepared.experiment.candidates.filter { onlyModels.contains($0.modelID) }
+    }
     if dryRun { return await printEstimate(prepared, limit: options.limit) }
     let progress = ProgressLine()
     let interrupts = watchInterrupts(options.stop)

@@ -86,26 +86,28 @@ import Testing
 
     @Test func compareRunsTheBundledExampleOffline() throws {
         let dir = try Fixtures.temporaryDirectory()
-        let result = try run(["compare", "--limit", "40", "--out", dir + "/run"])
-        // The LLM server of the example is not running in tests: it is reported, and the builtin model carries the run.
+        // The offline path: only the builtin model, no LLM server needed.
+        let result = try run(["compare", "--only", "builtin-lr", "--limit", "40", "--out", dir + "/run"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("builtin-lr: accuracy"))
-        #expect(result.stderr.contains("200/200 requests"))
+        #expect(result.stderr.contains("40/40 requests"))
         let summary = try String(contentsOfFile: dir + "/run/summary.csv", encoding: .utf8)
-        #expect(summary.split(separator: "\n").count == 1 + 5)
+        #expect(summary.split(separator: "\n").count == 1 + 1)
+        let unknown = try run(["compare", "--only", "builtn-lr"])
+        #expect(unknown.status == 2 && unknown.stderr.contains("did you mean \"builtin-lr\""))
     }
 
     @Test func dryRunEstimatesWithoutSendingAndVerifyChecksARun() throws {
         let dry = try run(["compare", "--dry-run", "--limit", "10"])
         #expect(dry.status == 0, "\(dry.stderr)")
-        #expect(dry.stdout.contains("50 requests (10 test examples × 5 candidates × 1 repeats); nothing sent"))
+        #expect(dry.stdout.contains("80 requests (10 test examples × 8 candidates × 1 repeats); nothing sent"))
         // Similar examples are chosen for the estimate too.
-        #expect(dry.stdout.contains("| local-llm:similar | 10 |"))
-        #expect(dry.stdout.contains("| local-llm:fewshot | 10 |"))
+        #expect(dry.stdout.contains("| gemma-270m:raw-similar | 10 |"))
+        #expect(dry.stdout.contains("| gemma-270m:raw-fewshot | 10 |"))
         #expect(dry.stdout.contains("self-hosted: cost follows from measured latency"))
 
         let dir = try Fixtures.temporaryDirectory()
-        #expect(try run(["compare", "--limit", "30", "--out", dir + "/run"]).status == 0)
+        #expect(try run(["compare", "--only", "builtin-lr", "--limit", "30", "--out", dir + "/run"]).status == 0)
         let verified = try run(["verify", dir + "/run"])
         #expect(verified.status == 0 && verified.stdout.contains("every figure in summary.csv matches"))
         let csv = try String(contentsOfFile: dir + "/run/summary.csv", encoding: .utf8)

@@ -9,7 +9,7 @@ enum LocalLLM {
     static var available: Bool { FileManager.default.isExecutableFile(atPath: python) && FileManager.default.fileExists(atPath: smolLM) }
 }
 
-/// Label scoring by likelihood: each label's log-probability as the prompt's continuation.
+/// Label scoring by likelihood: each label's probability as the prompt's next token.
 @Suite(.serialized) struct LikelihoodTests {
     func provider(_ url: String) -> OpenAIProvider {
         var settings = OpenAISettings(baseURL: url, model: "m", apiKeyEnv: nil, endpoint: .completions, generation: GenerationSettings(), timeoutSeconds: 60)
@@ -29,10 +29,11 @@ enum LocalLLM {
         #expect(abs(probabilities.values.reduce(0, +) - 1) < 1e-9)
         // -0.2 against -2.5 twice: e^-0.2 / (e^-0.2 + 2e^-2.5).
         #expect(abs((probabilities["positive"] ?? 0) - exp(-0.2) / (exp(-0.2) + 2 * exp(-2.5))) < 1e-9)
-        // One echo request per label, each the prompt plus " label".
-        let prompts = try server.requests().compactMap { $0["body"]?["prompt"]?.stringValue }
-        #expect(prompts == labels.map { "Tweet: I love it\nSentiment: \($0)" })
-        #expect(try server.requests().allSatisfy { $0["body"]?["echo"]?.boolValue == true })
+        // One request for the next token's top logprobs.
+        let sent = try server.requests()
+        #expect(sent.count == 1)
+        #expect(sent[0]["body"]?["prompt"]?.stringValue == "Tweet: I love it\nSentiment:")
+        #expect(sent[0]["body"]?["logprobs"]?.numberValue == 20 && sent[0]["body"]?["max_tokens"]?.numberValue == 1)
     }
 
     @Test func likelihoodNeedsTheCompletionsEndpoint() throws {

@@ -272,8 +272,9 @@ public enum OpenAIEndpoint: String, Sendable {
 public enum ScoringMethod: String, Sendable {
     /// The model generates text and a label is parsed from it.
     case generate
-    /// Each label is scored by its log-likelihood as the prompt's continuation (as lm-evaluation-harness
-    /// scores multiple choice); the most likely label is the answer. Needs logprobs with echo.
+    /// Each label is scored by the probability the model gives it as the prompt's next token (the first
+    /// token of each label, from the server's top-20 logprobs): the way lm-evaluation-harness scores
+    /// multiple choice, cut to one request. The most likely label is the answer.
     case likelihood
 }
 
@@ -377,6 +378,9 @@ public struct RunSettings: Sendable {
     public var budgetUSD: Double?
     /// A run in which a larger share of requests fails is marked failed (exit 3), keeping its results.
     public var maxErrorRate: Double?
+    /// Run the models one after another (each managed server stopped before the next starts), so
+    /// local models on one machine do not share its CPU while their latency is measured.
+    public var sequentialModels = false
     public init() {}
 }
 

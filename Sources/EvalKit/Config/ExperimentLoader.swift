@@ -499,7 +499,10 @@ public enum ExperimentLoader {
     static func readRun(_ root: ObjectReader, issues: inout IssueCollector) -> RunSettings {
         var run = RunSettings()
         guard let r = ObjectReader(root["run"], path: "$.run", issues: &issues, required: false) else { return run }
-        r.rejectUnknownKeys(["concurrency", "limit", "seed", "repeats", "budget_usd", "max_error_rate"], issues: &issues)
+        r.rejectUnknownKeys(["concurrency", "limit", "seed", "repeats", "budget_usd", "max_error_rate", "sequential_models"], issues: &issues)
+        if let v = r["sequential_models"] {
+            if let b = v.boolValue { run.sequentialModels = b } else { issues.add(r.childPath("sequential_models"), expected: "true or false", found: v) }
+        }
         run.maxErrorRate = r.number("max_error_rate", range: 0...1, rangeText: "a share between 0 and 1", issues: &issues)
         if let v = r.integer("repeats", minimum: 1, issues: &issues) { run.repeats = v }
         run.budgetUSD = r.number("budget_usd", range: 0...1e12, rangeText: "an amount in USD ≥ 0", issues: &issues)

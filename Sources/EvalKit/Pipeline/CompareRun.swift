@@ -168,7 +168,7 @@ public enum CompareRun {
                 builders[id]?.render(input: example.input, examples: selections[id]?[example.id])
             }
         }
-        await Scheduler.run(workloads, stop: stop, request: { job in
+        await Scheduler.run(workloads, stop: stop, sequential: experiment.run.sequentialModels, request: { job in
             let candidate = candidates[job.candidateIndex]
             let example = testExamples[job.exampleIndex]
             return ModelRequest(prompt: render(job) ?? RenderedPrompt(system: nil, user: example.input), input: example.input,

@@ -67,46 +67,42 @@ public struct OpenAIProvider: ModelProvider {
 
     public func stop() async { access.client.session.invalidateAndCancel() }
 
-    /// Scores each label by the summed log-probabilities of its tokens as the prompt's continuation
-    /// (one echo request per label), and answers with the most likely one.
+    /// Scores each label by the probability the model gives its first token as the prompt's next
+    /// token (one request, `logprobs` top 20), and answers with the most likely label. Spellings that
+    /// start the label (" positive", "Positive", " pos") count together; a label none of whose
+    /// spellings is in the top 20 gets less than the least likely of them.
     func scoreLabels(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse {
         let prompt = request.prompt.completionText
         let url = HTTPClient.url(settings.baseURL, "/completions")
-        // Offsets count characters (code points) of the echoed text.
-        let promptLength = prompt.unicodeScalars.count
-        let separator = (prompt.last?.isWhitespace ?? true) ? "" : " "
+        let body = JSON.object([("model", .string(settings.model)), ("prompt", .string(prompt)), ("max_tokens", .number(1)),
+                                ("temperature", .number(0)), ("logprobs", .number(20))])
+        let answer = try await access.post(url, body: body, headers: headers, keyVariable: settings.apiKeyEnv)
+        guard let top = answer["choices"]?.arrayValue?.first?["logprobs"]?["top_logprobs"]?.arrayValue?.first?.objectValue, !top.isEmpty else {
+            throw .badResponse(url: url, reason: "no top_logprobs in the answer; likelihood scoring needs a server that returns logprobs (llama.cpp's does)")
+        }
+        let floor = (top.compactMap { $0.1.numberValue }.min() ?? -30) - 1
         var scores: [Double] = []
-        var inputTokens = 0
         for label in request.labels {
-            let text = prompt + separator + label
-            let end = text.unicodeScalars.count
-            let body = JSON.object([("model", .string(settings.model)), ("prompt", .string(text)), ("max_tokens", .number(1)),
-                                    ("temperature", .number(0)), ("logprobs", .number(1)), ("echo", .bool(true))])
-            let answer = try await access.post(url, body: body, headers: headers, keyVariable: settings.apiKeyEnv)
-            guard let logprobs = answer["choices"]?.arrayValue?.first?["logprobs"],
-                  let offsets = logprobs["text_offset"]?.arrayValue, let values = logprobs["token_logprobs"]?.arrayValue, offsets.count == values.count else {
-                throw .badResponse(url: url, reason: "no logprobs with echo in the answer; likelihood scoring needs a server that returns them (llama.cpp's does)")
+            let target = label.lowercased()
+            let matches = top.compactMap { token, value -> Double? in
+                let piece = token.trimmingCharacters(in: .whitespaces).lowercased()
+                return !piece.isEmpty && target.hasPrefix(piece) ? value.numberValue : nil
             }
-            var sum = 0.0, counted = 0
-            for (offset, value) in zip(offsets, values) {
-                // The label's tokens start where the prompt ends (the separating space belongs to the first).
-                guard let at = offset.numberValue, Int(at) >= promptLength, Int(at) < end else { continue }
-                guard let logprob = value.numberValue else { continue }
-                sum += logprob
-                counted += 1
+            // log(sum(exp)) over the spellings that start this label.
+            if let best = matches.max() {
+                scores.append(best + log(matches.reduce(0) { $0 + exp($1 - best) }))
+            } else {
+                scores.append(floor)
             }
-            guard counted > 0 else { throw .badResponse(url: url, reason: "the echoed tokens do not cover the label \"\(label)\"") }
-            scores.append(sum)
-            inputTokens += answer["usage"]?["prompt_tokens"]?.numberValue.map { Int($0) } ?? 0
         }
         guard let best = scores.indices.max(by: { scores[$0] < scores[$1] }) else {
             throw .badResponse(url: url, reason: "no labels to score")
         }
-        // Softmax over the labels' log-likelihoods.
-        let top = scores[best]
-        let weights = scores.map { exp($0 - top) }
+        let weights = scores.map { exp($0 - scores[best]) }
         let total = weights.reduce(0, +)
         let probabilities = Dictionary(zip(request.labels, weights.map { $0 / total }), uniquingKeysWith: { a, _ in a })
-        return ModelResponse(text: request.labels[best], inputTokens: inputTokens, outputTokens: 0, labelProbabilities: probabilities)
+        let usage = answer["usage"]
+        return ModelResponse(text: request.labels[best], inputTokens: usage?["prompt_tokens"]?.numberValue.map { Int($0) },
+                             outputTokens: usage?["completion_tokens"]?.numberValue.map { Int($0) }, labelProbabilities: probabilities)
     }
 }

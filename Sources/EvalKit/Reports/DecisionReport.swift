@@ -450,7 +450,7 @@ public enum DecisionReport {
     static func providerDescription(_ model: ModelSpec) -> String {
         switch model.provider {
         case .openAI(let s):
-            let scoring = s.scoring == .likelihood ? "; scored by label likelihood (log-probabilities of each label as the continuation)" : ""
+            let scoring = s.scoring == .likelihood ? "; scored by label likelihood (each label's probability as the next token)" : ""
             return "openai \(s.endpoint.rawValue), model \(s.model) at \(s.baseURL)\(scoring)"
         case .anthropic(let s): return "anthropic, model \(s.model) at \(s.baseURL)"
         case .command(let s): return "command: \(s.argv.joined(separator: " "))"

@@ -56,25 +56,34 @@ public struct ModelWorkload: Sendable {
 public enum Scheduler {
     /// Sends every job, handing each completion to `onCompletion` as it arrives.
     /// A model whose provider fails to start gets that failure recorded for each of its jobs.
-    public static func run(_ workloads: [ModelWorkload], stop: StopSignal = StopSignal(),
+    /// With `sequential`, models run one after another, each provider stopped when its model is done:
+    /// local models then do not compete for the same CPU, so their latencies are their own.
+    public static func run(_ workloads: [ModelWorkload], stop: StopSignal = StopSignal(), sequential: Bool = false,
                            request: @escaping @Sendable (RunJob) -> ModelRequest,
                            onStartFailure: @escaping @Sendable (String, ProviderError) async -> Void = { _, _ in },
                            onCompletion: @escaping @Sendable (Completion) async -> Void) async {
-        await withTaskGroup(of: Void.self) { group in
-            for workload in workloads {
-                group.addTask {
-                    do throws(ProviderError) {
-                        try await workload.provider.start()
-                    } catch {
-                        await onStartFailure(workload.modelID, error)
-                        for job in workload.jobs {
-                            await onCompletion(Completion(job: job, outcome: .failure(error), latencyMs: 0))
-                        }
-                        return
-                    }
-                    await runModel(workload, stop: stop, request: request, onCompletion: onCompletion)
+        @Sendable func runOne(_ workload: ModelWorkload) async {
+            guard !workload.jobs.isEmpty, !stop.isStopped else { return }
+            do throws(ProviderError) {
+                try await workload.provider.start()
+            } catch {
+                await onStartFailure(workload.modelID, error)
+                for job in workload.jobs {
+                    await onCompletion(Completion(job: job, outcome: .failure(error), latencyMs: 0))
                 }
+                return
             }
+            await runModel(workload, stop: stop, request: request, onCompletion: onCompletion)
+        }
+        if sequential {
+            for workload in workloads {
+                await runOne(workload)
+                await workload.provider.stop()
+            }
+            return
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for workload in workloads { group.addTask { await runOne(workload) } }
         }
     }
 

@@ -7,7 +7,7 @@ keyword: a prompt whose last line of input mentions "love" or "great" is positiv
 those faults; inputs containing ECHO are echoed back; the key "sk-bad-key" gets a 401. Every request (path, headers that matter, body) is appended as a JSON line to
 the log file named by the first argument, so tests can check what was really sent.
 """
-import json, re, signal, sys
+import json, signal, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOG = sys.argv[1] if len(sys.argv) > 1 else None
@@ -64,18 +64,15 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, {"object": "list", "data": list(reversed(data)), "model": body.get("model")})
         if self.path.endswith("/chat/completions"):
             text = body["messages"][-1]["content"]
-        elif self.path.endswith("/completions") and body.get("echo") and body.get("logprobs"):
-            # Likelihood scoring: echo the prompt as tokens (each with a leading space) with offsets;
-            # the last token is likely (-0.2) when it is the keyword answer to what precedes it.
+        elif self.path.endswith("/completions") and body.get("logprobs"):
+            # Likelihood scoring: the next token's top logprobs; the keyword answer is likely (-0.2).
             text = body["prompt"]
-            tokens, offsets = [], []
-            for match in re.finditer(r"\s*\S+", text):
-                tokens.append(match.group(0)); offsets.append(match.start())
-            context = text[:offsets[-1]] if offsets else ""
-            expected = classify(context).split()[-1].strip(".").lower()
-            logprobs = [-1.0] * (len(tokens) - 1) + ([-0.2 if tokens[-1].strip().lower() == expected else -2.5] if tokens else [])
-            return self.reply(200, {"choices": [{"text": text, "logprobs": {"tokens": tokens, "token_logprobs": logprobs, "text_offset": offsets}}],
-                                    "usage": {"prompt_tokens": len(tokens), "completion_tokens": 1}})
+            expected = classify(text).split()[-1].strip(".").lower()
+            top = {" " + label: (-0.2 if label == expected else -2.5) for label in ("negative", "neutral", "positive")}
+            top[" I"] = -3.0
+            return self.reply(200, {"choices": [{"text": " " + expected, "logprobs": {"tokens": [" " + expected], "token_logprobs": [-0.2],
+                                                                                 "top_logprobs": [top], "text_offset": [len(text)]}}],
+                                    "usage": {"prompt_tokens": len(text.split()), "completion_tokens": 1}})
         elif self.path.endswith("/completions"):
             text = body["prompt"]
         elif self.path.endswith("/messages"):
