@@ -253,6 +253,9 @@ func runCompare(_ arguments: [String]) async -> Int32 {
             return usageFailure(UsageError(message), command: "compare")
         }
         prepared.experiment.candidates = prepared.experiment.candidates.filter { onlyModels.contains($0.modelID) }
+        if let reference = prepared.experiment.decision.reference, !prepared.experiment.candidates.contains(where: { $0.id == reference }) {
+            prepared.experiment.decision.reference = nil
+        }
     }
     if dryRun { return await printEstimate(prepared, limit: options.limit) }
     let progress = ProgressLine()

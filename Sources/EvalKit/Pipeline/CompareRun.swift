@@ -98,7 +98,7 @@ public enum CompareRun {
         do {
             directory = try makeRunDirectory(options: options, experiment: experiment, runID: runID)
             // Written first, so an interrupted run can be resumed and checked.
-            if !options.resume { try ReportWriter.copyConfig(from: experiment.configPath, to: directory) }
+            if !options.resume { try ReportWriter.copyConfig(experiment, to: directory) }
             try ReportWriter.save(JSON.object([
                 ("evalkit_version", .string(EvalKitInfo.version)), ("experiment", .string(experiment.name)), ("run_id", .string(runID)),
                 ("status", .string("running")), ("config_path", .string(experiment.configPath)), ("config_sha256", .string(experiment.configHash)),

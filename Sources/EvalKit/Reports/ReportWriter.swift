@@ -22,8 +22,23 @@ public enum ReportWriter {
     }
 
     /// Keeps a copy of the experiment file beside the results, so the run can be verified and reproduced.
-    public static func copyConfig(from path: String, to directory: String) throws(ReportError) {
-        guard let data = FileManager.default.contents(atPath: path) else { throw .cannotWrite(path: directory + "/config.json", reason: "cannot read \(path)") }
+    /// When the run evaluated fewer candidates than the file lists (`--only`), the copy lists those it ran.
+    public static func copyConfig(_ experiment: Experiment, to directory: String) throws(ReportError) {
+        let path = experiment.configPath
+        guard var data = FileManager.default.contents(atPath: path) else { throw .cannotWrite(path: directory + "/config.json", reason: "cannot read \(path)") }
+        if let file = try? ExperimentLoader.load(path: path), file.candidates != experiment.candidates,
+           case .object(var members)? = try? JSON.parse(bytes: [UInt8](data)) {
+            let list = JSON.array(experiment.candidates.map { c in
+                .object([("model", .string(c.modelID))] + (c.promptID.map { [("prompt", JSON.string($0))] } ?? []))
+            })
+            if let index = members.firstIndex(where: { $0.0 == "candidates" }) { members[index].1 = list } else { members.append(("candidates", list)) }
+            // A reference that was left out is no longer one.
+            if let index = members.firstIndex(where: { $0.0 == "decision" }), case .object(let decision) = members[index].1,
+               let reference = decision.first(where: { $0.0 == "reference" })?.1.stringValue, !experiment.candidates.contains(where: { $0.id == reference }) {
+                members[index].1 = .object(decision.filter { $0.0 != "reference" })
+            }
+            data = Data((JSON.object(members).encoded() + "\n").utf8)
+        }
         do { try data.write(to: URL(fileURLWithPath: directory + "/config.json"), options: .atomic) } catch {
             throw .cannotWrite(path: directory + "/config.json", reason: error.localizedDescription)
         }
