@@ -61,6 +61,14 @@ public enum MetricsCalculator {
             cachedAnswers: results.filter(\.cached).count, attempts: results.reduce(0) { $0 + $1.attempts })
     }
 
+    /// Metrics of every candidate of an experiment, from its results in candidate order.
+    public static func metrics(experiment: Experiment, results: [[ExampleResult]]) -> [CandidateMetrics] {
+        experiment.candidates.enumerated().map { index, candidate in
+            metrics(candidate: candidate.id, model: candidate.modelID, prompt: candidate.promptID,
+                    role: experiment.model(candidate.modelID)?.role ?? .foundation, labels: experiment.task.labels, results: results[index])
+        }
+    }
+
     /// Percentile by linear interpolation between closest ranks (numpy's default); `sorted` ascending.
     public static func percentile(_ sorted: [Double], _ q: Double) -> Double? {
         guard !sorted.isEmpty else { return nil }

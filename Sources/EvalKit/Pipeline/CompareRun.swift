@@ -185,11 +185,7 @@ public enum CompareRun {
         let results = await recorder.resultsByCandidate.map(ExampleResult.canonicalOrder)
         let made = results.reduce(0) { $0 + $1.count }
         let failedCalls = results.reduce(0) { $0 + $1.filter { !$0.answered }.count }
-        let metrics = candidates.enumerated().map { index, candidate in
-            MetricsCalculator.metrics(candidate: candidate.id, model: candidate.modelID, prompt: candidate.promptID,
-                                      role: experiment.model(candidate.modelID)?.role ?? .foundation,
-                                      labels: experiment.task.labels, results: results[index])
-        }
+        let metrics = MetricsCalculator.metrics(experiment: experiment, results: results)
         let trainingSeconds = Dictionary(training.map { ($0.modelID, $0.seconds) }, uniquingKeysWith: { a, _ in a })
         let analysis = DecisionAnalyzer.analyze(experiment: experiment, metrics: metrics, results: results, trainingSeconds: trainingSeconds)
         let summary = RunSummary(

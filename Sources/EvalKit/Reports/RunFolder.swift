@@ -113,10 +113,7 @@ public struct RunFolder: Sendable {
     /// Metrics and the decision analysis recomputed from the per-example results.
     public func recompute() -> (metrics: [CandidateMetrics], analysis: DecisionAnalysis) {
         let perCandidate = resultsByCandidate
-        let metrics = experiment.candidates.enumerated().map { i, c in
-            MetricsCalculator.metrics(candidate: c.id, model: c.modelID, prompt: c.promptID, role: experiment.model(c.modelID)?.role ?? .foundation,
-                                      labels: experiment.task.labels, results: perCandidate[i])
-        }
+        let metrics = MetricsCalculator.metrics(experiment: experiment, results: perCandidate)
         return (metrics, DecisionAnalyzer.analyze(experiment: experiment, metrics: metrics, results: perCandidate, trainingSeconds: trainingSeconds))
     }
 }
