@@ -44,14 +44,12 @@ public enum DataError: Error, CustomStringConvertible, Sendable {
     case unreadable(file: String, reason: String)
     case badRecord(file: String, line: Int, reason: String)
     case emptySplit(split: String, source: String)
-    case unknownExampleID(id: String, prompt: String)
 
     public var description: String {
         switch self {
         case let .unreadable(file, reason): return "\(file): \(reason)"
         case let .badRecord(file, line, reason): return "\(file):\(line): \(reason)"
         case let .emptySplit(split, source): return "the \(split) split is empty (from \(source)); every experiment needs training and test examples"
-        case let .unknownExampleID(id, prompt): return "prompt \"\(prompt)\" lists few-shot example \"\(id)\", which is not in the training split"
         }
     }
 }

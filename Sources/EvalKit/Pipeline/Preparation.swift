@@ -41,7 +41,7 @@ public enum Preparation {
                 builders[prompt.id] = try PromptBuilder(spec: prompt, experiment: experiment, train: dataset?.train ?? [])
             } catch {
                 // Without training data the fixed-example check cannot run; that problem is reported above.
-                if dataset == nil, case .unreadable(_, let reason) = error, reason.contains("few-shot") { continue }
+                if dataset == nil, case .unknownExample = error { continue }
                 problems.append("$.prompts[\(index)] (\(prompt.id)): \(error)")
             }
         }

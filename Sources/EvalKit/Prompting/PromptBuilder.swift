@@ -45,7 +45,7 @@ public struct PromptBuilder: Sendable {
             let byID = Dictionary(train.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             chosen = ids.compactMap { byID[$0] }
             if let missing = ids.first(where: { byID[$0] == nil }) {
-                throw .unreadable(source: "prompt \"\(spec.id)\"", reason: "few-shot example id \"\(missing)\" is not in the training split")
+                throw .unknownExample(prompt: spec.id, id: missing)
             }
         }
         examplesBlock = Self.block(chosen, template: exampleTemplate, separator: spec.exampleSeparator)

@@ -56,6 +56,8 @@ public enum PromptError: Error, CustomStringConvertible, Sendable, Equatable {
     case unknownPlaceholder(source: String, line: Int, name: String, allowed: [String])
     case unclosedPlaceholder(source: String, line: Int)
     case missingInput(source: String)
+    /// A fixed few-shot example id that the training split does not have.
+    case unknownExample(prompt: String, id: String)
 
     public var description: String {
         switch self {
@@ -66,6 +68,7 @@ public enum PromptError: Error, CustomStringConvertible, Sendable, Equatable {
             return text
         case let .unclosedPlaceholder(source, line): return "\(source):\(line): '{{' without a closing '}}'"
         case let .missingInput(source): return "\(source): the user template never uses {{input}}, so every request would be the same"
+        case let .unknownExample(prompt, id): return "prompt \"\(prompt)\": few-shot example id \"\(id)\" is not in the training split"
         }
     }
 }

@@ -208,18 +208,19 @@ final class LineChannel: Sendable {
     /// The next line, or nil at end of file or after `timeout` seconds.
     func next(timeout: Double) async -> String? {
         await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
-            let immediate: String?? = state.withLock { s in
-                if !s.lines.isEmpty { return .some(s.lines.removeFirst()) }
-                if s.closed { return .some(nil) }
+            // Either a line is ready (or the pipe closed), or this reader waits under a new id.
+            let registered: (immediate: String??, id: UInt64) = state.withLock { s in
+                if !s.lines.isEmpty { return (.some(s.lines.removeFirst()), 0) }
+                if s.closed { return (.some(nil), 0) }
                 s.nextWaiterID += 1
                 s.waiter = (s.nextWaiterID, continuation)
-                return .none
+                return (.none, s.nextWaiterID)
             }
-            if let immediate {
+            if let immediate = registered.immediate {
                 continuation.resume(returning: immediate)
                 return
             }
-            let id = state.withLock { $0.nextWaiterID }
+            let id = registered.id
             DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { [weak self] in
                 guard let self else { return }
                 let expired = self.state.withLock { s -> CheckedContinuation<String?, Never>? in
