@@ -142,7 +142,8 @@ let commandHelp: [String: String] = [
 
     Writes the training split rendered with prompt ID as DIR/openai-chat.jsonl (chat messages for
     OpenAI fine-tuning) and DIR/prompt-completion.jsonl (for Hugging Face SFT), after the audit
-    fixes you switch on, and prints the token count and the estimated training cost.
+    fixes you switch on, with the validation split beside them (*-validation.jsonl), and prints the
+    token count and the estimated training cost. scripts/finetune-lora trains a LoRA adapter on them.
     DIR defaults to reports/<experiment>/finetune-<ID>/.
     """,
     "help": """
@@ -435,6 +436,9 @@ func runExport(_ arguments: [String]) -> Int32 {
     do {
         let summary = try FineTuneExport.write(prepared, promptID: promptID, fixes: fixes, directory: directory)
         print("Wrote \(summary.examples) training examples (\(summary.removed) removed by the fixes) to\n  \(summary.chatFile)\n  \(summary.promptCompletionFile)")
+        if summary.validationExamples > 0 {
+            print("and \(summary.validationExamples) validation examples beside them (*-validation.jsonl), for evaluation during training.")
+        }
         print("About \(Format.count(Double(summary.tokens))) tokens per epoch (estimated at ≈ 4 characters a token).")
         for cost in summary.costs {
             print("Estimated training cost for \(cost.model): \(JSON.formatNumber(cost.epochs)) epochs → \(Format.usd(cost.usd)) (its fine_tuning price).")

@@ -194,3 +194,57 @@ import Testing
         #expect(try String(contentsOfFile: dir + "/budget/report.md", encoding: .utf8).contains("Stopped early"))
     }
 }
+
+/// A model fine-tuned outside evalkit: its trainer's log gives the training time and curve.
+@Suite struct OutsideFineTuneTests {
+    @Test func theTrainersMeasuredTimeSetsTheOneTimeCostAndTheCurveIsDiagnosed() async throws {
+        let server = try FakeLLMServer()
+        let dir = try Fixtures.temporaryDirectory()
+        try Fixtures.write(Fixtures.jsonl([("tr1", "I love it", "positive"), ("tr2", "I hate it", "negative")]), to: "train.jsonl", in: dir)
+        try Fixtures.write(Fixtures.jsonl([("t1", "I love it", "positive"), ("t2", "awful, I hate it", "negative")]), to: "test.jsonl", in: dir)
+        try Fixtures.write("Text: {{input}}\nSentiment:", to: "plain.txt", in: dir)
+        // Hugging Face Trainer's state: eval every 10 steps, the best checkpoint at step 20, 720 s measured.
+        try Fixtures.write("""
+        {"best_metric": 0.5, "best_model_checkpoint": "work/checkpoints/checkpoint-20", "global_step": 40, "log_history": [
+          {"step": 5, "loss": 2.0}, {"step": 10, "loss": 1.0}, {"step": 10, "eval_loss": 0.9},
+          {"step": 15, "loss": 0.6}, {"step": 20, "loss": 0.4}, {"step": 20, "eval_loss": 0.5},
+          {"step": 25, "loss": 0.2}, {"step": 30, "loss": 0.1}, {"step": 30, "eval_loss": 0.7},
+          {"step": 35, "loss": 0.05}, {"step": 40, "loss": 0.02}, {"step": 40, "eval_loss": 0.9},
+          {"step": 40, "train_runtime": 720.0, "train_loss": 0.5}
+        ]}
+        """, to: "lora/trainer_state.json", in: dir)
+        let config = try Fixtures.write("""
+        {"name": "outside", "task": {"labels": ["negative", "positive"]},
+         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label", "id": "id"}},
+         "prompts": [{"id": "plain", "user": "plain.txt"}],
+         "models": [
+           {"id": "base", "provider": "openai", "role": "foundation", "options": {"base_url": "\(server.baseURL)", "model": "fake"},
+            "pricing": {"per_hour": 0.5}},
+           {"id": "tuned", "provider": "openai", "role": "fine-tuned", "options": {"base_url": "\(server.baseURL)", "model": "fake"},
+            "pricing": {"per_hour": 0.5}, "training_log": "lora/trainer_state.json"}],
+         "candidates": [{"model": "base", "prompt": "plain"}, {"model": "tuned", "prompt": "plain"}],
+         "decision": {"reference": "base:plain"}}
+        """, to: "evalkit.json", in: dir)
+        var options = CompareOptions()
+        options.outDirectory = dir + "/run"
+        let outcome = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        let tuned = try #require(outcome.summary.analysis.assessments.first { $0.id == "tuned:plain" })
+        // 720 s at $0.50 an hour.
+        #expect(abs(tuned.oneTimeCostUSD - 0.1) < 1e-12)
+        #expect(tuned.oneTimeCostSource.contains("measured training time 720.00 s"))
+        #expect(outcome.summary.analysis.assessments.first { $0.id == "base:plain" }?.oneTimeCostUSD == 0)
+
+        let report = try String(contentsOfFile: dir + "/run/report.md", encoding: .utf8)
+        #expect(report.contains("**tuned** was fine-tuned outside evalkit: its trainer measured 720.0 s of training"))
+        #expect(report.contains("the checkpoint kept is step 20"))
+        #expect(report.contains("**tuned** (lora/trainer_state.json): **overfitting**"))
+        let manifest = try JSON.parse(String(contentsOfFile: dir + "/run/run.json", encoding: .utf8))
+        let entry = try #require(manifest["training"]?.arrayValue?.first)
+        #expect(entry["model"]?.stringValue == "tuned" && entry["seconds"]?.numberValue == 720 && entry["source"]?.stringValue == "lora/trainer_state.json")
+        #expect(entry["examples"]?.isNull == true)
+
+        // Re-rendered from the run folder alone, the report is the same.
+        try RunFolderCommands.rerender(runDirectory: dir + "/run")
+        #expect(try String(contentsOfFile: dir + "/run/report.md", encoding: .utf8) == report)
+    }
+}

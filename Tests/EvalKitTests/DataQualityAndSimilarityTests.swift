@@ -91,14 +91,14 @@ import Testing
             csv += "\(step),\(1.0 / Double(step)),\(0.5 + Double(step) / 70),\(valid)\n"
         }
         let openai = try Fixtures.write(csv, to: "step_metrics.csv", in: dir)
-        let points = try TrainingLogReader.read(openai)
+        let points = try TrainingLogReader.read(openai).points
         #expect(points.count == 30)
         #expect(points.filter { $0.validationLoss != nil }.count == 6)
         let d = TrainingDiagnoser.diagnose(points, unit: "step")
         #expect(d.fit == .overfitting && d.evidence.contains("step 10"))
 
         let state = """
-        {"best_metric": 0.4, "log_history": [
+        {"best_metric": 1.3, "best_model_checkpoint": "out/checkpoints/checkpoint-40", "log_history": [
           {"epoch": 0.5, "step": 10, "loss": 2.1, "learning_rate": 0.0002},
           {"epoch": 1.0, "step": 20, "loss": 1.5},
           {"epoch": 1.0, "step": 20, "eval_loss": 1.6, "eval_accuracy": 0.5},
@@ -109,8 +109,11 @@ import Testing
         ]}
         """
         let hf = try Fixtures.write(state, to: "trainer_state.json", in: dir)
-        let hfPoints = try TrainingLogReader.read(hf)
+        let hfLog = try TrainingLogReader.read(hf)
+        let hfPoints = hfLog.points
         #expect(hfPoints.map(\.step) == [10, 20, 30, 40])
+        // The trainer's own summary entry gives the measured time, not a point; the kept checkpoint is step 40.
+        #expect(hfLog.runtimeSeconds == 100 && hfLog.keptStep == 40)
         #expect(hfPoints.compactMap(\.validationLoss) == [1.6, 1.3])
         #expect(TrainingDiagnoser.diagnose(hfPoints, unit: "step").fit == .underfitting)
         #expect(throws: TrainingLogError.self) { try TrainingLogReader.read(try Fixtures.write("{}", to: "bad.json", in: dir)) }
@@ -216,6 +219,13 @@ import Testing
         let pc = try JSON.parse(String(try String(contentsOfFile: fixed.promptCompletionFile, encoding: .utf8).split(separator: "\n")[0]))
         #expect(pc["prompt"]?.stringValue?.hasSuffix("Sentiment:") == true && pc["completion"]?.stringValue?.hasPrefix(" ") == true)
         #expect(fixed.tokens > 10_000)
+        // The validation split, untouched by the fixes, is written beside it for evaluation during training.
+        #expect(fixed.validationExamples == prepared.dataset.validation.count)
+        let validation = try String(contentsOfFile: dir + "/fixed/prompt-completion-validation.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(validation.count == prepared.dataset.validation.count)
+        let v0 = try JSON.parse(String(validation[0]))
+        #expect(v0["completion"]?.stringValue == " " + prepared.dataset.validation[0].target)
+        #expect(v0["prompt"]?.stringValue?.contains(prepared.dataset.validation[0].input) == true)
         #expect(throws: FineTuneExport.ExportError.self) { try FineTuneExport.write(prepared, promptID: "nope", fixes: AuditFixes(), directory: dir) }
     }
 }

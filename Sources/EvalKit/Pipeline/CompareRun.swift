@@ -129,6 +129,7 @@ public enum CompareRun {
                 curves.append(TrainingCurves.builtin(model.id, classifier))
                 providers[model.id] = BuiltinProvider(classifier: classifier)
             }
+            if model.trainingLog != nil { training += TrainingCurves.outsideTraining(experiment, models: [model]) }
             // A model with a managed server: the server starts before its first request and stops after its last.
             if let server = model.server, let inner = providers[model.id] {
                 providers[model.id] = ServedProvider(inner: inner, server: ManagedServer(settings: server, modelID: model.id, directory: experiment.baseDirectory))

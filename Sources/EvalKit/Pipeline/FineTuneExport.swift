@@ -7,6 +7,8 @@ public enum FineTuneExport {
     public struct Summary: Sendable {
         public var examples: Int
         public var removed: Int
+        /// Validation examples written beside the training split (0 when the dataset has none).
+        public var validationExamples: Int
         public var chatFile: String
         public var promptCompletionFile: String
         /// Tokens of one epoch over the chat file, estimated at about 4 characters a token.
@@ -30,21 +32,46 @@ public enum FineTuneExport {
     }
 
     /// Writes `openai-chat.jsonl` (chat messages, for OpenAI fine-tuning) and `prompt-completion.jsonl`
-    /// (for Hugging Face SFT) into `directory`.
+    /// (for Hugging Face SFT) into `directory`, and the validation split beside them as
+    /// `openai-chat-validation.jsonl` and `prompt-completion-validation.jsonl` for evaluation during training.
     public static func write(_ prepared: PreparedExperiment, promptID: String, fixes: AuditFixes, directory: String) throws(ExportError) -> Summary {
         let e = prepared.experiment
         guard let builder = prepared.builders[promptID], let spec = e.prompt(promptID) else {
             throw .unknownPrompt(promptID, known: e.prompts.map(\.id))
         }
         let train = DataAuditor.fixedTraining(prepared.dataset, fixes: fixes)
-        // Dynamic prompts pick each training example's neighbours from the rest of the split.
+        // Dynamic prompts pick each example's neighbours from the (fixed) training split, never itself.
         var similar: SimilarityIndex? = nil
         if case .similar = spec.examples { similar = SimilarityIndex.tfidf(train) }
+        let rendered = render(train, builder: builder, spec: spec, similar: similar, labels: e.task.labels)
+        let validation = render(prepared.dataset.validation, builder: builder, spec: spec, similar: similar, labels: e.task.labels)
+        let chatFile = directory + "/openai-chat.jsonl", completionFile = directory + "/prompt-completion.jsonl"
+        var files = [(chatFile, rendered.chat), (completionFile, rendered.completion)]
+        if !prepared.dataset.validation.isEmpty {
+            files += [(directory + "/openai-chat-validation.jsonl", validation.chat),
+                      (directory + "/prompt-completion-validation.jsonl", validation.completion)]
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            for (path, text) in files { try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) }
+        } catch { throw .cannotWrite("cannot write into \(directory): \(error.localizedDescription)") }
+        let costs = e.models.compactMap { model -> (String, Double, Double)? in
+            guard case let .tokens(_, epochs, price)? = model.fineTuning?.basis else { return nil }
+            return (model.id, epochs, Double(rendered.tokens) * epochs * price / 1_000_000)
+        }
+        return Summary(examples: train.count, removed: prepared.dataset.train.count - train.count,
+                       validationExamples: prepared.dataset.validation.count, chatFile: chatFile,
+                       promptCompletionFile: completionFile, tokens: rendered.tokens, costs: costs)
+    }
+
+    /// One split as chat JSONL and prompt/completion JSONL, with its estimated token count.
+    static func render(_ examples: [Example], builder: PromptBuilder, spec: PromptSpec, similar: SimilarityIndex?,
+                       labels: [String]) -> (chat: String, completion: String, tokens: Int) {
         var chat = "", completion = "", tokens = 0
-        for example in train {
+        for example in examples {
             var chosen: [Example]? = nil
             if case .similar(let sim) = spec.examples {
-                chosen = similar?.select(for: example.input, k: sim.k, balanced: sim.balanced, labels: e.task.labels)
+                chosen = similar?.select(for: example.input, k: sim.k, balanced: sim.balanced, labels: labels)
             }
             let prompt = builder.render(input: example.input, examples: chosen)
             var messages: [JSON] = []
@@ -57,17 +84,6 @@ public enum FineTuneExport {
             completion += JSON.object([("prompt", .string(text)), ("completion", .string(answer))]).encoded() + "\n"
             tokens += Text.estimatedTokens((prompt.system ?? "") + prompt.user) + Text.estimatedTokens(example.target)
         }
-        let chatFile = directory + "/openai-chat.jsonl", completionFile = directory + "/prompt-completion.jsonl"
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            try Data(chat.utf8).write(to: URL(fileURLWithPath: chatFile), options: .atomic)
-            try Data(completion.utf8).write(to: URL(fileURLWithPath: completionFile), options: .atomic)
-        } catch { throw .cannotWrite("cannot write into \(directory): \(error.localizedDescription)") }
-        let costs = e.models.compactMap { model -> (String, Double, Double)? in
-            guard case let .tokens(_, epochs, price)? = model.fineTuning?.basis else { return nil }
-            return (model.id, epochs, Double(tokens) * epochs * price / 1_000_000)
-        }
-        return Summary(examples: train.count, removed: prepared.dataset.train.count - train.count, chatFile: chatFile,
-                       promptCompletionFile: completionFile, tokens: tokens, costs: costs)
+        return (chat, completion, tokens)
     }
 }

@@ -46,7 +46,8 @@ public enum RunFolderCommands {
                 return EpochStats(epoch: Int(epoch), trainLoss: loss, trainAccuracy: acc, validationLoss: l["validation_loss"]?.numberValue,
                                   validationAccuracy: l["validation_accuracy"]?.numberValue)
             }
-            return RunSummary.TrainingSummary(modelID: model, seconds: seconds, examples: Int(t["examples"]?.numberValue ?? 0), last: last,
+            return RunSummary.TrainingSummary(modelID: model, seconds: seconds, examples: t["examples"]?.numberValue.map { Int($0) },
+                                              source: t["source"]?.stringValue ?? RunSummary.TrainingSummary.builtinSource, last: last,
                                               bestEpoch: t["best_epoch"]?.numberValue.map { Int($0) }, stoppedEarly: t["stopped_early"]?.boolValue ?? false)
         }
         let formatter = ISO8601DateFormatter()
@@ -63,7 +64,7 @@ public enum RunFolderCommands {
             reproduceCommand: m["command"]?.stringValue ?? "evalkit compare", evalkitVersion: m["evalkit_version"]?.stringValue ?? EvalKitInfo.version,
             runFailure: m["failure"]?.stringValue,
             audit: dataset.map { DataAuditor.audit($0, labels: e.task.labels, minConfidence: e.audit.minConfidence, maxCharacters: e.audit.maxCharacters) },
-            curves: training.compactMap { summary in
+            curves: training.filter { $0.source == RunSummary.TrainingSummary.builtinSource }.compactMap { summary in
                 TrainingCurves.read(runDirectory, model: summary.modelID).map { curve in
                     var kept = curve
                     kept.keptStep = summary.bestEpoch.map(Double.init)

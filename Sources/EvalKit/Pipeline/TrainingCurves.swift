@@ -12,9 +12,19 @@ enum TrainingCurves {
     /// Curves of the outside training logs; an unreadable log is left out (validation reports it).
     static func outside(_ experiment: Experiment) -> [RunSummary.TrainingCurve] {
         experiment.models.compactMap { model in
-            guard let path = model.trainingLog, let points = try? TrainingLogReader.read(experiment.resolve(path)) else { return nil }
-            return RunSummary.TrainingCurve(modelID: model.id, source: path, unit: "step", points: points,
-                                            diagnosis: TrainingDiagnoser.diagnose(points, unit: "step"), keptStep: nil)
+            guard let path = model.trainingLog, let log = try? TrainingLogReader.read(experiment.resolve(path)) else { return nil }
+            return RunSummary.TrainingCurve(modelID: model.id, source: path, unit: "step", points: log.points,
+                                            diagnosis: TrainingDiagnoser.diagnose(log.points, unit: "step"), keptStep: log.keptStep)
+        }
+    }
+
+    /// The training time that outside fine-tunes' logs record (Hugging Face's `train_runtime`), for
+    /// the models `models` lists: their one-time cost is that time at the model's price per hour.
+    static func outsideTraining(_ experiment: Experiment, models: [ModelSpec]) -> [RunSummary.TrainingSummary] {
+        models.compactMap { model in
+            guard let path = model.trainingLog, let log = try? TrainingLogReader.read(experiment.resolve(path)),
+                  let seconds = log.runtimeSeconds else { return nil }
+            return RunSummary.TrainingSummary(modelID: model.id, seconds: seconds, examples: nil, source: path)
         }
     }
 

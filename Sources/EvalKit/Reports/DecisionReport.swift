@@ -12,8 +12,9 @@ public enum DecisionReport {
         // Times and durations live in this one block so that re-runs differ only here.
         md += "<!-- run-header: times and durations; everything below depends only on inputs and answers -->\n"
         md += "Run `\(s.runID)`, started \(s.startedAt.iso8601), took \(Format.fixed(s.durationSeconds, digits: 1)) s"
-        if !s.training.isEmpty {
-            md += "; builtin training " + s.training.map { "\($0.modelID) \(Format.fixed($0.seconds, digits: 2)) s" }.joined(separator: ", ")
+        let builtin = s.training.filter { $0.source == RunSummary.TrainingSummary.builtinSource }
+        if !builtin.isEmpty {
+            md += "; builtin training " + builtin.map { "\($0.modelID) \(Format.fixed($0.seconds, digits: 2)) s" }.joined(separator: ", ")
         }
         md += ".\n<!-- /run-header -->\n\n"
         md += "evalkit \(s.evalkitVersion) · config `\(Markdown.cell(e.configPath))` · sha256 `\(e.configHash.prefix(16))` · "
@@ -71,7 +72,7 @@ public enum DecisionReport {
                 md += "a prompted foundation model. " + rivalsText(a, chosen: chosen)
             } else {
                 md += ". Over \(horizonText(p)) it costs \(Format.usd(chosen.horizonCostUSD))"
-                if let reference { md += " against \(Format.usd(reference.horizonCostUSD)) for the reference (one-time cost \(Format.usd(chosen.oneTimeCostUSD)) included)" }
+                if let reference { md += " against \(Format.usd(reference.horizonCostUSD)) for the reference (one-time cost \(Format.usd(reference.oneTimeCostUSD)) included)" }
                 md += "; p95 latency \(ms(chosen.metrics.latencyP95Ms))"
                 if let reference { md += " against \(ms(reference.metrics.latencyP95Ms))" }
                 md += ". " + breakEvenSentence(chosen) + " " + rivalsText(a, chosen: chosen)
@@ -383,9 +384,17 @@ public enum DecisionReport {
         }
         if !s.curves.isEmpty { md += "\n### Training under validation\n\n" }
         for t in s.training {
-            md += "Builtin model **\(Markdown.cell(t.modelID))** trained on \(t.examples) examples"
-            if let best = t.bestEpoch, let last = t.last {
-                md += t.stoppedEarly ? "; early stopping ended training at epoch \(last.epoch) and kept epoch \(best)" : "; \(last.epoch) epochs, kept epoch \(best)"
+            if t.source == RunSummary.TrainingSummary.builtinSource {
+                md += "Builtin model **\(Markdown.cell(t.modelID))** trained on \(t.examples.map(String.init) ?? "?") examples"
+                if let best = t.bestEpoch, let last = t.last {
+                    md += t.stoppedEarly ? "; early stopping ended training at epoch \(last.epoch) and kept epoch \(best)" : "; \(last.epoch) epochs, kept epoch \(best)"
+                }
+            } else {
+                md += "**\(Markdown.cell(t.modelID))** was fine-tuned outside evalkit: its trainer measured \(Format.fixed(t.seconds, digits: 1)) s of training "
+                md += "(`train_runtime` in `\(Markdown.cell(t.source))`), which sets its one-time cost at the model's price per hour"
+                if let kept = s.curves.first(where: { $0.modelID == t.modelID })?.keptStep {
+                    md += "; the checkpoint kept is step \(JSON.formatNumber(kept)) (lowest validation loss)"
+                }
             }
             md += ".\n\n"
         }

@@ -98,11 +98,12 @@ public enum ReportWriter {
             ("stopped", summary.stopReason.map(JSON.string) ?? .null),
             ("failure", summary.runFailure.map(JSON.string) ?? .null),
             ("limit", summary.evaluatedExamples < (summary.splits.first { $0.name == "test" }?.count ?? 0) ? .number(Double(summary.evaluatedExamples)) : .null),
-            // Measured training times: the one-time cost of builtin models is computed from them.
             ("planned_requests", .number(Double(summary.plannedRequests))),
             ("model_failures", .array(summary.modelFailures.map { .object([("model", .string($0.model)), ("reason", .string($0.reason))]) })),
+            // Measured training times: the one-time cost of trained models is computed from them.
             ("training", .array(summary.training.map { t in
-                var entry: [(String, JSON)] = [("model", .string(t.modelID)), ("seconds", .number(t.seconds)), ("examples", .number(Double(t.examples))),
+                var entry: [(String, JSON)] = [("model", .string(t.modelID)), ("source", .string(t.source)), ("seconds", .number(t.seconds)),
+                                               ("examples", t.examples.map { .number(Double($0)) } ?? .null),
                                                ("best_epoch", t.bestEpoch.map { .number(Double($0)) } ?? .null), ("stopped_early", .bool(t.stoppedEarly))]
                 if let last = t.last {
                     entry.append(("last_epoch", .object([

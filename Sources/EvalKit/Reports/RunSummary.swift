@@ -8,12 +8,16 @@ public struct RunSummary: Sendable {
         public var labelCounts: [(label: String, count: Int)]
     }
 
-    /// A builtin model's training, as measured.
+    /// A model's training, as measured: by evalkit for a builtin model, by the trainer for an outside fine-tune.
     public struct TrainingSummary: Sendable {
+        public static let builtinSource = "builtin training"
         public var modelID: String
         public var seconds: Double
-        public var examples: Int
-        public var last: EpochStats?
+        /// Training examples, when known (an outside trainer's log does not say).
+        public var examples: Int?
+        /// "builtin training", or the path of the outside fine-tune's training log the time was read from.
+        public var source: String = builtinSource
+        public var last: EpochStats? = nil
         /// The epoch whose weights were kept, and whether early stopping ended training.
         public var bestEpoch: Int? = nil
         public var stoppedEarly = false

@@ -96,16 +96,26 @@ public struct TrainingLogError: Error, CustomStringConvertible, Sendable {
     public var description: String { "\(path): \(reason)" }
 }
 
+/// A fine-tune's log as read from the file its trainer wrote.
+public struct TrainingLog: Sendable, Equatable {
+    public var points: [TrainingPoint]
+    /// Seconds the training took, as the trainer measured it (`train_runtime`), when the log records it.
+    public var runtimeSeconds: Double?
+    /// The step whose weights were kept (the best checkpoint), when the log records it.
+    public var keptStep: Double?
+}
+
 /// Reads the training logs that fine-tuning services and libraries write.
 public enum TrainingLogReader {
     /// OpenAI's fine-tuning result file (CSV: step, train_loss, train_accuracy, valid_loss,
     /// valid_mean_token_accuracy; validation columns are empty on most rows) or Hugging Face
     /// Trainer's `trainer_state.json` (`log_history` with `loss` and `eval_loss` entries), by extension.
-    public static func read(_ path: String) throws(TrainingLogError) -> [TrainingPoint] {
+    public static func read(_ path: String) throws(TrainingLogError) -> TrainingLog {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw TrainingLogError(path: path, reason: "cannot read the file")
         }
-        return path.lowercased().hasSuffix(".csv") ? try openAIResults(text, path: path) : try trainerState(text, path: path)
+        if path.lowercased().hasSuffix(".csv") { return TrainingLog(points: try openAIResults(text, path: path)) }
+        return try trainerState(text, path: path)
     }
 
     static func openAIResults(_ text: String, path: String) throws(TrainingLogError) -> [TrainingPoint] {
@@ -126,14 +136,17 @@ public enum TrainingLogReader {
         }
     }
 
-    static func trainerState(_ text: String, path: String) throws(TrainingLogError) -> [TrainingPoint] {
+    static func trainerState(_ text: String, path: String) throws(TrainingLogError) -> TrainingLog {
         let json: JSON
         do { json = try JSON.parse(text) } catch { throw TrainingLogError(path: path, reason: "not JSON (\(error))") }
         guard let history = json["log_history"]?.arrayValue else {
             throw TrainingLogError(path: path, reason: "no \"log_history\" array (expected a Hugging Face trainer_state.json)")
         }
         var byStep: [Double: TrainingPoint] = [:]
+        var runtime: Double? = nil
         for entry in history {
+            // Trainer logs its summary (train_runtime, train_loss over the run) as a last entry of its own.
+            if let seconds = entry["train_runtime"]?.numberValue { runtime = seconds; continue }
             guard let step = entry["step"]?.numberValue ?? entry["epoch"]?.numberValue else { continue }
             var point = byStep[step] ?? TrainingPoint(step: step)
             if let loss = entry["loss"]?.numberValue { point.trainLoss = loss }
@@ -148,6 +161,9 @@ public enum TrainingLogReader {
         for i in points.indices {
             if let t = points[i].trainLoss { lastTrain = t } else if points[i].validationLoss != nil { points[i].trainLoss = lastTrain }
         }
-        return points
+        // load_best_model_at_end keeps "…/checkpoint-<step>"; newer versions also write best_global_step.
+        let kept = json["best_global_step"]?.numberValue
+            ?? json["best_model_checkpoint"]?.stringValue.flatMap { $0.split(separator: "-").last.flatMap { Double($0) } }
+        return TrainingLog(points: points, runtimeSeconds: runtime, keptStep: kept)
     }
 }
