@@ -125,6 +125,13 @@ import Testing
         let results = try ResultsJournal.read(path: first.runDirectory + "/results.jsonl")
         #expect(Set(results.map(\.exampleID)) == ["t1", "t2"])
         #expect(first.summary.evaluatedExamples == 2)
+        // The first two miss a label the split has: the report says so.
+        let report = try String(contentsOfFile: first.runDirectory + "/report.md", encoding: .utf8)
+        #expect(report.contains("**Unrepresentative sample:** the first 2 test examples differ from the whole split in their labels ("))
+        #expect(report.contains("neutral 0.0% against 33.3%"))
+        options.limit = 3
+        let fair = try await CompareRun.run(prepared, options: options)
+        #expect(try !String(contentsOfFile: fair.runDirectory + "/report.md", encoding: .utf8).contains("Unrepresentative"))
     }
 
     @Test func verifyPassesOnARealRunAndFailsOnATamperedOne() async throws {

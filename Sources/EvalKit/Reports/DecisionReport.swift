@@ -22,6 +22,7 @@ public enum DecisionReport {
         if let total = s.splits.first(where: { $0.name == "test" })?.count, total != s.evaluatedExamples { md += " (the first \(s.evaluatedExamples) of \(total))" }
         md += e.run.repeats > 1 ? " × \(e.run.repeats) repeats" : ""
         md += "\n\n"
+        if let warning = limitedSampleWarning(s) { md += "> **Unrepresentative sample:** \(warning)\n\n" }
         if let stop = s.stopReason {
             let made = s.metrics.reduce(0) { $0 + $1.requests }
             md += "> **Stopped early:** \(Markdown.cell(stop)). \(made) of \(s.plannedRequests) planned requests were made; every figure below covers only those.\n\n"
@@ -404,6 +405,26 @@ public enum DecisionReport {
             md += "![Training curves of \(Markdown.cell(curve.modelID))](\(curve.chartFile))\n\n"
         }
         return md
+    }
+
+    /// Says when the first N test examples (`--limit`) have a label mix far from the whole split's:
+    /// a label missing, or a share more than 15 points off (files sorted by label do this).
+    static func limitedSampleWarning(_ s: RunSummary) -> String? {
+        guard let split = s.splits.first(where: { $0.name == "test" }), split.count > s.evaluatedExamples,
+              !s.examples.isEmpty else { return nil }
+        let labels = s.experiment.task.labels
+        let evaluated = Dataset.labelCounts(Array(s.examples.values), labels: labels)
+        let total = Double(s.examples.count)
+        var gaps: [String] = []
+        for (whole, sample) in zip(split.labelCounts, evaluated) where whole.count > 0 {
+            let wholeShare = Double(whole.count) / Double(split.count), sampleShare = Double(sample.count) / total
+            if sample.count == 0 || abs(wholeShare - sampleShare) > 0.15 {
+                gaps.append("\(Markdown.cell(whole.label)) \(Format.percent(sampleShare)) against \(Format.percent(wholeShare))")
+            }
+        }
+        guard !gaps.isEmpty else { return nil }
+        return "the first \(s.evaluatedExamples) test examples differ from the whole split in their labels (" + gaps.joined(separator: "; ")
+            + "). The limit takes examples in file order: shuffle the test file, or raise the limit, before trusting these figures."
     }
 
     // MARK: Appendix
