@@ -100,7 +100,7 @@ import Testing
     @Test func dryRunEstimatesWithoutSendingAndVerifyChecksARun() throws {
         let dry = try run(["compare", "--dry-run", "--limit", "10"])
         #expect(dry.status == 0, "\(dry.stderr)")
-        #expect(dry.stdout.contains("80 requests (10 test examples × 8 candidates × 1 repeats); nothing sent"))
+        #expect(dry.stdout.contains("100 requests (10 test examples × 10 candidates × 1 repeats); nothing sent"))
         // Similar examples are chosen for the estimate too.
         #expect(dry.stdout.contains("| gemma-270m:raw-similar | 10 |"))
         #expect(dry.stdout.contains("| gemma-270m:raw-fewshot | 10 |"))

@@ -59,12 +59,20 @@ public enum DataAuditor {
     /// The text used to spot near duplicates: lower case, no URLs or @mentions or "RT", only letters and digits.
     public static func normalized(_ text: String) -> String {
         var words: [String] = []
-        for raw in text.lowercased().split(whereSeparator: { $0.isWhitespace }) {
-            let word = String(raw)
-            if word.hasPrefix("http://") || word.hasPrefix("https://") || word.hasPrefix("www.") || word.hasPrefix("@") || word == "rt" { continue }
-            let kept = String(word.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || $0 == "#" }.map(Character.init))
-            if !kept.isEmpty { words.append(kept) }
+        var word = String.UnicodeScalarView(), kept = String.UnicodeScalarView()
+        func finish() {
+            defer { word.removeAll(keepingCapacity: true); kept.removeAll(keepingCapacity: true) }
+            guard !kept.isEmpty else { return }
+            let w = String(word)
+            if w.hasPrefix("http://") || w.hasPrefix("https://") || w.hasPrefix("www.") || w.hasPrefix("@") || w == "rt" { return }
+            words.append(String(kept))
         }
+        for scalar in text.lowercased().unicodeScalars {
+            if scalar.properties.isWhitespace { finish(); continue }
+            word.append(scalar)
+            if Text.isAlphanumeric(scalar) || scalar == "#" { kept.append(scalar) }
+        }
+        finish()
         return words.joined(separator: " ")
     }
 
@@ -72,12 +80,18 @@ public enum DataAuditor {
     /// UTF-8-read-as-Latin-1 pairs (Ã…, â€…), or Armenian letters inside Latin text, as this corpus's
     /// double-encoded emoji show (e.g. "Ս", "բ_").
     public static func looksGarbled(_ text: String) -> Bool {
-        if text.contains("\u{FFFD}") || text.contains("â€") || text.contains("Ã") || text.contains("Â") { return true }
         var latin = 0, foreign = 0
+        var previous: UInt32 = 0
         for scalar in text.unicodeScalars {
-            if (0x80...0x9F).contains(scalar.value) { return true }
-            if scalar.isASCII, CharacterSet.letters.contains(scalar) { latin += 1 }
-            if (0x0530...0x058F).contains(scalar.value) { foreign += 1 }
+            let v = scalar.value
+            switch v {
+            case 0xFFFD, 0xC2, 0xC3, 0x80...0x9F: return true // U+FFFD, Â, Ã, C1 controls
+            case 0x20AC where previous == 0xE2: return true // â€
+            case 0x41...0x5A, 0x61...0x7A: latin += 1
+            case 0x0530...0x058F: foreign += 1
+            default: break
+            }
+            previous = v
         }
         return foreign > 0 && latin > 4 * foreign
     }
@@ -149,7 +163,7 @@ public enum DataAuditor {
         }
 
         // Text problems.
-        let empty = all.filter { $0.1.input.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
+        let empty = all.filter { $0.1.input.unicodeScalars.allSatisfy(\.properties.isWhitespace) }
         if !empty.isEmpty {
             findings.append(AuditFinding(id: "empty", title: "empty inputs", severity: .warning, count: empty.count, examples: empty.prefix(5).map { show($0.1) },
                                          remedy: "drop them: they teach nothing and test nothing"))

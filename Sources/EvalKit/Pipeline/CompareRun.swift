@@ -348,7 +348,7 @@ actor RunRecorder {
         }
         // Keep exactly what results.jsonl holds (latency and cost rounded as written), so the
         // report and `evalkit verify` compute from the same numbers.
-        result = ExampleResult(json: result.json) ?? result
+        result = result.rounded()
         resultsByCandidate[job.candidateIndex].append(result)
         spentUSD += result.costUSD ?? 0
         if let budget, spentUSD >= budget {

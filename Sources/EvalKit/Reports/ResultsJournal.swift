@@ -20,7 +20,11 @@ public final class ResultsJournal: Sendable {
 
     /// Appends one result as a line; written through to the file at once.
     public func append(_ result: ExampleResult) throws(ReportError) {
-        do { try handle.write(contentsOf: Data((result.json.encoded() + "\n").utf8)) } catch {
+        var line: [UInt8] = []
+        line.reserveCapacity(512)
+        result.json.encode(into: &line)
+        line.append(UInt8(ascii: "\n"))
+        do { try handle.write(contentsOf: line) } catch {
             throw .cannotWrite(path: path, reason: error.localizedDescription)
         }
     }
@@ -36,27 +40,29 @@ public final class ResultsJournal: Sendable {
     /// Reads an interrupted run's journal for resuming. A torn last line (the process was killed
     /// while writing it) is dropped and cut from the file; a bad line elsewhere is an error.
     public static func recover(path: String) throws(ReportError) -> [ExampleResult] {
-        guard let data = FileManager.default.contents(atPath: path) else { return [] }
-        let bytes = [UInt8](data)
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
         var results: [ExampleResult] = []
-        var start = 0, keep = 0, lineNumber = 0
-        while start < bytes.count {
-            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
-            lineNumber += 1
-            let line = Array(bytes[start..<end])
-            let complete = end < bytes.count
-            let parsed = line.isEmpty ? nil : (try? JSON.parse(bytes: line)).flatMap(ExampleResult.init(json:))
-            if !complete { break } // torn: the last write did not finish
-            if !line.isEmpty {
-                guard let parsed else {
-                    throw .cannotWrite(path: path, reason: "line \(lineNumber) is not a results record: the journal is damaged, not just torn")
+        var keep = 0, badLine: Int? = nil
+        let strings = StringPool()
+        let size: Int
+        do {
+            size = try forEachLine(path) { line, number, complete, end in
+                guard complete else { return false } // torn: the last write did not finish
+                if !line.isEmpty {
+                    guard let json = try? JSON.parse(bytes: Array(line)), let result = ExampleResult(json: json, strings: strings) else {
+                        badLine = number
+                        return false
+                    }
+                    results.append(result)
                 }
-                results.append(parsed)
+                keep = end
+                return true
             }
-            start = end + 1
-            keep = start
+        } catch { throw .cannotWrite(path: path, reason: "cannot read: \(error.localizedDescription)") }
+        if let badLine {
+            throw .cannotWrite(path: path, reason: "line \(badLine) is not a results record: the journal is damaged, not just torn")
         }
-        if keep < bytes.count {
+        if keep < size {
             do {
                 let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
                 try handle.truncate(atOffset: UInt64(keep))
@@ -68,17 +74,57 @@ public final class ResultsJournal: Sendable {
 
     /// Reads every result of a journal; a torn or unreadable line is reported with its number.
     public static func read(path: String) throws(DataError) -> [ExampleResult] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(file: path, reason: "no such file") }
         var results: [ExampleResult] = []
-        var lineNumber = 0
-        for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-            lineNumber += 1
-            if line.isEmpty { continue }
-            guard let json = try? JSON.parse(bytes: Array(line)), let result = ExampleResult(json: json) else {
-                throw .badRecord(file: path, line: lineNumber, reason: "not a results.jsonl record")
-            }
-            results.append(result)
-        }
+        try read(path: path) { results.append($0) }
         return results
+    }
+
+    /// Streams the results of a journal to `body`, a chunk of the file at a time, so memory does not
+    /// grow with the file; repeated strings (candidates, labels) share one copy.
+    public static func read(path: String, _ body: (ExampleResult) -> Void) throws(DataError) {
+        guard FileManager.default.fileExists(atPath: path) else { throw .unreadable(file: path, reason: "no such file") }
+        var bad: Int? = nil
+        let strings = StringPool()
+        do {
+            _ = try forEachLine(path) { line, number, _, _ in
+                if line.isEmpty { return true }
+                guard let json = try? JSON.parse(bytes: Array(line)), let result = ExampleResult(json: json, strings: strings) else {
+                    bad = number
+                    return false
+                }
+                body(result)
+                return true
+            }
+        } catch { throw .unreadable(file: path, reason: error.localizedDescription) }
+        if let bad { throw .badRecord(file: path, line: bad, reason: "not a results.jsonl record") }
+    }
+
+    /// Calls `body` with each line (without its newline), its number, whether a newline ended it and
+    /// the byte offset after it, reading 1 MiB at a time; `body` returns false to stop. Returns the file size.
+    static func forEachLine(_ path: String, _ body: (ArraySlice<UInt8>, Int, Bool, Int) -> Bool) throws -> Int {
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        var pending: [UInt8] = []
+        var consumed = 0, number = 0
+        while true {
+            let chunk = try handle.read(upToCount: 1 << 20) ?? Data()
+            let atEnd = chunk.isEmpty
+            pending.append(contentsOf: chunk)
+            var start = pending.startIndex
+            while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                number += 1
+                consumed += newline - start + 1
+                guard body(pending[start..<newline], number, true, consumed) else { return consumed }
+                start = newline + 1
+            }
+            pending.removeSubrange(..<start)
+            if atEnd {
+                if !pending.isEmpty {
+                    number += 1
+                    _ = body(pending[...], number, false, consumed + pending.count)
+                }
+                return consumed + pending.count
+            }
+        }
     }
 }

@@ -49,6 +49,21 @@ public struct ExampleResult: Sendable, Equatable {
     /// True when the model answered but no label could be read.
     public var invalid: Bool { error == nil && label == nil }
 
+    /// The result as results.jsonl keeps it: latency to the microsecond, label probabilities to 1e-6
+    /// and cost to 10 significant digits, so figures computed from it match those read back from the file.
+    public func rounded() -> ExampleResult {
+        var copy = self
+        copy.latencyMs = Self.roundLatency(latencyMs)
+        copy.costUSD = costUSD.map(Self.roundCost)
+        copy.labelProbabilities = labelProbabilities?.mapValues(Self.roundProbability)
+        return copy
+    }
+
+    static func roundLatency(_ ms: Double) -> Double { (ms * 1000).rounded() / 1000 }
+    static func roundProbability(_ p: Double) -> Double { (p * 1e6).rounded() / 1e6 }
+    /// What 10 significant digits (JSON.formatNumber) leave of a cost.
+    static func roundCost(_ usd: Double) -> Double { Double(JSON.formatNumber(usd)) ?? usd }
+
     /// The JSON object written to results.jsonl, keys in a fixed order.
     public var json: JSON {
         func optionalInt(_ v: Int?) -> JSON { v.map { .number(Double($0)) } ?? .null }
@@ -56,24 +71,26 @@ public struct ExampleResult: Sendable, Equatable {
             ("candidate", .string(candidate)), ("model", .string(model)), ("prompt", prompt.map(JSON.string) ?? .null),
             ("example_id", .string(exampleID)), ("repeat", .number(Double(repeatIndex))), ("target", .string(target)),
             ("output", output.map(JSON.string) ?? .null), ("label", label.map(JSON.string) ?? .null),
-            ("correct", .bool(correct)), ("latency_ms", .number((latencyMs * 1000).rounded() / 1000)),
+            ("correct", .bool(correct)), ("latency_ms", .number(Self.roundLatency(latencyMs))),
             ("input_tokens", optionalInt(inputTokens)), ("output_tokens", optionalInt(outputTokens)),
             ("tokens_estimated", .bool(tokensEstimated)), ("cost_usd", costUSD.map(JSON.number) ?? .null),
             ("error", error.map(JSON.string) ?? .null), ("attempts", .number(Double(attempts))), ("cached", .bool(cached)),
             ("label_probabilities", labelProbabilities.map { probabilities in
-                .object(probabilities.sorted { $0.key < $1.key }.map { ($0.key, .number(($0.value * 1e6).rounded() / 1e6)) })
+                .object(probabilities.sorted { $0.key < $1.key }.map { ($0.key, .number(Self.roundProbability($0.value))) })
             } ?? .null),
         ])
     }
 
-    /// Reads a results.jsonl object back; nil when a required field is missing.
-    public init?(json: JSON) {
-        guard let candidate = json["candidate"]?.stringValue, let model = json["model"]?.stringValue,
-              let exampleID = json["example_id"]?.stringValue, let target = json["target"]?.stringValue,
+    /// Reads a results.jsonl object back; nil when a required field is missing. Strings that repeat
+    /// from line to line (candidate, model, prompt, target, label) come from `strings`, when given.
+    public init?(json: JSON, strings: StringPool? = nil) {
+        func shared(_ value: String?) -> String? { value.map { strings?.intern($0) ?? $0 } }
+        guard let candidate = shared(json["candidate"]?.stringValue), let model = shared(json["model"]?.stringValue),
+              let exampleID = json["example_id"]?.stringValue, let target = shared(json["target"]?.stringValue),
               let correct = json["correct"]?.boolValue, let latency = json["latency_ms"]?.numberValue else { return nil }
-        self.init(candidate: candidate, model: model, prompt: json["prompt"]?.stringValue, exampleID: exampleID,
-                  repeatIndex: Int(json["repeat"]?.numberValue ?? 0), target: target, output: json["output"]?.stringValue,
-                  label: json["label"]?.stringValue, correct: correct, latencyMs: latency,
+        self.init(candidate: candidate, model: model, prompt: shared(json["prompt"]?.stringValue), exampleID: exampleID,
+                  repeatIndex: Int(json["repeat"]?.numberValue ?? 0), target: target, output: shared(json["output"]?.stringValue),
+                  label: shared(json["label"]?.stringValue), correct: correct, latencyMs: latency,
                   inputTokens: json["input_tokens"]?.numberValue.map { Int($0) }, outputTokens: json["output_tokens"]?.numberValue.map { Int($0) },
                   tokensEstimated: json["tokens_estimated"]?.boolValue ?? false, costUSD: json["cost_usd"]?.numberValue,
                   error: json["error"]?.stringValue)
@@ -82,5 +99,21 @@ public struct ExampleResult: Sendable, Equatable {
         labelProbabilities = json["label_probabilities"]?.objectValue.map { members in
             Dictionary(members.compactMap { key, value in value.numberValue.map { (key, $0) } }, uniquingKeysWith: { a, _ in a })
         }
+    }
+}
+
+/// One shared copy of each distinct string read from a large file: a results file repeats a few
+/// candidate, model and label names on every line. Used by one reader at a time.
+public final class StringPool {
+    private var strings: Set<String> = []
+    public init() {}
+
+    /// The pooled copy of `string` (stored on first sight).
+    public func intern(_ string: String) -> String {
+        // Short strings live inline in String itself; pooling them would only cost a lookup.
+        guard string.utf8.count > 15 else { return string }
+        if let existing = strings.firstIndex(of: string) { return strings[existing] }
+        strings.insert(string)
+        return string
     }
 }

@@ -96,6 +96,6 @@ public struct LabelParser {
 
     static func isWordScalar(_ scalar: Unicode.Scalar?) -> Bool {
         guard let scalar else { return false }
-        return CharacterSet.alphanumerics.contains(scalar)
+        return Text.isAlphanumeric(scalar)
     }
 }

@@ -52,8 +52,8 @@ public struct FeatureHasher: Sendable {
         var out: [[UInt8]] = []
         var current: [UInt8] = []
         for scalar in text.lowercased().unicodeScalars {
-            if CharacterSet.alphanumerics.contains(scalar) || scalar == "#" || scalar == "@" || scalar == "'" {
-                current.append(contentsOf: Array(String(scalar).utf8))
+            if Text.isAlphanumeric(scalar) || scalar == "#" || scalar == "@" || scalar == "'" {
+                current.append(contentsOf: String(scalar).utf8)
             } else if !current.isEmpty {
                 out.append(current); current = []
             }

@@ -54,62 +54,96 @@ public enum JSON: Sendable, Equatable {
 extension JSON {
     /// Compact JSON text with keys in their stored order.
     public func encoded() -> String {
-        var out = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
         encode(into: &out)
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
-    func encode(into out: inout String) {
+    /// Appends the compact JSON text as UTF-8 bytes (the hot path of results.jsonl and the cache).
+    public func encode(into out: inout [UInt8]) {
         switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .number(let n): out += JSON.formatNumber(n)
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .number(let n): JSON.appendNumber(n, to: &out)
         case .string(let s): JSON.appendQuoted(s, to: &out)
         case .array(let items):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 item.encode(into: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let members):
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             for (i, (key, value)) in members.enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 JSON.appendQuoted(key, to: &out)
-                out += ":"
+                out.append(UInt8(ascii: ":"))
                 value.encode(into: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
     /// Numbers print as integers when they are whole, otherwise with up to 10 significant digits.
     public static func formatNumber(_ n: Double) -> String {
-        guard n.isFinite else { return "null" }
-        if n == n.rounded(), abs(n) < 1e15 { return String(Int64(n)) }
-        var text = String(format: "%.10g", n)
-        if text.contains("e") { return text }
-        while text.contains("."), text.hasSuffix("0") { text.removeLast() }
-        return text
+        var out: [UInt8] = []
+        appendNumber(n, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
-    static func appendQuoted(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "<": out += "\\u003c" // keeps JSON safe to embed in HTML
-            case _ where scalar.value < 0x20:
-                out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
+    static func appendNumber(_ n: Double, to out: inout [UInt8]) {
+        guard n.isFinite else { out.append(contentsOf: "null".utf8); return }
+        if n == n.rounded(), abs(n) < 1e15 { out.append(contentsOf: String(Int64(n)).utf8); return }
+        // "%.10g" through vsnprintf: String(format:) goes through CFString and costs several times more.
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 32) { buffer in
+            let length = withVaList([n]) { vsnprintf(buffer.baseAddress, 32, "%.10g", $0) }
+            guard length > 0 else { return }
+            var end = min(Int(length), 31)
+            let digits = UnsafeRawBufferPointer(start: buffer.baseAddress, count: end)
+            // Trailing zeros of a fraction go (%g keeps none, but a locale could); exponents stay as written.
+            if !digits.contains(UInt8(ascii: "e")), digits.contains(UInt8(ascii: ".")) {
+                while end > 0, digits[end - 1] == UInt8(ascii: "0") { end -= 1 }
+                if end > 0, digits[end - 1] == UInt8(ascii: ".") { end -= 1 }
             }
+            out.append(contentsOf: digits[0..<end])
         }
-        out += "\""
+    }
+
+    /// A JSON string literal: runs of bytes that need no escape are copied as they are.
+    static func appendQuoted(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var s = s
+        s.withUTF8 { bytes in
+            var runStart = 0
+            for i in 0..<bytes.count {
+                let b = bytes[i]
+                let escape: StaticString
+                switch b {
+                case UInt8(ascii: "\""): escape = "\\\""
+                case UInt8(ascii: "\\"): escape = "\\\\"
+                case UInt8(ascii: "\n"): escape = "\\n"
+                case UInt8(ascii: "\r"): escape = "\\r"
+                case UInt8(ascii: "\t"): escape = "\\t"
+                case UInt8(ascii: "<"): escape = "\\u003c" // keeps JSON safe to embed in HTML
+                case 0..<0x20: escape = ""
+                default: continue
+                }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i]))
+                if escape.utf8CodeUnitCount > 0 {
+                    escape.withUTF8Buffer { out.append(contentsOf: $0) }
+                } else {
+                    let hex = Array("0123456789abcdef".utf8)
+                    out.append(contentsOf: "\\u00".utf8)
+                    out.append(hex[Int(b >> 4)])
+                    out.append(hex[Int(b & 0xF)])
+                }
+                runStart = i + 1
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
+        }
+        out.append(UInt8(ascii: "\""))
     }
 }
 
@@ -256,56 +290,53 @@ private struct JSONParser {
 
     mutating func parseString() throws(JSONParseError) -> String {
         index += 1
-        var scalars = String.UnicodeScalarView()
-        var runStart = index
-        func flush(_ parser: JSONParser, upTo end: Int, into scalars: inout String.UnicodeScalarView) throws(JSONParseError) {
-            if end > runStart {
-                guard let piece = String(validating: parser.bytes[runStart..<end], as: UTF8.self) else {
-                    throw parser.error("invalid UTF-8 inside a string")
-                }
-                scalars.append(contentsOf: piece.unicodeScalars)
-            }
-        }
+        let start = index
+        // Fast path: no escapes, so the bytes between the quotes are the string.
         while index < bytes.count {
             let b = bytes[index]
             if b == UInt8(ascii: "\"") {
-                try flush(self, upTo: index, into: &scalars)
+                guard let text = String(validating: bytes[start..<index], as: UTF8.self) else { throw error("invalid UTF-8 inside a string") }
                 index += 1
-                return String(scalars)
+                return text
+            }
+            if b == UInt8(ascii: "\\") { break }
+            if b < 0x20 { throw error("control character inside a string (escape newlines as \\n)") }
+            index += 1
+        }
+        var buffer = Array(bytes[start..<min(index, bytes.count)])
+        while index < bytes.count {
+            let b = bytes[index]
+            if b == UInt8(ascii: "\"") {
+                guard let text = String(validating: buffer, as: UTF8.self) else { throw error("invalid UTF-8 inside a string") }
+                index += 1
+                return text
             }
             if b < 0x20 { throw error("control character inside a string (escape newlines as \\n)") }
-            if b == UInt8(ascii: "\\") {
-                try flush(self, upTo: index, into: &scalars)
-                index += 1
-                guard index < bytes.count else { break }
-                let e = bytes[index]
-                index += 1
-                switch e {
-                case UInt8(ascii: "\""): scalars.append("\"")
-                case UInt8(ascii: "\\"): scalars.append("\\")
-                case UInt8(ascii: "/"): scalars.append("/")
-                case UInt8(ascii: "b"): scalars.append("\u{08}")
-                case UInt8(ascii: "f"): scalars.append("\u{0C}")
-                case UInt8(ascii: "n"): scalars.append("\n")
-                case UInt8(ascii: "r"): scalars.append("\r")
-                case UInt8(ascii: "t"): scalars.append("\t")
-                case UInt8(ascii: "u"):
-                    var code = try parseHex4()
-                    if (0xD800...0xDBFF).contains(code), index + 1 < bytes.count,
-                       bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
-                        index += 2
-                        let low = try parseHex4()
-                        if (0xDC00...0xDFFF).contains(low) {
-                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                        }
-                    }
-                    scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
-                default: throw error("invalid escape '\\\(Character(Unicode.Scalar(e)))'")
-                }
-                runStart = index
-                continue
-            }
             index += 1
+            guard b == UInt8(ascii: "\\") else { buffer.append(b); continue }
+            guard index < bytes.count else { break }
+            let e = bytes[index]
+            index += 1
+            switch e {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): buffer.append(e)
+            case UInt8(ascii: "b"): buffer.append(0x08)
+            case UInt8(ascii: "f"): buffer.append(0x0C)
+            case UInt8(ascii: "n"): buffer.append(0x0A)
+            case UInt8(ascii: "r"): buffer.append(0x0D)
+            case UInt8(ascii: "t"): buffer.append(0x09)
+            case UInt8(ascii: "u"):
+                var code = try parseHex4()
+                if (0xD800...0xDBFF).contains(code), index + 1 < bytes.count,
+                   bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
+                    index += 2
+                    let low = try parseHex4()
+                    if (0xDC00...0xDFFF).contains(low) {
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                }
+                buffer.append(contentsOf: String(Unicode.Scalar(code) ?? "\u{FFFD}").utf8)
+            default: throw error("invalid escape '\\\(Character(Unicode.Scalar(e)))'")
+            }
         }
         throw error("unterminated string")
     }

@@ -26,6 +26,23 @@ public enum Text {
     }
 
     /// Collapses runs of whitespace to one space and trims the ends.
+    /// True for letters, marks and digits of any script (Unicode categories L, M and N, as
+    /// `CharacterSet.alphanumerics`), without building a CharacterSet for each scalar.
+    @inline(__always)
+    public static func isAlphanumeric(_ scalar: Unicode.Scalar) -> Bool {
+        let v = scalar.value
+        if v < 0x80 {
+            return (0x30...0x39).contains(v) || (0x41...0x5A).contains(v) || (0x61...0x7A).contains(v)
+        }
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+             .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber:
+            return true
+        default:
+            return false
+        }
+    }
+
     public static func collapseWhitespace(_ s: String) -> String {
         s.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
     }
