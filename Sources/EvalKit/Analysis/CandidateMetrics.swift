@@ -39,26 +39,41 @@ public enum MetricsCalculator {
     /// Metrics of one candidate's results.
     public static func metrics(candidate: String, model: String, prompt: String?, role: ModelRole,
                                labels: [String], results: [ExampleResult]) -> CandidateMetrics {
-        let answered = results.filter(\.answered)
-        let correct = answered.filter(\.correct).count
-        let invalid = answered.filter(\.invalid).count
-        let latencies = answered.map(\.latencyMs).sorted()
-        let inputs = answered.compactMap(\.inputTokens)
-        let outputs = answered.compactMap(\.outputTokens)
-        let costs = answered.compactMap(\.costUSD)
+        // One pass, copying no result: a candidate can have 100,000 of them.
+        var answeredCount = 0, correct = 0, invalid = 0, cachedAnswers = 0, attempts = 0
+        var latencies: [Double] = [], inputs: [Double] = [], outputs: [Double] = [], costs: [Double] = []
+        var pairs: [(String, String?)] = []
+        latencies.reserveCapacity(results.count)
+        pairs.reserveCapacity(results.count)
+        var estimated = false
+        for r in results {
+            attempts += r.attempts
+            if r.cached { cachedAnswers += 1 }
+            guard r.answered else { continue }
+            answeredCount += 1
+            if r.correct { correct += 1 }
+            if r.invalid { invalid += 1 }
+            latencies.append(r.latencyMs)
+            if let t = r.inputTokens { inputs.append(Double(t)) }
+            if let t = r.outputTokens { outputs.append(Double(t)) }
+            if let c = r.costUSD { costs.append(c) }
+            if r.tokensEstimated { estimated = true }
+            pairs.append((r.target, r.label))
+        }
+        latencies.sort()
         return CandidateMetrics(
             candidate: candidate, model: model, prompt: prompt, role: role,
-            requests: results.count, answered: answered.count, errors: results.count - answered.count,
+            requests: results.count, answered: answeredCount, errors: results.count - answeredCount,
             correct: correct, invalid: invalid,
-            accuracy: answered.isEmpty ? nil : Double(correct) / Double(answered.count),
-            macroF1: answered.isEmpty ? nil : macroF1(labels: labels, pairs: answered.map { ($0.target, $0.label) }),
-            invalidRate: answered.isEmpty ? nil : Double(invalid) / Double(answered.count),
+            accuracy: answeredCount == 0 ? nil : Double(correct) / Double(answeredCount),
+            macroF1: answeredCount == 0 ? nil : macroF1(labels: labels, pairs: pairs),
+            invalidRate: answeredCount == 0 ? nil : Double(invalid) / Double(answeredCount),
             latencyP50Ms: percentile(latencies, 0.5), latencyP95Ms: percentile(latencies, 0.95),
-            meanInputTokens: mean(inputs.map(Double.init)), meanOutputTokens: mean(outputs.map(Double.init)),
-            tokensEstimated: answered.contains(where: \.tokensEstimated),
-            costPer1kUSD: costs.isEmpty || costs.count < answered.count ? nil : (mean(costs) ?? 0) * 1000,
+            meanInputTokens: mean(inputs), meanOutputTokens: mean(outputs),
+            tokensEstimated: estimated,
+            costPer1kUSD: costs.isEmpty || costs.count < answeredCount ? nil : (mean(costs) ?? 0) * 1000,
             firstError: results.first(where: { $0.error != nil })?.error,
-            cachedAnswers: results.filter(\.cached).count, attempts: results.reduce(0) { $0 + $1.attempts })
+            cachedAnswers: cachedAnswers, attempts: attempts)
     }
 
     /// Metrics of every candidate of an experiment, from its results in candidate order.

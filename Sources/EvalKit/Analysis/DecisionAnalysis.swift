@@ -276,8 +276,9 @@ public enum DecisionAnalyzer {
     static func repeatAccuracies(_ results: [ExampleResult], repeats: Int) -> [Double] {
         guard repeats > 1 else { return [] }
         return (0..<repeats).compactMap { k in
-            let answered = results.filter { $0.repeatIndex == k && $0.answered }
-            return answered.isEmpty ? nil : Double(answered.filter(\.correct).count) / Double(answered.count)
+            let answered = results.lazy.filter { $0.repeatIndex == k && $0.answered }
+            let count = answered.count
+            return count == 0 ? nil : Double(answered.filter(\.correct).count) / Double(count)
         }
     }
 }

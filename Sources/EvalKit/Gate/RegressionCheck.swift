@@ -60,8 +60,8 @@ public enum RegressionCheck {
             throw .mismatched("its labels are \(b.task.labels.joined(separator: ", ")), the run's \(e.task.labels.joined(separator: ", "))")
         }
         let currentRows = Dictionary(current.summary.map { ($0.candidate, $0) }, uniquingKeysWith: { a, _ in a })
-        let baselineResults = baseline.results.map { Dictionary(grouping: $0, by: \.candidate) }
-        let currentResults = current.results.map { Dictionary(grouping: $0, by: \.candidate) }
+        let baselineResults = baseline.resultsByCandidateID
+        let currentResults = current.resultsByCandidateID
         var rows: [CheckRow] = []
         for base in baseline.summary {
             guard let now = currentRows[base.candidate] else {

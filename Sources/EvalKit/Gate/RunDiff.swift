@@ -10,8 +10,8 @@ public enum RunDiff {
         }
         let before = Dictionary(a.summary.map { ($0.candidate, $0) }, uniquingKeysWith: { x, _ in x })
         let after = Dictionary(b.summary.map { ($0.candidate, $0) }, uniquingKeysWith: { x, _ in x })
-        let resultsA = Dictionary(grouping: a.results ?? [], by: \.candidate)
-        let resultsB = Dictionary(grouping: b.results ?? [], by: \.candidate)
+        let resultsA = a.resultsByCandidateID ?? [:]
+        let resultsB = b.resultsByCandidateID ?? [:]
         let candidates = a.summary.map(\.candidate) + b.summary.map(\.candidate).filter { before[$0] == nil }
 
         md += "## Metrics\n\n"

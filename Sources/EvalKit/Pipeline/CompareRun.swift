@@ -183,7 +183,8 @@ public enum CompareRun {
         journal.close()
         if let writeError = await recorder.writeError { throw .output(writeError) }
 
-        let results = await recorder.resultsByCandidate.map(ExampleResult.canonicalOrder)
+        var results = await recorder.takeResults()
+        for i in results.indices { results[i].sort(by: ExampleResult.canonicallyBefore) }
         let made = results.reduce(0) { $0 + $1.count }
         let failedCalls = results.reduce(0) { $0 + $1.filter { !$0.answered }.count }
         let metrics = MetricsCalculator.metrics(experiment: experiment, results: results)
@@ -286,6 +287,9 @@ actor RunRecorder {
         }
         models = candidates.map { experiment.model($0.modelID) }
         resultsByCandidate = Array(repeating: [], count: candidates.count)
+        // Each candidate's results, sized once: growing by doubling would hold up to twice as much.
+        let perCandidate = candidates.isEmpty ? 0 : total / candidates.count
+        for i in resultsByCandidate.indices { resultsByCandidate[i].reserveCapacity(perCandidate) }
     }
 
     /// Identifies a request across runs: candidate, example id, repeat.
@@ -308,6 +312,12 @@ actor RunRecorder {
             spentUSD += result.costUSD ?? 0
         }
         return keys
+    }
+
+    /// Hands over the results, leaving none behind, so that sorting them copies nothing.
+    func takeResults() -> [[ExampleResult]] {
+        defer { resultsByCandidate = [] }
+        return resultsByCandidate
     }
 
     func modelFailed(_ model: String, _ error: ProviderError) {

@@ -29,7 +29,7 @@ public enum RunFolderCommands {
     /// manifest (e.g. after changing the decision policy in its config.json). Same inputs, same bytes.
     public static func rerender(runDirectory: String) throws(RunFolderError) {
         let run = try RunFolder.load(runDirectory, requireSummary: false)
-        guard run.results != nil else { throw .missing(path: runDirectory + "/results.jsonl") }
+        guard run.resultsByCandidateID != nil else { throw .missing(path: runDirectory + "/results.jsonl") }
         let (metrics, analysis) = run.recompute()
         let e = run.experiment
         let m = run.manifest

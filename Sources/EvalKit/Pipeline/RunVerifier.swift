@@ -18,7 +18,7 @@ public enum RunVerifier {
     /// The mismatches between summary.csv and its recomputation; empty when every figure agrees.
     public static func verify(runDirectory: String) throws(RunFolderError) -> [Mismatch] {
         let run = try RunFolder.load(runDirectory)
-        guard run.results != nil else { throw .missing(path: runDirectory + "/results.jsonl") }
+        guard run.resultsByCandidateID != nil else { throw .missing(path: runDirectory + "/results.jsonl") }
         let expected = SummaryTable.csv(experiment: run.experiment, analysis: run.recompute().analysis)
         let summaryText = run.summaryText
         let found: [CSV.Record], recomputed: [CSV.Record]

@@ -434,7 +434,7 @@ public enum DecisionReport {
         let labels = e.task.labels
         var md = "## Appendix\n\n### Per-label precision, recall and F1\n\n"
         for (i, m) in s.metrics.enumerated() where m.answered > 0 {
-            let pairs = s.results[i].filter { $0.answered }.map { (target: $0.target, predicted: $0.label) }
+            let pairs = Array(s.results[i].lazy.filter { $0.answered }.map { (target: $0.target, predicted: $0.label) })
             md += "**\(Markdown.cell(m.candidate))**\n\n"
             md += Markdown.table(["label", "precision", "recall", "F1", "support"],
                                  MetricsCalculator.labelScores(labels: labels, pairs: pairs).map {
@@ -448,8 +448,8 @@ public enum DecisionReport {
         }
         md += "### Samples of wrong and invalid answers\n\n"
         for (i, m) in s.metrics.enumerated() where m.answered > 0 {
-            let wrong = s.results[i].filter { $0.answered && !$0.correct && $0.label != nil }.prefix(5)
-            let invalid = s.results[i].filter(\.invalid).prefix(5)
+            let wrong = Array(s.results[i].lazy.filter { $0.answered && !$0.correct && $0.label != nil }.prefix(5))
+            let invalid = Array(s.results[i].lazy.filter(\.invalid).prefix(5))
             guard !wrong.isEmpty || !invalid.isEmpty else { continue }
             md += "**\(Markdown.cell(m.candidate))**\n\n"
             md += Markdown.table(["kind", "example", "input", "target", "output"], (wrong.map { ("wrong", $0) } + invalid.map { ("invalid", $0) }).map { kind, r in

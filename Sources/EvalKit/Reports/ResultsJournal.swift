@@ -99,6 +99,22 @@ public final class ResultsJournal: Sendable {
         if let bad { throw .badRecord(file: path, line: bad, reason: "not a results.jsonl record") }
     }
 
+    /// Lines per candidate, from a quick scan of each line's start (evalkit writes "candidate" first);
+    /// for sizing arrays before reading. Lines it cannot read this way are left out.
+    public static func countByCandidate(path: String) -> [String: Int] {
+        let prefix = Array(#"{"candidate":""#.utf8)
+        var counts: [ArraySlice<UInt8>: Int] = [:]
+        _ = try? forEachLine(path) { line, _, _, _ in
+            guard line.starts(with: prefix) else { return true }
+            let rest = line.dropFirst(prefix.count)
+            guard let close = rest.firstIndex(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }),
+                  line[close] == UInt8(ascii: "\"") else { return true }
+            counts[ArraySlice(Array(rest[..<close])), default: 0] += 1
+            return true
+        }
+        return Dictionary(counts.map { (String(decoding: $0.key, as: UTF8.self), $0.value) }, uniquingKeysWith: +)
+    }
+
     /// Calls `body` with each line (without its newline), its number, whether a newline ended it and
     /// the byte offset after it, reading 1 MiB at a time; `body` returns false to stop. Returns the file size.
     static func forEachLine(_ path: String, _ body: (ArraySlice<UInt8>, Int, Bool, Int) -> Bool) throws -> Int {

@@ -27,8 +27,11 @@ public struct RunFolder: Sendable {
     public var directory: String
     /// The experiment as run (config.json), with paths resolved against the original config's folder.
     public var experiment: Experiment
-    /// Per-example results; nil when the folder has no results.jsonl (a trimmed baseline).
-    public var results: [ExampleResult]?
+    /// Per-example results by candidate id, each in canonical order; nil when the folder has no
+    /// results.jsonl (a trimmed baseline). Grouped while reading, so a large file is held once.
+    public var resultsByCandidateID: [String: [ExampleResult]]?
+    /// Every per-example result; nil when the folder has no results.jsonl.
+    public var results: [ExampleResult]? { resultsByCandidateID.map { groups in groups.keys.sorted().flatMap { groups[$0] ?? [] } } }
     public var summary: [SummaryRow]
     public var summaryText: String
     public var manifest: JSON
@@ -70,16 +73,31 @@ public struct RunFolder: Sendable {
             throw .missing(path: summaryPath)
         }
 
-        var results: [ExampleResult]? = nil
+        var results: [String: [ExampleResult]]? = nil
         let resultsPath = directory + "/results.jsonl"
         if FileManager.default.fileExists(atPath: resultsPath) {
-            do { results = try ResultsJournal.read(path: resultsPath) } catch { throw .corrupt(path: resultsPath, reason: error.description) }
+            // Arrays sized up front and sorted in place: the results are held once, never twice.
+            var groups: [String: [ExampleResult]] = [:]
+            for (candidate, count) in ResultsJournal.countByCandidate(path: resultsPath) {
+                groups[candidate] = []
+                groups[candidate]?.reserveCapacity(count)
+            }
+            do { try ResultsJournal.read(path: resultsPath) { groups[$0.candidate, default: []].append($0) } } catch {
+                throw .corrupt(path: resultsPath, reason: error.description)
+            }
+            var sorted: [String: [ExampleResult]] = [:]
+            for key in Array(groups.keys) {
+                var list = groups.removeValue(forKey: key) ?? []
+                list.sort(by: ExampleResult.canonicallyBefore)
+                sorted[key] = list
+            }
+            results = sorted
         }
         var training: [String: Double] = [:]
         for entry in manifest["training"]?.arrayValue ?? [] {
             if let model = entry["model"]?.stringValue, let seconds = entry["seconds"]?.numberValue { training[model] = seconds }
         }
-        return RunFolder(directory: directory, experiment: asRun, results: results, summary: summary, summaryText: summaryText,
+        return RunFolder(directory: directory, experiment: asRun, resultsByCandidateID: results, summary: summary, summaryText: summaryText,
                          manifest: manifest, trainingSeconds: training, experimentJSON: configJSON)
     }
 
@@ -106,8 +124,7 @@ public struct RunFolder: Sendable {
 
     /// Results grouped by candidate in the experiment's candidate order, each in canonical order.
     public var resultsByCandidate: [[ExampleResult]] {
-        let grouped = Dictionary(grouping: results ?? [], by: \.candidate)
-        return experiment.candidates.map { ExampleResult.canonicalOrder(grouped[$0.id] ?? []) }
+        experiment.candidates.map { resultsByCandidateID?[$0.id] ?? [] }
     }
 
     /// Metrics and the decision analysis recomputed from the per-example results.

@@ -1,33 +1,35 @@
 /// The outcome of one request: one line of results.jsonl.
 public struct ExampleResult: Sendable, Equatable {
+    // Stored properties in this order so each Bool fills the byte after an optional number:
+    // 208 bytes a result instead of 232 (large runs hold 100,000 of them).
     public var candidate: String
     public var model: String
     public var prompt: String?
     public var exampleID: String
-    /// 0-based repeat index when examples are asked more than once.
-    public var repeatIndex: Int
     public var target: String
     /// The model's raw output; nil when the call failed.
     public var output: String?
     /// The label read from the output; nil for an invalid output or a failed call.
     public var label: String?
-    public var correct: Bool
+    /// Why the call failed; nil when it succeeded.
+    public var error: String?
+    /// 0-based repeat index when examples are asked more than once.
+    public var repeatIndex: Int
     /// Wall-clock milliseconds of the request (including failed ones).
     public var latencyMs: Double
+    /// Requests sent for this example (retries included); 0 when the answer came from the cache.
+    public var attempts: Int = 1
+    /// With likelihood scoring: each label's probability.
+    public var labelProbabilities: [String: Double]? = nil
     public var inputTokens: Int?
+    public var correct: Bool
     public var outputTokens: Int?
     /// True when token counts are estimated (≈ 4 characters per token) because the server sent none.
     public var tokensEstimated: Bool
     /// USD for this request under the model's pricing; nil without pricing or for a failed call.
     public var costUSD: Double?
-    /// Why the call failed; nil when it succeeded.
-    public var error: String?
-    /// Requests sent for this example (retries included); 0 when the answer came from the cache.
-    public var attempts: Int = 1
     /// True when the answer came from the response cache (its latency is the one first measured).
     public var cached: Bool = false
-    /// With likelihood scoring: each label's probability.
-    public var labelProbabilities: [String: Double]? = nil
 
     public init(candidate: String, model: String, prompt: String?, exampleID: String, repeatIndex: Int = 0, target: String,
                 output: String?, label: String?, correct: Bool, latencyMs: Double, inputTokens: Int? = nil,
@@ -41,7 +43,12 @@ public struct ExampleResult: Sendable, Equatable {
     /// Results sorted by example id, then repeat: analysis reads them in this order so that a run and
     /// `evalkit verify` add floating-point figures in the same order and agree to the last digit.
     public static func canonicalOrder(_ results: [ExampleResult]) -> [ExampleResult] {
-        results.sorted { ($0.exampleID, $0.repeatIndex) < ($1.exampleID, $1.repeatIndex) }
+        results.sorted(by: canonicallyBefore)
+    }
+
+    /// The canonical order: example id, then repeat.
+    public static func canonicallyBefore(_ a: ExampleResult, _ b: ExampleResult) -> Bool {
+        (a.exampleID, a.repeatIndex) < (b.exampleID, b.repeatIndex)
     }
 
     /// True when the model answered (whether or not a label could be read).
