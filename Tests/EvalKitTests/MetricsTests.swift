@@ -58,3 +58,33 @@ import Testing
         #expect(abs((m.costPer1kUSD ?? 0) - 2.0) < 1e-12)
     }
 }
+
+/// The compact store that holds a run's results in memory.
+@Suite struct ResultColumnTests {
+    @Test func everyFieldReadsBackAsWrittenAndSortingKeepsRowsWhole() {
+        var answered = ExampleResult(candidate: "gemma-270m-likelihood:raw-fewshot", model: "gemma-270m-likelihood", prompt: "raw-fewshot",
+                                     exampleID: "row9", repeatIndex: 1, target: "positive", output: "positive", label: "positive",
+                                     correct: true, latencyMs: 123.456, inputTokens: 812, outputTokens: 1, tokensEstimated: true,
+                                     costUSD: 0.000012345)
+        answered.attempts = 3
+        answered.labelProbabilities = ["negative": 0.1, "neutral": 0.2, "positive": 0.7]
+        var cached = ExampleResult(candidate: "builtin", model: "builtin", prompt: nil, exampleID: "row1", target: "negative",
+                                   output: "I'd say it is negative, mostly", label: nil, correct: false, latencyMs: 0.5)
+        cached.cached = true
+        cached.attempts = 0
+        let failed = ExampleResult(candidate: "api:plain", model: "api", prompt: "plain", exampleID: "row5", target: "neutral",
+                                   output: nil, label: nil, correct: false, latencyMs: 30_000, error: "timed out after 30 s")
+        let zeroCost = ExampleResult(candidate: "api:plain", model: "api", prompt: "plain", exampleID: "row1", repeatIndex: 1,
+                                     target: "neutral", output: "neutral", label: "neutral", correct: true, latencyMs: 2, costUSD: 0)
+        let written = [answered, cached, failed, zeroCost]
+        var column = ResultColumn(written)
+        #expect(Array(column) == written)
+        #expect(column.count == 4 && column[0].labelProbabilities?["positive"] == 0.7 && column[2].costUSD == nil && column[3].costUSD == 0)
+
+        column.sortCanonically()
+        #expect(Array(column) == ExampleResult.canonicalOrder(written))
+        // The probabilities moved with their row (row9 sorts last).
+        #expect(column.last?.exampleID == "row9" && column.last?.labelProbabilities == answered.labelProbabilities)
+        #expect(column.first(where: { $0.exampleID == "row1" && $0.repeatIndex == 0 })?.labelProbabilities == nil)
+    }
+}

@@ -38,7 +38,7 @@ public struct CandidateMetrics: Sendable, Equatable {
 public enum MetricsCalculator {
     /// Metrics of one candidate's results.
     public static func metrics(candidate: String, model: String, prompt: String?, role: ModelRole,
-                               labels: [String], results: [ExampleResult]) -> CandidateMetrics {
+                               labels: [String], results: some Collection<ExampleResult>) -> CandidateMetrics {
         // One pass, copying no result: a candidate can have 100,000 of them.
         var answeredCount = 0, correct = 0, invalid = 0, cachedAnswers = 0, attempts = 0
         var latencies: [Double] = [], inputs: [Double] = [], outputs: [Double] = [], costs: [Double] = []
@@ -77,7 +77,7 @@ public enum MetricsCalculator {
     }
 
     /// Metrics of every candidate of an experiment, from its results in candidate order.
-    public static func metrics(experiment: Experiment, results: [[ExampleResult]]) -> [CandidateMetrics] {
+    public static func metrics(experiment: Experiment, results: [some Collection<ExampleResult>]) -> [CandidateMetrics] {
         experiment.candidates.enumerated().map { index, candidate in
             metrics(candidate: candidate.id, model: candidate.modelID, prompt: candidate.promptID,
                     role: experiment.model(candidate.modelID)?.role ?? .foundation, labels: experiment.task.labels, results: results[index])

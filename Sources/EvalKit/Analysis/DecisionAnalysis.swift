@@ -90,7 +90,7 @@ public enum DecisionAnalyzer {
     /// Requests that fail more often than this make a candidate's figures unreliable.
     public static let defaultMaxErrorRate = 0.05
 
-    public static func analyze(experiment: Experiment, metrics: [CandidateMetrics], results: [[ExampleResult]],
+    public static func analyze(experiment: Experiment, metrics: [CandidateMetrics], results: [some Collection<ExampleResult>],
                                trainingSeconds: [String: Double]) -> DecisionAnalysis {
         let policy = experiment.decision
         let answered = metrics.indices.filter { metrics[$0].answered > 0 }
@@ -163,7 +163,7 @@ public enum DecisionAnalyzer {
     }
 
     /// The first repeat's answered result for each example id.
-    static func firstAnswers(_ results: [ExampleResult]) -> [String: Bool] {
+    static func firstAnswers(_ results: some Collection<ExampleResult>) -> [String: Bool] {
         var out: [String: Bool] = [:]
         for r in results where r.repeatIndex == 0 && r.answered { out[r.exampleID] = r.correct }
         return out
@@ -263,7 +263,7 @@ public enum DecisionAnalyzer {
         return failures
     }
 
-    static func consistency(_ results: [ExampleResult], repeats: Int) -> Double? {
+    static func consistency(_ results: some Collection<ExampleResult>, repeats: Int) -> Double? {
         guard repeats > 1 else { return nil }
         var labels: [String: [String?]] = [:]
         for r in results where r.answered { labels[r.exampleID, default: []].append(r.label) }
@@ -273,7 +273,7 @@ public enum DecisionAnalyzer {
         return Double(agreeing) / Double(complete.count)
     }
 
-    static func repeatAccuracies(_ results: [ExampleResult], repeats: Int) -> [Double] {
+    static func repeatAccuracies(_ results: some Collection<ExampleResult>, repeats: Int) -> [Double] {
         guard repeats > 1 else { return [] }
         return (0..<repeats).compactMap { k in
             let answered = results.lazy.filter { $0.repeatIndex == k && $0.answered }

@@ -90,7 +90,7 @@ public enum RegressionCheck {
     }
 
     /// First-repeat answered results of both runs on the examples they share: (baseline right, now right).
-    static func pairs(_ base: [ExampleResult]?, _ now: [ExampleResult]?) -> [(base: Bool, now: Bool)]? {
+    static func pairs(_ base: ResultColumn?, _ now: ResultColumn?) -> [(base: Bool, now: Bool)]? {
         guard let base, let now else { return nil }
         let before = DecisionAnalyzer.firstAnswers(base), after = DecisionAnalyzer.firstAnswers(now)
         return before.keys.sorted().compactMap { id in after[id].map { (base: before[id] ?? false, now: $0) } }

@@ -184,7 +184,7 @@ public enum CompareRun {
         if let writeError = await recorder.writeError { throw .output(writeError) }
 
         var results = await recorder.takeResults()
-        for i in results.indices { results[i].sort(by: ExampleResult.canonicallyBefore) }
+        for i in results.indices { results[i].sortCanonically() }
         let made = results.reduce(0) { $0 + $1.count }
         let failedCalls = results.reduce(0) { $0 + $1.filter { !$0.answered }.count }
         let metrics = MetricsCalculator.metrics(experiment: experiment, results: results)
@@ -260,7 +260,7 @@ actor RunRecorder {
     let total: Int
     let startedAt: ContinuousClock.Instant
     let progress: @Sendable (ProgressSnapshot) -> Void
-    private(set) var resultsByCandidate: [[ExampleResult]]
+    private(set) var resultsByCandidate: [ResultColumn]
     private(set) var modelFailures: [(model: String, reason: String)] = []
     private(set) var writeError: ReportError?
     private var done = 0
@@ -286,7 +286,7 @@ actor RunRecorder {
             return LabelParser(labels: experiment.task.labels, parsing: promptParsing ?? fallback)
         }
         models = candidates.map { experiment.model($0.modelID) }
-        resultsByCandidate = Array(repeating: [], count: candidates.count)
+        resultsByCandidate = Array(repeating: ResultColumn(), count: candidates.count)
         // Each candidate's results, sized once: growing by doubling would hold up to twice as much.
         let perCandidate = candidates.isEmpty ? 0 : total / candidates.count
         for i in resultsByCandidate.indices { resultsByCandidate[i].reserveCapacity(perCandidate) }
@@ -315,7 +315,7 @@ actor RunRecorder {
     }
 
     /// Hands over the results, leaving none behind, so that sorting them copies nothing.
-    func takeResults() -> [[ExampleResult]] {
+    func takeResults() -> [ResultColumn] {
         defer { resultsByCandidate = [] }
         return resultsByCandidate
     }

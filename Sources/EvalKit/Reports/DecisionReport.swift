@@ -58,7 +58,7 @@ public enum DecisionReport {
             md += "It reaches \(accuracyWithInterval(chosen)), meets every requirement, and is the cheapest qualifying candidate over "
             md += "\(horizonText(p)): \(Format.usd(chosen.horizonCostUSD))"
             md += chosen.id == a.referenceID ? ". " : " (\(comparisonText(chosen.comparison))). "
-            md += rivalsText(a, chosen: chosen)
+            md += rivalsText(s, a, chosen: chosen)
         case .moveTo(let id):
             guard let chosen = a.assessment(id) else { break }
             md += "**Move to the \(chosen.metrics.role == .fineTuned ? "fine-tuned" : "smaller") model: \(Markdown.cell(id)).** "
@@ -70,13 +70,13 @@ public enum DecisionReport {
             if chosen.id == a.referenceID {
                 md += ". Over \(horizonText(p)) it costs \(Format.usd(chosen.horizonCostUSD)) (one-time cost \(Format.usd(chosen.oneTimeCostUSD)) included); "
                 md += "p95 latency \(ms(chosen.metrics.latencyP95Ms)). It is the reference itself: \(a.referenceReason), so nothing was tested against "
-                md += "a prompted foundation model. " + rivalsText(a, chosen: chosen)
+                md += "a prompted foundation model. " + rivalsText(s, a, chosen: chosen)
             } else {
                 md += ". Over \(horizonText(p)) it costs \(Format.usd(chosen.horizonCostUSD))"
                 if let reference { md += " against \(Format.usd(reference.horizonCostUSD)) for the reference (one-time cost \(Format.usd(reference.oneTimeCostUSD)) included)" }
                 md += "; p95 latency \(ms(chosen.metrics.latencyP95Ms))"
                 if let reference { md += " against \(ms(reference.metrics.latencyP95Ms))" }
-                md += ". " + breakEvenSentence(chosen) + " " + rivalsText(a, chosen: chosen)
+                md += ". " + breakEvenSentence(chosen) + " " + rivalsText(s, a, chosen: chosen)
             }
         case .noneQualifies:
             md += "**No candidate qualifies.** Each one misses a requirement or the non-inferiority margin:\n\n"
@@ -155,11 +155,25 @@ public enum DecisionReport {
         }
     }
 
-    static func rivalsText(_ a: DecisionAnalysis, chosen: CandidateAssessment) -> String {
+    static func rivalsText(_ s: RunSummary, _ a: DecisionAnalysis, chosen: CandidateAssessment) -> String {
         let others = a.assessments.filter { $0.id != chosen.id && $0.metrics.answered > 0 }
-        let qualified = others.filter(\.qualifies).map(\.id)
+        let qualified = others.filter(\.qualifies)
         var text = ""
-        if !qualified.isEmpty { text += "Also qualifying but costlier: " + qualified.map(Markdown.cell).joined(separator: ", ") + ". " }
+        if !qualified.isEmpty {
+            // What the extra cost would buy: each costlier rival that is more accurate, paired against the choice.
+            text += "Also qualifying but costlier: " + qualified.map { rival in
+                var item = Markdown.cell(rival.id)
+                guard (rival.metrics.accuracy ?? 0) > (chosen.metrics.accuracy ?? 0),
+                      let c = DecisionAnalyzer.compare(DecisionAnalyzer.firstAnswers(s.results[index(of: rival.id, in: s)]),
+                                                       DecisionAnalyzer.firstAnswers(s.results[index(of: chosen.id, in: s)]),
+                                                       referenceID: chosen.id, policy: a.policy, seed: s.experiment.run.seed) else { return item }
+                item += " (\(Format.percent(rival.metrics.accuracy)), \(points(c.difference)) on \(c.pairs) paired examples, "
+                item += "95% bootstrap \(points(c.bootstrapLow)) to \(points(c.bootstrapHigh)), exact McNemar \(pEquals(c.pValue))"
+                item += c.pValue < a.policy.alpha ? ", a real difference" : ", not a significant difference"
+                item += "; \(Format.usd(rival.horizonCostUSD)) over \(horizonText(a.policy)))"
+                return item
+            }.joined(separator: ", ") + ". "
+        }
         let failed = others.filter { !$0.qualifies }.map(\.id)
         if !failed.isEmpty { text += "Not qualifying: " + failed.map(Markdown.cell).joined(separator: ", ") + " (reasons in Step 3). " }
         let unmeasured = a.assessments.filter { $0.metrics.answered == 0 }.map(\.id)

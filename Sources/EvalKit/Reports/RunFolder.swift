@@ -29,9 +29,9 @@ public struct RunFolder: Sendable {
     public var experiment: Experiment
     /// Per-example results by candidate id, each in canonical order; nil when the folder has no
     /// results.jsonl (a trimmed baseline). Grouped while reading, so a large file is held once.
-    public var resultsByCandidateID: [String: [ExampleResult]]?
+    public var resultsByCandidateID: [String: ResultColumn]?
     /// Every per-example result; nil when the folder has no results.jsonl.
-    public var results: [ExampleResult]? { resultsByCandidateID.map { groups in groups.keys.sorted().flatMap { groups[$0] ?? [] } } }
+    public var results: [ExampleResult]? { resultsByCandidateID.map { groups in groups.keys.sorted().flatMap { Array(groups[$0] ?? []) } } }
     public var summary: [SummaryRow]
     public var summaryText: String
     public var manifest: JSON
@@ -73,11 +73,11 @@ public struct RunFolder: Sendable {
             throw .missing(path: summaryPath)
         }
 
-        var results: [String: [ExampleResult]]? = nil
+        var results: [String: ResultColumn]? = nil
         let resultsPath = directory + "/results.jsonl"
         if FileManager.default.fileExists(atPath: resultsPath) {
-            // Arrays sized up front and sorted in place: the results are held once, never twice.
-            var groups: [String: [ExampleResult]] = [:]
+            // Columns sized up front and sorted in place: the results are held once, compactly.
+            var groups: [String: ResultColumn] = [:]
             for (candidate, count) in ResultsJournal.countByCandidate(path: resultsPath) {
                 groups[candidate] = []
                 groups[candidate]?.reserveCapacity(count)
@@ -85,11 +85,11 @@ public struct RunFolder: Sendable {
             do { try ResultsJournal.read(path: resultsPath) { groups[$0.candidate, default: []].append($0) } } catch {
                 throw .corrupt(path: resultsPath, reason: error.description)
             }
-            var sorted: [String: [ExampleResult]] = [:]
+            var sorted: [String: ResultColumn] = [:]
             for key in Array(groups.keys) {
-                var list = groups.removeValue(forKey: key) ?? []
-                list.sort(by: ExampleResult.canonicallyBefore)
-                sorted[key] = list
+                var column = groups.removeValue(forKey: key) ?? []
+                column.sortCanonically()
+                sorted[key] = column
             }
             results = sorted
         }
@@ -123,7 +123,7 @@ public struct RunFolder: Sendable {
     }
 
     /// Results grouped by candidate in the experiment's candidate order, each in canonical order.
-    public var resultsByCandidate: [[ExampleResult]] {
+    public var resultsByCandidate: [ResultColumn] {
         experiment.candidates.map { resultsByCandidateID?[$0.id] ?? [] }
     }
 

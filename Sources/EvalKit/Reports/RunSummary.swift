@@ -50,7 +50,7 @@ public struct RunSummary: Sendable {
     /// Intervals, paired tests, costs over the horizon and the verdict.
     public var analysis: DecisionAnalysis
     /// Per-example results by candidate, in candidate order (for the appendix).
-    public var results: [[ExampleResult]]
+    public var results: [ResultColumn]
     /// The test examples evaluated, by id (inputs for the appendix's samples).
     public var examples: [String: Example]
     /// Why the run stopped before every request was made (a budget reached); nil when it finished.

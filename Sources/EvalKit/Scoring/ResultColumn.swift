@@ -1,0 +1,92 @@
+/// One candidate's results, held compactly: about 72 bytes a result where an `ExampleResult` takes
+/// 208, because names, labels and outputs that repeat are stored once and numbers in their own
+/// width. Runs of 100,000 results stay small in memory. Reads back as `ExampleResult` values.
+public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, ExpressibleByArrayLiteral {
+    /// One result; string fields are indices into `strings` (-1 for nil).
+    struct Row: Sendable {
+        var exampleID: String
+        var candidate: Int32, model: Int32, prompt: Int32, target: Int32, output: Int32, label: Int32, error: Int32
+        var repeatIndex: Int32, attempts: Int32, inputTokens: Int32, outputTokens: Int32
+        var latencyMs: Double
+        var costUSD: Double
+        var flags: UInt8
+
+        static let correct: UInt8 = 1, estimated: UInt8 = 2, cached: UInt8 = 4, hasCost: UInt8 = 8
+    }
+
+    private var rows: [Row] = []
+    private var strings: [String] = []
+    private var stringIndex: [String: Int32] = [:]
+    /// Label probabilities (likelihood scoring only), by row.
+    private var probabilities: [Int: [String: Double]] = [:]
+
+    public init() {}
+
+    public init<S: Sequence>(_ results: S) where S.Element == ExampleResult {
+        for result in results { append(result) }
+    }
+
+    public init(arrayLiteral results: ExampleResult...) { self.init(results) }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { rows.count }
+
+    public subscript(position: Int) -> ExampleResult {
+        let row = rows[position]
+        var result = ExampleResult(
+            candidate: string(row.candidate) ?? "", model: string(row.model) ?? "", prompt: string(row.prompt), exampleID: row.exampleID,
+            repeatIndex: Int(row.repeatIndex), target: string(row.target) ?? "", output: string(row.output), label: string(row.label),
+            correct: row.flags & Row.correct != 0, latencyMs: row.latencyMs,
+            inputTokens: row.inputTokens < 0 ? nil : Int(row.inputTokens), outputTokens: row.outputTokens < 0 ? nil : Int(row.outputTokens),
+            tokensEstimated: row.flags & Row.estimated != 0, costUSD: row.flags & Row.hasCost != 0 ? row.costUSD : nil, error: string(row.error))
+        result.attempts = Int(row.attempts)
+        result.cached = row.flags & Row.cached != 0
+        result.labelProbabilities = probabilities[position]
+        return result
+    }
+
+    public mutating func reserveCapacity(_ count: Int) { rows.reserveCapacity(count) }
+
+    public mutating func append(_ r: ExampleResult) {
+        var flags: UInt8 = 0
+        if r.correct { flags |= Row.correct }
+        if r.tokensEstimated { flags |= Row.estimated }
+        if r.cached { flags |= Row.cached }
+        if r.costUSD != nil { flags |= Row.hasCost }
+        if let p = r.labelProbabilities { probabilities[rows.count] = p }
+        rows.append(Row(exampleID: r.exampleID, candidate: intern(r.candidate), model: intern(r.model), prompt: intern(r.prompt),
+                        target: intern(r.target), output: intern(r.output), label: intern(r.label), error: intern(r.error),
+                        repeatIndex: Self.clamped(r.repeatIndex), attempts: Self.clamped(r.attempts),
+                        inputTokens: r.inputTokens.map(Self.clamped) ?? -1, outputTokens: r.outputTokens.map(Self.clamped) ?? -1,
+                        latencyMs: r.latencyMs, costUSD: r.costUSD ?? 0, flags: flags))
+    }
+
+    /// Sorts in place into the canonical order (example id, then repeat).
+    public mutating func sortCanonically() {
+        func before(_ a: Row, _ b: Row) -> Bool { (a.exampleID, a.repeatIndex) < (b.exampleID, b.repeatIndex) }
+        guard !probabilities.isEmpty else { rows.sort(by: before); return }
+        // Probabilities are keyed by row, so they move with their rows.
+        var order = Array(rows.indices)
+        order.sort { before(rows[$0], rows[$1]) }
+        rows = order.map { rows[$0] }
+        var moved: [Int: [String: Double]] = [:]
+        for (newIndex, oldIndex) in order.enumerated() { if let p = probabilities[oldIndex] { moved[newIndex] = p } }
+        probabilities = moved
+    }
+
+    public static func == (a: ResultColumn, b: ResultColumn) -> Bool { a.elementsEqual(b) }
+
+    private func string(_ index: Int32) -> String? { index < 0 ? nil : strings[Int(index)] }
+
+    private mutating func intern(_ value: String?) -> Int32 {
+        guard let value else { return -1 }
+        if let index = stringIndex[value] { return index }
+        // Free text that never repeats (long outputs, error messages) still costs one entry each.
+        let index = Int32(strings.count)
+        strings.append(value)
+        stringIndex[value] = index
+        return index
+    }
+
+    private static func clamped(_ value: Int) -> Int32 { Int32(clamping: value) }
+}
