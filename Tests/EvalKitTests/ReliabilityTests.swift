@@ -206,6 +206,13 @@ import Testing
         options.cacheMode = .refresh
         _ = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
         #expect(try server.requests().count == 2 * sent)
+
+        // With every answer cached, the model is not needed at all: the run works with the server gone.
+        server.stop()
+        options.outDirectory = dir + "/offline"
+        options.cacheMode = .use
+        let offline = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        #expect(!offline.failed && offline.summary.metrics[0].cachedAnswers == 30 && offline.summary.metrics[0].errors == 0)
     }
 
     @Test func secretsAppearInNoFileARunWrites() async throws {

@@ -78,9 +78,11 @@ final class FakeLLMServer {
         return try text.split(separator: "\n").map { try JSON.parse(String($0)) }
     }
 
-    deinit {
-        // Stopped by its own PID, never by name. SIGKILL as a fallback: a child spawned from a
-        // dispatch thread can inherit a signal mask that blocks SIGTERM.
+    deinit { stop() }
+
+    /// Stops the server by its own PID, never by name. SIGKILL as a fallback: a child spawned from a
+    /// dispatch thread can inherit a signal mask that blocks SIGTERM.
+    func stop() {
         guard process.isRunning else { return }
         process.terminate()
         for _ in 0..<50 where process.isRunning { usleep(10_000) }

@@ -58,22 +58,36 @@ public enum DataAuditor {
 
     /// The text used to spot near duplicates: lower case, no URLs or @mentions or "RT", only letters and digits.
     public static func normalized(_ text: String) -> String {
-        var words: [String] = []
-        var word = String.UnicodeScalarView(), kept = String.UnicodeScalarView()
+        // UTF-8 bytes throughout: this runs over every example of every split.
+        var out: [UInt8] = [], word: [UInt8] = [], kept: [UInt8] = []
+        out.reserveCapacity(text.utf8.count)
         func finish() {
             defer { word.removeAll(keepingCapacity: true); kept.removeAll(keepingCapacity: true) }
             guard !kept.isEmpty else { return }
-            let w = String(word)
-            if w.hasPrefix("http://") || w.hasPrefix("https://") || w.hasPrefix("www.") || w.hasPrefix("@") || w == "rt" { return }
-            words.append(String(kept))
+            let skipped = word.starts(with: "http://".utf8) || word.starts(with: "https://".utf8) || word.starts(with: "www.".utf8)
+                || word.first == UInt8(ascii: "@") || word.elementsEqual("rt".utf8)
+            guard !skipped else { return }
+            if !out.isEmpty { out.append(UInt8(ascii: " ")) }
+            out.append(contentsOf: kept)
         }
         for scalar in text.lowercased().unicodeScalars {
+            let v = scalar.value
+            if v < 0x80 {
+                let byte = UInt8(v)
+                if byte == 0x20 || (0x09...0x0D).contains(byte) { finish(); continue }
+                word.append(byte)
+                if Text.isAlphanumeric(scalar) || byte == UInt8(ascii: "#") { kept.append(byte) }
+                continue
+            }
             if scalar.properties.isWhitespace { finish(); continue }
-            word.append(scalar)
-            if Text.isAlphanumeric(scalar) || scalar == "#" { kept.append(scalar) }
+            let bytes = UTF8.encode(scalar)
+            var encoded: [UInt8] = []
+            if let bytes { encoded.append(contentsOf: bytes) }
+            word.append(contentsOf: encoded)
+            if Text.isAlphanumeric(scalar) { kept.append(contentsOf: encoded) }
         }
         finish()
-        return words.joined(separator: " ")
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// True for text that shows a broken encoding: U+FFFD, C1 control characters, the classic

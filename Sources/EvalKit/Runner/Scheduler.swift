@@ -64,16 +64,21 @@ public enum Scheduler {
                            onCompletion: @escaping @Sendable (Completion) async -> Void) async {
         @Sendable func runOne(_ workload: ModelWorkload) async {
             guard !workload.jobs.isEmpty, !stop.isStopped else { return }
+            // Answers already in the cache need no model: a fully cached re-run starts no server and sends nothing.
+            let misses = await answerFromCache(workload, stop: stop, request: request, onCompletion: onCompletion)
+            guard !misses.isEmpty, !stop.isStopped else { return }
             do throws(ProviderError) {
                 try await workload.provider.start()
             } catch {
                 await onStartFailure(workload.modelID, error)
-                for job in workload.jobs {
+                for job in misses {
                     await onCompletion(Completion(job: job, outcome: .failure(error), latencyMs: 0))
                 }
                 return
             }
-            await runModel(workload, stop: stop, request: request, onCompletion: onCompletion)
+            var remaining = workload
+            remaining.jobs = misses
+            await runModel(remaining, stop: stop, request: request, onCompletion: onCompletion)
         }
         if sequential {
             for workload in workloads {
@@ -106,14 +111,43 @@ public enum Scheduler {
         }
     }
 
-    /// One job: from the cache, or sent with retries and pacing.
+    /// Completes every job whose answer is in the cache (lookups spread over a few tasks); returns the rest, in order.
+    static func answerFromCache(_ workload: ModelWorkload, stop: StopSignal, request: @escaping @Sendable (RunJob) -> ModelRequest,
+                                onCompletion: @escaping @Sendable (Completion) async -> Void) async -> [RunJob] {
+        guard let cache = workload.cache, cache.mode == .use else { return workload.jobs }
+        let jobs = workload.jobs
+        let parts = min(8, max(1, jobs.count / 256))
+        let missed = await withTaskGroup(of: [Int].self) { group in
+            for part in 0..<parts {
+                group.addTask {
+                    var misses: [Int] = []
+                    for index in stride(from: part, to: jobs.count, by: parts) {
+                        let job = jobs[index]
+                        if stop.isStopped { break }
+                        if let key = cacheKey(job, workload: workload, request: request(job)), let hit = cache.lookup(key) {
+                            await onCompletion(Completion(job: job, outcome: .success(hit.response), latencyMs: hit.latencyMs, attempts: 0, cached: true))
+                        } else {
+                            misses.append(index)
+                        }
+                    }
+                    return misses
+                }
+            }
+            var all: [Int] = []
+            for await misses in group { all += misses }
+            return all
+        }
+        // Back into the workload's order (example-major), which the parts interleaved.
+        return missed.sorted().map { jobs[$0] }
+    }
+
+    static func cacheKey(_ job: RunJob, workload: ModelWorkload, request: ModelRequest) -> String? {
+        workload.provider.cacheIdentity(for: request).map { ResponseCache.key(identity: $0, repeatIndex: job.repeatIndex) }
+    }
+
+    /// One job, sent with retries and pacing; a success is stored in the cache.
     static func perform(_ job: RunJob, workload: ModelWorkload, stop: StopSignal, request: ModelRequest) async -> Completion {
-        let key = workload.cache.flatMap { cache in
-            workload.provider.cacheIdentity(for: request).map { ResponseCache.key(identity: $0, repeatIndex: job.repeatIndex) }
-        }
-        if let key, let hit = workload.cache?.lookup(key) {
-            return Completion(job: job, outcome: .success(hit.response), latencyMs: hit.latencyMs, attempts: 0, cached: true)
-        }
+        let key = workload.cache == nil ? nil : cacheKey(job, workload: workload, request: request)
         var random = SeededRandom(seed: workload.seed ^ UInt64(job.candidateIndex &* 1_000_003 &+ job.exampleIndex &* 7919 &+ job.repeatIndex))
         let tokens = Text.estimatedTokens(request.prompt.completionText) + workload.maxOutputTokens
         var attempt = 0
