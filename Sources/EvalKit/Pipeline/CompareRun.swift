@@ -150,9 +150,15 @@ public enum CompareRun {
             guard let provider = providers[model.id] else { continue }
             let indices = candidates.indices.filter { candidates[$0].modelID == model.id }
             // Example-major order, so an interrupted run has covered every candidate evenly.
-            let jobs = (0..<repeats).flatMap { k in
-                testExamples.indices.flatMap { e in indices.map { RunJob(candidateIndex: $0, exampleIndex: e, repeatIndex: k) } }
-            }.filter { !finished.contains(RunRecorder.JobKey(candidates[$0.candidateIndex].id, testExamples[$0.exampleIndex].id, $0.repeatIndex)) }
+            var jobs: [RunJob] = []
+            jobs.reserveCapacity(repeats * testExamples.count * indices.count)
+            for k in 0..<repeats {
+                for e in testExamples.indices {
+                    for c in indices where finished.isEmpty || !finished.contains(RunRecorder.JobKey(candidates[c].id, testExamples[e].id, k)) {
+                        jobs.append(RunJob(candidateIndex: c, exampleIndex: e, repeatIndex: k))
+                    }
+                }
+            }
             let limits = model.limits
             let limiter = limits.requestsPerMinute == nil && limits.tokensPerMinute == nil ? nil
                 : RateLimiter(requestsPerMinute: limits.requestsPerMinute, tokensPerMinute: limits.tokensPerMinute)

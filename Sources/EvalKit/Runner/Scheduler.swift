@@ -12,11 +12,13 @@ public final class StopSignal: Sendable {
 
 /// One request to make: a candidate asked about one test example (once per repeat).
 public struct RunJob: Sendable, Equatable {
-    public var candidateIndex: Int
-    public var exampleIndex: Int
-    public var repeatIndex: Int
+    // 32-bit storage: a large run plans 100,000 jobs and more.
+    private var candidate: Int32, example: Int32, repetition: Int32
+    public var candidateIndex: Int { get { Int(candidate) } set { candidate = Int32(clamping: newValue) } }
+    public var exampleIndex: Int { get { Int(example) } set { example = Int32(clamping: newValue) } }
+    public var repeatIndex: Int { get { Int(repetition) } set { repetition = Int32(clamping: newValue) } }
     public init(candidateIndex: Int, exampleIndex: Int, repeatIndex: Int = 0) {
-        self.candidateIndex = candidateIndex; self.exampleIndex = exampleIndex; self.repeatIndex = repeatIndex
+        candidate = Int32(clamping: candidateIndex); example = Int32(clamping: exampleIndex); repetition = Int32(clamping: repeatIndex)
     }
 }
 

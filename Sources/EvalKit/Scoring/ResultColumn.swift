@@ -1,12 +1,15 @@
-/// One candidate's results, held compactly: about 72 bytes a result where an `ExampleResult` takes
+/// One candidate's results, held compactly: 72 bytes a result where an `ExampleResult` takes
 /// 208, because names, labels and outputs that repeat are stored once and numbers in their own
 /// width. Runs of 100,000 results stay small in memory. Reads back as `ExampleResult` values.
 public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, ExpressibleByArrayLiteral {
     /// One result; string fields are indices into `strings` (-1 for nil).
     struct Row: Sendable {
         var exampleID: String
-        var candidate: Int32, model: Int32, prompt: Int32, target: Int32, output: Int32, label: Int32, error: Int32
-        var repeatIndex: Int32, attempts: Int32, inputTokens: Int32, outputTokens: Int32
+        /// Index into `identities`: candidate, model and prompt.
+        var identity: Int32
+        var target: Int32, output: Int32, label: Int32, error: Int32
+        var inputTokens: Int32, outputTokens: Int32
+        var repeatIndex: UInt16, attempts: UInt16
         var latencyMs: Double
         var costUSD: Double
         var flags: UInt8
@@ -15,6 +18,7 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
     }
 
     private var rows: [Row] = []
+    private var identities: [(candidate: String, model: String, prompt: String?)] = []
     private var strings: [String] = []
     private var stringIndex: [String: Int32] = [:]
     /// Label probabilities (likelihood scoring only), by row.
@@ -33,8 +37,9 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
 
     public subscript(position: Int) -> ExampleResult {
         let row = rows[position]
+        let identity = identities[Int(row.identity)]
         var result = ExampleResult(
-            candidate: string(row.candidate) ?? "", model: string(row.model) ?? "", prompt: string(row.prompt), exampleID: row.exampleID,
+            candidate: identity.candidate, model: identity.model, prompt: identity.prompt, exampleID: row.exampleID,
             repeatIndex: Int(row.repeatIndex), target: string(row.target) ?? "", output: string(row.output), label: string(row.label),
             correct: row.flags & Row.correct != 0, latencyMs: row.latencyMs,
             inputTokens: row.inputTokens < 0 ? nil : Int(row.inputTokens), outputTokens: row.outputTokens < 0 ? nil : Int(row.outputTokens),
@@ -54,10 +59,15 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
         if r.cached { flags |= Row.cached }
         if r.costUSD != nil { flags |= Row.hasCost }
         if let p = r.labelProbabilities { probabilities[rows.count] = p }
-        rows.append(Row(exampleID: r.exampleID, candidate: intern(r.candidate), model: intern(r.model), prompt: intern(r.prompt),
+        var identity = identities.lastIndex { $0.candidate == r.candidate && $0.model == r.model && $0.prompt == r.prompt }
+        if identity == nil {
+            identities.append((r.candidate, r.model, r.prompt))
+            identity = identities.count - 1
+        }
+        rows.append(Row(exampleID: r.exampleID, identity: Int32(clamping: identity ?? 0),
                         target: intern(r.target), output: intern(r.output), label: intern(r.label), error: intern(r.error),
-                        repeatIndex: Self.clamped(r.repeatIndex), attempts: Self.clamped(r.attempts),
                         inputTokens: r.inputTokens.map(Self.clamped) ?? -1, outputTokens: r.outputTokens.map(Self.clamped) ?? -1,
+                        repeatIndex: UInt16(clamping: r.repeatIndex), attempts: UInt16(clamping: r.attempts),
                         latencyMs: r.latencyMs, costUSD: r.costUSD ?? 0, flags: flags))
     }
 
