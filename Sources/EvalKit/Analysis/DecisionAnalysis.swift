@@ -95,13 +95,13 @@ public enum DecisionAnalyzer {
         let policy = experiment.decision
         let answered = metrics.indices.filter { metrics[$0].answered > 0 }
         let (referenceIndex, reason) = chooseReference(experiment: experiment, metrics: metrics, answered: answered)
-        let firstAnswers = results.map(Self.firstAnswers)
-
-        // Paired tests against the reference, then Holm over all of them.
+        // Paired tests against the reference, then Holm over all of them. One candidate's answers are
+        // indexed at a time: with 100,000 results, indexing them all at once would double the memory.
         var comparisons: [Int: PairedComparison] = [:]
         if let r = referenceIndex {
+            let referenceAnswers = firstAnswers(results[r])
             for i in answered where i != r {
-                comparisons[i] = compare(firstAnswers[i], firstAnswers[r], referenceID: metrics[r].candidate, policy: policy,
+                comparisons[i] = compare(firstAnswers(results[i]), referenceAnswers, referenceID: metrics[r].candidate, policy: policy,
                                          seed: experiment.run.seed &+ UInt64(i))
             }
             let keys = comparisons.keys.sorted()

@@ -109,6 +109,9 @@ public enum CompareRun {
 
         // Step 3 of the data flow: builtin models train before any request is sent.
         var providers: [String: any ModelProvider] = [:]
+        // The audit runs before any result is held: its working memory is free again by the time results pile up.
+        let audit = DataAuditor.audit(prepared.dataset, labels: experiment.task.labels, minConfidence: experiment.audit.minConfidence,
+                                      maxCharacters: experiment.audit.maxCharacters)
         var training: [RunSummary.TrainingSummary] = []
         var curves: [RunSummary.TrainingCurve] = []
         let usedModels = experiment.models.filter { model in experiment.candidates.contains { $0.modelID == model.id } }
@@ -201,14 +204,12 @@ public enum CompareRun {
             splits: prepared.dataset.splits.map { .init(name: $0.name, count: $0.examples.count,
                                                         labelCounts: Dataset.labelCounts($0.examples, labels: experiment.task.labels)) },
             evaluatedExamples: testExamples.count, metrics: metrics, analysis: analysis, results: results,
-            examples: Dictionary(testExamples.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }),
+            examples: testExamples,
             stopReason: made < planned ? stop.stopReason : nil, plannedRequests: planned, modelFailures: await recorder.modelFailures,
             training: training, startedAt: startedAt, finishedAt: Date(), reproduceCommand: options.reproduceCommand,
             evalkitVersion: EvalKitInfo.version,
             runFailure: runFailure(made: made, failed: failedCalls, limit: experiment.run.maxErrorRate),
-            audit: DataAuditor.audit(prepared.dataset, labels: experiment.task.labels, minConfidence: experiment.audit.minConfidence,
-                                     maxCharacters: experiment.audit.maxCharacters),
-            curves: curves + TrainingCurves.outside(experiment))
+            audit: audit, curves: curves + TrainingCurves.outside(experiment))
         do { try ReportWriter.write(summary, to: directory) } catch { throw .output(error) }
         return CompareOutcome(runDirectory: directory, summary: summary,
                               failed: !metrics.contains { $0.answered > 0 } || summary.runFailure != nil, incomplete: made < planned)

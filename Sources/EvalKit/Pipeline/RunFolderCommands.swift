@@ -28,17 +28,20 @@ public enum RunFolderCommands {
     /// Writes report.md, summary.csv and the charts of a run again from its results, config and
     /// manifest (e.g. after changing the decision policy in its config.json). Same inputs, same bytes.
     public static func rerender(runDirectory: String) throws(RunFolderError) {
-        let run = try RunFolder.load(runDirectory, requireSummary: false)
-        guard run.resultsByCandidateID != nil else { throw .missing(path: runDirectory + "/results.jsonl") }
-        let (metrics, analysis) = run.recompute()
+        var run = try RunFolder.load(runDirectory, requireSummary: false, withResults: false)
         let e = run.experiment
         let m = run.manifest
-        // Split sizes and example inputs come from the dataset when it is still where it was.
+        // Split sizes and example inputs come from the dataset when it is still where it was. Audited
+        // before the results are read, so the audit's working memory is free again when they arrive.
         let dataset = try? DatasetLoader.load(e)
+        let audit = dataset.map { DataAuditor.audit($0, labels: e.task.labels, minConfidence: e.audit.minConfidence, maxCharacters: e.audit.maxCharacters) }
+        try run.loadResults()
+        guard run.resultsByCandidateID != nil else { throw .missing(path: runDirectory + "/results.jsonl") }
+        let (metrics, analysis) = run.recompute()
         let splits = dataset.map { d in d.splits.map { RunSummary.SplitSummary(name: $0.name, count: $0.examples.count,
                                                                               labelCounts: Dataset.labelCounts($0.examples, labels: e.task.labels)) } } ?? []
         let evaluated = Int(m["counts"]?["test_evaluated"]?.numberValue ?? 0)
-        let examples = dataset.map { Dictionary(Array($0.test.prefix(evaluated)).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) } ?? [:]
+        let examples = dataset.map { evaluated >= $0.test.count ? $0.test : Array($0.test.prefix(evaluated)) } ?? []
         let training: [RunSummary.TrainingSummary] = (m["training"]?.arrayValue ?? []).compactMap { t in
             guard let model = t["model"]?.stringValue, let seconds = t["seconds"]?.numberValue else { return nil }
             let last = t["last_epoch"].flatMap { l -> EpochStats? in
@@ -63,7 +66,7 @@ public enum RunFolderCommands {
             training: training, startedAt: started, finishedAt: started.addingTimeInterval(m["duration_seconds"]?.numberValue ?? 0),
             reproduceCommand: m["command"]?.stringValue ?? "evalkit compare", evalkitVersion: m["evalkit_version"]?.stringValue ?? EvalKitInfo.version,
             runFailure: m["failure"]?.stringValue,
-            audit: dataset.map { DataAuditor.audit($0, labels: e.task.labels, minConfidence: e.audit.minConfidence, maxCharacters: e.audit.maxCharacters) },
+            audit: audit,
             curves: training.filter { $0.source == RunSummary.TrainingSummary.builtinSource }.compactMap { summary in
                 TrainingCurves.read(runDirectory, model: summary.modelID).map { curve in
                     var kept = curve

@@ -427,7 +427,7 @@ public enum DecisionReport {
         guard let split = s.splits.first(where: { $0.name == "test" }), split.count > s.evaluatedExamples,
               !s.examples.isEmpty else { return nil }
         let labels = s.experiment.task.labels
-        let evaluated = Dataset.labelCounts(Array(s.examples.values), labels: labels)
+        let evaluated = Dataset.labelCounts(s.examples, labels: labels)
         let total = Double(s.examples.count)
         var gaps: [String] = []
         for (whole, sample) in zip(split.labelCounts, evaluated) where whole.count > 0 {
@@ -467,7 +467,7 @@ public enum DecisionReport {
             guard !wrong.isEmpty || !invalid.isEmpty else { continue }
             md += "**\(Markdown.cell(m.candidate))**\n\n"
             md += Markdown.table(["kind", "example", "input", "target", "output"], (wrong.map { ("wrong", $0) } + invalid.map { ("invalid", $0) }).map { kind, r in
-                [kind, r.exampleID, Text.preview(s.examples[r.exampleID]?.input ?? "", limit: 100), r.target, Text.preview(r.output ?? "", limit: 80)]
+                [kind, r.exampleID, Text.preview(s.examples.first { $0.id == r.exampleID }?.input ?? "", limit: 100), r.target, Text.preview(r.output ?? "", limit: 80)]
             })
             md += "\n"
         }

@@ -42,8 +42,9 @@ public struct RunFolder: Sendable {
     public var runID: String { manifest["run_id"]?.stringValue ?? (directory as NSString).lastPathComponent }
 
     /// Loads a run folder; every problem names the file. Without `requireSummary`, a missing
-    /// summary.csv reads as empty (it is about to be written again).
-    public static func load(_ directory: String, requireSummary: Bool = true) throws(RunFolderError) -> RunFolder {
+    /// summary.csv reads as empty (it is about to be written again); without `withResults`,
+    /// results.jsonl waits for `loadResults()`.
+    public static func load(_ directory: String, requireSummary: Bool = true, withResults: Bool = true) throws(RunFolderError) -> RunFolder {
         let manifestPath = directory + "/run.json"
         let manifest = try readJSON(manifestPath)
         let configPath = directory + "/config.json"
@@ -73,32 +74,36 @@ public struct RunFolder: Sendable {
             throw .missing(path: summaryPath)
         }
 
-        var results: [String: ResultColumn]? = nil
-        let resultsPath = directory + "/results.jsonl"
-        if FileManager.default.fileExists(atPath: resultsPath) {
-            // Columns sized up front and sorted in place: the results are held once, compactly.
-            var groups: [String: ResultColumn] = [:]
-            for (candidate, count) in ResultsJournal.countByCandidate(path: resultsPath) {
-                groups[candidate] = []
-                groups[candidate]?.reserveCapacity(count)
-            }
-            do { try ResultsJournal.read(path: resultsPath) { groups[$0.candidate, default: []].append($0) } } catch {
-                throw .corrupt(path: resultsPath, reason: error.description)
-            }
-            var sorted: [String: ResultColumn] = [:]
-            for key in Array(groups.keys) {
-                var column = groups.removeValue(forKey: key) ?? []
-                column.sortCanonically()
-                sorted[key] = column
-            }
-            results = sorted
-        }
         var training: [String: Double] = [:]
         for entry in manifest["training"]?.arrayValue ?? [] {
             if let model = entry["model"]?.stringValue, let seconds = entry["seconds"]?.numberValue { training[model] = seconds }
         }
-        return RunFolder(directory: directory, experiment: asRun, resultsByCandidateID: results, summary: summary, summaryText: summaryText,
-                         manifest: manifest, trainingSeconds: training, experimentJSON: configJSON)
+        var run = RunFolder(directory: directory, experiment: asRun, resultsByCandidateID: nil, summary: summary, summaryText: summaryText,
+                            manifest: manifest, trainingSeconds: training, experimentJSON: configJSON)
+        if withResults { try run.loadResults() }
+        return run
+    }
+
+    /// Reads results.jsonl, when the folder has one, into `resultsByCandidateID`.
+    public mutating func loadResults() throws(RunFolderError) {
+        let resultsPath = directory + "/results.jsonl"
+        guard FileManager.default.fileExists(atPath: resultsPath) else { return }
+        // Columns sized up front and sorted in place: the results are held once, compactly.
+        var groups: [String: ResultColumn] = [:]
+        for (candidate, count) in ResultsJournal.countByCandidate(path: resultsPath) {
+            groups[candidate] = []
+            groups[candidate]?.reserveCapacity(count)
+        }
+        do { try ResultsJournal.read(path: resultsPath) { groups[$0.candidate, default: []].append($0) } } catch {
+            throw .corrupt(path: resultsPath, reason: error.description)
+        }
+        var sorted: [String: ResultColumn] = [:]
+        for key in Array(groups.keys) {
+            var column = groups.removeValue(forKey: key) ?? []
+            column.sortCanonically()
+            sorted[key] = column
+        }
+        resultsByCandidateID = sorted
     }
 
     static func parseSummary(_ text: String, path: String) throws(RunFolderError) -> [SummaryRow] {

@@ -51,8 +51,8 @@ public struct RunSummary: Sendable {
     public var analysis: DecisionAnalysis
     /// Per-example results by candidate, in candidate order (for the appendix).
     public var results: [ResultColumn]
-    /// The test examples evaluated, by id (inputs for the appendix's samples).
-    public var examples: [String: Example]
+    /// The test examples evaluated, in file order (inputs for the appendix's samples, and their label mix).
+    public var examples: [Example]
     /// Why the run stopped before every request was made (a budget reached); nil when it finished.
     public var stopReason: String?
     /// Requests that were planned (candidates × examples × repeats).

@@ -1,4 +1,4 @@
-/// One candidate's results, held compactly: 72 bytes a result where an `ExampleResult` takes
+/// One candidate's results, held compactly: 64 bytes a result where an `ExampleResult` takes
 /// 208, because names, labels and outputs that repeat are stored once and numbers in their own
 /// width. Runs of 100,000 results stay small in memory. Reads back as `ExampleResult` values.
 public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, ExpressibleByArrayLiteral {
@@ -9,10 +9,12 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
         var identity: Int32
         var target: Int32, output: Int32, label: Int32, error: Int32
         var inputTokens: Int32, outputTokens: Int32
-        var repeatIndex: UInt16, attempts: UInt16
+        var repeatIndex: UInt16
+        /// Attempts, up to 255 (a retry policy allows a handful).
+        var attempts: UInt8
+        var flags: UInt8
         var latencyMs: Double
         var costUSD: Double
-        var flags: UInt8
 
         static let correct: UInt8 = 1, estimated: UInt8 = 2, cached: UInt8 = 4, hasCost: UInt8 = 8
     }
@@ -67,8 +69,8 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
         rows.append(Row(exampleID: r.exampleID, identity: Int32(clamping: identity ?? 0),
                         target: intern(r.target), output: intern(r.output), label: intern(r.label), error: intern(r.error),
                         inputTokens: r.inputTokens.map(Self.clamped) ?? -1, outputTokens: r.outputTokens.map(Self.clamped) ?? -1,
-                        repeatIndex: UInt16(clamping: r.repeatIndex), attempts: UInt16(clamping: r.attempts),
-                        latencyMs: r.latencyMs, costUSD: r.costUSD ?? 0, flags: flags))
+                        repeatIndex: UInt16(clamping: r.repeatIndex), attempts: UInt8(clamping: r.attempts), flags: flags,
+                        latencyMs: r.latencyMs, costUSD: r.costUSD ?? 0))
     }
 
     /// Sorts in place into the canonical order (example id, then repeat).
