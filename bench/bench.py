@@ -127,6 +127,7 @@ def run_measured(argv, env=None, cwd=None, check=True, sample=False):
         finally:
             os._exit(127)
     samples = []
+    # With `sample`, poll until it exits (the loop breaks); without, the else branch waits at once.
     while sample:
         done, status, usage = os.wait4(pid, os.WNOHANG)
         if done:
@@ -174,24 +175,20 @@ def evalkit_config(workdir, port, count, concurrency, prompts=1, name="bench"):
     train = workdir / "train.jsonl"
     if not train.exists():
         write_examples(train, 30)
-    (workdir / "prompt.txt").write_text("What's the sentiment of this tweet? Answer with one word: {{labels}}.\n\nTweet: {{input}}\nSentiment:")
+    # Prompts differ by a tag so each candidate is its own request (and cache entry).
+    for i in range(prompts):
+        (workdir / f"prompt-{i}.txt").write_text(f"[variant {i}] What's the sentiment of this tweet? Answer with one word: {{{{labels}}}}.\n\nTweet: {{{{input}}}}\nSentiment:")
     config = {
         "name": name,
         "task": {"labels": LABELS},
         "dataset": {"train": str(train), "test": str(data), "fields": {"input": "text", "target": "label", "id": "id"}},
-        "prompts": [{"id": f"p{i}", "user": "prompt.txt", "system": None} for i in range(prompts)],
+        "prompts": [{"id": f"p{i}", "user": f"prompt-{i}.txt"} for i in range(prompts)],
         "models": [{"id": "nginx", "provider": "openai", "role": "foundation",
                     "options": {"base_url": f"http://127.0.0.1:{port}/v1", "model": "bench", "endpoint": "chat", "max_tokens": 4},
                     "pricing": {"input_per_million": 0.1, "output_per_million": 0.4}, "concurrency": concurrency}],
         "candidates": [{"model": "nginx", "prompt": f"p{i}"} for i in range(prompts)],
         "run": {"concurrency": concurrency},
     }
-    for p in config["prompts"]:
-        del p["system"]
-    # Prompts differ by a comment so each candidate is its own request (and cache entry).
-    for i in range(prompts):
-        (workdir / f"prompt-{i}.txt").write_text(f"[variant {i}] What's the sentiment of this tweet? Answer with one word: {{{{labels}}}}.\n\nTweet: {{{{input}}}}\nSentiment:")
-        config["prompts"][i]["user"] = f"prompt-{i}.txt"
     path = workdir / f"{name}-{count}-{concurrency}-{prompts}.json"
     path.write_text(json.dumps(config, indent=1))
     return path

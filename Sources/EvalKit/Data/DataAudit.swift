@@ -80,11 +80,9 @@ public enum DataAuditor {
                 continue
             }
             if scalar.properties.isWhitespace { finish(); continue }
-            let bytes = UTF8.encode(scalar)
-            var encoded: [UInt8] = []
-            if let bytes { encoded.append(contentsOf: bytes) }
-            word.append(contentsOf: encoded)
-            if Text.isAlphanumeric(scalar) { kept.append(contentsOf: encoded) }
+            guard let bytes = UTF8.encode(scalar) else { continue }
+            word.append(contentsOf: bytes)
+            if Text.isAlphanumeric(scalar) { kept.append(contentsOf: bytes) }
         }
         finish()
         return String(decoding: out, as: UTF8.self)

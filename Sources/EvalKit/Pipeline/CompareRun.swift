@@ -132,7 +132,7 @@ public enum CompareRun {
                 curves.append(TrainingCurves.builtin(model.id, classifier))
                 providers[model.id] = BuiltinProvider(classifier: classifier)
             }
-            if model.trainingLog != nil { training += TrainingCurves.outsideTraining(experiment, models: [model]) }
+            if let outside = TrainingCurves.outsideTraining(experiment, model: model) { training.append(outside) }
             // A model with a managed server: the server starts before its first request and stops after its last.
             if let server = model.server, let inner = providers[model.id] {
                 providers[model.id] = ServedProvider(inner: inner, server: ManagedServer(settings: server, modelID: model.id, directory: experiment.baseDirectory))
@@ -194,9 +194,9 @@ public enum CompareRun {
 
         var results = await recorder.takeResults()
         for i in results.indices { results[i].sortCanonically() }
-        let made = results.reduce(0) { $0 + $1.count }
-        let failedCalls = results.reduce(0) { $0 + $1.filter { !$0.answered }.count }
         let metrics = MetricsCalculator.metrics(experiment: experiment, results: results)
+        let made = metrics.reduce(0) { $0 + $1.requests }
+        let failedCalls = metrics.reduce(0) { $0 + $1.errors }
         let trainingSeconds = Dictionary(training.map { ($0.modelID, $0.seconds) }, uniquingKeysWith: { a, _ in a })
         let analysis = DecisionAnalyzer.analyze(experiment: experiment, metrics: metrics, results: results, trainingSeconds: trainingSeconds)
         let summary = RunSummary(

@@ -18,14 +18,12 @@ enum TrainingCurves {
         }
     }
 
-    /// The training time that outside fine-tunes' logs record (Hugging Face's `train_runtime`), for
-    /// the models `models` lists: their one-time cost is that time at the model's price per hour.
-    static func outsideTraining(_ experiment: Experiment, models: [ModelSpec]) -> [RunSummary.TrainingSummary] {
-        models.compactMap { model in
-            guard let path = model.trainingLog, let log = try? TrainingLogReader.read(experiment.resolve(path)),
-                  let seconds = log.runtimeSeconds else { return nil }
-            return RunSummary.TrainingSummary(modelID: model.id, seconds: seconds, examples: nil, source: path)
-        }
+    /// The training time a model's outside fine-tune log records (Hugging Face's `train_runtime`);
+    /// nil without one. The model's one-time cost is that time at its price per hour.
+    static func outsideTraining(_ experiment: Experiment, model: ModelSpec) -> RunSummary.TrainingSummary? {
+        guard let path = model.trainingLog, let log = try? TrainingLogReader.read(experiment.resolve(path)),
+              let seconds = log.runtimeSeconds else { return nil }
+        return RunSummary.TrainingSummary(modelID: model.id, seconds: seconds, examples: nil, source: path)
     }
 
     /// A builtin model's curve read back from training-<model>.csv in a run folder.

@@ -161,11 +161,11 @@ public enum DecisionReport {
         var text = ""
         if !qualified.isEmpty {
             // What the extra cost would buy: each costlier rival that is more accurate, paired against the choice.
+            let chosenAnswers = DecisionAnalyzer.firstAnswers(s.results[index(of: chosen.id, in: s)])
             text += "Also qualifying but costlier: " + qualified.map { rival in
                 var item = Markdown.cell(rival.id)
                 guard (rival.metrics.accuracy ?? 0) > (chosen.metrics.accuracy ?? 0),
-                      let c = DecisionAnalyzer.compare(DecisionAnalyzer.firstAnswers(s.results[index(of: rival.id, in: s)]),
-                                                       DecisionAnalyzer.firstAnswers(s.results[index(of: chosen.id, in: s)]),
+                      let c = DecisionAnalyzer.compare(DecisionAnalyzer.firstAnswers(s.results[index(of: rival.id, in: s)]), chosenAnswers,
                                                        referenceID: chosen.id, policy: a.policy, seed: s.experiment.run.seed) else { return item }
                 item += " (\(Format.percent(rival.metrics.accuracy)), \(points(c.difference)) on \(c.pairs) paired examples, "
                 item += "95% bootstrap \(points(c.bootstrapLow)) to \(points(c.bootstrapHigh)), exact McNemar \(pEquals(c.pValue))"

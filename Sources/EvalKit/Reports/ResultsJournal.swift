@@ -43,13 +43,12 @@ public final class ResultsJournal: Sendable {
         guard FileManager.default.fileExists(atPath: path) else { return [] }
         var results: [ExampleResult] = []
         var keep = 0, badLine: Int? = nil
-        let strings = StringPool()
         let size: Int
         do {
             size = try forEachLine(path) { line, number, complete, end in
                 guard complete else { return false } // torn: the last write did not finish
                 if !line.isEmpty {
-                    guard let json = try? JSON.parse(bytes: Array(line)), let result = ExampleResult(json: json, strings: strings) else {
+                    guard let json = try? JSON.parse(bytes: Array(line)), let result = ExampleResult(json: json) else {
                         badLine = number
                         return false
                     }
@@ -80,15 +79,14 @@ public final class ResultsJournal: Sendable {
     }
 
     /// Streams the results of a journal to `body`, a chunk of the file at a time, so memory does not
-    /// grow with the file; repeated strings (candidates, labels) share one copy.
+    /// grow with the file.
     public static func read(path: String, _ body: (ExampleResult) -> Void) throws(DataError) {
         guard FileManager.default.fileExists(atPath: path) else { throw .unreadable(file: path, reason: "no such file") }
         var bad: Int? = nil
-        let strings = StringPool()
         do {
             _ = try forEachLine(path) { line, number, _, _ in
                 if line.isEmpty { return true }
-                guard let json = try? JSON.parse(bytes: Array(line)), let result = ExampleResult(json: json, strings: strings) else {
+                guard let json = try? JSON.parse(bytes: Array(line)), let result = ExampleResult(json: json) else {
                     bad = number
                     return false
                 }

@@ -43,12 +43,7 @@ public struct ExampleResult: Sendable, Equatable {
     /// Results sorted by example id, then repeat: analysis reads them in this order so that a run and
     /// `evalkit verify` add floating-point figures in the same order and agree to the last digit.
     public static func canonicalOrder(_ results: [ExampleResult]) -> [ExampleResult] {
-        results.sorted(by: canonicallyBefore)
-    }
-
-    /// The canonical order: example id, then repeat.
-    public static func canonicallyBefore(_ a: ExampleResult, _ b: ExampleResult) -> Bool {
-        (a.exampleID, a.repeatIndex) < (b.exampleID, b.repeatIndex)
+        results.sorted { ($0.exampleID, $0.repeatIndex) < ($1.exampleID, $1.repeatIndex) }
     }
 
     /// True when the model answered (whether or not a label could be read).
@@ -88,16 +83,14 @@ public struct ExampleResult: Sendable, Equatable {
         ])
     }
 
-    /// Reads a results.jsonl object back; nil when a required field is missing. Strings that repeat
-    /// from line to line (candidate, model, prompt, target, label) come from `strings`, when given.
-    public init?(json: JSON, strings: StringPool? = nil) {
-        func shared(_ value: String?) -> String? { value.map { strings?.intern($0) ?? $0 } }
-        guard let candidate = shared(json["candidate"]?.stringValue), let model = shared(json["model"]?.stringValue),
-              let exampleID = json["example_id"]?.stringValue, let target = shared(json["target"]?.stringValue),
+    /// Reads a results.jsonl object back; nil when a required field is missing.
+    public init?(json: JSON) {
+        guard let candidate = json["candidate"]?.stringValue, let model = json["model"]?.stringValue,
+              let exampleID = json["example_id"]?.stringValue, let target = json["target"]?.stringValue,
               let correct = json["correct"]?.boolValue, let latency = json["latency_ms"]?.numberValue else { return nil }
-        self.init(candidate: candidate, model: model, prompt: shared(json["prompt"]?.stringValue), exampleID: exampleID,
-                  repeatIndex: Int(json["repeat"]?.numberValue ?? 0), target: target, output: shared(json["output"]?.stringValue),
-                  label: shared(json["label"]?.stringValue), correct: correct, latencyMs: latency,
+        self.init(candidate: candidate, model: model, prompt: json["prompt"]?.stringValue, exampleID: exampleID,
+                  repeatIndex: Int(json["repeat"]?.numberValue ?? 0), target: target, output: json["output"]?.stringValue,
+                  label: json["label"]?.stringValue, correct: correct, latencyMs: latency,
                   inputTokens: json["input_tokens"]?.numberValue.map { Int($0) }, outputTokens: json["output_tokens"]?.numberValue.map { Int($0) },
                   tokensEstimated: json["tokens_estimated"]?.boolValue ?? false, costUSD: json["cost_usd"]?.numberValue,
                   error: json["error"]?.stringValue)
@@ -106,21 +99,5 @@ public struct ExampleResult: Sendable, Equatable {
         labelProbabilities = json["label_probabilities"]?.objectValue.map { members in
             Dictionary(members.compactMap { key, value in value.numberValue.map { (key, $0) } }, uniquingKeysWith: { a, _ in a })
         }
-    }
-}
-
-/// One shared copy of each distinct string read from a large file: a results file repeats a few
-/// candidate, model and label names on every line. Used by one reader at a time.
-public final class StringPool {
-    private var strings: Set<String> = []
-    public init() {}
-
-    /// The pooled copy of `string` (stored on first sight).
-    public func intern(_ string: String) -> String {
-        // Short strings live inline in String itself; pooling them would only cost a lookup.
-        guard string.utf8.count > 15 else { return string }
-        if let existing = strings.firstIndex(of: string) { return strings[existing] }
-        strings.insert(string)
-        return string
     }
 }
