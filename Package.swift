@@ -10,7 +10,9 @@ let package = Package(
         .library(name: "EvalKit", targets: ["EvalKit"]),
     ],
     targets: [
-        .target(name: "EvalKit"),
+        // System headers only (Linux's epoll for the socket transport), not a package.
+        .systemLibrary(name: "CEpoll"),
+        .target(name: "EvalKit", dependencies: [.target(name: "CEpoll", condition: .when(platforms: [.linux]))]),
         .executableTarget(name: "evalkit", dependencies: ["EvalKit"]),
         .testTarget(name: "EvalKitTests", dependencies: ["EvalKit"], exclude: ["Fixtures"]),
     ]

@@ -96,10 +96,9 @@ struct FixtureError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// A port on 127.0.0.1 where nothing listens: bound, then released.
-func closedPort() -> Int {
+/// A TCP socket bound to a free port on 127.0.0.1, listening (but never accepting) when asked. The caller closes it.
+func boundSocket(listening: Bool) -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -107,5 +106,13 @@ func closedPort() -> Int {
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
     _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
+    if listening { listen(fd, 8) }
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
+}
+
+/// A port on 127.0.0.1 where nothing listens: bound, then released.
+func closedPort() -> Int {
+    let bound = boundSocket(listening: false)
+    close(bound.fd)
+    return bound.port
 }

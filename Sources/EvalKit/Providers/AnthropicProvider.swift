@@ -47,5 +47,5 @@ public struct AnthropicProvider: ModelProvider {
                              outputTokens: usage?["output_tokens"]?.numberValue.map { Int($0) })
     }
 
-    public func stop() async { access.client.session.invalidateAndCancel() }
+    public func stop() async { access.client.shutdown() }
 }

@@ -1,22 +1,27 @@
 import Foundation
+import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
 
-/// JSON over HTTP for the API providers: one URLSession per model, errors mapped to `ProviderError`.
+/// HTTP for the API providers, errors mapped to `ProviderError`. `http://` servers are reached over
+/// evalkit's own keep-alive connections (`SocketHTTPTransport`, Linux), `https://` through URLSession.
 struct HTTPClient: Sendable {
-    let session: URLSession
     let timeoutSeconds: Double
+    let maxConnections: Int
+    #if os(Linux)
+    private let sockets: SocketHTTPTransport?
+    #endif
+    /// Created on first use: a run against local servers never needs it.
+    private let urlSession: LazySession
 
     init(timeoutSeconds: Double, maxConnections: Int) {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeoutSeconds
-        configuration.timeoutIntervalForResource = timeoutSeconds
-        configuration.httpMaximumConnectionsPerHost = max(1, maxConnections)
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        configuration.urlCache = nil
-        session = URLSession(configuration: configuration)
         self.timeoutSeconds = timeoutSeconds
+        self.maxConnections = max(1, maxConnections)
+        #if os(Linux)
+        sockets = SocketHTTPTransport(maxIdleConnections: max(1, maxConnections))
+        #endif
+        urlSession = LazySession(timeoutSeconds: timeoutSeconds, maxConnections: max(1, maxConnections))
     }
 
     /// Joins a base URL and a path without doubling or dropping the slash.
@@ -24,52 +29,76 @@ struct HTTPClient: Sendable {
         (base.hasSuffix("/") ? String(base.dropLast()) : base) + path
     }
 
+    /// Closes idle connections and cancels what URLSession still has; safe to call more than once.
+    func shutdown() {
+        #if os(Linux)
+        sockets?.closeIdle()
+        #endif
+        urlSession.invalidate()
+    }
+
     /// Checks that something answers HTTP at `url`: any status counts, only a failed connection does not.
     func probe(_ url: String, headers: [String: String] = [:]) async throws(ProviderError) {
-        guard let target = URL(string: url) else { throw .unreachable(url: url, reason: "not a valid URL") }
-        var request = URLRequest(url: target, timeoutInterval: min(timeoutSeconds, 5))
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         do {
-            _ = try await session.data(for: request)
+            _ = try await send("GET", url, headers: headers, body: nil, timeout: min(timeoutSeconds, 5), keepAlive: false)
         } catch {
-            throw .unreachable(url: url, reason: Self.describe(error))
+            switch error {
+            case .unreachable: throw error
+            case .timeout: throw .unreachable(url: url, reason: "timed out")
+            default: throw .unreachable(url: url, reason: error.description)
+            }
         }
+    }
+
+    /// True when `url` answers with a 2xx status (a loading llama.cpp server answers 503).
+    func isReady(_ url: String) async -> Bool {
+        guard let response = try? await send("GET", url, headers: [:], body: nil, timeout: 2, keepAlive: false) else { return false }
+        return (200..<300).contains(response.status)
     }
 
     /// POSTs a JSON body and returns the parsed JSON answer.
     func postJSON(_ url: String, body: JSON, headers: [String: String]) async throws(ProviderError) -> JSON {
-        guard let target = URL(string: url) else { throw .badResponse(url: url, reason: "not a valid URL") }
-        var request = URLRequest(url: target, timeoutInterval: timeoutSeconds)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        request.httpBody = Data(body.encoded().utf8)
-        let data: Data
-        let response: URLResponse
-        do {
-            (data, response) = try await session.data(for: request)
-        } catch let error as URLError {
-            switch error.code {
-            case .timedOut: throw .timeout(seconds: timeoutSeconds)
-            case .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet:
-                throw .unreachable(url: url, reason: Self.describe(error))
-            case .networkConnectionLost, .badServerResponse, .cannotParseResponse, .zeroByteResource, .resourceUnavailable:
-                throw .connectionLost(url: url)
-            default: throw .badResponse(url: url, reason: Self.describe(error))
-            }
-        } catch {
-            throw .badResponse(url: url, reason: Self.describe(error))
-        }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        let parsed = try? JSON.parse(bytes: [UInt8](data))
-        guard (200..<300).contains(status) else {
-            let retryAfter = (response as? HTTPURLResponse)?.value(forHTTPHeaderField: "Retry-After").flatMap(Self.retryAfterSeconds)
-            throw .http(status: status, url: url, message: Self.errorMessage(parsed, raw: data), retryAfter: retryAfter)
+        var bytes: [UInt8] = []
+        body.encode(into: &bytes)
+        let response = try await send("POST", url, headers: headers, body: bytes, timeout: timeoutSeconds, keepAlive: true)
+        let parsed = try? JSON.parse(bytes: response.body)
+        guard (200..<300).contains(response.status) else {
+            throw .http(status: response.status, url: url, message: Self.errorMessage(parsed, raw: response.body),
+                        retryAfter: response.header("retry-after").flatMap(Self.retryAfterSeconds))
         }
         guard let parsed else {
-            throw .badResponse(url: url, reason: "the body is not JSON: \"\(Text.preview(String(decoding: data, as: UTF8.self), limit: 120))\"")
+            throw .badResponse(url: url, reason: "the body is not JSON: \"\(Text.preview(String(decoding: response.body, as: UTF8.self), limit: 120))\"")
         }
         return parsed
+    }
+
+    /// One request through the transport that fits the URL's scheme.
+    func send(_ method: String, _ url: String, headers: [String: String], body: [UInt8]?, timeout: Double,
+              keepAlive: Bool) async throws(ProviderError) -> HTTPResponseMessage {
+        var fields: [(String, String)] = body == nil ? [] : [("Content-Type", "application/json")]
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) {
+            guard !HTTPRequestBytes.isUnsafe(name), !HTTPRequestBytes.isUnsafe(value) else {
+                throw .badResponse(url: url, reason: "the \(name) header contains a line break; check the API key variable")
+            }
+            fields.append((name, value))
+        }
+        #if os(Linux)
+        if let sockets, let target = PlainHTTPTarget(url) {
+            if !keepAlive { fields.append(("Connection", "close")) }
+            let request = HTTPRequestBytes.make(method: method, target: target, headers: fields, body: body)
+            do {
+                return try await sockets.exchange(request, method: method, to: target, deadline: .now + .seconds(timeout), reuse: keepAlive)
+            } catch {
+                switch error {
+                case .timedOut: throw .timeout(seconds: timeout)
+                case .cannotConnect(let reason): throw .unreachable(url: url, reason: reason)
+                case .lost: throw .connectionLost(url: url)
+                case .wire(let problem): throw .badResponse(url: url, reason: problem.description)
+                }
+            }
+        }
+        #endif
+        return try await urlSession.send(method, url, headers: fields, body: body, timeout: timeout)
     }
 
     /// Retry-After as seconds: either a number of seconds or an HTTP date (RFC 9110 §10.2.3).
@@ -84,12 +113,77 @@ struct HTTPClient: Sendable {
     }
 
     /// The server's own error message (OpenAI and Anthropic both use `error.message`), shortened.
-    static func errorMessage(_ json: JSON?, raw: Data) -> String {
+    static func errorMessage(_ json: JSON?, raw: [UInt8]) -> String {
         if let message = json?["error"]?["message"]?.stringValue ?? json?["error"]?.stringValue ?? json?["message"]?.stringValue {
             return Text.preview(message, limit: 300)
         }
         let text = String(decoding: raw, as: UTF8.self)
         return text.isEmpty ? "(empty body)" : Text.preview(text, limit: 300)
+    }
+}
+
+/// URLSession for `https://` (and for everything where sockets are not used), made on first use.
+final class LazySession: Sendable {
+    private let timeoutSeconds: Double
+    private let maxConnections: Int
+    private let current = Mutex<URLSession?>(nil)
+
+    init(timeoutSeconds: Double, maxConnections: Int) {
+        self.timeoutSeconds = timeoutSeconds
+        self.maxConnections = maxConnections
+    }
+
+    private var session: URLSession {
+        current.withLock { existing in
+            if let existing { return existing }
+            let configuration = URLSessionConfiguration.ephemeral
+            configuration.timeoutIntervalForRequest = timeoutSeconds
+            configuration.timeoutIntervalForResource = timeoutSeconds
+            configuration.httpMaximumConnectionsPerHost = maxConnections
+            configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
+            configuration.urlCache = nil
+            let made = URLSession(configuration: configuration)
+            existing = made
+            return made
+        }
+    }
+
+    /// Cancels what is in flight; a later request makes a new session.
+    func invalidate() {
+        current.withLock { existing in
+            existing?.invalidateAndCancel()
+            existing = nil
+        }
+    }
+
+    func send(_ method: String, _ url: String, headers: [(String, String)], body: [UInt8]?, timeout: Double) async throws(ProviderError) -> HTTPResponseMessage {
+        guard let target = URL(string: url) else { throw .badResponse(url: url, reason: "not a valid URL") }
+        var request = URLRequest(url: target, timeoutInterval: timeout)
+        request.httpMethod = method
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        request.httpBody = body.map { Data($0) }
+        let data: Data
+        let response: URLResponse
+        do {
+            (data, response) = try await session.data(for: request)
+        } catch let error as URLError {
+            switch error.code {
+            case .timedOut: throw .timeout(seconds: timeout)
+            case .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet:
+                throw .unreachable(url: url, reason: Self.describe(error))
+            case .networkConnectionLost, .badServerResponse, .cannotParseResponse, .zeroByteResource, .resourceUnavailable:
+                throw .connectionLost(url: url)
+            default: throw .badResponse(url: url, reason: Self.describe(error))
+            }
+        } catch {
+            throw .badResponse(url: url, reason: Self.describe(error))
+        }
+        let http = response as? HTTPURLResponse
+        let fields = (http?.allHeaderFields ?? [:]).compactMap { name, value -> (name: String, value: String)? in
+            guard let name = name as? String else { return nil }
+            return (name.lowercased(), value as? String ?? String(describing: value))
+        }
+        return HTTPResponseMessage(status: http?.statusCode ?? 0, headers: fields, body: [UInt8](data), keepAlive: true)
     }
 
     static func describe(_ error: Error) -> String {

@@ -115,12 +115,3 @@ public struct ServedProvider: ModelProvider {
 
     public func cacheIdentity(for request: ModelRequest) -> String? { inner.cacheIdentity(for: request) }
 }
-
-extension HTTPClient {
-    /// True when `url` answers with a 2xx status (a loading llama.cpp server answers 503).
-    func isReady(_ url: String) async -> Bool {
-        guard let target = URL(string: url) else { return false }
-        guard let (_, response) = try? await session.data(for: URLRequest(url: target, timeoutInterval: 2)) else { return false }
-        return (200..<300).contains((response as? HTTPURLResponse)?.statusCode ?? 0)
-    }
-}

@@ -65,7 +65,7 @@ public struct OpenAIProvider: ModelProvider {
                              outputTokens: usage?["completion_tokens"]?.numberValue.map { Int($0) })
     }
 
-    public func stop() async { access.client.session.invalidateAndCancel() }
+    public func stop() async { access.client.shutdown() }
 
     /// Scores each label by the probability the model gives its first token as the prompt's next
     /// token (one request, `logprobs` top 20), and answers with the most likely label. Spellings that

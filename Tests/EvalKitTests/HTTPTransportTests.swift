@@ -1,0 +1,124 @@
+import EvalKit
+import Foundation
+import Testing
+
+/// evalkit's own HTTP/1.1 client (used for `http://` servers), through the OpenAI provider, against a
+/// raw-socket server that frames its answers every way HTTP/1.1 allows (Fixtures/http_edge_server.py).
+@Suite(.serialized) struct HTTPTransportTests {
+    func settings(_ baseURL: String, timeout: Double) -> OpenAISettings {
+        OpenAISettings(baseURL: baseURL, model: "m", apiKeyEnv: nil, endpoint: .chat, generation: GenerationSettings(), timeoutSeconds: timeout)
+    }
+
+    func provider(_ server: FakeLLMServer, host: String = "127.0.0.1", timeout: Double = 10) -> OpenAIProvider {
+        OpenAIProvider(settings: settings("http://\(host):\(server.port)/v1/", timeout: timeout), concurrency: 8)
+    }
+
+    func ask(_ provider: OpenAIProvider, _ text: String) async throws(ProviderError) -> String {
+        try await provider.complete(ModelRequest(prompt: RenderedPrompt(system: nil, user: text), input: text, id: "x")).text
+    }
+
+    /// The connection number in an answer "ok <length> <connection>".
+    func connection(_ answer: String) -> Int? { answer.split(separator: " ").last.flatMap { Int($0) } }
+
+    @Test func sequentialRequestsShareOneKeptAliveConnection() async throws {
+        let server = try FakeLLMServer(script: "http_edge_server.py")
+        let model = provider(server, host: "localhost")
+        try await model.start()
+        var answers: [String] = []
+        for i in 0..<20 { answers.append(try await ask(model, "tweet \(i)")) }
+        #expect(answers[0] == "ok 7 2", "the probe's connection closes; the first request opens connection 2")
+        #expect(Set(answers.compactMap(connection)) == [2])
+        let logged = try server.requests()
+        #expect(logged.count == 20)
+        #expect(logged.allSatisfy { $0["path"]?.stringValue == "/v1/chat/completions" })
+        #expect(logged.first?["headers"]?["host"]?.stringValue == "localhost:\(server.port)")
+        #expect(logged.first?["headers"]?["content-type"]?.stringValue == "application/json")
+        await model.stop()
+    }
+
+    @Test func concurrentRequestsOpenNoMoreConnectionsThanRequestsInFlight() async throws {
+        let server = try FakeLLMServer(script: "http_edge_server.py")
+        let model = provider(server)
+        let answers = try await withThrowingTaskGroup(of: [String].self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    var mine: [String] = []
+                    for i in 0..<10 { mine.append(try await ask(model, "w\(worker) r\(i)")) }
+                    return mine
+                }
+            }
+            var all: [String] = []
+            for try await part in group { all += part }
+            return all
+        }
+        #expect(answers.count == 80)
+        #expect(answers.allSatisfy { $0.hasPrefix("ok 5 ") })
+        #expect(Set(answers.compactMap(connection)).count <= 8)
+    }
+
+    @Test func everyBodyFramingIsRead() async throws {
+        let server = try FakeLLMServer(script: "http_edge_server.py")
+        let model = provider(server)
+        for word in ["CHUNKED", "TRICKLE", "CLOSEFRAMED", "CONTINUE", "plain"] {
+            let answer = try await ask(model, "\(word) answer")
+            #expect(answer.hasPrefix("ok \(word.count + 7) "), "\(word): \(answer)")
+        }
+        // The close-framed answer ended its connection; the chunked one kept its own alive.
+        let numbers = try server.requests().compactMap { $0["connection"]?.numberValue.map { Int($0) } }
+        #expect(numbers == [1, 1, 1, 2, 2])
+    }
+
+    @Test func aConnectionTheServerClosedIsReplacedWithoutLosingTheRequest() async throws {
+        let server = try FakeLLMServer(script: "http_edge_server.py")
+        let model = provider(server)
+        let first = try await ask(model, "CLOSEAFTER")
+        let second = try await ask(model, "next")
+        #expect(connection(first) == 1 && connection(second) == 2)
+        #expect(try server.requests().count == 2, "the request written to the closed connection was never read, and was sent again once")
+    }
+
+    @Test func brokenAnswersAreTypedErrors() async throws {
+        let server = try FakeLLMServer(script: "http_edge_server.py")
+        let model = provider(server)
+        let url = "http://127.0.0.1:\(server.port)/v1/chat/completions"
+        await #expect(throws: ProviderError.badResponse(url: url, reason: "malformed HTTP response: status line \"HELLO THERE\"")) {
+            try await ask(model, "GARBAGE")
+        }
+        do {
+            _ = try await ask(model, "TRUNCATED")
+            Issue.record("a truncated body was accepted")
+        } catch {
+            #expect(error == .connectionLost(url: url))
+            #expect(error.isRetryable)
+        }
+        #expect(try await ask(model, "fine").hasPrefix("ok 4 "))
+    }
+
+    @Test func largeRequestsAreWrittenWhole() async throws {
+        let server = try FakeLLMServer(script: "http_edge_server.py")
+        let model = provider(server)
+        let text = String(repeating: "abcdefghij", count: 300_000)
+        #expect(try await ask(model, text).hasPrefix("ok 3000000 "))
+    }
+
+    @Test func aSilentServerTimesOutAndAClosedPortIsUnreachable() async throws {
+        // A listening socket that never accepts: the connection is made, the answer never comes.
+        let (listener, port) = boundSocket(listening: true)
+        defer { close(listener) }
+        let silent = OpenAIProvider(settings: settings("http://127.0.0.1:\(port)/v1", timeout: 0.3), concurrency: 1)
+        let started = ContinuousClock.now
+        await #expect(throws: ProviderError.timeout(seconds: 0.3)) { try await ask(silent, "hello") }
+        #expect(ContinuousClock.now - started < .seconds(2))
+
+        let closed = closedPort()
+        for scheme in ["http", "https"] {
+            let nobody = OpenAIProvider(settings: settings("\(scheme)://127.0.0.1:\(closed)/v1", timeout: 2), concurrency: 1)
+            do {
+                try await nobody.start()
+                Issue.record("\(scheme): start succeeded against a closed port")
+            } catch {
+                #expect(error == .unreachable(url: "\(scheme)://127.0.0.1:\(closed)/v1/models", reason: "connection refused"), "\(scheme): \(error)")
+            }
+        }
+    }
+}
