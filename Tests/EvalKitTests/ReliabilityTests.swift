@@ -207,10 +207,23 @@ import Testing
         _ = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
         #expect(try server.requests().count == 2 * sent)
 
+        // Entries cut short (a crash while writing) or emptied read as misses: asked again and rewritten.
+        let entries = (FileManager.default.enumerator(atPath: dir + "/.evalkit/cache")?.allObjects as? [String] ?? [])
+            .filter { $0.hasSuffix(".json") }.sorted().map { dir + "/.evalkit/cache/" + $0 }
+        #expect(entries.count == 30)
+        for (i, entry) in entries.prefix(4).enumerated() {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: entry))
+            try bytes.prefix(i == 0 ? 0 : bytes.count - i).write(to: URL(fileURLWithPath: entry))
+        }
+        options.outDirectory = dir + "/repaired"
+        options.cacheMode = .use
+        let repaired = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        #expect(try server.requests().count == 2 * sent + 4)
+        #expect(repaired.summary.metrics[0].cachedAnswers == 26 && repaired.summary.metrics[0].errors == 0)
+
         // With every answer cached, the model is not needed at all: the run works with the server gone.
         server.stop()
         options.outDirectory = dir + "/offline"
-        options.cacheMode = .use
         let offline = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
         #expect(!offline.failed && offline.summary.metrics[0].cachedAnswers == 30 && offline.summary.metrics[0].errors == 0)
     }

@@ -10,6 +10,15 @@ import Testing
         #expect(SHA256.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
                 == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
         #expect(SHA256.hex(String(repeating: "a", count: 1_000_000)) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        // The same million bytes fed in uneven pieces, contiguous and not, across block boundaries.
+        var pieces = SHA256()
+        var fed = 0
+        for (i, size) in [1, 63, 64, 65, 127, 500, 7].cycled(until: 1_000_000).enumerated() {
+            let count = min(size, 1_000_000 - fed)
+            if i % 2 == 0 { pieces.update([UInt8](repeating: UInt8(ascii: "a"), count: count)) } else { pieces.update((0..<count).lazy.map { _ in UInt8(ascii: "a") }) }
+            fed += count
+        }
+        #expect(pieces.finalizeHex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
     @Test func jsonRoundTripKeepsKeyOrderAndEscapes() throws {
@@ -59,5 +68,15 @@ import Testing
         #expect(Markdown.cell("a|b\nc <img src=x>") == "a\\|b c &lt;img src=x&gt;")
         let table = Markdown.table(["h"], [["x|y"]])
         #expect(table == "| h |\n| --- |\n| x\\|y |\n")
+    }
+}
+
+extension Array where Element == Int {
+    /// The sizes repeated until they add up to at least `total`.
+    func cycled(until total: Int) -> [Int] {
+        var out: [Int] = []
+        var sum = 0
+        while sum < total { for size in self where sum < total { out.append(size); sum += size } }
+        return out
     }
 }

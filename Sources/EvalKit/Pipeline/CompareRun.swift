@@ -185,8 +185,8 @@ public enum CompareRun {
                                 id: "\(candidate.id)/\(example.id)/\(job.repeatIndex)", labels: experiment.task.labels)
         }, onStartFailure: { model, error in
             await recorder.modelFailed(model, error)
-        }, onCompletion: { completion in
-            await recorder.record(completion, prompt: render)
+        }, onCompletions: { completions in
+            await recorder.record(completions, prompt: render)
         })
         for provider in providers.values { await provider.stop() }
         journal.close()
@@ -331,7 +331,36 @@ actor RunRecorder {
         modelFailures.append((model, error.description))
     }
 
-    func record(_ completion: Completion, prompt: (RunJob) -> RenderedPrompt?) {
+    /// Scores completions, keeps their results and appends them to the journal in one write.
+    func record(_ completions: [Completion], prompt: (RunJob) -> RenderedPrompt?) {
+        var batch: [ExampleResult] = []
+        batch.reserveCapacity(completions.count)
+        for completion in completions {
+            let result = score(completion, prompt: prompt)
+            resultsByCandidate[completion.job.candidateIndex].append(result)
+            spentUSD += result.costUSD ?? 0
+            if !result.answered { errors += 1 }
+            done += 1
+            batch.append(result)
+        }
+        if let budget, spentUSD >= budget {
+            stop.stop("the budget of \(Format.usd(budget)) ($.run.budget_usd) was reached after \(done) requests (\(Format.usd(spentUSD)) spent)")
+        }
+        if writeError == nil {
+            do { try journal.append(contentsOf: batch) } catch { writeError = error }
+            // Each line is written through at once; fsync now and then bounds what a power cut can take.
+            if ContinuousClock.now - lastSync > .seconds(1) {
+                journal.sync()
+                lastSync = .now
+            }
+        }
+        let elapsed = ContinuousClock.now - startedAt
+        progress(ProgressSnapshot(done: done, total: total, errors: errors,
+                                  elapsedSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+    }
+
+    /// One completion as a result, rounded as results.jsonl will hold it.
+    private func score(_ completion: Completion, prompt: (RunJob) -> RenderedPrompt?) -> ExampleResult {
         let job = completion.job
         let candidate = candidates[job.candidateIndex]
         let example = examples[job.exampleIndex]
@@ -361,27 +390,9 @@ actor RunRecorder {
 
         case .failure(let error):
             result.error = error.description
-            errors += 1
         }
         // Keep exactly what results.jsonl holds (latency and cost rounded as written), so the
         // report and `evalkit verify` compute from the same numbers.
-        result = result.rounded()
-        resultsByCandidate[job.candidateIndex].append(result)
-        spentUSD += result.costUSD ?? 0
-        if let budget, spentUSD >= budget {
-            stop.stop("the budget of \(Format.usd(budget)) ($.run.budget_usd) was reached after \(done + 1) requests (\(Format.usd(spentUSD)) spent)")
-        }
-        if writeError == nil {
-            do { try journal.append(result) } catch { writeError = error }
-            // Each line is written through at once; fsync now and then bounds what a power cut can take.
-            if ContinuousClock.now - lastSync > .seconds(1) {
-                journal.sync()
-                lastSync = .now
-            }
-        }
-        done += 1
-        let elapsed = ContinuousClock.now - startedAt
-        progress(ProgressSnapshot(done: done, total: total, errors: errors,
-                                  elapsedSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+        return result.rounded()
     }
 }

@@ -92,7 +92,7 @@ struct HTTPClient: Sendable {
                 switch error {
                 case .timedOut: throw .timeout(seconds: timeout)
                 case .cannotConnect(let reason): throw .unreachable(url: url, reason: reason)
-                case .lost: throw .connectionLost(url: url)
+                case .lost, .notSent: throw .connectionLost(url: url)
                 case .wire(let problem): throw .badResponse(url: url, reason: problem.description)
                 }
             }

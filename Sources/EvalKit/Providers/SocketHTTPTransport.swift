@@ -91,6 +91,8 @@ final class SocketHTTPTransport: Sendable {
     enum Failure: Error {
         case timedOut
         case cannotConnect(String)
+        /// The connection failed before any byte of the request was written: the server has not seen it.
+        case notSent
         /// The connection broke; `answered` says whether any byte of a response had arrived.
         case lost(answered: Bool)
         case wire(HTTPWireError)
@@ -124,8 +126,9 @@ final class SocketHTTPTransport: Sendable {
         for fd in sockets { close(fd) }
     }
 
-    /// Sends one request and reads its response. A reused connection that the server had closed
-    /// (nothing came back) is replaced by a new one once.
+    /// Sends one request and reads its response. Kept connections that the server has closed are
+    /// dropped before use; a request is sent again only when none of it was written (as Go's client
+    /// does for POST): once written, the server may have acted on it, and the failure is the caller's.
     func exchange(_ request: [UInt8], method: String, to target: PlainHTTPTarget, deadline: ContinuousClock.Instant,
                   reuse: Bool = true) async throws(Failure) -> HTTPResponseMessage {
         let key = "\(target.host):\(target.port)"
@@ -140,13 +143,21 @@ final class SocketHTTPTransport: Sendable {
                 return response
             } catch {
                 close(fd)
-                if reused != nil, case .lost(answered: false) = error { fresh = true; continue }
+                if reused != nil, case .notSent = error { fresh = true; continue }
                 throw error
             }
         }
     }
 
-    private func checkOut(_ key: String) -> Int32? { idle.withLock { $0[key]?.popLast() } }
+    /// A kept connection the server has not closed (a peek finds neither an end nor stray bytes).
+    private func checkOut(_ key: String) -> Int32? {
+        while let fd = idle.withLock({ $0[key]?.popLast() }) {
+            var byte: UInt8 = 0
+            if recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return fd }
+            close(fd)
+        }
+        return nil
+    }
 
     private func checkIn(_ fd: Int32, key: String) {
         let kept = idle.withLock { all -> Bool in
@@ -168,7 +179,7 @@ final class SocketHTTPTransport: Sendable {
             } else if sent < 0 && code == EINTR {
                 continue
             } else {
-                throw .lost(answered: false)
+                throw offset == 0 ? .notSent : .lost(answered: false)
             }
         }
         var parser = HTTPResponseParser(requestMethod: method)

@@ -20,11 +20,18 @@ public final class ResultsJournal: Sendable {
 
     /// Appends one result as a line; written through to the file at once.
     public func append(_ result: ExampleResult) throws(ReportError) {
-        var line: [UInt8] = []
-        line.reserveCapacity(512)
-        result.json.encode(into: &line)
-        line.append(UInt8(ascii: "\n"))
-        do { try handle.write(contentsOf: line) } catch {
+        try append(contentsOf: CollectionOfOne(result))
+    }
+
+    /// Appends results as lines, in one write.
+    public func append(contentsOf results: some Collection<ExampleResult>) throws(ReportError) {
+        var lines: [UInt8] = []
+        lines.reserveCapacity(512 * results.count)
+        for result in results {
+            result.json.encode(into: &lines)
+            lines.append(UInt8(ascii: "\n"))
+        }
+        do { try handle.write(contentsOf: lines) } catch {
             throw .cannotWrite(path: path, reason: error.localizedDescription)
         }
     }

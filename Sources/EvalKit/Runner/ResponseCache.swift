@@ -36,8 +36,8 @@ public struct ResponseCache: Sendable {
 
     /// The stored answer for `key`, unless the mode skips reading.
     public func lookup(_ key: String) -> Entry? {
-        guard mode == .use, let data = FileManager.default.contents(atPath: path(key)),
-              let json = try? JSON.parse(bytes: [UInt8](data)), let text = json["text"]?.stringValue,
+        guard mode == .use, let bytes = SmallFile.bytes(at: path(key)),
+              let json = try? JSON.parse(bytes: bytes), let text = json["text"]?.stringValue,
               let latency = json["latency_ms"]?.numberValue else { return nil }
         let probabilities = json["label_probabilities"]?.objectValue.map { members in
             Dictionary(members.compactMap { key, value in value.numberValue.map { (key, $0) } }, uniquingKeysWith: { a, _ in a })
@@ -58,7 +58,8 @@ public struct ResponseCache: Sendable {
             ("latency_ms", .number(latencyMs)),
             ("label_probabilities", response.labelProbabilities.map { p in .object(p.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) }) } ?? .null),
         ])
-        try? FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try? Data(json.encoded().utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
+        var bytes: [UInt8] = []
+        json.encode(into: &bytes)
+        SmallFile.store(bytes, at: file)
     }
 }

@@ -56,31 +56,30 @@ public struct ModelWorkload: Sendable {
 
 /// Runs every model's jobs at once, each model with its own bound on requests in flight.
 public enum Scheduler {
-    /// Sends every job, handing each completion to `onCompletion` as it arrives.
+    /// Sends every job, handing completions to `onCompletions` as they arrive (one at a time from the
+    /// model, in batches from the cache: one call per answer made cached re-runs wait on each other).
     /// A model whose provider fails to start gets that failure recorded for each of its jobs.
     /// With `sequential`, models run one after another, each provider stopped when its model is done:
     /// local models then do not compete for the same CPU, so their latencies are their own.
     public static func run(_ workloads: [ModelWorkload], stop: StopSignal = StopSignal(), sequential: Bool = false,
                            request: @escaping @Sendable (RunJob) -> ModelRequest,
                            onStartFailure: @escaping @Sendable (String, ProviderError) async -> Void = { _, _ in },
-                           onCompletion: @escaping @Sendable (Completion) async -> Void) async {
+                           onCompletions: @escaping @Sendable ([Completion]) async -> Void) async {
         @Sendable func runOne(_ workload: ModelWorkload) async {
             guard !workload.jobs.isEmpty, !stop.isStopped else { return }
             // Answers already in the cache need no model: a fully cached re-run starts no server and sends nothing.
-            let misses = await answerFromCache(workload, stop: stop, request: request, onCompletion: onCompletion)
+            let misses = await answerFromCache(workload, stop: stop, request: request, onCompletions: onCompletions)
             guard !misses.isEmpty, !stop.isStopped else { return }
             do throws(ProviderError) {
                 try await workload.provider.start()
             } catch {
                 await onStartFailure(workload.modelID, error)
-                for job in misses {
-                    await onCompletion(Completion(job: job, outcome: .failure(error), latencyMs: 0))
-                }
+                await onCompletions(misses.map { Completion(job: $0, outcome: .failure(error), latencyMs: 0) })
                 return
             }
             var remaining = workload
             remaining.jobs = misses
-            await runModel(remaining, stop: stop, request: request, onCompletion: onCompletion)
+            await runModel(remaining, stop: stop, request: request, onCompletions: onCompletions)
         }
         if sequential {
             for workload in workloads {
@@ -95,7 +94,7 @@ public enum Scheduler {
     }
 
     static func runModel(_ workload: ModelWorkload, stop: StopSignal, request: @escaping @Sendable (RunJob) -> ModelRequest,
-                         onCompletion: @escaping @Sendable (Completion) async -> Void) async {
+                         onCompletions: @escaping @Sendable ([Completion]) async -> Void) async {
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
             for job in workload.jobs {
@@ -106,7 +105,7 @@ public enum Scheduler {
                     if stop.isStopped { break }
                 }
                 group.addTask {
-                    await onCompletion(await perform(job, workload: workload, stop: stop, request: request(job)))
+                    await onCompletions([await perform(job, workload: workload, stop: stop, request: request(job))])
                 }
                 inFlight += 1
             }
@@ -115,7 +114,7 @@ public enum Scheduler {
 
     /// Completes every job whose answer is in the cache (lookups spread over a few tasks); returns the rest, in order.
     static func answerFromCache(_ workload: ModelWorkload, stop: StopSignal, request: @escaping @Sendable (RunJob) -> ModelRequest,
-                                onCompletion: @escaping @Sendable (Completion) async -> Void) async -> [RunJob] {
+                                onCompletions: @escaping @Sendable ([Completion]) async -> Void) async -> [RunJob] {
         guard let cache = workload.cache, cache.mode == .use else { return workload.jobs }
         let jobs = workload.jobs
         let parts = min(8, max(1, jobs.count / 256))
@@ -123,15 +122,21 @@ public enum Scheduler {
             for part in 0..<parts {
                 group.addTask {
                     var misses: [Int] = []
+                    var hits: [Completion] = []
                     for index in stride(from: part, to: jobs.count, by: parts) {
                         let job = jobs[index]
                         if stop.isStopped { break }
                         if let key = cacheKey(job, workload: workload, request: request(job)), let hit = cache.lookup(key) {
-                            await onCompletion(Completion(job: job, outcome: .success(hit.response), latencyMs: hit.latencyMs, attempts: 0, cached: true))
+                            hits.append(Completion(job: job, outcome: .success(hit.response), latencyMs: hit.latencyMs, attempts: 0, cached: true))
+                            if hits.count == 256 {
+                                await onCompletions(hits)
+                                hits.removeAll(keepingCapacity: true)
+                            }
                         } else {
                             misses.append(index)
                         }
                     }
+                    if !hits.isEmpty { await onCompletions(hits) }
                     return misses
                 }
             }

@@ -1,0 +1,49 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Whole small files (cache entries) read and written with a handful of system calls: Foundation's
+/// `contents(atPath:)` and atomic `Data.write` took most of a cached re-run's time in file handling.
+enum SmallFile {
+    /// The file's bytes, or nil when it cannot be read.
+    static func bytes(at path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        var filled = 0
+        while true {
+            if filled == bytes.count { bytes.append(contentsOf: repeatElement(0, count: bytes.count)) }
+            let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
+            if count > 0 { filled += count; continue }
+            if count == 0 { break }
+            if errno != EINTR { return nil }
+        }
+        bytes.removeSubrange(filled...)
+        return bytes
+    }
+
+    /// Writes the file (truncating an old one), creating missing folders; false when it could not.
+    /// Not atomic: a reader can find a partial file after a crash, so use it only where such a file is
+    /// harmless (a cache entry that does not parse is a miss). A temporary file renamed into place
+    /// cost 2.5× the system time on this project's machines.
+    @discardableResult
+    static func store(_ bytes: [UInt8], at path: String) -> Bool {
+        var fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd < 0 && errno == ENOENT {
+            let folder = (path as NSString).deletingLastPathComponent
+            try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        }
+        guard fd >= 0 else { return false }
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+            if count > 0 { written += count } else if count < 0 && errno == EINTR { continue } else { break }
+        }
+        return close(fd) == 0 && written == bytes.count
+    }
+}
