@@ -381,8 +381,11 @@ def run(args, bench):
         print(f"(3) filling the cache: {large_results // prompts} examples x {prompts} prompts", flush=True)
         fill = bench.evalkit_run(large_results // prompts, 64, [], prompts)
         print(f"    {large_results // prompts * prompts} requests in {fill['wall']:.1f} s", flush=True)
-        cached = bench.cached_rerun(cached_examples, prompts)
-        print(f"(3) cached re-run of {cached_examples} x {prompts}: {cached['wall']:.2f} s, {cached['rss_mb']:.0f} MB", flush=True)
+        # The median of three: one run of about 2 s swings by a second on a shared 2-core machine.
+        runs = sorted((bench.cached_rerun(cached_examples, prompts) for _ in range(3)), key=lambda r: r["wall"])
+        cached = runs[1]
+        print(f"(3) cached re-run of {cached_examples} x {prompts}: {cached['wall']:.2f} s (median of {', '.join('%.2f' % r['wall'] for r in runs)}), "
+              f"{cached['rss_mb']:.0f} MB", flush=True)
         memory = {}
         for size in (small_results, large_results):
             rerun = bench.cached_rerun(size // prompts, prompts)
@@ -435,7 +438,7 @@ def write_results(path, overhead, requests, cached, cached_examples, prompts, me
                         f"{evalkit64['steady_rps'] / fastest_steady['steady_rps']:.1f}×", evalkit64["steady_rps"] / fastest_steady["steady_rps"] >= 3))
     cpu64 = evalkit64["cpu_ms_per_request"] if evalkit64["cpu_ms_per_request"] is not None else evalkit64["cpu_ms_per_request_total"]
     targets.append(("harness CPU per request < 0.75 ms (concurrency 64, steady state)", f"{cpu64:.3f} ms", cpu64 < 0.75))
-    targets.append((f"fully cached re-run of {cached_examples:,} examples × {prompts} candidates < 2 s", f"{cached['wall']:.2f} s", cached["wall"] < 2))
+    targets.append((f"fully cached re-run of {cached_examples:,} examples × {prompts} candidates < 2 s (median of 3)", f"{cached['wall']:.2f} s", cached["wall"] < 2))
     targets.append((f"analysis and reports from a {large:,}-line results.jsonl < 3 s", f"{memory[large][1]['wall']:.2f} s", memory[large][1]["wall"] < 3))
     targets.append(("… with peak memory < 300 MB", f"{memory[large][1]['rss_mb']:.0f} MB", memory[large][1]["rss_mb"] < 300))
     for i, name in ((0, "cached re-run"), (1, "analysis and reports")):
@@ -451,7 +454,7 @@ def write_results(path, overhead, requests, cached, cached_examples, prompts, me
     add("## Scale and memory\n")
     add("| workload | wall (s) | CPU (s) | peak memory (MB) |")
     add("|---|---:|---:|---:|")
-    add(f"| cached re-run, {cached_examples:,} examples × {prompts} candidates | {cached['wall']:.2f} | {cached['cpu']:.2f} | {cached['rss_mb']:.0f} |")
+    add(f"| cached re-run, {cached_examples:,} examples × {prompts} candidates (median of 3) | {cached['wall']:.2f} | {cached['cpu']:.2f} | {cached['rss_mb']:.0f} |")
     for size in (small, large):
         rerun, report = memory[size]
         actual = size // prompts * prompts
