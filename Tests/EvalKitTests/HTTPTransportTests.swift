@@ -106,9 +106,8 @@ import Testing
         let (listener, port) = boundSocket(listening: true)
         defer { close(listener) }
         let silent = OpenAIProvider(settings: settings("http://127.0.0.1:\(port)/v1", timeout: 0.3), concurrency: 1)
-        let started = ContinuousClock.now
+        // The error says the limit; how soon it comes is not asserted (tests carry no timings).
         await #expect(throws: ProviderError.timeout(seconds: 0.3)) { try await ask(silent, "hello") }
-        #expect(ContinuousClock.now - started < .seconds(2))
 
         let closed = closedPort()
         for scheme in ["http", "https"] {
