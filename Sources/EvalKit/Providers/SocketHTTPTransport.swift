@@ -171,7 +171,10 @@ final class SocketHTTPTransport: Sendable {
     private func roundTrip(_ fd: Int32, request: [UInt8], method: String, deadline: ContinuousClock.Instant) async throws(Failure) -> HTTPResponseMessage {
         var offset = 0
         while offset < request.count {
-            let sent = request.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            let sent = request.withUnsafeBytes { all in
+                let rest = UnsafeRawBufferPointer(rebasing: all[offset...])
+                return send(fd, rest.baseAddress, rest.count, Int32(MSG_NOSIGNAL))
+            }
             if sent > 0 { offset += sent; continue }
             let code = errno
             if sent < 0 && (code == EAGAIN || code == EWOULDBLOCK) {
@@ -221,7 +224,7 @@ final class SocketHTTPTransport: Sendable {
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             guard reactor.register(fd) else { lastReason = String(cString: strerror(errno)); close(fd); continue }
             let started = address.bytes.withUnsafeBytes { raw in
-                Glibc.connect(fd, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))
+                Glibc.connect(fd, raw.baseAddress?.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))
             }
             var code: Int32 = started == 0 ? 0 : errno
             if code == EINPROGRESS || code == EINTR {

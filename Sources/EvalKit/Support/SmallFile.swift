@@ -17,7 +17,10 @@ enum SmallFile {
         var filled = 0
         while true {
             if filled == bytes.count { bytes.append(contentsOf: repeatElement(0, count: bytes.count)) }
-            let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
+            let count = bytes.withUnsafeMutableBytes { all in
+                let free = UnsafeMutableRawBufferPointer(rebasing: all[filled...])
+                return read(fd, free.baseAddress, free.count)
+            }
             if count > 0 { filled += count; continue }
             if count == 0 { break }
             if errno != EINTR { return nil }
@@ -41,7 +44,10 @@ enum SmallFile {
         guard fd >= 0 else { return false }
         var written = 0
         while written < bytes.count {
-            let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+            let count = bytes.withUnsafeBytes { all in
+                let rest = UnsafeRawBufferPointer(rebasing: all[written...])
+                return write(fd, rest.baseAddress, rest.count)
+            }
             if count > 0 { written += count } else if count < 0 && errno == EINTR { continue } else { break }
         }
         return close(fd) == 0 && written == bytes.count
