@@ -418,7 +418,7 @@ def write_results(path, overhead, requests, cached, cached_examples, prompts, me
     add(f"Measured {time.strftime('%Y-%m-%d')} by `bench/run` on {machine()}; evalkit built with `swift build -c release`; "
         f"peers: lm-evaluation-harness {package_version('lm-eval')} (`local-chat-completions`) and Inspect AI {package_version('inspect-ai')} "
         "(`openai-api` provider), from PyPI. Every tool sends the same prompts over the same tweets to the same nginx on 127.0.0.1, "
-        "which answers each request at once with one fixed chat completion. Re-run: `bench/run` (about 10 minutes).\n")
+        "which answers each request at once with one fixed chat completion. Re-run: `bench/run` (about 3 minutes, plus a few to install the peers the first time).\n")
     add("## Harness overhead: the same workload through each tool\n")
     add(f"End to end: {requests} requests, from start to exit (start-up, data loading, reports). Steady state: between the 10th and "
         "the 90th percentile of the request times nginx logged, so start-up and report writing fall outside; CPU per request: user + "
