@@ -21,8 +21,9 @@ Usage: evalkit <command> [options]
 Commands:
   compare [CONFIG]     run the experiment (default evalkit.json) and write a run folder
   validate [CONFIG]    check the experiment, its data and its prompts without sending a request
-  check RUN_DIR --baseline BASELINE
+  check RUN_DIR --baseline BASELINE | --against-ref GIT_REF
                        the CI regression gate: exit 1 when the run regressed against the baseline
+                       (stored, or the baseline's experiment evaluated again on this machine)
   baseline RUN_DIR     promote a run to reports/<experiment>/baseline/ (small enough to commit)
   diff RUN_A RUN_B     Markdown of what changed between two runs
   report RUN_DIR       write a run's report.md, summary.csv and charts again from its results
@@ -87,23 +88,43 @@ let commandHelp: [String: String] = [
     Exit codes: 0 every figure matches, 1 a figure differs, 2 the run folder cannot be read.
     """,
     "check": """
-    Usage: evalkit check RUN_DIR --baseline BASELINE [--max-accuracy-drop X] [--max-latency-ratio R]
-                         [--max-cost-ratio R] [--alpha A] [--junit FILE] [--markdown FILE]
+    Usage: evalkit check RUN_DIR --baseline BASELINE       (against a stored baseline)
+           evalkit check RUN_DIR --against-ref GIT_REF[:CONFIG] [--against-out DIR]
+           evalkit check RUN_DIR --against-config CONFIG [--against-out DIR]
+                         [--max-accuracy-drop X] [--max-latency-ratio R] [--max-cost-ratio R] [--alpha A]
+                         [--junit FILE] [--markdown FILE]
 
     Compares each baseline candidate with its counterpart in RUN_DIR and fails (exit 1) when
       - accuracy drops by more than the allowed amount AND the drop is significant (exact McNemar
-        test on the examples both runs share; where per-example results are missing, the 95%
+        test on the examples both runs answered; where per-example results are missing, the
         intervals must not overlap);
-      - p95 latency or cost per 1,000 requests grows beyond the allowed ratio (changes under
-        5 ms or $0.001 per 1k are noise); or
+      - latency got slower: the median of per-example latency ratios exceeds the allowed ratio and
+        a one-sided sign test finds the slowdown significant (p95 against the ratio where
+        per-example results are missing; changes under 5 ms are noise);
+      - cost per 1,000 requests grows beyond the allowed ratio (under $0.001 per 1k is noise); or
       - a baseline candidate is missing from the run.
+
+    Every run records its environment in run.json: the CPU, its cores and instruction sets, each
+    model's files (weights, adapters, worker scripts), its server's build (server "identify") and
+    the system_fingerprint it reports. Where the baseline's environment differs, changes only the
+    environment could explain are shown as information instead of failing: latency, latency-based
+    cost, and the accuracy of a model whose answers depend on the machine or build when the
+    candidate's definition (model options and files, prompt, task, data) is unchanged.
+
+    To gate everything, compare like with like: --against-ref evaluates the experiment as GIT_REF
+    holds it (its config, prompts, data and adapters; untracked folders such as .venv are taken
+    from the working tree), --against-config evaluates CONFIG, here, in the same job, over the
+    same test examples, into DIR (default RUN_DIR-baseline). Requests the run already made come
+    from the response cache, so only what changed is asked again.
+
     Thresholds come from the run's config ("check": {"max_accuracy_drop", "max_latency_ratio",
     "max_cost_ratio", "alpha"}; defaults 0.02, 1.5, 1.25, 0.05); flags override them.
 
-      --junit FILE      JUnit XML: a test case per candidate and metric
+      --junit FILE      JUnit XML: a test case per candidate and gated metric
       --markdown FILE   a summary for a GitHub step summary or a pull-request comment
 
-    Exit codes: 0 no regression, 1 regression, 2 unreadable or mismatched run or baseline.
+    Exit codes: 0 no regression, 1 regression, 2 unreadable or mismatched run or baseline,
+    3 the baseline's experiment could not be run.
     """,
     "baseline": """
     Usage: evalkit baseline RUN_DIR [--to DIR]
@@ -247,16 +268,8 @@ func runCompare(_ arguments: [String]) async -> Int32 {
     }
     guard var prepared = loaded else { return Exit.usage }
     if let onlyModels {
-        let known = prepared.experiment.models.map(\.id)
-        if let unknown = onlyModels.first(where: { !known.contains($0) }) {
-            var message = "--only names model \"\(unknown)\", which the experiment does not have (models: \(known.joined(separator: ", ")))"
-            if let guess = Text.suggestion(for: unknown, among: known) { message += "; did you mean \"\(guess)\"?" }
-            return usageFailure(UsageError(message), command: "compare")
-        }
-        prepared.experiment.candidates = prepared.experiment.candidates.filter { onlyModels.contains($0.modelID) }
-        if let reference = prepared.experiment.decision.reference, !prepared.experiment.candidates.contains(where: { $0.id == reference }) {
-            prepared.experiment.decision.reference = nil
-        }
+        do throws(UsageError) { prepared = try prepared.restricted(toModels: onlyModels) } catch { return usageFailure(error, command: "compare") }
+        options.onlyModels = onlyModels
     }
     if dryRun { return await printEstimate(prepared, limit: options.limit) }
     let progress = ProgressLine()
@@ -339,28 +352,61 @@ func writeFile(_ text: String, to path: String) -> Bool {
     }
 }
 
-func runCheck(_ arguments: [String]) -> Int32 {
-    let spec = ArgumentSpec(valueOptions: ["baseline", "max-accuracy-drop", "max-latency-ratio", "max-cost-ratio", "alpha", "junit", "markdown"])
+func runCheck(_ arguments: [String]) async -> Int32 {
+    let spec = ArgumentSpec(valueOptions: ["baseline", "against-config", "against-ref", "against-out", "max-accuracy-drop", "max-latency-ratio",
+                                           "max-cost-ratio", "alpha", "junit", "markdown"])
     guard let parsed = parseArguments(spec, arguments, command: "check") else { return Exit.usage }
-    guard let runDirectory = parsed.positionals.first, let baselineDirectory = parsed.options["baseline"] else {
-        return usageFailure(UsageError("check needs a run folder and --baseline: evalkit check RUN_DIR --baseline BASELINE"), command: "check")
+    let sources = ["baseline", "against-config", "against-ref"].filter { parsed.options[$0] != nil }
+    guard let runDirectory = parsed.positionals.first, sources.count == 1 else {
+        let why = sources.count > 1 ? "--baseline, --against-config and --against-ref exclude each other" : "check needs a run folder and a baseline"
+        return usageFailure(UsageError(why + ": evalkit check RUN_DIR --baseline BASELINE | --against-config CONFIG | --against-ref GIT_REF"),
+                            command: "check")
     }
-    let current: RunFolder, baseline: RunFolder
+    let current: RunFolder
     do { current = try RunFolder.load(runDirectory) } catch { printError("error: the run cannot be read: \(error)"); return Exit.usage }
-    do { baseline = try RunFolder.load(baselineDirectory) } catch { printError("error: the baseline cannot be read: \(error)"); return Exit.usage }
     var policy = current.experiment.check
     for (flag, apply) in [("max-accuracy-drop", { (v: Double) in policy.maxAccuracyDrop = v }), ("max-latency-ratio", { policy.maxLatencyRatio = $0 }),
                           ("max-cost-ratio", { policy.maxCostRatio = $0 }), ("alpha", { policy.alpha = $0 })] as [(String, (Double) -> Void)] {
         guard let raw = parsed.options[flag] else { continue }
-        guard let value = Double(raw), value >= 0 else { return usageFailure(UsageError("--\(flag) expects a number ≥ 0, got \"\(raw)\""), command: "check") }
+        guard let value = Double(raw), value >= 0, value.isFinite else { return usageFailure(UsageError("--\(flag) expects a number ≥ 0, got \"\(raw)\""), command: "check") }
         apply(value)
     }
+    guard policy.alpha > 0, policy.alpha < 1 else { return usageFailure(UsageError("--alpha expects a number between 0 and 1"), command: "check") }
+    var baselineDirectory = parsed.options["baseline"] ?? ""
+    if parsed.options["baseline"] == nil {
+        let source: BaselineSource
+        if let config = parsed.options["against-config"] {
+            source = .config(path: config)
+        } else {
+            let value = parsed.options["against-ref"] ?? ""
+            let parts = value.split(separator: ":", maxSplits: 1).map(String.init)
+            source = .gitReference(parts.first ?? value, configPath: parts.count > 1 ? parts[1] : nil)
+        }
+        baselineDirectory = parsed.options["against-out"] ?? (runDirectory.hasSuffix("/") ? String(runDirectory.dropLast()) : runDirectory) + "-baseline"
+        printError("Evaluating the baseline's experiment on this machine into \(baselineDirectory) (answers the run already has come from the cache)…")
+        let stop = StopSignal()
+        let interrupts = watchInterrupts(stop)
+        defer { interrupts.forEach { $0.cancel() } }
+        let progress = ProgressLine()
+        do { _ = try await BaselineRerun.run(current: current, source: source, outDirectory: baselineDirectory, stop: stop, progress: progress.update) } catch {
+            printError("error: \(error)")
+            if case .run = error { return Exit.runFailed }
+            return Exit.usage
+        }
+        if let reason = stop.stopReason {
+            printError("error: the baseline's run stopped (\(reason)); nothing was checked")
+            return Exit.runFailed
+        }
+    }
+    let baseline: RunFolder
+    do { baseline = try RunFolder.load(baselineDirectory) } catch { printError("error: the baseline cannot be read: \(error)"); return Exit.usage }
     let report: CheckReport
     do { report = try RegressionCheck.check(current: current, baseline: baseline, policy: policy) } catch {
         printError("error: \(error)")
         return Exit.usage
     }
     print(report.table)
+    print(report.environmentSummary)
     print(report.headline)
     if let path = parsed.options["junit"], !writeFile(report.junit, to: path) { return Exit.usage }
     if let path = parsed.options["markdown"], !writeFile(report.markdown, to: path) { return Exit.usage }
@@ -518,7 +564,7 @@ func main() async -> Int32 {
     case "verify": return runVerify(rest)
     case "audit": return runAudit(rest)
     case "export-finetune": return runExport(rest)
-    case "check": return runCheck(rest)
+    case "check": return await runCheck(rest)
     case "baseline": return runBaseline(rest)
     case "diff": return runDiff(rest)
     case "report": return runReport(rest)

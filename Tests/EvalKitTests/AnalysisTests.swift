@@ -171,4 +171,18 @@ import Testing
         let latency = Charts.latency([.init(label: "x<y", p50: 0.05, p95: 0.1), .init(label: "z", p50: 120, p95: 900)], title: "lat")
         #expect(XMLParser(data: Data(latency.utf8)).parse())
     }
+
+    @Test func signTestAndMedianIntervalMatchScipy() throws {
+        // scipy.stats.binomtest(15, 20, 0.5, alternative="greater").pvalue and (140, 250).
+        #expect(abs(Statistics.binomialUpperTail(15, of: 20) - 0.020694732666015625) < 1e-12)
+        #expect(abs(Statistics.binomialUpperTail(140, of: 250) - 0.03321057562002166) < 1e-10)
+        #expect(Statistics.binomialUpperTail(0, of: 0) == 1 && Statistics.binomialUpperTail(3, of: 2) == 0)
+        // Order statistics l and n + 1 − l, with l the largest for which scipy.stats.binom.cdf(l − 1, n, 0.5) ≤ 0.025:
+        // n = 10 → l = 2, n = 20 → l = 6, n = 250 → l = 110; n = 5 has none (2 · 0.5⁵ > 0.05).
+        let ten = (1...10).map(Double.init)
+        #expect(try #require(Statistics.medianInterval(sorted: ten, alpha: 0.05)) == (2, 9))
+        #expect(try #require(Statistics.medianInterval(sorted: (1...20).map(Double.init), alpha: 0.05)) == (6, 15))
+        #expect(try #require(Statistics.medianInterval(sorted: (1...250).map(Double.init), alpha: 0.05)) == (110, 141))
+        #expect(Statistics.medianInterval(sorted: (1...5).map(Double.init), alpha: 0.05) == nil)
+    }
 }

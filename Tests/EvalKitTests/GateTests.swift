@@ -26,8 +26,17 @@ import Testing
         var right: (Int) -> Bool
     }
 
-    /// Writes a run folder (config.json, results.jsonl, run.json) and renders its reports with `evalkit report`'s code.
-    static func writeRun(_ dir: String, id: String, candidates: [String] = ["big:p", "small:p"], answers: [Answers]) throws -> String {
+    /// The environment both runs of a test share unless it says otherwise: one machine, the two local models, unchanged definitions.
+    static func environment(cpu: String = "Test CPU", instructionSets: [String] = ["avx2"], candidates: [String] = ["big:p", "small:p"]) -> RunEnvironment {
+        RunEnvironment(evalkitVersion: "test",
+                       machine: MachineFingerprint(os: "Linux", architecture: "x86_64", cpuModel: cpu, logicalCores: 2, instructionSets: instructionSets),
+                       models: ["big", "small"].map { ModelFingerprint(modelID: $0, placement: .local) },
+                       candidates: candidates.map { CandidateDefinition(candidateID: $0, sha256: String(repeating: "a", count: 64)) })
+    }
+
+    /// Writes a run folder (config.json, results.jsonl, run.json with `environment`) and renders its reports with `evalkit report`'s code.
+    static func writeRun(_ dir: String, id: String, candidates: [String] = ["big:p", "small:p"], answers: [Answers],
+                         environment: RunEnvironment? = GateTests.environment()) throws -> String {
         let folder = dir + "/" + id
         let list = candidates.map { c -> String in
             let parts = c.split(separator: ":")
@@ -47,7 +56,8 @@ import Testing
         }
         try Fixtures.write(lines, to: "results.jsonl", in: folder)
         try Fixtures.write("{\"run_id\": \"\(id)\", \"config_path\": \"\(folder)/config.json\", \"started_at\": \"2026-11-22T00:00:00Z\", "
-                           + "\"duration_seconds\": 1, \"counts\": {\"test_evaluated\": \(answers.first?.n ?? 0)}}", to: "run.json", in: folder)
+                           + "\"duration_seconds\": 1, \"counts\": {\"test_evaluated\": \(answers.first?.n ?? 0)}, "
+                           + "\"environment\": \(environment?.json.encoded() ?? "null")}", to: "run.json", in: folder)
         try RunFolderCommands.rerender(runDirectory: folder)
         return folder
     }
@@ -85,7 +95,7 @@ import Testing
         let report = try check(now, base)
         #expect(report.passed, "\(report.failures)")
         #expect(row(report, "big:p", "accuracy")?.detail.contains("within the allowed drop") == true)
-        #expect(row(report, "small:p", "p95 latency (ms)")?.verdict == .pass)
+        #expect(row(report, "small:p", "latency")?.verdict == .pass)
     }
 
     @Test func aSignificantButTinyDropUnderTheAllowancePasses() throws {
@@ -114,7 +124,7 @@ import Testing
         let base = try Self.writeRun(dir, id: "base", answers: [.init(candidate: "big:p", n: 50) { _ in true }, .init(candidate: "small:p", n: 50) { _ in true }])
         let slower = try Self.writeRun(dir, id: "slower", candidates: ["big:p"], answers: [.init(candidate: "big:p", n: 50, latency: 300) { _ in true }])
         let report = try check(slower, base)
-        #expect(row(report, "big:p", "p95 latency (ms)")?.verdict == .fail)
+        #expect(row(report, "big:p", "latency")?.verdict == .fail)
         #expect(row(report, "small:p", "present")?.verdict == .fail)
         #expect(report.failures.count == 2)
 

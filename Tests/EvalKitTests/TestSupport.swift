@@ -48,11 +48,12 @@ final class FakeLLMServer {
     let port: Int
     let logPath: String
 
-    /// Starts `script` from Fixtures/ with the log path and `arguments`.
-    init(script: String = "fake_llm_server.py", arguments: [String] = []) throws {
+    /// Starts `script` from Fixtures/ with the log path and `arguments`, and `environment` added to this process's.
+    init(script: String = "fake_llm_server.py", arguments: [String] = [], environment: [String: String] = [:]) throws {
         logPath = try Fixtures.temporaryDirectory() + "/requests.jsonl"
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", Fixtures.fixturesDirectory + "/" + script, logPath] + arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
         let output = Pipe()
         process.standardOutput = output
         try process.run()

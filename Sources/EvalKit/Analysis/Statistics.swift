@@ -26,6 +26,34 @@ public enum Statistics {
         return min(1, 2 * cumulative)
     }
 
+    /// P(X ≥ k) for X ~ Binomial(n, ½): the one-sided p-value of an exact sign test in which k of n
+    /// non-tied pairs went one way.
+    public static func binomialUpperTail(_ k: Int, of n: Int) -> Double {
+        guard n > 0 else { return 1 }
+        guard k > 0 else { return 1 }
+        guard k <= n else { return 0 }
+        var total = 0.0
+        for i in k...n { total += exp(logChoose(n, i) - Double(n) * log(2)) }
+        return min(1, total)
+    }
+
+    /// Distribution-free interval for the median of `sorted` values with coverage at least 1 − α:
+    /// order statistics x₍ₗ₎ and x₍ₙ₊₁₋ₗ₎ with the largest l for which P(X ≤ l − 1) ≤ α/2, X ~ Bin(n, ½).
+    /// Nil when n is too small for any interval at that level (n ≤ 5 at α = 0.05).
+    public static func medianInterval(sorted: [Double], alpha: Double) -> (low: Double, high: Double)? {
+        let n = sorted.count
+        guard n > 0, alpha > 0, alpha < 1 else { return nil }
+        var cumulative = 0.0, l = 0
+        // cumulative = P(X ≤ l) as l grows; keep the last l + 1 for which P(X ≤ l) ≤ α/2.
+        for i in 0..<((n + 1) / 2) {
+            cumulative += exp(logChoose(n, i) - Double(n) * log(2))
+            if cumulative > alpha / 2 { break }
+            l = i + 1
+        }
+        guard l >= 1 else { return nil }
+        return (sorted[l - 1], sorted[n - l])
+    }
+
     static func logChoose(_ n: Int, _ k: Int) -> Double {
         lgamma(Double(n + 1)) - lgamma(Double(k + 1)) - lgamma(Double(n - k + 1))
     }

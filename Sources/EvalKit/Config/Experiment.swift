@@ -197,6 +197,10 @@ public struct ModelSpec: Sendable {
     public var trainingLog: String?
     /// A server evalkit starts for this model and stops at the end.
     public var server: ServerSettings?
+    /// The files that make this model (weights, adapters, a worker's script), fingerprinted into every
+    /// run and into its cache keys; nil means the existing files named in its server command's or
+    /// worker's arguments.
+    public var files: [String]? = nil
 
     public var providerName: String { provider.name }
 }
@@ -207,6 +211,9 @@ public struct ServerSettings: Sendable, Equatable {
     /// Polled until it answers 2xx (e.g. `http://127.0.0.1:8080/v1/models`).
     public var readyURL: String
     public var startupTimeoutSeconds: Double
+    /// A short command whose output identifies the server's build (version, CPU features), run once
+    /// per run and recorded in run.json's environment: answers of a local model depend on it.
+    public var identify: [String]?
     public init(command: [String], readyURL: String, startupTimeoutSeconds: Double = 120) {
         self.command = command; self.readyURL = readyURL; self.startupTimeoutSeconds = startupTimeoutSeconds
     }

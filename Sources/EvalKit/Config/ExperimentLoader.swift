@@ -252,17 +252,21 @@ public enum ExperimentLoader {
         for (i, item) in items.enumerated() {
             let path = "$.models[\(i)]"
             guard let m = ObjectReader(item, path: path, issues: &issues) else { continue }
-            m.rejectUnknownKeys(["id", "description", "provider", "role", "options", "pricing", "concurrency", "fine_tuning", "retry", "requests_per_minute", "tokens_per_minute", "training_log", "server"], issues: &issues)
+            m.rejectUnknownKeys(["id", "description", "provider", "role", "options", "pricing", "concurrency", "fine_tuning", "retry", "requests_per_minute", "tokens_per_minute", "training_log", "server", "files"], issues: &issues)
             var server: ServerSettings? = nil
             if let sv = ObjectReader(m["server"], path: m.childPath("server"), issues: &issues, required: false) {
-                sv.rejectUnknownKeys(["command", "ready_url", "startup_timeout_seconds"], issues: &issues)
+                sv.rejectUnknownKeys(["command", "ready_url", "startup_timeout_seconds", "identify"], issues: &issues)
                 let command = sv.stringArray("command", required: true, nonEmpty: true, issues: &issues)
+                let identify = sv.stringArray("identify", nonEmpty: true, issues: &issues)
                 let ready = sv.string("ready_url", required: true, issues: &issues)
                 if let ready, URL(string: ready)?.scheme?.hasPrefix("http") != true {
                     issues.add(ConfigIssue(path: sv.childPath("ready_url"), expected: "an http:// URL", found: "\"\(ready)\""))
                 }
                 let timeout = sv.number("startup_timeout_seconds", range: 0.1...3600, rangeText: "seconds between 0.1 and 3600", issues: &issues) ?? 120
-                if let command, !command.isEmpty, let ready { server = ServerSettings(command: command, readyURL: ready, startupTimeoutSeconds: timeout) }
+                if let command, !command.isEmpty, let ready {
+                    server = ServerSettings(command: command, readyURL: ready, startupTimeoutSeconds: timeout)
+                    server?.identify = identify.flatMap { $0.isEmpty ? nil : $0 }
+                }
             }
             let id = m.string("id", required: true, issues: &issues)
             if let id, models.contains(where: { $0.id == id }) {
@@ -299,7 +303,8 @@ public enum ExperimentLoader {
             limits.tokensPerMinute = m.number("tokens_per_minute", range: 1...1e12, rangeText: "tokens per minute ≥ 1", issues: &issues)
             models.append(ModelSpec(id: id, role: role, provider: provider, pricing: pricing,
                                     concurrency: concurrency ?? defaultConcurrency, description: m.string("description", issues: &issues),
-                                    fineTuning: fineTuning, limits: limits, trainingLog: m.string("training_log", issues: &issues), server: server))
+                                    fineTuning: fineTuning, limits: limits, trainingLog: m.string("training_log", issues: &issues), server: server,
+                                    files: m.stringArray("files", issues: &issues)))
         }
         return models
     }

@@ -8,18 +8,38 @@ extension CheckReport {
         }, alignRight: [2, 3, 4])
     }
 
-    /// One line saying whether the check passed.
+    /// One line saying whether the check passed, and how many comparisons the environment kept from the gate.
     public var headline: String {
         let gates = rows.filter(\.isGate).count
-        return passed ? "PASS: \(gates) checks on \(experiment), run \(currentRun) against baseline \(baselineRun)."
-                      : "FAIL: \(failures.count) of \(gates) checks on \(experiment) regressed (run \(currentRun) against baseline \(baselineRun))."
+        var line = passed ? "PASS: \(gates) checks on \(experiment), run \(currentRun) against baseline \(baselineRun)."
+                          : "FAIL: \(failures.count) of \(gates) checks on \(experiment) regressed (run \(currentRun) against baseline \(baselineRun))."
+        let ungated = environmentRows.count
+        if ungated > 0 {
+            line += " The environments differ, so \(ungated) comparison\(ungated == 1 ? " is" : "s are") shown as information, not gated."
+        }
+        return line
+    }
+
+    /// Both environments and what differs, with what to do when comparisons were left ungated.
+    public var environmentSummary: String {
+        var text = "Environment:\n" + environment.lines.map { "  - " + $0 }.joined(separator: "\n") + "\n"
+        if !environmentRows.isEmpty {
+            text += "  Changes that only a different machine, server build or model provider could explain are not gated. To gate every "
+                + "metric, evaluate the baseline's experiment here in the same job: evalkit check RUN_DIR --against-ref GIT_REF "
+                + "(or --against-config CONFIG).\n"
+        } else if environment.identical {
+            text += "  Same machine and model builds: every metric is gated.\n"
+        }
+        return text
     }
 
     var thresholds: String {
         "accuracy may drop at most \(Format.fixed(policy.maxAccuracyDrop * 100, digits: 1)) points unless the drop is not significant "
-            + "(α = \(JSON.formatNumber(policy.alpha))); p95 latency may grow to ×\(Format.fixed(policy.maxLatencyRatio, digits: 2)) "
-            + "and cost per 1k requests to ×\(Format.fixed(policy.maxCostRatio, digits: 2)) (increases under "
-            + "\(JSON.formatNumber(RegressionCheck.latencyNoiseMs)) ms or $\(JSON.formatNumber(RegressionCheck.costNoisePer1kUSD)) per 1k are noise)"
+            + "(exact McNemar, α = \(JSON.formatNumber(policy.alpha))); latency fails when the median per-example ratio exceeds "
+            + "×\(Format.fixed(policy.maxLatencyRatio, digits: 2)) and the slowdown is significant (one-sided sign test), and cost per 1k "
+            + "requests may grow to ×\(Format.fixed(policy.maxCostRatio, digits: 2)) (increases under "
+            + "\(JSON.formatNumber(RegressionCheck.latencyNoiseMs)) ms or $\(JSON.formatNumber(RegressionCheck.costNoisePer1kUSD)) per 1k are noise); "
+            + "where the environments differ, what only the environment could explain is information"
     }
 
     /// A Markdown summary for a CI step summary or a pull-request comment.
@@ -31,6 +51,7 @@ extension CheckReport {
                 [$0.candidate, $0.metric, $0.baseline, $0.current, $0.change, $0.detail]
             }, alignRight: [2, 3, 4]) + "\n"
         }
+        md += "### Environment\n\n" + environment.lines.map { "- " + Markdown.cell($0) }.joined(separator: "\n") + "\n\n"
         md += "<details><summary>Every metric</summary>\n\n" + table + "\n</details>\n\nThresholds: \(thresholds).\n"
         return md
     }

@@ -29,8 +29,13 @@ public struct CheckReport: Sendable {
     public var currentRun: String
     public var policy: CheckPolicy
     public var rows: [CheckRow]
+    /// The two runs' environments: where they differ, changes that only the environment could have
+    /// caused are shown as information instead of failing the check.
+    public var environment: EnvironmentComparison
     public var failures: [CheckRow] { rows.filter { $0.verdict == .fail } }
     public var passed: Bool { failures.isEmpty }
+    /// Rows that would have been gated in the same environment but were not because it differs.
+    public var environmentRows: [CheckRow] { rows.filter { $0.verdict == .info && $0.detail.hasPrefix(RegressionCheck.environmentNote) } }
 }
 
 /// Why a run cannot be checked against a baseline at all.
@@ -52,6 +57,8 @@ public enum RegressionCheck {
     /// in-process models would otherwise fail on a busy machine).
     public static let latencyNoiseMs = 5.0
     public static let costNoisePer1kUSD = 0.001
+    /// How the detail of a row left ungated because the environment differs begins.
+    public static let environmentNote = "environment changed"
 
     public static func check(current: RunFolder, baseline: RunFolder, policy: CheckPolicy) throws(CheckError) -> CheckReport {
         let e = current.experiment, b = baseline.experiment
@@ -59,6 +66,7 @@ public enum RegressionCheck {
         guard e.task.labels == b.task.labels else {
             throw .mismatched("its labels are \(b.task.labels.joined(separator: ", ")), the run's \(e.task.labels.joined(separator: ", "))")
         }
+        let environment = EnvironmentComparison(baseline: baseline.environment, current: current.environment)
         let currentRows = Dictionary(current.summary.map { ($0.candidate, $0) }, uniquingKeysWith: { a, _ in a })
         let baselineResults = baseline.resultsByCandidateID
         let currentResults = current.resultsByCandidateID
@@ -69,12 +77,31 @@ public enum RegressionCheck {
                                      verdict: .fail, detail: "the baseline has this candidate; the run does not"))
                 continue
             }
-            rows.append(accuracyRow(base: base, now: now, policy: policy,
-                                    pairs: pairs(baselineResults?[base.candidate], currentResults?[base.candidate])))
-            rows.append(ratioRow(candidate: base.candidate, metric: "p95 latency (ms)", base: base.number("latency_p95_ms"),
-                                 now: now.number("latency_p95_ms"), limit: policy.maxLatencyRatio, noise: latencyNoiseMs, digits: 2))
-            rows.append(ratioRow(candidate: base.candidate, metric: "cost per 1k (USD)", base: base.number("cost_per_1k_usd"),
-                                 now: now.number("cost_per_1k_usd"), limit: policy.maxCostRatio, noise: costNoisePer1kUSD, digits: 6))
+            let model = now.text("model")
+            let baseColumn = baselineResults?[base.candidate], nowColumn = currentResults?[base.candidate]
+            var accuracy = accuracyRow(base: base, now: now, policy: policy, pairs: pairs(baseColumn, nowColumn))
+            let answerEnvironment = environment.answerDifferences(model: model)
+            let changed = environment.definitionChanged(candidate: base.candidate)
+            if !answerEnvironment.isEmpty {
+                if changed == true {
+                    accuracy.detail += "; the environment differs too (\(answerEnvironment.joined(separator: "; "))), so part of the change may come from it"
+                } else {
+                    ungate(&accuracy, because: answerEnvironment, what: "this model's answers depend on it and the candidate's definition "
+                           + (changed == false ? "is unchanged" : "was not recorded"))
+                }
+            }
+            rows.append(accuracy)
+            let speedEnvironment = environment.speedDifferences(model: model)
+            var latency = latencyRow(candidate: base.candidate, base: base, now: now, policy: policy,
+                                     pairs: latencyPairs(baseColumn, nowColumn))
+            if !speedEnvironment.isEmpty { ungate(&latency, because: speedEnvironment, what: "latency depends on the machine and the server") }
+            rows.append(latency)
+            var cost = ratioRow(candidate: base.candidate, metric: "cost per 1k (USD)", base: base.number("cost_per_1k_usd"),
+                                now: now.number("cost_per_1k_usd"), limit: policy.maxCostRatio, noise: costNoisePer1kUSD, digits: 6)
+            if !speedEnvironment.isEmpty, case .perHour? = e.model(model)?.pricing?.basis {
+                ungate(&cost, because: speedEnvironment, what: "per-hour pricing makes cost follow latency")
+            }
+            rows.append(cost)
             for (column, name) in [("macro_f1", "macro-F1"), ("invalid_rate", "invalid rate"), ("error_rate", "error rate")] {
                 let x = base.number(column), y = now.number(column)
                 rows.append(CheckRow(candidate: base.candidate, metric: name, baseline: Format.fixed(x, digits: 4), current: Format.fixed(y, digits: 4),
@@ -86,7 +113,16 @@ public enum RegressionCheck {
             rows.append(CheckRow(candidate: now.candidate, metric: "present", baseline: "missing", current: "yes", change: "", verdict: .new,
                                  detail: "not in the baseline: nothing to compare; promote a new baseline to track it"))
         }
-        return CheckReport(experiment: e.name, baselineRun: baseline.runID, currentRun: current.runID, policy: policy, rows: rows)
+        return CheckReport(experiment: e.name, baselineRun: baseline.runID, currentRun: current.runID, policy: policy, rows: rows,
+                           environment: environment)
+    }
+
+    /// Turns a gated row into information: the environment, not the experiment, may explain it.
+    static func ungate(_ row: inout CheckRow, because differences: [String], what: String) {
+        let verdict = row.verdict == .fail ? "would fail" : "would pass"
+        row.detail = "\(environmentNote) (\(differences.joined(separator: "; "))): \(what), so this is not gated (\(verdict) in the same environment: "
+            + row.detail + ")"
+        row.verdict = .info
     }
 
     /// First-repeat answered results of both runs on the examples they share: (baseline right, now right).
@@ -96,17 +132,39 @@ public enum RegressionCheck {
         return before.keys.sorted().compactMap { id in after[id].map { (base: before[id] ?? false, now: $0) } }
     }
 
+    /// First-repeat latencies of answered requests on the examples both runs answered: (baseline, now).
+    static func latencyPairs(_ base: ResultColumn?, _ now: ResultColumn?) -> [(base: Double, now: Double)]? {
+        guard let base, let now else { return nil }
+        func first(_ column: ResultColumn) -> [String: Double] {
+            var out: [String: Double] = [:]
+            for r in column where r.repeatIndex == 0 && r.answered { out[r.exampleID] = r.latencyMs }
+            return out
+        }
+        let before = first(base), after = first(now)
+        return before.keys.sorted().compactMap { id in after[id].map { (base: before[id] ?? 0, now: $0) } }
+    }
+
     static func signed(_ v: Double, digits: Int) -> String { (v >= 0 ? "+" : "") + Format.fixed(v, digits: digits) }
 
     static func accuracyRow(base: SummaryRow, now: SummaryRow, policy: CheckPolicy, pairs: [(base: Bool, now: Bool)]?) -> CheckRow {
         let candidate = base.candidate
-        guard let before = base.number("accuracy") else {
+        guard var before = base.number("accuracy") else {
             return CheckRow(candidate: candidate, metric: "accuracy", baseline: "–", current: Format.percent(now.number("accuracy")), change: "",
                             verdict: .pass, detail: "the baseline had no answers to compare with")
         }
-        guard let after = now.number("accuracy") else {
+        guard var after = now.number("accuracy") else {
             return CheckRow(candidate: candidate, metric: "accuracy", baseline: Format.percent(before), current: "–", change: "",
                             verdict: .fail, detail: "no answers in this run (\(now.text("errors")) errors)")
+        }
+        // With per-example results, both accuracies are taken on the examples both runs answered, so a
+        // run over fewer or other examples is compared like with like.
+        var shared = ""
+        if let pairs, !pairs.isEmpty {
+            before = Double(pairs.filter(\.base).count) / Double(pairs.count)
+            after = Double(pairs.filter(\.now).count) / Double(pairs.count)
+            if Double(pairs.count) != base.number("answered") || Double(pairs.count) != now.number("answered") {
+                shared = " (both on the \(pairs.count) examples both runs answered)"
+            }
         }
         let drop = before - after
         let change = signed((after - before) * 100, digits: 1) + " pts"
@@ -114,7 +172,7 @@ public enum RegressionCheck {
                            change: change, verdict: .pass, detail: "")
         let allowed = "allowed drop \(Format.fixed(policy.maxAccuracyDrop * 100, digits: 1)) pts"
         if drop <= policy.maxAccuracyDrop {
-            row.detail = drop > 0 ? "within the \(allowed)" : "no drop"
+            row.detail = (drop > 0 ? "within the \(allowed)" : "no drop") + shared
             return row
         }
         // The drop is large enough to matter; is it real?
@@ -143,6 +201,49 @@ public enum RegressionCheck {
         } else {
             row.verdict = .fail
             row.detail = "drop beyond the \(allowed); no per-example results or intervals to test it, so it counts"
+        }
+        return row
+    }
+
+    /// Latency judged on its distribution: the median of per-example ratios (now ÷ baseline) with its
+    /// distribution-free 1 − α interval, and a one-sided exact sign test for "slower". Fails when the
+    /// median ratio exceeds the allowance, the slowdown is significant, and the median grew by more
+    /// than the noise floor. Without per-example results on both sides, p95 against the allowance.
+    static func latencyRow(candidate: String, base: SummaryRow, now: SummaryRow, policy: CheckPolicy,
+                           pairs: [(base: Double, now: Double)]?) -> CheckRow {
+        let metric = "latency"
+        let limit = policy.maxLatencyRatio
+        let usable = (pairs ?? []).filter { $0.base > 0 }
+        guard !usable.isEmpty else {
+            var row = ratioRow(candidate: candidate, metric: metric, base: base.number("latency_p95_ms"), now: now.number("latency_p95_ms"),
+                               limit: limit, noise: latencyNoiseMs, digits: 2)
+            row.detail = "p95 (ms), no per-example latencies on both sides: " + row.detail
+            return row
+        }
+        let ratios = usable.map { $0.now / $0.base }.sorted()
+        let median = MetricsCalculator.percentile(ratios, 0.5) ?? 1
+        let baseMedian = MetricsCalculator.percentile(usable.map(\.base).sorted(), 0.5) ?? 0
+        let nowMedian = MetricsCalculator.percentile(usable.map(\.now).sorted(), 0.5) ?? 0
+        let slower = usable.filter { $0.now > $0.base }.count, faster = usable.filter { $0.now < $0.base }.count
+        let p = Statistics.binomialUpperTail(slower, of: slower + faster)
+        let interval = Statistics.medianInterval(sorted: ratios, alpha: policy.alpha)
+        let level = Format.fixed((1 - policy.alpha) * 100, digits: 0)
+        let intervalText = interval.map { " (\(level)% CI ×\(Format.fixed($0.low, digits: 2))–×\(Format.fixed($0.high, digits: 2)))" } ?? ""
+        let evidence = "median per-example ratio ×\(Format.fixed(median, digits: 2))\(intervalText) over \(usable.count) paired answers; "
+            + "slower on \(slower), faster on \(faster), one-sided sign test p = \(Format.fixed(p, digits: 4)); "
+            + "p95 \(Format.fixed(base.number("latency_p95_ms"), digits: 1)) → \(Format.fixed(now.number("latency_p95_ms"), digits: 1)) ms"
+        var row = CheckRow(candidate: candidate, metric: metric, baseline: Format.fixed(baseMedian, digits: 2) + " ms",
+                           current: Format.fixed(nowMedian, digits: 2) + " ms", change: "×" + Format.fixed(median, digits: 2), verdict: .pass, detail: "")
+        let allowance = "allowed ×\(Format.fixed(limit, digits: 2))"
+        if median > limit && p < policy.alpha && nowMedian - baseMedian > latencyNoiseMs {
+            row.verdict = .fail
+            row.detail = "slower beyond the \(allowance) and significant: " + evidence
+        } else if median > limit && p >= policy.alpha {
+            row.detail = "ratio beyond the \(allowance) but not significant at α = \(JSON.formatNumber(policy.alpha)): " + evidence
+        } else if median > limit {
+            row.detail = "ratio beyond the \(allowance) but the median grew by less than the noise floor of \(JSON.formatNumber(latencyNoiseMs)) ms: " + evidence
+        } else {
+            row.detail = "within the \(allowance): " + evidence
         }
         return row
     }

@@ -20,6 +20,8 @@ public struct CompareOptions: Sendable {
     public var cacheDirectory: String?
     /// Raised from outside (Ctrl-C) to stop taking new work; requests in flight finish.
     public var stop = StopSignal()
+    /// The models `--only` kept (recorded in run.json, so a check can run its baseline the same way).
+    public var onlyModels: [String]?
 
     public init() {}
 }
@@ -75,12 +77,14 @@ public enum CompareRun {
         var runID = Self.runID(startedAt)
         var limit = options.limit ?? experiment.run.limit
         var previous: [ExampleResult] = []
+        var previousEnvironment: RunEnvironment?
         if options.resume, let out = options.outDirectory {
             // The resumed run keeps its id, start time and test subset, and every finished request.
             let manifest = try? JSON.parse(bytes: [UInt8](FileManager.default.contents(atPath: out + "/run.json") ?? Data()))
             runID = manifest?["run_id"]?.stringValue ?? runID
             startedAt = manifest?["started_at"]?.stringValue.flatMap { ISO8601DateFormatter().date(from: $0) } ?? startedAt
             limit = manifest?["limit"]?.numberValue.map { Int($0) } ?? limit
+            previousEnvironment = manifest?["environment"].flatMap { try? RunEnvironment(json: $0) }
             do { previous = try ResultsJournal.recover(path: out + "/results.jsonl") } catch { throw .output(error) }
         }
         let testExamples = limit.map { Array(prepared.dataset.test.prefix($0)) } ?? prepared.dataset.test
@@ -94,16 +98,23 @@ public enum CompareRun {
             let estimate = CostEstimator.estimate(experiment: experiment, test: testExamples, builders: prepared.builders, selections: selections)
             if estimate.totalUSD > budget { throw .overBudget(estimateUSD: estimate.totalUSD, budgetUSD: budget) }
         }
+        let usedModels = experiment.models.filter { model in experiment.candidates.contains { $0.modelID == model.id } }
         let directory: String
+        let environment: RunEnvironment
         do {
             directory = try makeRunDirectory(options: options, experiment: experiment, runID: runID)
             // Written first, so an interrupted run can be resumed and checked.
             if !options.resume { try ReportWriter.copyConfig(experiment, to: directory) }
+            let configJSON = SmallFile.bytes(at: directory + "/config.json").flatMap { try? JSON.parse(bytes: $0) }
+            environment = EnvironmentProbe.probe(prepared, models: usedModels, configJSON: configJSON,
+                                                 memoDirectory: experiment.resolve(".evalkit/digests"))
             try ReportWriter.save(JSON.object([
                 ("evalkit_version", .string(EvalKitInfo.version)), ("experiment", .string(experiment.name)), ("run_id", .string(runID)),
                 ("status", .string("running")), ("config_path", .string(experiment.configPath)), ("config_sha256", .string(experiment.configHash)),
                 ("started_at", .string(startedAt.iso8601)), ("limit", limit.map { .number(Double($0)) } ?? .null),
                 ("command", .string(options.reproduceCommand)),
+                ("only", options.onlyModels.map { .array($0.map(JSON.string)) } ?? .null),
+                ("environment", environment.json),
             ]).encoded() + "\n", to: directory + "/run.json")
         } catch { throw .output(error) }
 
@@ -114,7 +125,6 @@ public enum CompareRun {
                                       maxCharacters: experiment.audit.maxCharacters)
         var training: [RunSummary.TrainingSummary] = []
         var curves: [RunSummary.TrainingCurve] = []
-        let usedModels = experiment.models.filter { model in experiment.candidates.contains { $0.modelID == model.id } }
         // A worker process and the in-process classifier answer one request at a time.
         let concurrency = Dictionary(usedModels.map { ($0.id, $0.provider.usesPrompts && $0.providerName != "command" ? (options.concurrency ?? $0.concurrency) : 1) },
                                      uniquingKeysWith: { a, _ in a })
@@ -167,7 +177,8 @@ public enum CompareRun {
                 : RateLimiter(requestsPerMinute: limits.requestsPerMinute, tokensPerMinute: limits.tokensPerMinute)
             workloads.append(ModelWorkload(modelID: model.id, provider: provider, concurrency: concurrency[model.id] ?? 1, jobs: jobs,
                                            retry: RetryPolicy(limits), limiter: limiter, maxOutputTokens: CostEstimator.maxTokens(model) ?? 0,
-                                           cache: model.provider.usesPrompts ? cache : nil, seed: experiment.run.seed))
+                                           cache: model.provider.usesPrompts ? cache : nil, seed: experiment.run.seed,
+                                           cacheSalt: environment.model(model.id).map(cacheSalt) ?? ""))
         }
         let builders = prepared.builders
         // The prompt of one job: the candidate's template, with the similar examples chosen for this input.
@@ -209,10 +220,18 @@ public enum CompareRun {
             training: training, startedAt: startedAt, finishedAt: Date(), reproduceCommand: options.reproduceCommand,
             evalkitVersion: EvalKitInfo.version,
             runFailure: runFailure(made: made, failed: failedCalls, limit: experiment.run.maxErrorRate),
-            audit: audit, curves: curves + TrainingCurves.outside(experiment))
+            audit: audit, curves: curves + TrainingCurves.outside(experiment),
+            environment: await recorder.environment(environment, previous: previousEnvironment),
+            onlyModels: options.onlyModels)
         do { try ReportWriter.write(summary, to: directory) } catch { throw .output(error) }
         return CompareOutcome(runDirectory: directory, summary: summary,
                               failed: !metrics.contains { $0.answered > 0 } || summary.runFailure != nil, incomplete: made < planned)
+    }
+
+    /// The part of a model's fingerprint that decides answers beyond the request: its files and build.
+    static func cacheSalt(_ model: ModelFingerprint) -> String {
+        guard !model.files.isEmpty || model.build != nil else { return "" }
+        return "files=" + model.files.map(\.sha256).joined(separator: ",") + "|build=" + SHA256.hex(model.build ?? "")
     }
 
     /// Why the run as a whole counts as failed: more failed requests than `run.max_error_rate` allows.
@@ -273,6 +292,8 @@ actor RunRecorder {
     private var done = 0
     private var errors = 0
     private var lastSync = ContinuousClock.now
+    /// `system_fingerprint` values the servers reported, by model id.
+    private var systemFingerprints: [String: Set<String>] = [:]
 
     init(experiment: Experiment, candidates: [CandidateSpec], examples: [Example], journal: ResultsJournal, concurrency: [String: Int],
          total: Int, startedAt: ContinuousClock.Instant, stop: StopSignal, progress: @escaping @Sendable (ProgressSnapshot) -> Void) {
@@ -319,6 +340,18 @@ actor RunRecorder {
             spentUSD += result.costUSD ?? 0
         }
         return keys
+    }
+
+    /// The probed environment with the build fingerprints the servers reported in this run (and, when
+    /// resuming, in the part of the run before the interruption, as far as its run.json recorded them).
+    func environment(_ probed: RunEnvironment, previous: RunEnvironment?) -> RunEnvironment {
+        var environment = probed
+        for i in environment.models.indices {
+            let id = environment.models[i].modelID
+            let seen = systemFingerprints[id, default: []].union(previous?.model(id)?.systemFingerprints ?? [])
+            environment.models[i].systemFingerprints = seen.sorted()
+        }
+        return environment
     }
 
     /// Hands over the results, leaving none behind, so that sorting them copies nothing.
@@ -372,6 +405,7 @@ actor RunRecorder {
         result.cached = completion.cached
         switch completion.outcome {
         case .success(let response):
+            if let fingerprint = response.systemFingerprint { systemFingerprints[candidate.modelID, default: []].insert(fingerprint) }
             result.output = response.text
             result.labelProbabilities = response.labelProbabilities
             result.label = parsers[job.candidateIndex].parse(response.text)

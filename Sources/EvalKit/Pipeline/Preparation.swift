@@ -1,3 +1,5 @@
+import Foundation
+
 /// An experiment with its data loaded and its prompts checked: ready to run.
 public struct PreparedExperiment: Sendable {
     public var experiment: Experiment
@@ -46,10 +48,32 @@ public enum Preparation {
             }
         }
         for (index, model) in experiment.models.enumerated() {
+            for (fileIndex, file) in (model.files ?? []).enumerated() where !FileManager.default.fileExists(atPath: experiment.resolve(file)) {
+                problems.append("$.models[\(index)].files[\(fileIndex)]: no file at \(experiment.resolve(file)) (expected a file the model is made of)")
+            }
             guard let log = model.trainingLog else { continue }
             do { _ = try TrainingLogReader.read(experiment.resolve(log)) } catch { problems.append("$.models[\(index)].training_log: \(error)") }
         }
         guard problems.isEmpty, let dataset else { throw .problems(file: experiment.configPath, problems) }
         return PreparedExperiment(experiment: experiment, dataset: dataset, builders: builders)
+    }
+}
+
+extension PreparedExperiment {
+    /// The experiment with only the candidates of `models` (`--only`); a reference left out is no
+    /// longer one. Throws when a model id is not in the experiment.
+    public func restricted(toModels models: [String]) throws(UsageError) -> PreparedExperiment {
+        let known = experiment.models.map(\.id)
+        if let unknown = models.first(where: { !known.contains($0) }) {
+            var message = "--only names model \"\(unknown)\", which the experiment does not have (models: \(known.joined(separator: ", ")))"
+            if let guess = Text.suggestion(for: unknown, among: known) { message += "; did you mean \"\(guess)\"?" }
+            throw UsageError(message)
+        }
+        var copy = self
+        copy.experiment.candidates = experiment.candidates.filter { models.contains($0.modelID) }
+        if let reference = copy.experiment.decision.reference, !copy.experiment.candidates.contains(where: { $0.id == reference }) {
+            copy.experiment.decision.reference = nil
+        }
+        return copy
     }
 }

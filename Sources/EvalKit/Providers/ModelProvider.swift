@@ -22,9 +22,13 @@ public struct ModelResponse: Sendable, Equatable {
     public var outputTokens: Int?
     /// With likelihood scoring: each label's probability as the prompt's continuation.
     public var labelProbabilities: [String: Double]?
+    /// The server's build as it reported it with the answer (OpenAI's and llama.cpp's `system_fingerprint`).
+    public var systemFingerprint: String?
 
-    public init(text: String, inputTokens: Int? = nil, outputTokens: Int? = nil, labelProbabilities: [String: Double]? = nil) {
+    public init(text: String, inputTokens: Int? = nil, outputTokens: Int? = nil, labelProbabilities: [String: Double]? = nil,
+                systemFingerprint: String? = nil) {
         self.text = text; self.inputTokens = inputTokens; self.outputTokens = outputTokens; self.labelProbabilities = labelProbabilities
+        self.systemFingerprint = systemFingerprint
     }
 }
 

@@ -62,7 +62,8 @@ public struct OpenAIProvider: ModelProvider {
         }
         let usage = answer["usage"]
         return ModelResponse(text: text, inputTokens: usage?["prompt_tokens"]?.numberValue.map { Int($0) },
-                             outputTokens: usage?["completion_tokens"]?.numberValue.map { Int($0) })
+                             outputTokens: usage?["completion_tokens"]?.numberValue.map { Int($0) },
+                             systemFingerprint: answer["system_fingerprint"]?.stringValue)
     }
 
     public func stop() async { access.client.shutdown() }
@@ -103,6 +104,7 @@ public struct OpenAIProvider: ModelProvider {
         let probabilities = Dictionary(zip(request.labels, weights.map { $0 / total }), uniquingKeysWith: { a, _ in a })
         let usage = answer["usage"]
         return ModelResponse(text: request.labels[best], inputTokens: usage?["prompt_tokens"]?.numberValue.map { Int($0) },
-                             outputTokens: usage?["completion_tokens"]?.numberValue.map { Int($0) }, labelProbabilities: probabilities)
+                             outputTokens: usage?["completion_tokens"]?.numberValue.map { Int($0) }, labelProbabilities: probabilities,
+                             systemFingerprint: answer["system_fingerprint"]?.stringValue)
     }
 }

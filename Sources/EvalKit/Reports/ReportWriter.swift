@@ -115,6 +115,8 @@ public enum ReportWriter {
                 return .object(entry)
             })),
             ("models", .array(models)),
+            ("only", summary.onlyModels.map { .array($0.map(JSON.string)) } ?? .null),
+            ("environment", summary.environment?.json ?? .null),
         ])
     }
 

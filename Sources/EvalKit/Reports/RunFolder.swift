@@ -39,6 +39,10 @@ public struct RunFolder: Sendable {
     /// config.json as parsed JSON, for showing what changed between runs.
     public var experimentJSON: JSON
 
+    /// The machine, model builds and candidate definitions the run recorded; nil for runs made
+    /// before evalkit recorded them.
+    public var environment: RunEnvironment?
+
     public var runID: String { manifest["run_id"]?.stringValue ?? (directory as NSString).lastPathComponent }
 
     /// Loads a run folder; every problem names the file. Without `requireSummary`, a missing
@@ -78,8 +82,12 @@ public struct RunFolder: Sendable {
         for entry in manifest["training"]?.arrayValue ?? [] {
             if let model = entry["model"]?.stringValue, let seconds = entry["seconds"]?.numberValue { training[model] = seconds }
         }
+        var environment: RunEnvironment?
+        if let record = manifest["environment"], !record.isNull {
+            do { environment = try RunEnvironment(json: record) } catch { throw .corrupt(path: manifestPath, reason: error.description) }
+        }
         var run = RunFolder(directory: directory, experiment: asRun, resultsByCandidateID: nil, summary: summary, summaryText: summaryText,
-                            manifest: manifest, trainingSeconds: training, experimentJSON: configJSON)
+                            manifest: manifest, trainingSeconds: training, experimentJSON: configJSON, environment: environment)
         if withResults { try run.loadResults() }
         return run
     }

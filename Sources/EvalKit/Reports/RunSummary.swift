@@ -71,6 +71,10 @@ public struct RunSummary: Sendable {
     public var audit: DataAudit? = nil
     /// Training curves with their diagnoses.
     public var curves: [TrainingCurve] = []
+    /// The machine, model builds and candidate definitions the run depended on (run.json's `environment`).
+    public var environment: RunEnvironment? = nil
+    /// The models `--only` restricted the run to; nil when it ran every candidate of its config.
+    public var onlyModels: [String]? = nil
 
     /// Whole milliseconds, as run.json records it, so a re-rendered report shows the same figure.
     public var durationSeconds: Double { (finishedAt.timeIntervalSince(startedAt) * 1000).rounded() / 1000 }

@@ -43,7 +43,8 @@ public struct ResponseCache: Sendable {
             Dictionary(members.compactMap { key, value in value.numberValue.map { (key, $0) } }, uniquingKeysWith: { a, _ in a })
         }
         return Entry(response: ModelResponse(text: text, inputTokens: json["input_tokens"]?.numberValue.map { Int($0) },
-                                             outputTokens: json["output_tokens"]?.numberValue.map { Int($0) }, labelProbabilities: probabilities),
+                                             outputTokens: json["output_tokens"]?.numberValue.map { Int($0) }, labelProbabilities: probabilities,
+                                             systemFingerprint: json["system_fingerprint"]?.stringValue),
                      latencyMs: latency)
     }
 
@@ -57,6 +58,7 @@ public struct ResponseCache: Sendable {
             ("output_tokens", response.outputTokens.map { .number(Double($0)) } ?? .null),
             ("latency_ms", .number(latencyMs)),
             ("label_probabilities", response.labelProbabilities.map { p in .object(p.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) }) } ?? .null),
+            ("system_fingerprint", response.systemFingerprint.map(JSON.string) ?? .null),
         ])
         var bytes: [UInt8] = []
         json.encode(into: &bytes)

@@ -46,11 +46,15 @@ public struct ModelWorkload: Sendable {
     public var cache: ResponseCache?
     /// Seeds the backoff jitter, so waits are reproducible.
     public var seed: UInt64
+    /// What else decides this model's answers besides the request (digests of its weight and adapter
+    /// files, its server's build), added to every cache key: a retrained adapter at the same path misses.
+    public var cacheSalt: String
 
     public init(modelID: String, provider: any ModelProvider, concurrency: Int, jobs: [RunJob], retry: RetryPolicy = RetryPolicy(RequestLimits()),
-                limiter: RateLimiter? = nil, maxOutputTokens: Int = 0, cache: ResponseCache? = nil, seed: UInt64 = 0) {
+                limiter: RateLimiter? = nil, maxOutputTokens: Int = 0, cache: ResponseCache? = nil, seed: UInt64 = 0, cacheSalt: String = "") {
         self.modelID = modelID; self.provider = provider; self.concurrency = concurrency; self.jobs = jobs
         self.retry = retry; self.limiter = limiter; self.maxOutputTokens = maxOutputTokens; self.cache = cache; self.seed = seed
+        self.cacheSalt = cacheSalt
     }
 }
 
@@ -149,7 +153,9 @@ public enum Scheduler {
     }
 
     static func cacheKey(_ job: RunJob, workload: ModelWorkload, request: ModelRequest) -> String? {
-        workload.provider.cacheIdentity(for: request).map { ResponseCache.key(identity: $0, repeatIndex: job.repeatIndex) }
+        workload.provider.cacheIdentity(for: request).map {
+            ResponseCache.key(identity: workload.cacheSalt.isEmpty ? $0 : $0 + "|" + workload.cacheSalt, repeatIndex: job.repeatIndex)
+        }
     }
 
     /// One job, sent with retries and pacing; a success is stored in the cache.

@@ -6,20 +6,27 @@ keyword: a prompt whose last line of input mentions "love" or "great" is positiv
 "awful" negative, anything else neutral. Inputs containing FAIL500, NOJSON or NOCHOICES get
 those faults; inputs containing ECHO are echoed back; the key "sk-bad-key" gets a 401. Every request (path, headers that matter, body) is appended as a JSON line to
 the log file named by the first argument, so tests can check what was really sent.
+
+Set by the test through the environment: FAKE_DELAY_MS (each completion waits that long),
+FAKE_FINGERPRINT (sent as "system_fingerprint"), FAKE_SWAP=1 (positive and negative answers trade
+places: a server whose answers changed).
 """
-import json, signal, sys
+import json, os, signal, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOG = sys.argv[1] if len(sys.argv) > 1 else None
+DELAY = float(os.environ.get("FAKE_DELAY_MS", "0")) / 1000
+FINGERPRINT = os.environ.get("FAKE_FINGERPRINT")
+SWAP = os.environ.get("FAKE_SWAP") == "1"
 
 
 def classify(text):
     tail = text.strip().splitlines()[-2:] if text.strip() else [""]
     tail = " ".join(tail).lower()
     if "love" in tail or "great" in tail:
-        return "Positive."
+        return "negative" if SWAP else "Positive."
     if "hate" in tail or "awful" in tail:
-        return "negative"
+        return "Positive." if SWAP else "negative"
     return "I think it is neutral"
 
 
@@ -30,6 +37,11 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def reply(self, status, body, raw=None):
+        if status == 200 and isinstance(body, dict) and "choices" in body:
+            if DELAY:
+                time.sleep(DELAY)
+            if FINGERPRINT:
+                body["system_fingerprint"] = FINGERPRINT
         data = raw if raw is not None else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
