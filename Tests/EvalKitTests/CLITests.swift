@@ -168,4 +168,42 @@ import Testing
         let mismatched = try run(["check", worse, "--baseline", other])
         #expect(mismatched.status == 2 && mismatched.stderr.contains("the baseline does not match this run: it is for experiment \"another\""))
     }
+
+    /// Everything that shapes a prompt is the same in every process: the similar examples of step 2
+    /// are chosen by scores summed in a fixed order, so near-ties break the same way each time.
+    @Test func similarExamplesAreTheSameInEveryProcess() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        // Short texts over a few shared words: many training examples score within rounding of each other.
+        let words = ["delay", "flight", "crew", "seat", "bag", "gate", "late", "good", "bad", "ok"]
+        var train: [(String, String, String)] = [], test: [(String, String, String)] = []
+        var random = SeededRandom(seed: 11)
+        func text() -> String { (0..<4).map { _ in words[Int(random.next() % UInt64(words.count))] }.joined(separator: " ") }
+        for i in 0..<300 { train.append(("r\(i)", text(), ["negative", "neutral", "positive"][i % 3])) }
+        for i in 0..<60 { test.append(("t\(i)", text(), "neutral")) }
+        try Fixtures.write(Fixtures.jsonl(train), to: "train.jsonl", in: dir)
+        try Fixtures.write(Fixtures.jsonl(test), to: "test.jsonl", in: dir)
+        try Fixtures.write("{{examples}}\n{{input}}", to: "p.txt", in: dir)
+        // The worker answers with the prompt it was sent, so results.jsonl shows every prompt.
+        try Fixtures.write("""
+        import json, sys
+        for line in sys.stdin:
+            r = json.loads(line)
+            print(json.dumps({"id": r["id"], "output": r["prompt"]}), flush=True)
+        """, to: "echo.py", in: dir)
+        try Fixtures.write("""
+        {"name": "similar", "task": {"labels": ["negative", "neutral", "positive"]},
+         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label", "id": "id"}},
+         "prompts": [{"id": "p", "user": "p.txt", "examples": {"kind": "similar", "k": 6, "balanced": true}}],
+         "models": [{"id": "echo", "provider": "command", "role": "small", "options": {"argv": ["python3", "echo.py"]}}]}
+        """, to: "evalkit.json", in: dir)
+        var prompts: [[String]] = []
+        for attempt in 0..<4 {
+            let out = try run(["compare", "--no-cache", "--out", "run\(attempt)"], in: dir)
+            #expect(out.status == 0, "\(out.stderr)")
+            let results = try ResultsJournal.read(path: dir + "/run\(attempt)/results.jsonl")
+            prompts.append(results.sorted { $0.exampleID < $1.exampleID }.map { $0.output ?? "" })
+        }
+        #expect(prompts[0].count == 60)
+        #expect(prompts.allSatisfy { $0 == prompts[0] })
+    }
 }

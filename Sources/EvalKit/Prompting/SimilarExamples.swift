@@ -31,11 +31,16 @@ public struct SimilarityIndex: Sendable {
         SimilarityIndex(train: train, postings: [:], dense: vectors.map(unit), hasher: nil, idf: [:])
     }
 
-    static func normalise(_ counts: [Int32: Float], idf: [Int32: Float]) -> [Int32: Float] {
-        var weights: [Int32: Float] = [:]
-        for (f, tf) in counts { if let w = idf[f] { weights[f] = (1 + log(tf)) * w } }
-        let norm = sqrt(weights.values.reduce(0) { $0 + $1 * $1 })
-        return norm > 0 ? weights.mapValues { $0 / norm } : weights
+    /// TF-IDF weights in feature order. Sums run in that fixed order: a Dictionary's order changes
+    /// from process to process (Swift seeds its hashing per process), and float sums in another order
+    /// break near-ties differently, so the same input would get other examples in another run.
+    static func normalise(_ counts: [Int32: Float], idf: [Int32: Float]) -> [(feature: Int32, weight: Float)] {
+        var weights: [(feature: Int32, weight: Float)] = []
+        weights.reserveCapacity(counts.count)
+        for (f, tf) in counts { if let w = idf[f] { weights.append((f, (1 + log(tf)) * w)) } }
+        weights.sort { $0.feature < $1.feature }
+        let norm = sqrt(weights.reduce(0) { $0 + $1.weight * $1.weight })
+        return norm > 0 ? weights.map { ($0.feature, $0.weight / norm) } : weights
     }
 
     static func unit(_ v: [Float]) -> [Float] {
@@ -48,6 +53,7 @@ public struct SimilarityIndex: Sendable {
         var scores = [Float](repeating: 0, count: train.count)
         if let hasher {
             for (f, w) in Self.normalise(hasher.counts(text), idf: idf) {
+                // Postings list training examples in index order, so each score adds up in feature order.
                 for (i, v) in postings[f] ?? [] { scores[i] += w * v }
             }
         } else if let vector {
@@ -76,7 +82,7 @@ public struct SimilarityIndex: Sendable {
                 if let next = queues[q].popFirst() { chosen.append(next) }
             }
         }
-        // Most similar first, whatever the label.
-        return chosen.sorted { scores[$0] > scores[$1] }.map { train[$0] }
+        // Most similar first, whatever the label; ties in training order.
+        return chosen.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }.map { train[$0] }
     }
 }
