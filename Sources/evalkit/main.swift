@@ -81,11 +81,13 @@ let commandHelp: [String: String] = [
     "verify": """
     Usage: evalkit verify RUN_DIR
 
-    Recomputes every figure in RUN_DIR/summary.csv from RUN_DIR/results.jsonl, the experiment
-    as run (RUN_DIR/config.json) and the measured training times in RUN_DIR/run.json, and
-    lists each figure that differs.
+    Recomputes every figure from RUN_DIR/results.jsonl, the experiment as run
+    (RUN_DIR/config.json) and the measured training times in RUN_DIR/run.json, and lists what
+    differs: each cell of summary.csv (and duplicated, missing or unexpected rows), each value of
+    analysis.json by JSON path, and the first line of report.md below its header that differs
+    from a fresh rendering.
 
-    Exit codes: 0 every figure matches, 1 a figure differs, 2 the run folder cannot be read.
+    Exit codes: 0 everything matches, 1 something differs, 2 the run folder cannot be read.
     """,
     "check": """
     Usage: evalkit check RUN_DIR --baseline BASELINE       (against a stored baseline)
@@ -505,10 +507,10 @@ func runVerify(_ arguments: [String]) -> Int32 {
     do {
         let mismatches = try RunVerifier.verify(runDirectory: directory)
         if mismatches.isEmpty {
-            print("\(directory): every figure in summary.csv matches its recomputation from results.jsonl and config.json.")
+            print("\(directory): summary.csv, analysis.json and report.md match their recomputation from results.jsonl, config.json and run.json.")
             return Exit.ok
         }
-        printError("\(directory): \(mismatches.count) figure(s) in summary.csv do not match:")
+        printError("\(directory): \(mismatches.count) difference(s) from the recomputation:")
         for m in mismatches { printError("  - \(m)") }
         return Exit.checkFailed
     } catch {

@@ -52,17 +52,46 @@ import Testing
         #expect((Statistics.pairedSampleSize(delta: mde, discordance: 0.3) ?? .max) <= 234)
     }
 
-    @Test func pairedBootstrapIsSeededAndCoversTheObservedDifference() throws {
-        var pairs: [(first: Bool, second: Bool)] = []
-        for i in 0..<200 { pairs.append((first: i % 4 != 0, second: i % 3 != 0)) }
-        let a = try #require(Statistics.pairedBootstrap(pairs, seed: 11))
-        let b = try #require(Statistics.pairedBootstrap(pairs, seed: 11))
-        #expect(a.low == b.low && a.high == b.high)
-        let observed = Double(pairs.filter(\.first).count - pairs.filter(\.second).count) / 200
-        #expect(a.low < observed && observed < a.high)
-        let same = try #require(Statistics.pairedBootstrap(Array(repeating: (first: true, second: true), count: 50), seed: 1))
-        #expect(same.low == 0 && same.high == 0)
+    @Test func tangoIntervalMatchesAnIndependentImplementation() throws {
+        // Expected bounds from scipy.optimize.brentq on Tango's score statistic (the formulas of Fagerland,
+        // Lydersen & Laake, "Statistical Analysis of Contingency Tables", ch. 8), in (b, c, n, α) order.
+        let cases: [(Int, Int, Int, Double, Double, Double)] = [
+            (40, 20, 160, 0.05, 0.0308645331, 0.2180642442),
+            (0, 0, 1, 0.05, -0.7934506856, 0.7934506856),     // one example: never [0, 0]
+            (1, 0, 1, 0.05, -0.5869013712, 1.0),               // one discordant pair: never [+100, +100]
+            (0, 0, 250, 0.05, -0.0151332995, 0.0151332995),   // no discordant pair: a width all the same
+            (7, 0, 100, 0.05, 0.0304169569, 0.1374951474),
+            (3, 4, 100, 0.05, -0.0732796184, 0.0508348187),
+            (30, 5, 250, 0.01, 0.0435332595, 0.1663678878),
+            (1, 7, 21, 0.05, -0.5172322764, -0.0260030325),   // Bentur et al. (2009), the book's example
+        ]
+        for (b, c, n, alpha, low, high) in cases {
+            let interval = try #require(Statistics.tangoInterval(b: b, c: c, n: n, alpha: alpha))
+            #expect(abs(interval.low - low) < 1e-7 && abs(interval.high - high) < 1e-7, "(\(b), \(c), \(n), \(alpha)): \(interval)")
+        }
+        #expect(Statistics.tangoInterval(b: 0, c: 0, n: 0, alpha: 0.05) == nil)
+        // At θ = 0 the score statistic is McNemar's: statsmodels mcnemar([[100, 40], [20, 0]], exact=False, correction=False).statistic = 6.6667.
+        #expect(abs(pow(Statistics.tangoScore(theta: 0, b: 40, c: 20, n: 160), 2) - 20.0 / 3) < 1e-9)
+        // One-sided p of "θ ≤ −0.03": scipy.stats.norm.sf of the same statistic.
+        #expect(abs(Statistics.tangoUpperP(theta: -0.03, b: 14, c: 13, n: 400) - 0.01001163251) < 1e-9)
+        #expect(abs(Statistics.tangoUpperP(theta: -0.03, b: 0, c: 20, n: 400) - 0.9904824159) < 1e-9)
     }
+
+    @Test func sampleSizesStayInsideTheirDomain() throws {
+        // Non-inferiority at δ = 0, ψ = 0.1, margin 0.03: (1.95996 + 0.84162)² · 0.1 / 0.03² = 872.1 → 873.
+        #expect(Statistics.nonInferioritySampleSize(delta: 0, discordance: 0.1, margin: 0.03, observedPairs: 400) == 873)
+        // Beyond the margin, more examples cannot show it; with no discordant pair, one is assumed.
+        #expect(Statistics.nonInferioritySampleSize(delta: -0.05, discordance: 0.05, margin: 0.03, observedPairs: 400) == nil)
+        #expect(Statistics.nonInferioritySampleSize(delta: 0, discordance: 0, margin: 0.03, observedPairs: 20) == 437)
+        // A difference can never exceed the discordance: none is "detectable" above it.
+        #expect(Statistics.minimumDetectableDifference(pairs: 2, discordance: 0.5) == nil)
+        if let mde = Statistics.minimumDetectableDifference(pairs: 400, discordance: 0.04) { #expect(mde <= 0.04) }
+    }
+}
+
+extension Experiment {
+    func withSeed(_ seed: UInt64) -> Experiment { var copy = self; copy.run.seed = seed; return copy }
+    func reversingCandidates() -> Experiment { var copy = self; copy.candidates.reverse(); return copy }
 }
 
 @Suite struct DecisionTests {
@@ -98,9 +127,14 @@ import Testing
         }
     }
 
-    func analyze(_ e: Experiment, big: (Int) -> Bool, tuned: (Int) -> Bool, n: Int = 400) -> DecisionAnalysis {
-        let all = [results("big:p", model: "big", n: n, tokens: (1000, 10), price: (10, 30), latency: 800, right: big),
-                   results("tuned:p", model: "tuned", n: n, tokens: (100, 10), price: (1, 2), latency: 100, right: tuned)]
+    func analyze(_ e: Experiment, big: (Int) -> Bool, tuned: (Int) -> Bool, n: Int = 400, tunedFails: (Int) -> Bool = { _ in false }) -> DecisionAnalysis {
+        var tunedResults = results("tuned:p", model: "tuned", n: n, tokens: (100, 10), price: (1, 2), latency: 100, right: tuned)
+        for i in tunedResults.indices where tunedFails(i) {
+            tunedResults[i].output = nil; tunedResults[i].label = nil; tunedResults[i].correct = false
+            tunedResults[i].costUSD = nil; tunedResults[i].error = "HTTP 500 from the test"
+        }
+        var all = [results("big:p", model: "big", n: n, tokens: (1000, 10), price: (10, 30), latency: 800, right: big), tunedResults]
+        if e.candidates.first?.modelID == "tuned" { all.reverse() }
         let metrics = zip(e.candidates, all).map { c, r in
             MetricsCalculator.metrics(candidate: c.id, model: c.modelID, prompt: c.promptID, role: e.model(c.modelID)?.role ?? .small,
                                       labels: e.task.labels, results: r)
@@ -144,6 +178,102 @@ import Testing
         #expect(big.requirementFailures.contains("accuracy 90.0% is 5.0 points below the required 95.0%"))
         #expect(big.requirementFailures.contains("p95 latency 800.0 ms exceeds 500.0 ms by 300.0 ms"))
         #expect(a.assessment("tuned:p")?.requirementFailures == ["accuracy 90.0% is 5.0 points below the required 95.0%"])
+    }
+
+    /// One pair of candidates where the tuned one is right on 14 examples the big one gets wrong, and wrong on 13 it gets right.
+    func marginCase(_ e: Experiment) -> DecisionAnalysis {
+        analyze(e, big: { ($0 >= 14 && $0 < 27) || ($0 >= 27 && $0 % 5 != 0) }, tuned: { $0 < 14 || ($0 >= 27 && $0 % 5 != 0) })
+    }
+
+    @Test func oneOrTwoExamplesNeverMoveTheDecision() throws {
+        let e = try experiment("{\"margin\": 0.03}")
+        // n = 1, the tuned model right and the big one wrong: Tango (b 1, c 0, n 1) is −58.7 to +100 points.
+        let one = analyze(e, big: { _ in false }, tuned: { _ in true }, n: 1)
+        #expect(one.verdict == .notEnoughEvidence(candidates: ["tuned:p"], fallback: "big:p"))
+        let c = try #require(one.assessment("tuned:p")?.comparison)
+        #expect(abs(c.low + 0.5869013712) < 1e-7 && c.high == 1)
+        #expect(one.assessment("tuned:p")?.nonInferiority?.status == .inconclusive)
+        #expect(one.assessment("tuned:p")?.recommended == false && one.assessment("big:p")?.recommended == false)
+        // n = 2, one discordant pair: −48.6 to +90.5 points; still not enough.
+        let two = analyze(e, big: { _ in false }, tuned: { $0 == 0 }, n: 2)
+        #expect(two.verdict == .notEnoughEvidence(candidates: ["tuned:p"], fallback: "big:p"))
+        let c2 = try #require(two.assessment("tuned:p")?.comparison)
+        #expect(abs(c2.low + 0.4864296587) < 1e-7 && abs(c2.high - 0.9054687943) < 1e-7)
+    }
+
+    @Test func everyAnswerRightOnTwentyIsNotEnoughButOnFourHundredIs() throws {
+        let e = try experiment("{\"margin\": 0.03}")
+        let few = analyze(e, big: { _ in true }, tuned: { _ in true }, n: 20)
+        #expect(few.verdict == .notEnoughEvidence(candidates: ["tuned:p"], fallback: "big:p"))
+        let c = try #require(few.assessment("tuned:p")?.comparison)
+        #expect(abs(c.low + 0.1611251581) < 1e-7 && abs(c.high - 0.1611251581) < 1e-7)
+        // No discordant pair: one is assumed, so the figure is finite (scipy: ceil((z.975 + z.8)² · (1/20) / 0.03²) = 437).
+        #expect(few.assessment("tuned:p")?.nonInferiority?.examplesNeeded == 437)
+        #expect(c.minimumDetectable == nil)
+        // Identical candidates on 400 examples: ±0.95 points, inside the margin.
+        let many = analyze(e, big: { $0 % 5 != 0 }, tuned: { $0 % 5 != 0 }, n: 400)
+        #expect(many.verdict == .moveTo(candidate: "tuned:p"))
+        #expect(abs((many.assessment("tuned:p")?.comparison?.high ?? 0) - 0.0095122943) < 1e-7)
+    }
+
+    @Test func failedRequestsCountAsWrong() throws {
+        let e = try experiment("{\"margin\": 0.03}")
+        // The tuned model's calls fail on exactly the 20 of 400 examples it would get wrong.
+        let a = analyze(e, big: { _ in true }, tuned: { $0 >= 20 }, tunedFails: { $0 < 20 })
+        let tuned = try #require(a.assessment("tuned:p"))
+        #expect(tuned.metrics.accuracy == 0.95 && tuned.metrics.answeredAccuracy == 1)
+        // statsmodels proportion_confint(380, 400, method="wilson") = (0.92403636, 0.96740257).
+        #expect(abs((tuned.accuracyLow ?? 0) - 0.9240363649) < 1e-9 && abs((tuned.accuracyHigh ?? 0) - 0.9674025702) < 1e-9)
+        let c = try #require(tuned.comparison)
+        #expect(abs(c.difference + 0.05) < 1e-12 && c.pValue < 0.0001)
+        // Tango (b 0, c 20, n 400): −7.60 to −3.26 points, wholly below −3: inferior.
+        #expect(abs(c.low + 0.0759636351) < 1e-7 && abs(c.high + 0.0325974298) < 1e-7)
+        #expect(tuned.nonInferiority?.status == .inferior)
+        #expect(a.verdict == .keepFoundation(candidate: "big:p"))
+    }
+
+    @Test func alphaDrivesEveryIntervalAndTheVerdict() throws {
+        // 14 examples only the tuned model gets right, 13 only the big one: NI p = 0.0100 (scipy norm.sf of Tango's statistic at −0.03).
+        let loose = marginCase(try experiment("{\"margin\": 0.03, \"alpha\": 0.05}"))
+        let c = try #require(loose.assessment("tuned:p")?.comparison)
+        #expect(c.onlyCandidateRight == 14 && c.onlyReferenceRight == 13)
+        #expect(abs(c.low + 0.0243305524) < 1e-7 && abs(c.high - 0.0295706539) < 1e-7)
+        #expect(loose.verdict == .moveTo(candidate: "tuned:p"))
+        let strict = marginCase(try experiment("{\"margin\": 0.03, \"alpha\": 0.01}"))
+        let s = try #require(strict.assessment("tuned:p")?.comparison)
+        #expect(abs(s.low + 0.0340484239) < 1e-7 && abs(s.high - 0.0394193074) < 1e-7)
+        #expect(strict.verdict == .notEnoughEvidence(candidates: ["tuned:p"], fallback: "big:p"))
+        // The Wilson interval follows α too: statsmodels proportion_confint(k, 400, alpha=0.01, method="wilson").
+        let big = try #require(strict.assessment("big:p"))
+        let k = big.metrics.correct
+        let expected = try #require(Statistics.wilson(successes: k, trials: 400, z: Statistics.normalQuantile(0.995)))
+        #expect(big.accuracyLow == expected.low)
+        #expect((big.accuracyHigh ?? 0) - (big.accuracyLow ?? 0) > (loose.assessment("big:p")?.accuracyHigh ?? 1) - (loose.assessment("big:p")?.accuracyLow ?? 0))
+    }
+
+    @Test func theVerdictDependsOnNoSeedAndNoCandidateOrder() throws {
+        var verdicts: Set<String> = []
+        for seed in 0..<50 {
+            let a = marginCase(try experiment("{\"margin\": 0.03}").withSeed(UInt64(seed)))
+            verdicts.insert("\(a.verdict) \(a.assessment("tuned:p")?.comparison.map { "\($0.low) \($0.high)" } ?? "")")
+        }
+        #expect(verdicts.count == 1)
+        let forward = marginCase(try experiment("{\"margin\": 0.03}"))
+        let backward = marginCase(try experiment("{\"margin\": 0.03}").reversingCandidates())
+        #expect(forward.verdict == backward.verdict)
+        for id in ["big:p", "tuned:p"] {
+            let x = try #require(forward.assessment(id)), y = try #require(backward.assessment(id))
+            #expect(AnalysisFile.candidate(x) == AnalysisFile.candidate(y), "\(id)")
+        }
+    }
+
+    @Test func theAccuracyRequirementCanAskForConfidence() throws {
+        let e = try experiment("{\"requirements\": {\"min_accuracy\": 0.93, \"min_accuracy_by\": \"lower_bound\"}}")
+        // 95% on 400: Wilson lower bound 92.4% < 93%.
+        let a = analyze(e, big: { _ in true }, tuned: { $0 >= 20 })
+        #expect(a.assessment("tuned:p")?.requirementFailures.first?.contains("lower bound of its accuracy interval, 92.4%") == true)
+        let estimate = analyze(try experiment("{\"requirements\": {\"min_accuracy\": 0.93}}"), big: { _ in true }, tuned: { $0 >= 20 })
+        #expect(estimate.assessment("tuned:p")?.requirementFailures.isEmpty == true)
     }
 
     @Test func breakEvenArithmetic() {

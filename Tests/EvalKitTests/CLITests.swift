@@ -109,7 +109,7 @@ import Testing
         let dir = try Fixtures.temporaryDirectory()
         #expect(try run(["compare", "--only", "builtin-lr", "--limit", "30", "--out", dir + "/run"]).status == 0)
         let verified = try run(["verify", dir + "/run"])
-        #expect(verified.status == 0 && verified.stdout.contains("every figure in summary.csv matches"))
+        #expect(verified.status == 0 && verified.stdout.contains("summary.csv, analysis.json and report.md match"))
         let csv = try String(contentsOfFile: dir + "/run/summary.csv", encoding: .utf8)
         try csv.replacingOccurrences(of: ",fine-tuned,30,30,0,", with: ",fine-tuned,30,29,1,").write(toFile: dir + "/run/summary.csv", atomically: true, encoding: .utf8)
         let tampered = try run(["verify", dir + "/run"])

@@ -92,7 +92,9 @@ import Testing
         let column = { (name: String) in apiRow[SummaryTable.columns.firstIndex(of: name) ?? 0] }
         let answeredPlain = plain.filter(\.answered)
         #expect(column("errors") == "1" && column("answered") == "5")
-        #expect(column("accuracy") == Format.fixed(Double(answeredPlain.filter(\.correct).count) / 5, digits: 4))
+        // Accuracy counts the failed request as wrong (6 requests); accuracy_answered leaves it out.
+        #expect(column("accuracy") == Format.fixed(Double(answeredPlain.filter(\.correct).count) / 6, digits: 4))
+        #expect(column("accuracy_answered") == Format.fixed(Double(answeredPlain.filter(\.correct).count) / 5, digits: 4))
 
         // report.md: dataset table, candidates, failures with the URL, the reproduce command, escaped inputs.
         let report = try String(contentsOfFile: dir + "/run/report.md", encoding: .utf8)
@@ -153,6 +155,26 @@ import Testing
         try rows.map(CSV.row).joined().write(toFile: path, atomically: true, encoding: .utf8)
         let mismatches = try RunVerifier.verify(runDirectory: dir + "/run")
         #expect(mismatches == [RunVerifier.Mismatch(candidate: "api:plain", column: "accuracy", found: rows[row][column], expected: original)])
+        rows[row][column] = original
+
+        // A duplicated row, a figure edited in report.md, a value edited in analysis.json: each is named.
+        try (rows + [rows[row]]).map(CSV.row).joined().write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try RunVerifier.verify(runDirectory: dir + "/run") == [RunVerifier.Mismatch(candidate: "api:plain", column: "(row)", found: "2 rows", expected: "one row")])
+        try rows.map(CSV.row).joined().write(toFile: path, atomically: true, encoding: .utf8)
+        let report = try String(contentsOfFile: dir + "/run/report.md", encoding: .utf8)
+        let decision = try #require(report.range(of: "## Decision"))
+        let accuracy = try #require(report.range(of: #"\d+\.\d%"#, options: .regularExpression, range: decision.upperBound..<report.endIndex))
+        try report.replacingCharacters(in: accuracy, with: "99.9%").write(toFile: dir + "/run/report.md", atomically: true, encoding: .utf8)
+        let edited = try RunVerifier.verify(runDirectory: dir + "/run")
+        #expect(edited.count == 1 && edited.first?.candidate == "report.md" && edited.first?.found.contains("99.9%") == true, "\(edited)")
+        try report.write(toFile: dir + "/run/report.md", atomically: true, encoding: .utf8)
+        let analysisPath = dir + "/run/analysis.json"
+        let analysis = try String(contentsOfFile: analysisPath, encoding: .utf8)
+        try analysis.replacingOccurrences(of: "\"qualifies\":false", with: "\"qualifies\":true").write(toFile: analysisPath, atomically: true, encoding: .utf8)
+        let tampered = try RunVerifier.verify(runDirectory: dir + "/run")
+        #expect(!tampered.isEmpty && tampered.allSatisfy { $0.candidate == "analysis.json" && $0.found.contains(".qualifies") }, "\(tampered)")
+        try analysis.write(toFile: analysisPath, atomically: true, encoding: .utf8)
+        #expect(try RunVerifier.verify(runDirectory: dir + "/run") == [])
 
         // A result line changed after the fact is caught too.
         let journal = dir + "/run/results.jsonl"

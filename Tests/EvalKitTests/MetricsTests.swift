@@ -19,7 +19,8 @@ import Testing
         let m = MetricsCalculator.metrics(candidate: "c", model: "m", prompt: "p", role: .foundation, labels: ["a", "b"], results: results)
         #expect(m.requests == 5 && m.answered == 4 && m.errors == 1)
         #expect(m.correct == 2 && m.invalid == 1)
-        #expect(m.accuracy == 0.5)
+        // A failed request counts as wrong: 2 of 5 requests; over the 4 answered, 2 of 4.
+        #expect(m.accuracy == 0.4 && m.answeredAccuracy == 0.5)
         #expect(m.invalidRate == 0.25)
         #expect(m.errorRate == 0.2)
         #expect(m.firstError == "HTTP 500")

@@ -11,8 +11,11 @@ public struct CandidateMetrics: Sendable, Equatable {
     public var errors: Int
     public var correct: Int
     public var invalid: Int
-    /// Correct ÷ answered; failed calls are excluded and counted in `errors`.
+    /// Correct ÷ requests: a failed request counts as wrong (intent to treat), so failing on the hard
+    /// examples cannot raise it. Nil when nothing was requested.
     public var accuracy: Double?
+    /// Correct ÷ answered: accuracy over the requests that got an answer, shown beside `accuracy`.
+    public var answeredAccuracy: Double?
     public var macroF1: Double?
     /// Answers with no readable label ÷ answered.
     public var invalidRate: Double?
@@ -65,7 +68,8 @@ public enum MetricsCalculator {
             candidate: candidate, model: model, prompt: prompt, role: role,
             requests: results.count, answered: answeredCount, errors: results.count - answeredCount,
             correct: correct, invalid: invalid,
-            accuracy: answeredCount == 0 ? nil : Double(correct) / Double(answeredCount),
+            accuracy: results.isEmpty ? nil : Double(correct) / Double(results.count),
+            answeredAccuracy: answeredCount == 0 ? nil : Double(correct) / Double(answeredCount),
             macroF1: answeredCount == 0 ? nil : macroF1(labels: labels, pairs: pairs),
             invalidRate: answeredCount == 0 ? nil : Double(invalid) / Double(answeredCount),
             latencyP50Ms: percentile(latencies, 0.5), latencyP95Ms: percentile(latencies, 0.95),

@@ -1,7 +1,9 @@
 import Foundation
 
-/// A candidate tested against the reference on the examples both answered.
+/// Two candidates compared on the examples both were asked (a failed request counts as wrong).
 public struct PairedComparison: Sendable, Equatable {
+    public var candidate: String
+    /// What the candidate is compared with: the reference, the chosen candidate, a runner-up.
     public var reference: String
     public var pairs: Int
     /// Pairs where only the candidate is right (b) and only the reference is right (c).
@@ -9,16 +11,43 @@ public struct PairedComparison: Sendable, Equatable {
     public var onlyReferenceRight: Int
     /// Candidate accuracy minus reference accuracy on the paired examples.
     public var difference: Double
-    /// Exact McNemar p-value, and the same after Holm's adjustment over all comparisons.
+    /// Tango's score interval of the difference at the policy's 1 − α.
+    public var low: Double
+    public var high: Double
+    /// Exact McNemar p-value, and the same after Holm's adjustment within its family of comparisons.
     public var pValue: Double
     public var pValueHolm: Double
-    /// Seeded paired-bootstrap 95% interval of the difference.
-    public var bootstrapLow: Double
-    public var bootstrapHigh: Double
-    /// Smallest difference these pairs detect at the policy's α and power; nil when no pair disagrees.
+    /// Smallest difference these pairs detect at the policy's α and power; nil when none is detectable.
     public var minimumDetectable: Double?
-    /// Pairs needed to detect a difference as large as the margin; nil when it cannot be computed.
+    /// Pairs a McNemar test needs to detect a difference as large as the margin, at the observed
+    /// discordance (at least one discordant pair); nil when it cannot be computed.
     public var neededForMargin: Int?
+
+    /// Share of pairs where exactly one of the two is right.
+    public var discordance: Double { pairs == 0 ? 0 : Double(onlyCandidateRight + onlyReferenceRight) / Double(pairs) }
+}
+
+/// What the paired interval says about a candidate against the reference and the margin.
+public enum NonInferiority: String, Sendable {
+    /// Worse than the reference by less than the margin, with confidence: the one-sided score test
+    /// at α/2 rejects "worse by the margin or more" (Holm-adjusted over the comparisons with the reference).
+    case shown = "non-inferior"
+    /// Worse by more than the margin, with confidence: the interval's upper bound is below −margin.
+    case inferior
+    /// Neither: more examples are needed to tell.
+    case inconclusive
+}
+
+/// The non-inferiority question for one candidate: the test, its outcome and the examples it needs.
+public struct NonInferiorityTest: Sendable, Equatable {
+    public var status: NonInferiority
+    /// One-sided p-value of Tango's score test of "difference ≤ −margin", and the same after Holm's
+    /// adjustment over every comparison with the reference.
+    public var pValue: Double
+    public var pValueHolm: Double
+    /// Pairs needed to show non-inferiority with the policy's power if the observed difference is the
+    /// true one; nil when the observed difference is beyond the margin.
+    public var examplesNeeded: Int?
 }
 
 /// Where a candidate's total cost over the horizon crosses the reference's.
@@ -35,6 +64,7 @@ public enum BreakEven: Sendable, Equatable {
 /// Everything the decision weighs about one candidate.
 public struct CandidateAssessment: Sendable {
     public var metrics: CandidateMetrics
+    /// Wilson interval of the accuracy (failed requests count as wrong) at the policy's 1 − α.
     public var accuracyLow: Double?
     public var accuracyHigh: Double?
     /// Share of examples whose repeated answers all agree; nil when each example was asked once.
@@ -43,6 +73,8 @@ public struct CandidateAssessment: Sendable {
     public var repeatAccuracies: [Double]
     /// Nil for the reference itself.
     public var comparison: PairedComparison?
+    /// Nil for the reference itself and for candidates that share no example with it.
+    public var nonInferiority: NonInferiorityTest?
     public var costPerRequestUSD: Double?
     public var oneTimeCostUSD: Double
     /// Where the one-time cost came from (config, measured training time, none).
@@ -52,7 +84,7 @@ public struct CandidateAssessment: Sendable {
     public var breakEven: BreakEven
     /// Each requirement this candidate fails, with by how much.
     public var requirementFailures: [String]
-    /// Bootstrap lower bound ≥ −margin; nil when it could not be tested.
+    /// True for the reference and for candidates shown non-inferior; nil when it could not be tested.
     public var nonInferior: Bool?
     public var qualifies: Bool
     public var recommended: Bool
@@ -66,11 +98,14 @@ public enum Verdict: Sendable, Equatable {
     case keepFoundation(candidate: String)
     /// Move to this smaller or fine-tuned model.
     case moveTo(candidate: String)
+    /// Candidates that meet every requirement and would be the cheaper choice could be as accurate
+    /// as the reference or not: the data cannot tell yet. `fallback` is what qualifies meanwhile.
+    case notEnoughEvidence(candidates: [String], fallback: String?)
     /// No candidate meets every requirement and the margin.
     case noneQualifies
 }
 
-/// The analysis behind report.md's Decision and Step 3 sections.
+/// The analysis behind report.md: every statistic it shows.
 public struct DecisionAnalysis: Sendable {
     public var policy: DecisionPolicy
     public var referenceID: String?
@@ -78,44 +113,55 @@ public struct DecisionAnalysis: Sendable {
     public var referenceReason: String
     public var assessments: [CandidateAssessment]
     public var verdict: Verdict
-    /// Number of comparisons the Holm adjustment covered.
+    /// Number of comparisons with the reference that Holm's adjustment covered.
     public var comparisons: Int
+    /// Step 1: the most accurate foundation prompt against the runner-up (nil with fewer than two).
+    public var promptComparison: PairedComparison?
+    /// Step 2: each dynamic (similar-example) prompt against each static few-shot prompt of its model.
+    public var dynamicComparisons: [PairedComparison] = []
+    /// The chosen candidate against each costlier qualifying candidate that is more accurate, Holm-adjusted as one family.
+    public var rivalComparisons: [PairedComparison] = []
 
     public func assessment(_ id: String) -> CandidateAssessment? { assessments.first { $0.id == id } }
     public var recommended: CandidateAssessment? { assessments.first(where: \.recommended) }
 }
 
-/// Computes the decision from per-example results, the metrics and the policy.
+/// Computes the decision from per-example results, the metrics and the policy. Nothing depends on the
+/// order of the candidates in the config or on a random seed: ties are broken by the rules below.
 public enum DecisionAnalyzer {
-    /// Requests that fail more often than this make a candidate's figures unreliable.
-    public static let defaultMaxErrorRate = 0.05
-
     public static func analyze(experiment: Experiment, metrics: [CandidateMetrics], results: [some Collection<ExampleResult>],
                                trainingSeconds: [String: Double]) -> DecisionAnalysis {
         let policy = experiment.decision
-        let answered = metrics.indices.filter { metrics[$0].answered > 0 }
-        let (referenceIndex, reason) = chooseReference(experiment: experiment, metrics: metrics, answered: answered)
+        let measured = metrics.indices.filter { metrics[$0].requests > 0 && metrics[$0].answered > 0 }
+        let (referenceIndex, reason) = chooseReference(experiment: experiment, metrics: metrics, answered: measured)
         // Paired tests against the reference, then Holm over all of them. One candidate's answers are
         // indexed at a time: with 100,000 results, indexing them all at once would double the memory.
         var comparisons: [Int: PairedComparison] = [:]
+        var tests: [Int: NonInferiorityTest] = [:]
         if let r = referenceIndex {
-            let referenceAnswers = firstAnswers(results[r])
-            for i in answered where i != r {
-                comparisons[i] = compare(firstAnswers(results[i]), referenceAnswers, referenceID: metrics[r].candidate, policy: policy,
-                                         seed: experiment.run.seed &+ UInt64(i))
+            let referenceOutcomes = firstOutcomes(results[r])
+            for i in measured where i != r {
+                guard let c = compare(firstOutcomes(results[i]), referenceOutcomes, candidateID: metrics[i].candidate,
+                                      referenceID: metrics[r].candidate, policy: policy) else { continue }
+                comparisons[i] = c
+                tests[i] = nonInferiority(c, policy: policy)
             }
             let keys = comparisons.keys.sorted()
-            let adjusted = Statistics.holm(keys.compactMap { comparisons[$0]?.pValue })
-            for (k, p) in zip(keys, adjusted) { comparisons[k]?.pValueHolm = p }
+            for (k, p) in zip(keys, Statistics.holm(keys.compactMap { comparisons[$0]?.pValue })) { comparisons[k]?.pValueHolm = p }
+            for (k, p) in zip(keys, Statistics.holm(keys.compactMap { tests[$0]?.pValue })) {
+                tests[k]?.pValueHolm = p
+                if tests[k]?.status == .shown && p >= policy.alpha / 2 { tests[k]?.status = .inconclusive }
+            }
         }
 
+        let z = Statistics.normalQuantile(1 - policy.alpha / 2)
         let referenceCost = referenceIndex.map { costs(metrics[$0], experiment: experiment, trainingSeconds: trainingSeconds, policy: policy) }
         var assessments: [CandidateAssessment] = metrics.indices.map { i in
             let m = metrics[i]
-            let interval = Statistics.wilson(successes: m.correct, trials: m.answered)
+            let interval = Statistics.wilson(successes: m.correct, trials: m.requests, z: z)
             let cost = costs(m, experiment: experiment, trainingSeconds: trainingSeconds, policy: policy)
-            let failures = requirementFailures(m, policy: policy)
-            let nonInferior: Bool? = i == referenceIndex ? true : comparisons[i].map { $0.bootstrapLow >= -policy.margin }
+            let failures = requirementFailures(m, low: interval?.low, policy: policy)
+            let nonInferior: Bool? = i == referenceIndex ? true : tests[i].map { $0.status == .shown }
             let breakEven: BreakEven
             if i == referenceIndex { breakEven = .notApplicable } else if let rc = referenceCost {
                 breakEven = Self.breakEven(oneTime: cost.oneTime, perRequest: cost.perRequest, referenceOneTime: rc.oneTime,
@@ -125,36 +171,61 @@ public enum DecisionAnalyzer {
                 metrics: m, accuracyLow: interval?.low, accuracyHigh: interval?.high,
                 consistency: consistency(results[i], repeats: experiment.run.repeats),
                 repeatAccuracies: repeatAccuracies(results[i], repeats: experiment.run.repeats),
-                comparison: comparisons[i], costPerRequestUSD: cost.perRequest, oneTimeCostUSD: cost.oneTime,
+                comparison: comparisons[i], nonInferiority: tests[i], costPerRequestUSD: cost.perRequest, oneTimeCostUSD: cost.oneTime,
                 oneTimeCostSource: cost.source, monthlyCostUSD: cost.monthly, horizonCostUSD: cost.horizon, breakEven: breakEven,
                 requirementFailures: failures, nonInferior: nonInferior,
                 qualifies: m.answered > 0 && failures.isEmpty && nonInferior == true, recommended: false)
         }
-        // Cheapest over the horizon among those that qualify; unknown cost ranks last, then accuracy.
-        let best = assessments.indices.filter { assessments[$0].qualifies }.min { a, b in
-            let ca = assessments[a].horizonCostUSD ?? .infinity, cb = assessments[b].horizonCostUSD ?? .infinity
-            if ca != cb { return ca < cb }
-            return (assessments[a].metrics.accuracy ?? 0) > (assessments[b].metrics.accuracy ?? 0)
-        }
+        let qualifying = assessments.indices.filter { assessments[$0].qualifies }
+        let best = qualifying.min { preferred(assessments[$0], over: assessments[$1]) }
+        // Candidates that meet every requirement, could not be told apart from the reference, and
+        // would beat the best qualifying candidate on cost (or are all there is): the evidence is short.
+        let undecided = assessments.indices.filter { i in
+            guard assessments[i].requirementFailures.isEmpty, assessments[i].nonInferiority?.status == .inconclusive else { return false }
+            guard let best else { return true }
+            guard let cost = assessments[i].horizonCostUSD, let bestCost = assessments[best].horizonCostUSD else { return false }
+            return cost < bestCost
+        }.sorted { preferred(assessments[$0], over: assessments[$1]) }
         var verdict = Verdict.noneQualifies
-        if let best {
-            assessments[best].recommended = true
+        if let best { assessments[best].recommended = undecided.isEmpty }
+        if !undecided.isEmpty {
+            verdict = .notEnoughEvidence(candidates: undecided.map { assessments[$0].id }, fallback: best.map { assessments[$0].id })
+        } else if let best {
             let chosen = assessments[best].metrics
             verdict = chosen.role == .foundation ? .keepFoundation(candidate: chosen.candidate) : .moveTo(candidate: chosen.candidate)
         }
-        return DecisionAnalysis(policy: policy, referenceID: referenceIndex.map { metrics[$0].candidate }, referenceReason: reason,
-                                assessments: assessments, verdict: verdict, comparisons: comparisons.count)
+        var analysis = DecisionAnalysis(policy: policy, referenceID: referenceIndex.map { metrics[$0].candidate }, referenceReason: reason,
+                                        assessments: assessments, verdict: verdict, comparisons: comparisons.count)
+        analysis.promptComparison = promptComparison(experiment: experiment, metrics: metrics, results: results, policy: policy)
+        analysis.dynamicComparisons = dynamicComparisons(experiment: experiment, metrics: metrics, results: results, policy: policy)
+        if let best { analysis.rivalComparisons = rivalComparisons(chosen: best, assessments: assessments, metrics: metrics, results: results, policy: policy) }
+        return analysis
     }
 
+    /// The order candidates are preferred in: lower horizon cost (unknown cost last), then higher
+    /// accuracy, then candidate id. Two candidates equal on cost and accuracy are a tie, broken by id.
+    public static func preferred(_ a: CandidateAssessment, over b: CandidateAssessment) -> Bool {
+        let ca = a.horizonCostUSD ?? .infinity, cb = b.horizonCostUSD ?? .infinity
+        if ca != cb { return ca < cb }
+        let xa = a.metrics.accuracy ?? -1, xb = b.metrics.accuracy ?? -1
+        if xa != xb { return xa > xb }
+        return a.id < b.id
+    }
+
+    /// The reference: the candidate named in the config, else the most accurate foundation candidate
+    /// (ties go to the lower candidate id), else the most accurate candidate.
     static func chooseReference(experiment: Experiment, metrics: [CandidateMetrics], answered: [Int]) -> (Int?, String) {
         if let named = experiment.decision.reference, let index = metrics.firstIndex(where: { $0.candidate == named }) {
             return metrics[index].answered > 0 ? (index, "named in the config") : (nil, "the configured reference \(named) produced no answers")
         }
         func mostAccurate(_ indices: [Int]) -> Int? {
-            indices.max { (metrics[$0].accuracy ?? 0, -$0) < (metrics[$1].accuracy ?? 0, -$1) }
+            indices.min { a, b in
+                let xa = metrics[a].accuracy ?? 0, xb = metrics[b].accuracy ?? 0
+                return xa != xb ? xa > xb : metrics[a].candidate < metrics[b].candidate
+            }
         }
         if let index = mostAccurate(answered.filter { metrics[$0].role == .foundation }) {
-            return (index, "the foundation model's most accurate prompt")
+            return (index, "the foundation model's most accurate prompt (ties to the lower candidate id)")
         }
         if let index = mostAccurate(answered) {
             return (index, "the most accurate candidate, as no foundation-model candidate produced answers")
@@ -162,31 +233,87 @@ public enum DecisionAnalyzer {
         return (nil, "no candidate produced answers")
     }
 
-    /// The first repeat's answered result for each example id.
-    static func firstAnswers(_ results: some Collection<ExampleResult>) -> [String: Bool] {
+    /// The first repeat's outcome for each example asked: right, or wrong (a wrong answer, an
+    /// unreadable one, or a failed request).
+    public static func firstOutcomes(_ results: some Collection<ExampleResult>) -> [String: Bool] {
         var out: [String: Bool] = [:]
-        for r in results where r.repeatIndex == 0 && r.answered { out[r.exampleID] = r.correct }
+        for r in results where r.repeatIndex == 0 { out[r.exampleID] = r.answered && r.correct }
         return out
     }
 
-    /// Compares a candidate with the reference on the examples both answered.
-    public static func compare(_ candidate: [String: Bool], _ reference: [String: Bool], referenceID: String,
-                               policy: DecisionPolicy, seed: UInt64) -> PairedComparison? {
-        let ids = candidate.keys.filter { reference[$0] != nil }.sorted()
-        guard !ids.isEmpty else { return nil }
-        let pairs = ids.map { (first: candidate[$0] ?? false, second: reference[$0] ?? false) }
-        let b = pairs.filter { $0.first && !$0.second }.count
-        let c = pairs.filter { !$0.first && $0.second }.count
-        let n = Double(pairs.count)
-        let interval = Statistics.pairedBootstrap(pairs, iterations: policy.bootstrapIterations, seed: seed) ?? (0, 0)
-        let discordance = Double(b + c) / n
+    /// Compares a candidate with another on the examples both were asked.
+    public static func compare(_ candidate: [String: Bool], _ reference: [String: Bool], candidateID: String, referenceID: String,
+                               policy: DecisionPolicy) -> PairedComparison? {
+        var b = 0, c = 0, n = 0
+        for (id, right) in candidate {
+            guard let other = reference[id] else { continue }
+            n += 1
+            if right && !other { b += 1 } else if !right && other { c += 1 }
+        }
+        guard n > 0, let interval = Statistics.tangoInterval(b: b, c: c, n: n, alpha: policy.alpha) else { return nil }
+        let discordance = Double(b + c) / Double(n)
         let p = Statistics.mcNemarExact(b: b, c: c)
         return PairedComparison(
-            reference: referenceID, pairs: pairs.count, onlyCandidateRight: b, onlyReferenceRight: c,
-            difference: Double(b - c) / n, pValue: p, pValueHolm: p, bootstrapLow: interval.low, bootstrapHigh: interval.high,
-            minimumDetectable: Statistics.minimumDetectableDifference(pairs: pairs.count, discordance: discordance,
-                                                                      alpha: policy.alpha, power: policy.power),
-            neededForMargin: Statistics.pairedSampleSize(delta: policy.margin, discordance: discordance, alpha: policy.alpha, power: policy.power))
+            candidate: candidateID, reference: referenceID, pairs: n, onlyCandidateRight: b, onlyReferenceRight: c,
+            difference: Double(b - c) / Double(n), low: interval.low, high: interval.high, pValue: p, pValueHolm: p,
+            minimumDetectable: Statistics.minimumDetectableDifference(pairs: n, discordance: discordance, alpha: policy.alpha, power: policy.power),
+            neededForMargin: Statistics.pairedSampleSize(delta: policy.margin, discordance: max(discordance, 1 / Double(n)),
+                                                         alpha: policy.alpha, power: policy.power))
+    }
+
+    /// The non-inferiority question before Holm's adjustment: shown when the one-sided score test at
+    /// α/2 rejects "worse by the margin or more" (the 1 − α interval's lower bound is above −margin).
+    static func nonInferiority(_ c: PairedComparison, policy: DecisionPolicy) -> NonInferiorityTest {
+        let p = Statistics.tangoUpperP(theta: -policy.margin, b: c.onlyCandidateRight, c: c.onlyReferenceRight, n: c.pairs)
+        let status: NonInferiority = p < policy.alpha / 2 ? .shown : (c.high < -policy.margin ? .inferior : .inconclusive)
+        return NonInferiorityTest(status: status, pValue: p, pValueHolm: p,
+                                  examplesNeeded: Statistics.nonInferioritySampleSize(delta: c.difference, discordance: c.discordance,
+                                                                                      margin: policy.margin, observedPairs: c.pairs,
+                                                                                      alpha: policy.alpha, power: policy.power))
+    }
+
+    /// Step 1: the most accurate foundation candidate against the runner-up (ties by candidate id).
+    static func promptComparison(experiment: Experiment, metrics: [CandidateMetrics], results: [some Collection<ExampleResult>],
+                                 policy: DecisionPolicy) -> PairedComparison? {
+        let ranked = metrics.indices.filter { metrics[$0].role == .foundation && metrics[$0].answered > 0 }.sorted { a, b in
+            let xa = metrics[a].accuracy ?? 0, xb = metrics[b].accuracy ?? 0
+            return xa != xb ? xa > xb : metrics[a].candidate < metrics[b].candidate
+        }
+        guard ranked.count > 1 else { return nil }
+        return compare(firstOutcomes(results[ranked[0]]), firstOutcomes(results[ranked[1]]), candidateID: metrics[ranked[0]].candidate,
+                       referenceID: metrics[ranked[1]].candidate, policy: policy)
+    }
+
+    /// Step 2: each prompt with similar examples against each static few-shot prompt on the same model.
+    static func dynamicComparisons(experiment: Experiment, metrics: [CandidateMetrics], results: [some Collection<ExampleResult>],
+                                   policy: DecisionPolicy) -> [PairedComparison] {
+        func kind(_ m: CandidateMetrics) -> ExampleSelection? { m.prompt.flatMap { experiment.prompt($0)?.examples } }
+        var out: [PairedComparison] = []
+        for d in metrics.indices where kind(metrics[d])?.isDynamic == true && metrics[d].answered > 0 {
+            for s in metrics.indices where metrics[s].model == metrics[d].model && kind(metrics[s])?.isStaticFewShot == true && metrics[s].answered > 0 {
+                if let c = compare(firstOutcomes(results[d]), firstOutcomes(results[s]), candidateID: metrics[d].candidate,
+                                   referenceID: metrics[s].candidate, policy: policy) { out.append(c) }
+            }
+        }
+        let adjusted = Statistics.holm(out.map(\.pValue))
+        for i in out.indices { out[i].pValueHolm = adjusted[i] }
+        return out.sorted { ($0.candidate, $0.reference) < ($1.candidate, $1.reference) }
+    }
+
+    /// Each qualifying candidate that costs more than the chosen one (or whose cost is unknown) and is
+    /// more accurate, compared with the chosen one; Holm-adjusted as one family.
+    static func rivalComparisons(chosen: Int, assessments: [CandidateAssessment], metrics: [CandidateMetrics],
+                                 results: [some Collection<ExampleResult>], policy: DecisionPolicy) -> [PairedComparison] {
+        let chosenOutcomes = firstOutcomes(results[chosen])
+        var out: [PairedComparison] = []
+        for i in assessments.indices where i != chosen && assessments[i].qualifies
+            && (assessments[i].metrics.accuracy ?? 0) > (assessments[chosen].metrics.accuracy ?? 0) {
+            if let c = compare(firstOutcomes(results[i]), chosenOutcomes, candidateID: assessments[i].id, referenceID: assessments[chosen].id,
+                               policy: policy) { out.append(c) }
+        }
+        let adjusted = Statistics.holm(out.map(\.pValue))
+        for i in out.indices { out[i].pValueHolm = adjusted[i] }
+        return out.sorted { $0.candidate < $1.candidate }
     }
 
     struct Costs {
@@ -241,11 +368,18 @@ public enum DecisionAnalyzer {
         return fixedGap < 0 ? .always : .never
     }
 
-    static func requirementFailures(_ m: CandidateMetrics, policy: DecisionPolicy) -> [String] {
+    static func requirementFailures(_ m: CandidateMetrics, low: Double?, policy: DecisionPolicy) -> [String] {
         guard m.answered > 0 else { return ["no answers (\(m.firstError ?? "every request failed"))"] }
         var failures: [String] = []
-        if let min = policy.minAccuracy, let accuracy = m.accuracy, accuracy < min {
-            failures.append("accuracy \(Format.percent(accuracy)) is \(Format.fixed((min - accuracy) * 100, digits: 1)) points below the required \(Format.percent(min))")
+        if let min = policy.minAccuracy, let accuracy = m.accuracy {
+            switch policy.minAccuracyBy {
+            case .estimate where accuracy < min:
+                failures.append("accuracy \(Format.percent(accuracy)) is \(Format.fixed((min - accuracy) * 100, digits: 1)) points below the required \(Format.percent(min))")
+            case .lowerBound where (low ?? 0) < min:
+                failures.append("the lower bound of its accuracy interval, \(Format.percent(low)), is below the required \(Format.percent(min)) "
+                                + "(accuracy \(Format.percent(accuracy)); $.decision.requirements.min_accuracy_by is \"lower_bound\")")
+            default: break
+            }
         }
         if let max = policy.maxP95LatencyMs, let p95 = m.latencyP95Ms, p95 > max {
             failures.append("p95 latency \(Format.fixed(p95, digits: 1)) ms exceeds \(Format.fixed(max, digits: 1)) ms by \(Format.fixed(p95 - max, digits: 1)) ms")
@@ -257,8 +391,8 @@ public enum DecisionAnalyzer {
                 failures.append("cost per 1k requests is unknown (no pricing), so the cost limit \(Format.usd(max)) cannot be checked")
             }
         }
-        if m.errorRate > defaultMaxErrorRate {
-            failures.append("\(Format.percent(m.errorRate)) of requests failed (more than \(Format.percent(defaultMaxErrorRate, digits: 0)))")
+        if m.errorRate > policy.maxErrorRate {
+            failures.append("\(Format.percent(m.errorRate)) of requests failed (more than the \(Format.percent(policy.maxErrorRate)) allowed by $.decision.max_error_rate)")
         }
         return failures
     }
@@ -276,9 +410,9 @@ public enum DecisionAnalyzer {
     static func repeatAccuracies(_ results: some Collection<ExampleResult>, repeats: Int) -> [Double] {
         guard repeats > 1 else { return [] }
         return (0..<repeats).compactMap { k in
-            let answered = results.lazy.filter { $0.repeatIndex == k && $0.answered }
-            let count = answered.count
-            return count == 0 ? nil : Double(answered.filter(\.correct).count) / Double(count)
+            let asked = results.lazy.filter { $0.repeatIndex == k }
+            let count = asked.count
+            return count == 0 ? nil : Double(asked.filter { $0.answered && $0.correct }.count) / Double(count)
         }
     }
 }

@@ -58,29 +58,52 @@ public enum Statistics {
         lgamma(Double(n + 1)) - lgamma(Double(k + 1)) - lgamma(Double(n - k + 1))
     }
 
-    /// Percentile bootstrap 95% interval of the accuracy difference (first − second) over paired
-    /// examples, resampling examples with a seeded generator so the interval is reproducible.
-    public static func pairedBootstrap(_ pairs: [(first: Bool, second: Bool)], iterations: Int = 2000,
-                                       seed: UInt64) -> (low: Double, high: Double)? {
-        guard !pairs.isEmpty else { return nil }
-        // Each pair contributes −1, 0 or +1 to the difference; resample those.
-        let deltas = pairs.map { Int8(($0.first ? 1 : 0) - ($0.second ? 1 : 0)) }
-        var rng = SeededRandom(seed: seed)
-        var differences: [Double] = []
-        differences.reserveCapacity(iterations)
-        let n = deltas.count
-        deltas.withUnsafeBufferPointer { deltas in
-            for _ in 0..<iterations {
-                var sum = 0
-                // An index in 0..<n from the high half of a 128-bit product (Lemire): no division per draw.
-                for _ in 0..<n { sum += Int(deltas[Int(rng.next().multipliedFullWidth(by: UInt64(n)).high)]) }
-                differences.append(Double(sum) / Double(n))
+    /// Tango's score statistic (Tango 1998) for H0: θ = θ0, where θ = p(first right only) − p(second
+    /// right only) is the paired difference in accuracy; `b` pairs where only the first is right, `c`
+    /// where only the second is, `n` pairs in all. Positive when the data favour a larger θ.
+    public static func tangoScore(theta: Double, b: Int, c: Int, n: Int) -> Double {
+        let N = Double(n), x12 = Double(b), x21 = Double(c)
+        let numerator = x12 - x21 - N * theta
+        if numerator == 0 { return 0 }
+        // The restricted maximum-likelihood estimate of p21 under θ (a root of A·p² + B·p + C = 0).
+        let A = 2 * N, B = -x12 - x21 + (2 * N - x12 + x21) * theta, C = -x21 * theta * (1 - theta)
+        let p21 = (sqrt(max(0, B * B - 4 * A * C)) - B) / (2 * A)
+        let variance = N * (2 * p21 + theta * (1 - theta))
+        guard variance > 0 else { return numerator > 0 ? .infinity : -.infinity }
+        return numerator / sqrt(variance)
+    }
+
+    /// Tango's asymptotic score interval for a paired difference in accuracy at level 1 − α: every θ the
+    /// score test does not reject. Unlike a bootstrap it has a width at any n, also with no discordant
+    /// pairs, and holds its coverage at small n (Fagerland, Lydersen & Laake 2014). Nil without pairs.
+    public static func tangoInterval(b: Int, c: Int, n: Int, alpha: Double) -> (low: Double, high: Double)? {
+        guard n > 0, b >= 0, c >= 0, b + c <= n, alpha > 0, alpha < 1 else { return nil }
+        let z = normalQuantile(1 - alpha / 2)
+        let estimate = Double(b - c) / Double(n)
+        // The score falls as θ grows, so each bound is the one root of a monotone function.
+        func root(_ target: Double) -> Double {
+            var low = -1 + 1e-12, high = 1 - 1e-12
+            for _ in 0..<200 {
+                let mid = (low + high) / 2
+                if tangoScore(theta: mid, b: b, c: c, n: n) > target { low = mid } else { high = mid }
             }
+            return (low + high) / 2
         }
-        differences.sort()
-        guard let low = MetricsCalculator.percentile(differences, 0.025),
-              let high = MetricsCalculator.percentile(differences, 0.975) else { return nil }
-        return (low, high)
+        return (estimate == -1 ? -1 : root(z), estimate == 1 ? 1 : root(-z))
+    }
+
+    /// One-sided p-value of Tango's score test of H0: θ ≤ θ0 against θ > θ0 (non-inferiority when θ0 is
+    /// minus the margin).
+    public static func tangoUpperP(theta: Double, b: Int, c: Int, n: Int) -> Double {
+        guard n > 0 else { return 1 }
+        return normalUpperTail(tangoScore(theta: theta, b: b, c: c, n: n))
+    }
+
+    /// P(Z > z) for a standard normal Z.
+    public static func normalUpperTail(_ z: Double) -> Double {
+        if z == .infinity { return 0 }
+        if z == -.infinity { return 1 }
+        return 0.5 * erfc(z / 2.0.squareRoot())
     }
 
     /// Holm's step-down adjustment of p-values (Holm 1979); controls the family-wise error rate.
@@ -111,6 +134,23 @@ public enum Statistics {
         return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
     }
 
+    /// Paired examples needed to show non-inferiority (θ > −margin) with the given power when the true
+    /// difference is `delta` and the discordance ψ, by the normal approximation to the one-sided test at
+    /// α/2: n = (z₁₋α/₂ + z_power)² · (ψ − δ²) / (δ + margin)². Nil when δ ≤ −margin (more examples would
+    /// only confirm the shortfall). ψ is taken as at least one discordant pair in `observedPairs`, so a
+    /// run with none (identical answers) still gets a finite figure.
+    public static func nonInferioritySampleSize(delta: Double, discordance: Double, margin: Double, observedPairs: Int,
+                                                alpha: Double = 0.05, power: Double = 0.8) -> Int? {
+        let gap = delta + margin
+        guard gap > 0, observedPairs > 0 else { return nil }
+        let psi = max(discordance, 1 / Double(observedPairs))
+        let variance = max(psi - delta * delta, 1e-12)
+        let z = normalQuantile(1 - alpha / 2) + normalQuantile(power)
+        let n = z * z * variance / (gap * gap)
+        guard n.isFinite, n < 1e12 else { return nil }
+        return max(1, Int(n.rounded(.up)))
+    }
+
     /// Paired examples needed for a McNemar test to detect an accuracy difference `delta` with the
     /// given discordance rate ψ (share of pairs where exactly one is right), two-sided α and power
     /// (Connor 1987: n = (z_{α/2}·√ψ + z_β·√(ψ − δ²))² / δ²). Nil when δ is not below ψ.
@@ -123,10 +163,12 @@ public enum Statistics {
     }
 
     /// The smallest accuracy difference a McNemar test on `n` pairs with discordance ψ detects with
-    /// the given α and power (inverse of `pairedSampleSize`, found by bisection).
+    /// the given α and power (inverse of `pairedSampleSize`, found by bisection). Nil when none is
+    /// detectable: a difference can never exceed the discordance (|b − c| ≤ b + c), so an answer at or
+    /// above ψ is outside what these pairs can show.
     public static func minimumDetectableDifference(pairs n: Int, discordance: Double, alpha: Double = 0.05, power: Double = 0.8) -> Double? {
         guard n > 0, discordance > 0 else { return nil }
-        var low = 1e-6, high = sqrt(discordance) * 0.999_999
+        var low = 1e-6, high = min(sqrt(discordance) * 0.999_999, discordance)
         guard let atHigh = pairedSampleSize(delta: high, discordance: discordance, alpha: alpha, power: power), atHigh <= n else { return nil }
         for _ in 0..<100 {
             let mid = (low + high) / 2

@@ -402,10 +402,22 @@ public struct DecisionPolicy: Sendable {
     public var margin: Double = 0.02
     public var monthlyRequests: Double = 100_000
     public var horizonMonths: Double = 12
+    /// Significance level of every interval and test of the decision (intervals are at 1 − α).
     public var alpha: Double = 0.05
     public var power: Double = 0.8
-    public var bootstrapIterations: Int = 2000
+    /// A candidate whose requests fail more often than this does not qualify.
+    public var maxErrorRate: Double = 0.05
+    /// Whether `minAccuracy` is met by the accuracy itself or by its interval's lower bound.
+    public var minAccuracyBy: MinAccuracyRule = .estimate
     public init() {}
+}
+
+/// How the accuracy requirement is judged.
+public enum MinAccuracyRule: String, Sendable, CaseIterable {
+    /// The measured accuracy must reach it (the default).
+    case estimate
+    /// The lower bound of the accuracy's 1 − α interval must reach it: the requirement is met with confidence.
+    case lowerBound = "lower_bound"
 }
 
 /// What the data audit counts as doubtful.

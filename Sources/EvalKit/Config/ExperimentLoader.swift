@@ -464,7 +464,7 @@ public enum ExperimentLoader {
     static func readDecision(_ root: ObjectReader, candidates: [CandidateSpec], issues: inout IssueCollector) -> DecisionPolicy {
         var policy = DecisionPolicy()
         guard let d = ObjectReader(root["decision"], path: "$.decision", issues: &issues, required: false) else { return policy }
-        d.rejectUnknownKeys(["reference", "requirements", "margin", "monthly_requests", "horizon_months", "alpha", "power", "bootstrap_iterations"],
+        d.rejectUnknownKeys(["reference", "requirements", "margin", "monthly_requests", "horizon_months", "alpha", "power", "max_error_rate"],
                             issues: &issues)
         if let reference = d.string("reference", issues: &issues) {
             if candidates.contains(where: { $0.id == reference }) {
@@ -476,8 +476,11 @@ public enum ExperimentLoader {
             }
         }
         if let r = ObjectReader(d["requirements"], path: d.childPath("requirements"), issues: &issues, required: false) {
-            r.rejectUnknownKeys(["min_accuracy", "max_p95_latency_ms", "max_cost_per_1k_usd"], issues: &issues)
+            r.rejectUnknownKeys(["min_accuracy", "min_accuracy_by", "max_p95_latency_ms", "max_cost_per_1k_usd"], issues: &issues)
             policy.minAccuracy = r.number("min_accuracy", range: 0...1, rangeText: "an accuracy between 0 and 1", issues: &issues)
+            if let by = r.oneOf("min_accuracy_by", MinAccuracyRule.allCases.map(\.rawValue), issues: &issues).flatMap(MinAccuracyRule.init(rawValue:)) {
+                policy.minAccuracyBy = by
+            }
             policy.maxP95LatencyMs = r.number("max_p95_latency_ms", range: 0...1e12, rangeText: "milliseconds ≥ 0", issues: &issues)
             policy.maxCostPer1kUSD = r.number("max_cost_per_1k_usd", range: 0...1e12, rangeText: "an amount in USD ≥ 0", issues: &issues)
         }
@@ -486,7 +489,7 @@ public enum ExperimentLoader {
         if let v = d.number("horizon_months", range: 0...1200, rangeText: "months between 0 and 1200", issues: &issues) { policy.horizonMonths = v }
         if let v = d.number("alpha", range: 1e-6...0.5, rangeText: "a significance level between 0 and 0.5", issues: &issues) { policy.alpha = v }
         if let v = d.number("power", range: 0.5...0.999_999, rangeText: "a power between 0.5 and 1", issues: &issues) { policy.power = v }
-        if let v = d.integer("bootstrap_iterations", minimum: 100, issues: &issues) { policy.bootstrapIterations = v }
+        if let v = d.number("max_error_rate", range: 0...1, rangeText: "a share of requests between 0 and 1", issues: &issues) { policy.maxErrorRate = v }
         return policy
     }
 

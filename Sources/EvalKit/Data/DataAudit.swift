@@ -154,7 +154,7 @@ public enum DataAuditor {
             let leaked = examples.filter { trainTexts.contains(normalized($0.input)) }
             if !leaked.isEmpty {
                 findings.append(AuditFinding(
-                    id: "leakage-\(split)", title: "\(split) examples whose text is also in the training split", severity: severity, count: leaked.count,
+                    id: "leakage-\(split)", title: split == "test" ? "evaluated test examples whose text is also in the training split" : "\(split) examples whose text is also in the training split", severity: severity, count: leaked.count,
                     examples: leaked.prefix(5).map(show),
                     remedy: split == "test"
                         ? "remove them from the training split (export-finetune --drop-leaked) or from the test split: models trained on them look better than they are, so the comparison favours trained models"

@@ -26,6 +26,9 @@ public struct Dataset: Sendable {
         self.train = train; self.validation = validation; self.test = test
     }
 
+    /// The same data with the test split cut to the examples a run evaluated (`--limit`).
+    public func evaluating(_ test: [Example]) -> Dataset { Dataset(train: train, validation: validation, test: test) }
+
     /// The splits by name, in report order.
     public var splits: [(name: String, examples: [Example])] {
         [("train", train), ("validation", validation), ("test", test)]

@@ -125,10 +125,10 @@ public enum RegressionCheck {
         row.verdict = .info
     }
 
-    /// First-repeat answered results of both runs on the examples they share: (baseline right, now right).
+    /// First-repeat outcomes of both runs on the examples both asked (a failed request is wrong): (baseline right, now right).
     static func pairs(_ base: ResultColumn?, _ now: ResultColumn?) -> [(base: Bool, now: Bool)]? {
         guard let base, let now else { return nil }
-        let before = DecisionAnalyzer.firstAnswers(base), after = DecisionAnalyzer.firstAnswers(now)
+        let before = DecisionAnalyzer.firstOutcomes(base), after = DecisionAnalyzer.firstOutcomes(now)
         return before.keys.sorted().compactMap { id in after[id].map { (base: before[id] ?? false, now: $0) } }
     }
 
@@ -156,14 +156,14 @@ public enum RegressionCheck {
             return CheckRow(candidate: candidate, metric: "accuracy", baseline: Format.percent(before), current: "–", change: "",
                             verdict: .fail, detail: "no answers in this run (\(now.text("errors")) errors)")
         }
-        // With per-example results, both accuracies are taken on the examples both runs answered, so a
+        // With per-example results, both accuracies are taken on the examples both runs asked, so a
         // run over fewer or other examples is compared like with like.
         var shared = ""
         if let pairs, !pairs.isEmpty {
             before = Double(pairs.filter(\.base).count) / Double(pairs.count)
             after = Double(pairs.filter(\.now).count) / Double(pairs.count)
-            if Double(pairs.count) != base.number("answered") || Double(pairs.count) != now.number("answered") {
-                shared = " (both on the \(pairs.count) examples both runs answered)"
+            if Double(pairs.count) != base.number("requests") || Double(pairs.count) != now.number("requests") {
+                shared = " (both on the \(pairs.count) examples both runs asked)"
             }
         }
         let drop = before - after

@@ -25,7 +25,8 @@ public enum RunDiff {
             if let pairs = RegressionCheck.pairs(resultsA[c], resultsB[c]), !pairs.isEmpty {
                 let right = pairs.filter { $0.now && !$0.base }.count, wrong = pairs.filter { $0.base && !$0.now }.count
                 let p = Statistics.mcNemarExact(b: right, c: wrong)
-                test = "McNemar p = \(Format.fixed(p, digits: 4)) on \(pairs.count)" + (p < 0.05 ? " (significant)" : "")
+                let alpha = b.experiment.decision.alpha
+                test = "McNemar p = \(Format.fixed(p, digits: 4)) on \(pairs.count)" + (p < alpha ? " (significant at α = \(JSON.formatNumber(alpha)))" : "")
             }
             rows.append([c, Format.percent(x.number("accuracy")) + " → " + Format.percent(y.number("accuracy")),
                          delta(x.number("accuracy"), y.number("accuracy"), scale: 100, digits: 1, unit: " pts"), test,

@@ -111,6 +111,7 @@ public enum CompareRun {
             try ReportWriter.save(JSON.object([
                 ("evalkit_version", .string(EvalKitInfo.version)), ("experiment", .string(experiment.name)), ("run_id", .string(runID)),
                 ("status", .string("running")), ("config_path", .string(experiment.configPath)), ("config_sha256", .string(experiment.configHash)),
+                ("config_directory", .string(ReportWriter.absoluteDirectory(of: experiment.configPath))),
                 ("started_at", .string(startedAt.iso8601)), ("limit", limit.map { .number(Double($0)) } ?? .null),
                 ("command", .string(options.reproduceCommand)),
                 ("only", options.onlyModels.map { .array($0.map(JSON.string)) } ?? .null),
@@ -121,8 +122,9 @@ public enum CompareRun {
         // Step 3 of the data flow: builtin models train before any request is sent.
         var providers: [String: any ModelProvider] = [:]
         // The audit runs before any result is held: its working memory is free again by the time results pile up.
-        let audit = DataAuditor.audit(prepared.dataset, labels: experiment.task.labels, minConfidence: experiment.audit.minConfidence,
-                                      maxCharacters: experiment.audit.maxCharacters)
+        // Over the test examples evaluated: leakage into examples the run never asked about does not bias it.
+        let audit = DataAuditor.audit(prepared.dataset.evaluating(testExamples), labels: experiment.task.labels,
+                                      minConfidence: experiment.audit.minConfidence, maxCharacters: experiment.audit.maxCharacters)
         var training: [RunSummary.TrainingSummary] = []
         var curves: [RunSummary.TrainingCurve] = []
         // A worker process and the in-process classifier answer one request at a time.
@@ -137,7 +139,9 @@ public enum CompareRun {
             case .builtin(let s):
                 let classifier = TextClassifier.train(labels: experiment.task.labels, train: prepared.dataset.train,
                                                       validation: prepared.dataset.validation, settings: s)
-                training.append(.init(modelID: model.id, seconds: classifier.trainingSeconds, examples: prepared.dataset.train.count,
+                // Rounded as run.json keeps it, so the one-time cost computed now and by `verify` agree.
+                training.append(.init(modelID: model.id, seconds: Double(JSON.formatNumber(classifier.trainingSeconds)) ?? classifier.trainingSeconds,
+                                      examples: prepared.dataset.train.count,
                                       last: classifier.history.last, bestEpoch: classifier.bestEpoch, stoppedEarly: classifier.stoppedEarly))
                 curves.append(TrainingCurves.builtin(model.id, classifier))
                 providers[model.id] = BuiltinProvider(classifier: classifier)

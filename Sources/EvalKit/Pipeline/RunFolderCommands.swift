@@ -3,7 +3,7 @@ import Foundation
 /// `evalkit baseline` and `evalkit report`: work on a finished run folder without sending requests.
 public enum RunFolderCommands {
     /// The files a baseline keeps: the summary and per-example results (small enough to commit).
-    public static let baselineFiles = ["summary.csv", "results.jsonl", "run.json", "config.json", "report.md",
+    public static let baselineFiles = ["summary.csv", "results.jsonl", "run.json", "config.json", "report.md", AnalysisFile.name,
                                        DecisionReport.accuracyCostFile, DecisionReport.latencyFile]
 
     /// Copies a run into `reports/<experiment>/baseline/` (or `destination`), replacing what was there.
@@ -21,6 +21,13 @@ public enum RunFolderCommands {
             do { try fm.copyItem(atPath: source, toPath: copy) } catch {
                 throw .corrupt(path: copy, reason: "cannot copy: \(error.localizedDescription)")
             }
+            // A baseline travels to other machines and clones: its paths resolve from where it is used.
+            if file == "run.json", case .object(let members)? = try? JSON.parse(bytes: SmallFile.bytes(at: copy) ?? []) {
+                let portable = JSON.object(members.filter { $0.0 != "config_directory" })
+                do { try ReportWriter.save(portable.encoded() + "\n", to: copy) } catch {
+                    throw .corrupt(path: copy, reason: "cannot write: \(error.description)")
+                }
+            }
         }
         return target
     }
@@ -28,20 +35,31 @@ public enum RunFolderCommands {
     /// Writes report.md, summary.csv and the charts of a run again from its results, config and
     /// manifest (e.g. after changing the decision policy in its config.json). Same inputs, same bytes.
     public static func rerender(runDirectory: String) throws(RunFolderError) {
+        let summary = try summary(of: runDirectory)
+        do {
+            try ReportWriter.write(summary, to: runDirectory, manifest: false)
+        } catch {
+            throw .corrupt(path: runDirectory, reason: error.description)
+        }
+    }
+
+    /// Everything the reports of a finished run show, recomputed from its results, config and manifest.
+    public static func summary(of runDirectory: String) throws(RunFolderError) -> RunSummary {
         var run = try RunFolder.load(runDirectory, requireSummary: false, withResults: false)
         let e = run.experiment
         let m = run.manifest
         // Split sizes and example inputs come from the dataset when it is still where it was. Audited
         // before the results are read, so the audit's working memory is free again when they arrive.
         let dataset = try? DatasetLoader.load(e)
-        let audit = dataset.map { DataAuditor.audit($0, labels: e.task.labels, minConfidence: e.audit.minConfidence, maxCharacters: e.audit.maxCharacters) }
+        let evaluated = m["counts"]?["test_evaluated"]?.numberValue.flatMap { Int(exactly: $0) } ?? 0
+        let examples = dataset.map { evaluated >= $0.test.count ? $0.test : Array($0.test.prefix(evaluated)) } ?? []
+        let audit = dataset.map { DataAuditor.audit($0.evaluating(examples), labels: e.task.labels, minConfidence: e.audit.minConfidence,
+                                                    maxCharacters: e.audit.maxCharacters) }
         try run.loadResults()
         guard run.resultsByCandidateID != nil else { throw .missing(path: runDirectory + "/results.jsonl") }
         let (metrics, analysis) = run.recompute()
         let splits = dataset.map { d in d.splits.map { RunSummary.SplitSummary(name: $0.name, count: $0.examples.count,
                                                                               labelCounts: Dataset.labelCounts($0.examples, labels: e.task.labels)) } } ?? []
-        let evaluated = Int(m["counts"]?["test_evaluated"]?.numberValue ?? 0)
-        let examples = dataset.map { evaluated >= $0.test.count ? $0.test : Array($0.test.prefix(evaluated)) } ?? []
         let training: [RunSummary.TrainingSummary] = (m["training"]?.arrayValue ?? []).compactMap { t in
             guard let model = t["model"]?.stringValue, let seconds = t["seconds"]?.numberValue else { return nil }
             let last = t["last_epoch"].flatMap { l -> EpochStats? in
@@ -74,10 +92,8 @@ public enum RunFolderCommands {
                     return kept
                 }
             } + TrainingCurves.outside(e))
-        do {
-            try ReportWriter.write(summary, to: runDirectory, manifest: false)
-        } catch {
-            throw .corrupt(path: runDirectory, reason: error.description)
-        }
+        var complete = summary
+        complete.environment = run.environment
+        return complete
     }
 }

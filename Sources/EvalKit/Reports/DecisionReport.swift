@@ -55,54 +55,66 @@ public enum DecisionReport {
         case .keepFoundation(let id):
             guard let chosen = a.assessment(id) else { break }
             md += "**Keep prompting the foundation model: \(Markdown.cell(id))** (prompt `\(Markdown.cell(chosen.metrics.prompt ?? "-"))`). "
-            md += "It reaches \(accuracyWithInterval(chosen)), meets every requirement, and is the cheapest qualifying candidate over "
+            md += "It reaches \(accuracyWithInterval(chosen, p)), meets every requirement, and is the cheapest qualifying candidate over "
             md += "\(horizonText(p)): \(Format.usd(chosen.horizonCostUSD))"
-            md += chosen.id == a.referenceID ? ". " : " (\(comparisonText(chosen.comparison))). "
-            md += rivalsText(s, a, chosen: chosen)
+            md += chosen.id == a.referenceID ? ". " : " (\(comparisonText(chosen.comparison, p))). "
+            md += rivalsText(a, chosen: chosen)
         case .moveTo(let id):
             guard let chosen = a.assessment(id) else { break }
             md += "**Move to the \(chosen.metrics.role == .fineTuned ? "fine-tuned" : "smaller") model: \(Markdown.cell(id)).** "
-            md += "It reaches \(accuracyWithInterval(chosen))"
+            md += "It reaches \(accuracyWithInterval(chosen, p))"
             if let reference, let c = chosen.comparison {
-                md += " against \(accuracyWithInterval(reference)) for the reference \(Markdown.cell(reference.id)): \(comparisonText(c)); "
-                md += "its bootstrap lower bound (\(points(c.bootstrapLow))) is above −\(Format.fixed(p.margin * 100, digits: 1)) points, the non-inferiority margin"
+                md += " against \(accuracyWithInterval(reference, p)) for the reference \(Markdown.cell(reference.id)): \(comparisonText(c, p)); "
+                md += nonInferiorityText(chosen, p)
             }
             if chosen.id == a.referenceID {
                 md += ". Over \(horizonText(p)) it costs \(Format.usd(chosen.horizonCostUSD)) (one-time cost \(Format.usd(chosen.oneTimeCostUSD)) included); "
                 md += "p95 latency \(ms(chosen.metrics.latencyP95Ms)). It is the reference itself: \(a.referenceReason), so nothing was tested against "
-                md += "a prompted foundation model. " + rivalsText(s, a, chosen: chosen)
+                md += "a prompted foundation model. " + rivalsText(a, chosen: chosen)
             } else {
                 md += ". Over \(horizonText(p)) it costs \(Format.usd(chosen.horizonCostUSD))"
                 if let reference { md += " against \(Format.usd(reference.horizonCostUSD)) for the reference (one-time cost \(Format.usd(reference.oneTimeCostUSD)) included)" }
                 md += "; p95 latency \(ms(chosen.metrics.latencyP95Ms))"
                 if let reference { md += " against \(ms(reference.metrics.latencyP95Ms))" }
-                md += ". " + breakEvenSentence(chosen) + " " + rivalsText(s, a, chosen: chosen)
+                md += ". " + breakEvenSentence(chosen) + " " + rivalsText(a, chosen: chosen)
+            }
+        case let .notEnoughEvidence(candidates, fallback):
+            md += "**Not enough evidence to decide.** "
+            for id in candidates {
+                guard let c = a.assessment(id), let cmp = c.comparison, let test = c.nonInferiority else { continue }
+                md += "\(Markdown.cell(id)) meets every requirement and would be the cheaper choice (\(Format.usd(c.horizonCostUSD)) over \(horizonText(p))), "
+                md += "but the data cannot yet tell whether it is as accurate as the reference \(Markdown.cell(cmp.reference)): \(comparisonText(cmp, p)), "
+                md += "an interval that reaches both sides of −\(Format.fixed(p.margin * 100, digits: 1)) points, the non-inferiority margin "
+                md += "(one-sided score test p = \(Format.fixed(test.pValue, digits: 4)), Holm \(Format.fixed(test.pValueHolm, digits: 4)); non-inferiority needs p < α/2 = \(JSON.formatNumber(p.alpha / 2))). "
+                md += examplesNeededText(test, cmp, p) + " "
+            }
+            if let fallback, let chosen = a.assessment(fallback) {
+                md += "Until then, the candidate that qualifies on this evidence is \(Markdown.cell(fallback)) (\(accuracyWithInterval(chosen, p)), "
+                md += "\(Format.usd(chosen.horizonCostUSD)) over the horizon)."
+            } else {
+                md += "No other candidate qualifies on this evidence."
             }
         case .noneQualifies:
             md += "**No candidate qualifies.** Each one misses a requirement or the non-inferiority margin:\n\n"
             for c in a.assessments {
-                var reasons = c.requirementFailures
-                if c.nonInferior == false, let comparison = c.comparison {
-                    reasons.append("worse than the reference by more than the margin: bootstrap lower bound \(points(comparison.bootstrapLow)) < −\(Format.fixed(p.margin * 100, digits: 1)) points")
-                }
-                if c.nonInferior == nil && c.metrics.answered > 0 { reasons.append("no examples shared with the reference to test it on") }
-                md += "- \(Markdown.cell(c.id)): " + (reasons.isEmpty ? "meets every requirement" : reasons.map(Markdown.cell).joined(separator: "; ")) + "\n"
+                md += "- \(Markdown.cell(c.id)): " + (reasons(c, p).isEmpty ? "meets every requirement" : reasons(c, p).map(Markdown.cell).joined(separator: "; ")) + "\n"
             }
         }
-        md += "\n\nPolicy (`$.decision`): " + policyText(p) + ". Reference: "
+        md += "\n\nAccuracy here counts a failed request as wrong (correct ÷ requests); Step 3 shows accuracy over answered requests beside it. "
+        md += "Intervals are at \(level(p)): Wilson for an accuracy, Tango's score interval for a paired difference.\n\n"
+        md += "Policy (`$.decision`): " + policyText(p) + ". Reference: "
         md += a.referenceID.map { "**\(Markdown.cell($0))** (\($0 == p.reference ? "named in the config" : a.referenceReason))" } ?? a.referenceReason
         md += ".\n"
         var warnings: [String] = []
         for failure in s.modelFailures { warnings.append("model **\(Markdown.cell(failure.model))** was not used: \(Markdown.cell(failure.reason))") }
-        for c in a.assessments where c.metrics.answered > 0 && c.metrics.errorRate > DecisionAnalyzer.defaultMaxErrorRate {
-            warnings.append("\(Markdown.cell(c.id)) failed on \(Format.percent(c.metrics.errorRate)) of its requests; its figures cover the rest only")
+        for c in a.assessments where c.metrics.answered > 0 && c.metrics.errorRate > p.maxErrorRate {
+            warnings.append("\(Markdown.cell(c.id)) failed on \(Format.percent(c.metrics.errorRate)) of its requests; they count as wrong answers")
         }
         for c in a.assessments {
-            if let comparison = c.comparison, let mde = comparison.minimumDetectable, mde > p.margin {
-                var text = "\(Markdown.cell(c.id)) vs the reference: \(comparison.pairs) paired examples detect differences of \(points(mde)) or more "
-                text += "(α \(JSON.formatNumber(p.alpha)), power \(JSON.formatNumber(p.power))), more than the margin"
-                if let needed = comparison.neededForMargin { text += "; detecting \(Format.fixed(p.margin * 100, digits: 1)) points needs about \(needed) examples" }
-                warnings.append(text)
+            guard let comparison = c.comparison else { continue }
+            let detectable = comparison.minimumDetectable
+            if detectable == nil || (detectable ?? 0) > p.margin {
+                warnings.append("\(Markdown.cell(c.id)) vs the reference: " + powerText(comparison, p) + " — less than the margin needs")
             }
         }
         for f in s.audit?.critical ?? [] {
@@ -112,13 +124,70 @@ public enum DecisionReport {
         return md + "\n"
     }
 
+    /// Why a candidate does not qualify: its requirement failures and its non-inferiority outcome.
+    static func reasons(_ c: CandidateAssessment, _ p: DecisionPolicy) -> [String] {
+        var out = c.requirementFailures
+        if let cmp = c.comparison, let test = c.nonInferiority {
+            switch test.status {
+            case .inferior:
+                out.append("worse than the reference by more than the margin: interval \(points(cmp.low)) to \(points(cmp.high)) lies below −\(Format.fixed(p.margin * 100, digits: 1)) points")
+            case .inconclusive:
+                out.append("not shown non-inferior: interval \(points(cmp.low)) to \(points(cmp.high)) reaches below −\(Format.fixed(p.margin * 100, digits: 1)) points "
+                           + "(one-sided p = \(Format.fixed(test.pValue, digits: 4)), Holm \(Format.fixed(test.pValueHolm, digits: 4))); " + examplesNeededText(test, cmp, p))
+            case .shown: break
+            }
+        } else if c.nonInferior == nil && c.metrics.answered > 0 {
+            out.append("no examples shared with the reference to test it on")
+        }
+        return out
+    }
+
+    static func nonInferiorityText(_ c: CandidateAssessment, _ p: DecisionPolicy) -> String {
+        guard let test = c.nonInferiority else { return "" }
+        return "non-inferior: the one-sided score test rejects \"worse by \(Format.fixed(p.margin * 100, digits: 1)) points or more\" "
+            + "(p = \(pValue(test.pValue)), Holm-adjusted over \(comparisonsWord(c)) \(pValue(test.pValueHolm)) < α/2 = \(JSON.formatNumber(p.alpha / 2)))"
+    }
+
+    static func comparisonsWord(_ c: CandidateAssessment) -> String { "the comparisons with the reference" }
+
+    /// How many more paired examples would settle non-inferiority if the observed difference holds.
+    static func examplesNeededText(_ test: NonInferiorityTest, _ c: PairedComparison, _ p: DecisionPolicy) -> String {
+        guard let needed = test.examplesNeeded else {
+            return "At the observed difference (\(points(c.difference))) more examples would not show it within the margin."
+        }
+        let more = needed - c.pairs
+        let power = "(power \(JSON.formatNumber(p.power)), if the observed difference \(points(c.difference)) and discordance \(Format.percent(c.discordance)) hold)"
+        return more > 0 ? "About \(more) more paired examples (\(needed) in all) would settle it \(power)."
+                        : "The \(c.pairs) paired examples are about what it needs \(power); it sits at the edge, and a few more would settle it."
+    }
+
+    /// What these pairs can detect, for every comparison (correct where no difference is detectable).
+    static func powerText(_ c: PairedComparison, _ p: DecisionPolicy) -> String {
+        let setting = "α \(JSON.formatNumber(p.alpha)), power \(JSON.formatNumber(p.power))"
+        var text: String
+        if let mde = c.minimumDetectable {
+            text = "\(c.pairs) paired examples (\(Format.percent(c.discordance)) discordant) detect differences of \(points(mde).dropFirst()) or more (\(setting))"
+        } else if c.onlyCandidateRight + c.onlyReferenceRight == 0 {
+            text = "\(c.pairs) paired examples with no discordant pair (both right or both wrong on every one) detect no difference (\(setting))"
+        } else {
+            text = "\(c.pairs) paired examples (\(Format.percent(c.discordance)) discordant) are too few to detect any difference (\(setting))"
+        }
+        if let needed = c.neededForMargin { text += "; detecting \(Format.fixed(p.margin * 100, digits: 1)) points needs about \(needed)" }
+        return text
+    }
+
+    static func level(_ p: DecisionPolicy) -> String { Format.fixed((1 - p.alpha) * 100, digits: p.alpha * 100 == (p.alpha * 100).rounded() ? 0 : 1) + "%" }
+
     static func policyText(_ p: DecisionPolicy) -> String {
         var parts: [String] = []
-        if let v = p.minAccuracy { parts.append("accuracy ≥ \(Format.percent(v))") }
+        if let v = p.minAccuracy {
+            parts.append(p.minAccuracyBy == .estimate ? "accuracy ≥ \(Format.percent(v))" : "accuracy's \(level(p)) lower bound ≥ \(Format.percent(v))")
+        }
         if let v = p.maxP95LatencyMs { parts.append("p95 latency ≤ \(Format.fixed(v, digits: 0)) ms") }
         if let v = p.maxCostPer1kUSD { parts.append("cost ≤ \(Format.usd(v)) per 1k requests") }
-        parts.append("errors ≤ \(Format.percent(DecisionAnalyzer.defaultMaxErrorRate, digits: 0)) of requests")
+        parts.append("errors ≤ \(Format.percent(p.maxErrorRate)) of requests")
         parts.append("non-inferiority margin \(Format.fixed(p.margin * 100, digits: 1)) accuracy points")
+        parts.append("α = \(JSON.formatNumber(p.alpha)), power \(JSON.formatNumber(p.power))")
         parts.append("\(Format.count(p.monthlyRequests)) requests a month over \(Format.fixed(p.horizonMonths, digits: 0)) months")
         return parts.joined(separator: ", ")
     }
@@ -127,17 +196,18 @@ public enum DecisionReport {
         "\(Format.fixed(p.horizonMonths, digits: 0)) months at \(Format.count(p.monthlyRequests)) requests a month"
     }
 
-    static func accuracyWithInterval(_ a: CandidateAssessment) -> String {
-        "\(Format.percent(a.metrics.accuracy)) accuracy (95% CI \(Format.percent(a.accuracyLow))–\(Format.percent(a.accuracyHigh)), n = \(a.metrics.answered))"
+    static func accuracyWithInterval(_ a: CandidateAssessment, _ p: DecisionPolicy) -> String {
+        "\(Format.percent(a.metrics.accuracy)) accuracy (\(level(p)) CI \(Format.percent(a.accuracyLow))–\(Format.percent(a.accuracyHigh)), n = \(a.metrics.requests))"
     }
 
     static func points(_ v: Double) -> String { (v >= 0 ? "+" : "−") + Format.fixed(abs(v) * 100, digits: 1) + " pts" }
 
     static func ms(_ v: Double?) -> String { v.map { Format.fixed($0, digits: $0 < 10 ? 2 : 1) + " ms" } ?? "–" }
 
-    static func comparisonText(_ c: PairedComparison?) -> String {
+    /// A paired comparison, naming what it is against.
+    static func comparisonText(_ c: PairedComparison?, _ p: DecisionPolicy) -> String {
         guard let c else { return "not tested against the reference" }
-        return "\(points(c.difference)) vs the reference on \(c.pairs) paired examples, 95% bootstrap \(points(c.bootstrapLow)) to \(points(c.bootstrapHigh)), "
+        return "\(points(c.difference)) vs \(Markdown.cell(c.reference)) on \(c.pairs) paired examples, \(level(p)) CI \(points(c.low)) to \(points(c.high)), "
             + "exact McNemar \(pEquals(c.pValue)) (Holm \(pEquals(c.pValueHolm)))"
     }
 
@@ -155,22 +225,24 @@ public enum DecisionReport {
         }
     }
 
-    static func rivalsText(_ s: RunSummary, _ a: DecisionAnalysis, chosen: CandidateAssessment) -> String {
+    /// How another candidate's cost compares with the chosen one's.
+    static func costWord(_ other: CandidateAssessment, _ chosen: CandidateAssessment) -> String {
+        guard let x = other.horizonCostUSD, let y = chosen.horizonCostUSD else { return "cost unknown" }
+        return x > y ? "costlier" : (x == y ? "the same cost: a tie, broken by accuracy, then candidate id" : "cheaper")
+    }
+
+    static func rivalsText(_ a: DecisionAnalysis, chosen: CandidateAssessment) -> String {
         let others = a.assessments.filter { $0.id != chosen.id && $0.metrics.answered > 0 }
         let qualified = others.filter(\.qualifies)
         var text = ""
         if !qualified.isEmpty {
-            // What the extra cost would buy: each costlier rival that is more accurate, paired against the choice.
-            let chosenAnswers = DecisionAnalyzer.firstAnswers(s.results[index(of: chosen.id, in: s)])
-            text += "Also qualifying but costlier: " + qualified.map { rival in
-                var item = Markdown.cell(rival.id)
-                guard (rival.metrics.accuracy ?? 0) > (chosen.metrics.accuracy ?? 0),
-                      let c = DecisionAnalyzer.compare(DecisionAnalyzer.firstAnswers(s.results[index(of: rival.id, in: s)]), chosenAnswers,
-                                                       referenceID: chosen.id, policy: a.policy, seed: s.experiment.run.seed) else { return item }
-                item += " (\(Format.percent(rival.metrics.accuracy)), \(points(c.difference)) on \(c.pairs) paired examples, "
-                item += "95% bootstrap \(points(c.bootstrapLow)) to \(points(c.bootstrapHigh)), exact McNemar \(pEquals(c.pValue))"
-                item += c.pValue < a.policy.alpha ? ", a real difference" : ", not a significant difference"
-                item += "; \(Format.usd(rival.horizonCostUSD)) over \(horizonText(a.policy)))"
+            // What the extra cost would buy: each rival that is more accurate, paired against the choice (one Holm family).
+            text += "Also qualifying: " + qualified.map { rival in
+                var item = Markdown.cell(rival.id) + " (\(costWord(rival, chosen)), \(Format.usd(rival.horizonCostUSD)) over the horizon"
+                guard let c = a.rivalComparisons.first(where: { $0.candidate == rival.id }) else { return item + ")" }
+                item += "; \(Format.percent(rival.metrics.accuracy)), \(points(c.difference)) vs \(Markdown.cell(chosen.id)) on \(c.pairs) paired examples, "
+                item += "\(level(a.policy)) CI \(points(c.low)) to \(points(c.high)), exact McNemar \(pEquals(c.pValue)), Holm over these rivals \(pEquals(c.pValueHolm))"
+                item += c.pValueHolm < a.policy.alpha ? ": a real difference)" : ": not a significant difference)"
                 return item
             }.joined(separator: ", ") + ". "
         }
@@ -188,7 +260,7 @@ public enum DecisionReport {
         var md = "## Step 1 — prompt engineering on the foundation model\n\n"
         let foundation = a.assessments.filter { $0.metrics.role == .foundation }
         guard !foundation.isEmpty else { return md + "No candidate has the role `foundation`, so no prompt variants were compared.\n\n" }
-        md += Markdown.table(["candidate", "answer read by", "accuracy", "95% CI", "consistency", "invalid", "errors", "input tokens", "output tokens",
+        md += Markdown.table(["candidate", "answer read by", "accuracy", "\(level(a.policy)) CI", "consistency", "invalid", "errors", "input tokens", "output tokens",
                               "cost / 1k", "p50", "p95"], foundation.map { c in
             let m = c.metrics
             return [c.id, readMethod(c.metrics, s.experiment), Format.percent(m.accuracy), "\(Format.percent(c.accuracyLow))–\(Format.percent(c.accuracyHigh))",
@@ -196,25 +268,16 @@ public enum DecisionReport {
                     tokens(m.meanInputTokens, m.tokensEstimated), tokens(m.meanOutputTokens, m.tokensEstimated),
                     Format.usd(m.costPer1kUSD), ms(m.latencyP50Ms), ms(m.latencyP95Ms)]
         }, alignRight: Set(2...11))
-        let ranked = foundation.filter { $0.metrics.answered > 0 }.sorted { ($0.metrics.accuracy ?? 0) > ($1.metrics.accuracy ?? 0) }
-        if let best = ranked.first {
-            md += "\nMost accurate variant: **\(Markdown.cell(best.id))** at \(Format.percent(best.metrics.accuracy))"
-            if ranked.count > 1 {
-                let runnerUp = ranked[1]
-                let seed = s.experiment.run.seed
-                if let c = DecisionAnalyzer.compare(DecisionAnalyzer.firstAnswers(s.results[index(of: best.id, in: s)]),
-                                                    DecisionAnalyzer.firstAnswers(s.results[index(of: runnerUp.id, in: s)]),
-                                                    referenceID: runnerUp.id, policy: a.policy, seed: seed) {
-                    md += ", \(points(c.difference)) ahead of \(Markdown.cell(runnerUp.id)) on \(c.pairs) paired examples "
-                    md += "(95% bootstrap \(points(c.bootstrapLow)) to \(points(c.bootstrapHigh)), exact McNemar \(pEquals(c.pValue)))"
-                    md += c.pValue < a.policy.alpha ? ": a real difference at α = \(JSON.formatNumber(a.policy.alpha))." : ": not a significant difference at α = \(JSON.formatNumber(a.policy.alpha)); either prompt may be as good."
-                } else {
-                    md += "."
-                }
-            } else {
-                md += "."
-            }
-            md += "\n"
+        if let c = a.promptComparison {
+            let best = a.assessment(c.candidate)
+            let tie = c.difference == 0 && best?.metrics.accuracy == a.assessment(c.reference)?.metrics.accuracy
+            md += "\nMost accurate variant: **\(Markdown.cell(c.candidate))** at \(Format.percent(best?.metrics.accuracy))"
+            md += tie ? ", tied with \(Markdown.cell(c.reference)) (ties go to the lower candidate id)" : ", \(points(c.difference)) ahead of \(Markdown.cell(c.reference))"
+            md += " on \(c.pairs) paired examples (\(level(a.policy)) CI \(points(c.low)) to \(points(c.high)), exact McNemar \(pEquals(c.pValue)))"
+            md += c.pValue < a.policy.alpha ? ": a real difference at α = \(JSON.formatNumber(a.policy.alpha)).\n"
+                : ": not a significant difference at α = \(JSON.formatNumber(a.policy.alpha)); the data do not tell these two apart.\n"
+        } else if let only = foundation.first(where: { $0.metrics.answered > 0 }) {
+            md += "\nOnly one variant was measured: **\(Markdown.cell(only.id))** at \(Format.percent(only.metrics.accuracy)).\n"
         }
         if s.experiment.run.repeats == 1 {
             md += "\nConsistency: each example was asked once; set `run.repeats` (e.g. 3) to measure how often a prompt gives the same answer twice.\n"
@@ -287,26 +350,22 @@ public enum DecisionReport {
                 }
                 if sim.balanced { how += ", label-balanced" }
             }
-            let statics = s.analysis.assessments.filter { c in
-                c.metrics.model == d.metrics.model && c.metrics.prompt.flatMap { e.prompt($0)?.examples.isStaticFewShot } == true
-            }
-            if statics.isEmpty {
+            let comparisons = s.analysis.dynamicComparisons.filter { $0.candidate == d.id }
+            if comparisons.isEmpty {
                 rows.append([d.id, how, Format.percent(d.metrics.accuracy), "no static few-shot prompt on this model", "–", "–", "–", "–"])
             }
-            for st in statics {
-                let comparison = DecisionAnalyzer.compare(DecisionAnalyzer.firstAnswers(s.results[index(of: d.id, in: s)]),
-                                                          DecisionAnalyzer.firstAnswers(s.results[index(of: st.id, in: s)]),
-                                                          referenceID: st.id, policy: s.analysis.policy, seed: e.run.seed)
+            for comparison in comparisons {
+                guard let st = s.analysis.assessment(comparison.reference) else { continue }
                 let extraTokens = d.metrics.meanInputTokens.flatMap { x in st.metrics.meanInputTokens.map { x - $0 } }
                 let extraCost = d.metrics.costPer1kUSD.flatMap { x in st.metrics.costPer1kUSD.map { x - $0 } }
                 rows.append([d.id, how, Format.percent(d.metrics.accuracy), "\(st.id) \(Format.percent(st.metrics.accuracy))",
-                             comparison.map { points($0.difference) + " (\(points($0.bootstrapLow)) to \(points($0.bootstrapHigh)))" } ?? "–",
-                             comparison.map { pValue($0.pValue) } ?? "–",
+                             points(comparison.difference) + " (\(points(comparison.low)) to \(points(comparison.high)))",
+                             pValue(comparison.pValue),
                              extraTokens.map { ($0 >= 0 ? "+" : "") + Format.fixed($0, digits: 1) } ?? "–",
                              extraCost.map { ($0 >= 0 ? "+" : "−") + Format.usd(abs($0)) } ?? "–"])
             }
         }
-        md += Markdown.table(["dynamic candidate", "similarity", "accuracy", "static few-shot", "difference (95% bootstrap)", "McNemar p",
+        md += Markdown.table(["dynamic candidate", "similarity", "accuracy", "static few-shot", "difference (\(level(s.analysis.policy)) CI)", "McNemar p",
                               "extra prompt tokens", "extra cost / 1k"], rows, alignRight: [2, 5, 6, 7])
         return md + "\n"
     }
@@ -318,36 +377,42 @@ public enum DecisionReport {
         let p = a.policy
         var md = "## Step 3 — comparative analysis\n\n"
         md += "Reference: " + (a.referenceID.map { "**\(Markdown.cell($0))** (\(a.referenceReason))" } ?? a.referenceReason) + ". "
-        md += "Differences are candidate minus reference, in accuracy points, on the examples both answered. "
+        md += "Accuracy counts failed requests as wrong; \"answered\" is accuracy over the requests that got an answer. "
+        md += "Δ is candidate minus reference, in accuracy points, on the examples both were asked, with Tango's score interval at \(level(p)). "
         md += "Costs: \(Format.count(p.monthlyRequests)) requests a month over \(Format.fixed(p.horizonMonths, digits: 0)) months.\n\n"
-        md += Markdown.table(["candidate", "role", "accuracy", "Δ vs reference", "95% bootstrap", "McNemar p", "Holm p", "p50", "p95",
-                              "cost / 1k", "monthly", "one-time", "horizon total", "break-even / month", "qualifies"],
+        md += Markdown.table(["candidate", "role", "accuracy", "answered", "Δ vs reference", "\(level(p)) CI", "McNemar p", "Holm p", "non-inferiority",
+                              "p50", "p95", "cost / 1k", "monthly", "one-time", "horizon total", "break-even / month", "qualifies"],
                              a.assessments.map { c in
             let m = c.metrics
             let cmp = c.comparison
-            return [c.id + (c.recommended ? " ★" : ""), m.role.rawValue, Format.percent(m.accuracy),
+            return [c.id + (c.recommended ? " ★" : ""), m.role.rawValue, Format.percent(m.accuracy), Format.percent(m.answeredAccuracy),
                     cmp.map { points($0.difference) } ?? (c.id == a.referenceID ? "reference" : "–"),
-                    cmp.map { "\(points($0.bootstrapLow)) to \(points($0.bootstrapHigh))" } ?? "–",
+                    cmp.map { "\(points($0.low)) to \(points($0.high))" } ?? "–",
                     cmp.map { pValue($0.pValue) } ?? "–", cmp.map { pValue($0.pValueHolm) } ?? "–",
+                    c.nonInferiority.map { "\($0.status.rawValue) (Holm p \(pValue($0.pValueHolm)))" } ?? (c.id == a.referenceID ? "reference" : "–"),
                     ms(m.latencyP50Ms), ms(m.latencyP95Ms), Format.usd(m.costPer1kUSD), Format.usd(c.monthlyCostUSD),
                     Format.usd(c.oneTimeCostUSD), Format.usd(c.horizonCostUSD), breakEvenCell(c.breakEven),
                     c.qualifies ? "yes" : "no"]
-        }, alignRight: Set(2...13))
-        md += "\n★ recommended. "
+        }, alignRight: Set(2...15))
+        md += "\n★ recommended. McNemar p is the exact two-sided test of \"no difference\"; non-inferiority is Tango's one-sided score test of "
+        md += "\"worse by the margin (\(Format.fixed(p.margin * 100, digits: 1)) points) or more\", shown when p < α/2 = \(JSON.formatNumber(p.alpha / 2)) "
+        md += "(the \(level(p)) interval's lower bound above −\(Format.fixed(p.margin * 100, digits: 1)) points), inferior when the whole interval is below "
+        md += "−\(Format.fixed(p.margin * 100, digits: 1)) points, inconclusive otherwise. "
         if a.comparisons > 1 {
-            md += "Holm's step-down adjustment controls the family-wise error over the \(a.comparisons) comparisons with the reference. "
+            md += "Both p-values are Holm-adjusted over the \(a.comparisons) comparisons with the reference (the verdict uses the adjusted ones). "
         }
-        md += "Break-even: the monthly volume at which the candidate's total over the horizon equals the reference's.\n\n"
-        let failing = a.assessments.filter { !$0.requirementFailures.isEmpty || $0.nonInferior == false }
+        md += "Break-even: the monthly volume at which the candidate's total over the horizon equals the reference's. "
+        md += "Ties on cost are broken by accuracy, then candidate id; a candidate without pricing has cost unknown and ranks last.\n\n"
+        let powered = a.assessments.compactMap { c in c.comparison.map { (c.id, $0) } }
+        if !powered.isEmpty {
+            md += "Power of each comparison with the reference:\n\n"
+            for (id, c) in powered { md += "- \(Markdown.cell(id)): " + powerText(c, p) + ".\n" }
+            md += "\n"
+        }
+        let failing = a.assessments.filter { !reasons($0, p).isEmpty }
         if !failing.isEmpty {
             md += "Why candidates do not qualify:\n\n"
-            for c in failing {
-                var reasons = c.requirementFailures
-                if c.nonInferior == false, let cmp = c.comparison {
-                    reasons.append("bootstrap lower bound \(points(cmp.bootstrapLow)) is below −\(Format.fixed(p.margin * 100, digits: 1)) points (non-inferiority margin)")
-                }
-                md += "- \(Markdown.cell(c.id)): " + reasons.map(Markdown.cell).joined(separator: "; ") + "\n"
-            }
+            for c in failing { md += "- \(Markdown.cell(c.id)): " + reasons(c, p).map(Markdown.cell).joined(separator: "; ") + "\n" }
             md += "\n"
         }
         md += "One-time costs: " + a.assessments.map { "\(Markdown.cell($0.id)) \(Format.usd($0.oneTimeCostUSD)) (\(Markdown.cell($0.oneTimeCostSource)))" }
@@ -486,8 +551,20 @@ public enum DecisionReport {
         md += "### Reproduce\n\n```\n\(s.reproduceCommand)\n```\n\n"
         md += "Files: `results.jsonl` (one line per request), `summary.csv` (one row per candidate; `evalkit verify` recomputes it), "
         md += "`run.json` (manifest), `config.json` (the experiment as run), `\(accuracyCostFile)`, `\(latencyFile)`.\n\n"
-        md += "### Environment\n\nevalkit \(s.evalkitVersion); \(ProcessInfo.processInfo.operatingSystemVersionString); "
-        md += "\(ProcessInfo.processInfo.processorCount) processors.\n"
+        // As recorded in run.json, so that re-rendering on another machine gives the same report.
+        md += "### Environment\n\nevalkit \(s.evalkitVersion); "
+        if let environment = s.environment {
+            md += "\(Markdown.cell(environment.machine.os)); \(Markdown.cell(environment.machine.summary)).\n"
+            for model in environment.models {
+                md += "- \(Markdown.cell(model.modelID)): \(model.placement.rawValue)"
+                if !model.files.isEmpty { md += "; files " + model.files.map { "`\(Markdown.cell($0.path))` (sha256 \($0.sha256.prefix(12)))" }.joined(separator: ", ") }
+                if let build = model.build { md += "; build " + Markdown.cell(Text.preview(Text.collapseWhitespace(build), limit: 120)) }
+                if !model.systemFingerprints.isEmpty { md += "; system_fingerprint " + model.systemFingerprints.map(Markdown.cell).joined(separator: ", ") }
+                md += "\n"
+            }
+        } else {
+            md += "the run recorded no environment.\n"
+        }
         return md
     }
 

@@ -7,6 +7,7 @@ public enum ReportWriter {
     public static func write(_ summary: RunSummary, to directory: String, manifest writeManifest: Bool = true) throws(ReportError) {
         try save(DecisionReport.markdown(summary), to: directory + "/report.md")
         try save(SummaryTable.csv(experiment: summary.experiment, analysis: summary.analysis), to: directory + "/summary.csv")
+        try save(AnalysisFile.json(summary.analysis).encoded() + "\n", to: directory + "/" + AnalysisFile.name)
         if writeManifest { try save(manifest(summary).encoded() + "\n", to: directory + "/run.json") }
         try save(DecisionReport.accuracyCostChart(summary), to: directory + "/" + DecisionReport.accuracyCostFile)
         try save(DecisionReport.latencyChart(summary), to: directory + "/" + DecisionReport.latencyFile)
@@ -44,6 +45,13 @@ public enum ReportWriter {
         }
     }
 
+    /// The absolute folder of a config path, so a run folder's relative paths resolve from any working folder.
+    static func absoluteDirectory(of configPath: String) -> String {
+        let folder = (configPath as NSString).deletingLastPathComponent
+        let absolute = folder.hasPrefix("/") ? folder : FileManager.default.currentDirectoryPath + (folder.isEmpty ? "" : "/" + folder)
+        return (absolute as NSString).standardizingPath
+    }
+
     public static func save(_ text: String, to path: String) throws(ReportError) {
         do { try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
             throw .cannotWrite(path: path, reason: error.localizedDescription)
@@ -78,6 +86,7 @@ public enum ReportWriter {
             ("experiment", .string(e.name)),
             ("run_id", .string(summary.runID)),
             ("config_path", .string(e.configPath)),
+            ("config_directory", .string(absoluteDirectory(of: e.configPath))),
             ("config_sha256", .string(e.configHash)),
             ("started_at", .string(summary.startedAt.iso8601)),
             ("finished_at", .string(summary.finishedAt.iso8601)),

@@ -60,12 +60,21 @@ public struct RunFolder: Sendable {
         // Dataset and prompt paths in the config are relative to where the config lived when it ran.
         let original = manifest["config_path"]?.stringValue ?? configPath
         let experiment: Experiment
+        // A relative config path resolves from the absolute folder the run recorded while that folder
+        // exists; a baseline (which drops that folder: it travels between machines) from the working folder.
+        var base = (original as NSString).deletingLastPathComponent
+        if !original.hasPrefix("/"), let recorded = manifest["config_directory"]?.stringValue,
+           FileManager.default.fileExists(atPath: recorded + "/" + (original as NSString).lastPathComponent) {
+            base = recorded
+        }
         do {
-            experiment = try ExperimentLoader.parse(configJSON, configPath: configPath, baseDirectory: (original as NSString).deletingLastPathComponent,
+            experiment = try ExperimentLoader.parse(configJSON, configPath: configPath, baseDirectory: base,
                                                     hash: SHA256.hex(bytes: [UInt8](configData)))
         } catch { throw .corrupt(path: configPath, reason: error.description) }
         var asRun = experiment
         asRun.configPath = original
+        // The hash of the file that was run (config.json is a copy, rewritten when --only kept fewer candidates).
+        if let recorded = manifest["config_sha256"]?.stringValue { asRun.configHash = recorded }
 
         let summaryPath = directory + "/summary.csv"
         var summary: [SummaryRow] = []
