@@ -83,10 +83,8 @@ public enum DecisionReport {
             for id in candidates {
                 guard let c = a.assessment(id), let cmp = c.comparison, let test = c.nonInferiority else { continue }
                 md += "\(Markdown.cell(id)) meets every requirement and would be the cheaper choice (\(Format.usd(c.horizonCostUSD)) over \(horizonText(p))), "
-                md += "but the data cannot yet tell whether it is as accurate as the reference \(Markdown.cell(cmp.reference)): \(comparisonText(cmp, p)), "
-                md += "an interval that reaches both sides of −\(Format.fixed(p.margin * 100, digits: 1)) points, the non-inferiority margin "
-                md += "(one-sided score test p = \(Format.fixed(test.pValue, digits: 4)), Holm \(Format.fixed(test.pValueHolm, digits: 4)); non-inferiority needs p < α/2 = \(JSON.formatNumber(p.alpha / 2))). "
-                md += examplesNeededText(test, cmp, p) + " "
+                md += "but the data cannot yet tell whether it is as accurate as the reference \(Markdown.cell(cmp.reference)) within the margin: "
+                md += "\(comparisonText(cmp, p)); " + inconclusiveText(cmp, test, a) + ". " + capitalised(examplesNeededText(test, cmp, p)) + ". "
             }
             if let fallback, let chosen = a.assessment(fallback) {
                 md += "Until then, the candidate that qualifies on this evidence is \(Markdown.cell(fallback)) (\(accuracyWithInterval(chosen, p)), "
@@ -110,11 +108,14 @@ public enum DecisionReport {
         for c in a.assessments where c.metrics.answered > 0 && c.metrics.errorRate > p.maxErrorRate {
             warnings.append("\(Markdown.cell(c.id)) failed on \(Format.percent(c.metrics.errorRate)) of its requests; they count as wrong answers")
         }
-        for c in a.assessments {
-            guard let comparison = c.comparison else { continue }
+        // Power where the verdict rests on a comparison: the chosen candidate and those left undecided (every comparison's is in Step 3).
+        var resting: [String] = a.recommended.map { [$0.id] } ?? []
+        if case let .notEnoughEvidence(candidates, fallback) = a.verdict { resting = candidates + (fallback.map { [$0] } ?? []) }
+        for id in resting {
+            guard let comparison = a.assessment(id)?.comparison else { continue }
             let detectable = comparison.minimumDetectable
             if detectable == nil || (detectable ?? 0) > p.margin {
-                warnings.append("\(Markdown.cell(c.id)) vs the reference: " + powerText(comparison, p) + " — less than the margin needs")
+                warnings.append("\(Markdown.cell(id)) vs the reference: " + powerText(comparison, p) + ": too few for differences as small as the margin")
             }
         }
         for f in s.audit?.critical ?? [] {
@@ -132,8 +133,7 @@ public enum DecisionReport {
             case .inferior:
                 out.append("worse than the reference by more than the margin: interval \(points(cmp.low)) to \(points(cmp.high)) lies below −\(Format.fixed(p.margin * 100, digits: 1)) points")
             case .inconclusive:
-                out.append("not shown non-inferior: interval \(points(cmp.low)) to \(points(cmp.high)) reaches below −\(Format.fixed(p.margin * 100, digits: 1)) points "
-                           + "(one-sided p = \(Format.fixed(test.pValue, digits: 4)), Holm \(Format.fixed(test.pValueHolm, digits: 4))); " + examplesNeededText(test, cmp, p))
+                out.append("not shown non-inferior: " + inconclusiveText(cmp, test, nil, p) + "; " + examplesNeededText(test, cmp, p))
             case .shown: break
             }
         } else if c.nonInferior == nil && c.metrics.answered > 0 {
@@ -141,6 +141,20 @@ public enum DecisionReport {
         }
         return out
     }
+
+    /// Why non-inferiority is not shown: the interval reaches below the margin, or Holm's adjustment took it away.
+    static func inconclusiveText(_ c: PairedComparison, _ test: NonInferiorityTest, _ a: DecisionAnalysis?, _ policy: DecisionPolicy? = nil) -> String {
+        let p = policy ?? a?.policy ?? DecisionPolicy()
+        let margin = "−\(Format.fixed(p.margin * 100, digits: 1)) points"
+        let tests = "one-sided score test p = \(Format.fixed(test.pValue, digits: 4)), Holm-adjusted \(Format.fixed(test.pValueHolm, digits: 4)); "
+            + "non-inferiority needs p < α/2 = \(JSON.formatNumber(p.alpha / 2))"
+        if c.low > -p.margin {
+            return "its interval lies above \(margin), but the test does not hold after Holm's adjustment over the comparisons with the reference (\(tests))"
+        }
+        return "its interval (\(points(c.low)) to \(points(c.high))) reaches below \(margin), the non-inferiority margin (\(tests))"
+    }
+
+    static func capitalised(_ text: String) -> String { text.prefix(1).uppercased() + text.dropFirst() }
 
     static func nonInferiorityText(_ c: CandidateAssessment, _ p: DecisionPolicy) -> String {
         guard let test = c.nonInferiority else { return "" }
@@ -153,12 +167,12 @@ public enum DecisionReport {
     /// How many more paired examples would settle non-inferiority if the observed difference holds.
     static func examplesNeededText(_ test: NonInferiorityTest, _ c: PairedComparison, _ p: DecisionPolicy) -> String {
         guard let needed = test.examplesNeeded else {
-            return "At the observed difference (\(points(c.difference))) more examples would not show it within the margin."
+            return "at the observed difference (\(points(c.difference))) more examples would not show it within the margin"
         }
         let more = needed - c.pairs
         let power = "(power \(JSON.formatNumber(p.power)), if the observed difference \(points(c.difference)) and discordance \(Format.percent(c.discordance)) hold)"
-        return more > 0 ? "About \(more) more paired examples (\(needed) in all) would settle it \(power)."
-                        : "The \(c.pairs) paired examples are about what it needs \(power); it sits at the edge, and a few more would settle it."
+        return more > 0 ? "about \(more) more paired examples (\(needed) in all) would settle it \(power)"
+                        : "the \(c.pairs) paired examples are about what it needs \(power); it sits at the edge, and a few more would settle it"
     }
 
     /// What these pairs can detect, for every comparison (correct where no difference is detectable).
