@@ -176,6 +176,12 @@ import Testing
         try analysis.write(toFile: analysisPath, atomically: true, encoding: .utf8)
         #expect(try RunVerifier.verify(runDirectory: dir + "/run") == [])
 
+        // A count no Int holds in results.jsonl is a named error, not a trap.
+        let lines = try String(contentsOfFile: dir + "/run/results.jsonl", encoding: .utf8)
+        try lines.replacingOccurrences(of: "\"repeat\":0", with: "\"repeat\":1e19").write(toFile: dir + "/run/results.jsonl", atomically: true, encoding: .utf8)
+        #expect { _ = try RunVerifier.verify(runDirectory: dir + "/run") } throws: { "\($0)".contains("results.jsonl:1: not a results.jsonl record") }
+        try lines.write(toFile: dir + "/run/results.jsonl", atomically: true, encoding: .utf8)
+
         // A result line changed after the fact is caught too.
         let journal = dir + "/run/results.jsonl"
         let text = try String(contentsOfFile: journal, encoding: .utf8)

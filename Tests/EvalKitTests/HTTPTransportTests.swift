@@ -92,6 +92,10 @@ import Testing
             #expect(error.isRetryable)
         }
         #expect(try await ask(model, "fine").hasPrefix("ok 4 "))
+        // A chunk size near Int.max is an error, not an overflow; token counts no Int holds are "not reported".
+        await #expect(throws: ProviderError.self) { try await ask(model, "HUGECHUNK") }
+        let response = try await model.complete(ModelRequest(prompt: RenderedPrompt(system: nil, user: "HUGETOKENS"), input: "x", id: "1"))
+        #expect(response.inputTokens == nil && response.outputTokens == nil && response.text.hasPrefix("ok "))
     }
 
     @Test func largeRequestsAreWrittenWhole() async throws {

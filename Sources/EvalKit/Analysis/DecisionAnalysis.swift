@@ -71,6 +71,10 @@ public struct CandidateAssessment: Sendable {
     public var consistency: Double?
     /// Accuracy within each repeat, in repeat order.
     public var repeatAccuracies: [Double]
+    /// Precision, recall and F1 per label, and the confusion matrix (rows: target; columns: answer,
+    /// then invalid), over the answered requests.
+    public var labelScores: [MetricsCalculator.LabelScore] = []
+    public var confusion: [[Int]] = []
     /// Nil for the reference itself.
     public var comparison: PairedComparison?
     /// Nil for the reference itself and for candidates that share no example with it.
@@ -175,6 +179,11 @@ public enum DecisionAnalyzer {
                 oneTimeCostSource: cost.source, monthlyCostUSD: cost.monthly, horizonCostUSD: cost.horizon, breakEven: breakEven,
                 requirementFailures: failures, nonInferior: nonInferior,
                 qualifies: m.answered > 0 && failures.isEmpty && nonInferior == true, recommended: false)
+        }
+        for i in assessments.indices where metrics[i].answered > 0 {
+            let pairs = Array(results[i].lazy.filter { $0.answered }.map { (target: $0.target, predicted: $0.label) })
+            assessments[i].labelScores = MetricsCalculator.labelScores(labels: experiment.task.labels, pairs: pairs)
+            assessments[i].confusion = MetricsCalculator.confusion(labels: experiment.task.labels, pairs: pairs)
         }
         let qualifying = assessments.indices.filter { assessments[$0].qualifies }
         let best = qualifying.min { preferred(assessments[$0], over: assessments[$1]) }

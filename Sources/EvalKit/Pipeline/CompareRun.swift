@@ -83,7 +83,7 @@ public enum CompareRun {
             let manifest = try? JSON.parse(bytes: [UInt8](FileManager.default.contents(atPath: out + "/run.json") ?? Data()))
             runID = manifest?["run_id"]?.stringValue ?? runID
             startedAt = manifest?["started_at"]?.stringValue.flatMap { ISO8601DateFormatter().date(from: $0) } ?? startedAt
-            limit = manifest?["limit"]?.numberValue.map { Int($0) } ?? limit
+            limit = manifest?["limit"]?.countValue ?? limit
             previousEnvironment = manifest?["environment"].flatMap { try? RunEnvironment(json: $0) }
             do { previous = try ResultsJournal.recover(path: out + "/results.jsonl") } catch { throw .output(error) }
         }

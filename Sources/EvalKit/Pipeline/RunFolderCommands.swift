@@ -63,20 +63,20 @@ public enum RunFolderCommands {
         let training: [RunSummary.TrainingSummary] = (m["training"]?.arrayValue ?? []).compactMap { t in
             guard let model = t["model"]?.stringValue, let seconds = t["seconds"]?.numberValue else { return nil }
             let last = t["last_epoch"].flatMap { l -> EpochStats? in
-                guard let epoch = l["epoch"]?.numberValue, let loss = l["train_loss"]?.numberValue, let acc = l["train_accuracy"]?.numberValue else { return nil }
-                return EpochStats(epoch: Int(epoch), trainLoss: loss, trainAccuracy: acc, validationLoss: l["validation_loss"]?.numberValue,
+                guard let epoch = l["epoch"]?.intValue, let loss = l["train_loss"]?.numberValue, let acc = l["train_accuracy"]?.numberValue else { return nil }
+                return EpochStats(epoch: epoch, trainLoss: loss, trainAccuracy: acc, validationLoss: l["validation_loss"]?.numberValue,
                                   validationAccuracy: l["validation_accuracy"]?.numberValue)
             }
-            return RunSummary.TrainingSummary(modelID: model, seconds: seconds, examples: t["examples"]?.numberValue.map { Int($0) },
+            return RunSummary.TrainingSummary(modelID: model, seconds: seconds, examples: t["examples"]?.countValue,
                                               source: t["source"]?.stringValue ?? RunSummary.TrainingSummary.builtinSource, last: last,
-                                              bestEpoch: t["best_epoch"]?.numberValue.map { Int($0) }, stoppedEarly: t["stopped_early"]?.boolValue ?? false)
+                                              bestEpoch: t["best_epoch"]?.intValue, stoppedEarly: t["stopped_early"]?.boolValue ?? false)
         }
         let formatter = ISO8601DateFormatter()
         let started = m["started_at"]?.stringValue.flatMap(formatter.date(from:)) ?? Date(timeIntervalSince1970: 0)
         let summary = RunSummary(
             experiment: e, runID: run.runID, splits: splits, evaluatedExamples: evaluated, metrics: metrics, analysis: analysis,
             results: run.resultsByCandidate, examples: examples, stopReason: m["stopped"]?.stringValue,
-            plannedRequests: Int(m["planned_requests"]?.numberValue ?? 0),
+            plannedRequests: m["planned_requests"]?.countValue ?? 0,
             modelFailures: (m["model_failures"]?.arrayValue ?? []).compactMap { f in
                 guard let model = f["model"]?.stringValue, let reason = f["reason"]?.stringValue else { return nil }
                 return (model, reason)

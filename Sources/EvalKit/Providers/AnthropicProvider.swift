@@ -43,8 +43,8 @@ public struct AnthropicProvider: ModelProvider {
         }
         let text = blocks.compactMap { $0["type"]?.stringValue == "text" ? $0["text"]?.stringValue : nil }.joined()
         let usage = answer["usage"]
-        return ModelResponse(text: text, inputTokens: usage?["input_tokens"]?.numberValue.map { Int($0) },
-                             outputTokens: usage?["output_tokens"]?.numberValue.map { Int($0) })
+        return ModelResponse(text: text, inputTokens: usage?["input_tokens"]?.countValue,
+                             outputTokens: usage?["output_tokens"]?.countValue)
     }
 
     public func stop() async { access.client.shutdown() }

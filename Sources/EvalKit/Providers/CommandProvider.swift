@@ -72,8 +72,8 @@ public actor CommandProvider: ModelProvider {
             throw .worker(reason: "answer has no \"output\" string: \(Text.preview(line, limit: 120))")
         }
         let usage = answer["usage"]
-        return ModelResponse(text: output, inputTokens: usage?["input_tokens"]?.numberValue.map { Int($0) },
-                             outputTokens: usage?["output_tokens"]?.numberValue.map { Int($0) })
+        return ModelResponse(text: output, inputTokens: usage?["input_tokens"]?.countValue,
+                             outputTokens: usage?["output_tokens"]?.countValue)
     }
 
     public func stop() async {

@@ -24,7 +24,7 @@ public struct EmbeddingsClient: Sendable {
         // Answers may come in any order; each carries its index.
         var vectors = [[Float]](repeating: [], count: texts.count)
         for (position, item) in data.enumerated() {
-            let index = item["index"]?.numberValue.map { Int($0) } ?? position
+            let index = item["index"]?.countValue ?? position
             guard index >= 0, index < texts.count, let vector = Self.pooled(item["embedding"]) else {
                 throw .badResponse(url: url, reason: "embedding \(position) is not a list of numbers")
             }

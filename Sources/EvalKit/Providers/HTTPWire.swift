@@ -204,7 +204,8 @@ struct HTTPResponseParser {
                     cursor = end + 2
                 }
             }
-            guard chunkedBody.count + size <= Self.maxBodyBytes else { throw .tooLarge("chunked body over \(Self.maxBodyBytes) bytes") }
+            // Compared as a difference: a size near Int.max would overflow a sum.
+            guard size <= Self.maxBodyBytes - chunkedBody.count else { throw .tooLarge("chunked body over \(Self.maxBodyBytes) bytes") }
             let dataStart = lineEnd + 2
             guard buffer.count >= dataStart + size + 2 else { return nil }
             guard buffer[dataStart + size] == 13, buffer[dataStart + size + 1] == 10 else { throw .malformed("a chunk not followed by CRLF") }

@@ -61,8 +61,8 @@ public struct OpenAIProvider: ModelProvider {
             throw .badResponse(url: url, reason: settings.endpoint == .chat ? "choices[0].message.content is missing" : "choices[0].text is missing")
         }
         let usage = answer["usage"]
-        return ModelResponse(text: text, inputTokens: usage?["prompt_tokens"]?.numberValue.map { Int($0) },
-                             outputTokens: usage?["completion_tokens"]?.numberValue.map { Int($0) },
+        return ModelResponse(text: text, inputTokens: usage?["prompt_tokens"]?.countValue,
+                             outputTokens: usage?["completion_tokens"]?.countValue,
                              systemFingerprint: answer["system_fingerprint"]?.stringValue)
     }
 
@@ -103,8 +103,8 @@ public struct OpenAIProvider: ModelProvider {
         let total = weights.reduce(0, +)
         let probabilities = Dictionary(zip(request.labels, weights.map { $0 / total }), uniquingKeysWith: { a, _ in a })
         let usage = answer["usage"]
-        return ModelResponse(text: request.labels[best], inputTokens: usage?["prompt_tokens"]?.numberValue.map { Int($0) },
-                             outputTokens: usage?["completion_tokens"]?.numberValue.map { Int($0) }, labelProbabilities: probabilities,
+        return ModelResponse(text: request.labels[best], inputTokens: usage?["prompt_tokens"]?.countValue,
+                             outputTokens: usage?["completion_tokens"]?.countValue, labelProbabilities: probabilities,
                              systemFingerprint: answer["system_fingerprint"]?.stringValue)
     }
 }

@@ -64,6 +64,8 @@ public enum AnalysisFile {
             ("one_time_cost_usd", .number(c.oneTimeCostUSD)), ("one_time_cost_source", .string(c.oneTimeCostSource)),
             ("monthly_cost_usd", number(c.monthlyCostUSD)), ("horizon_cost_usd", number(c.horizonCostUSD)), ("break_even", breakEven),
             ("requirement_failures", .array(c.requirementFailures.map(JSON.string))),
+            ("label_scores", .array(c.labelScores.map(labelScore))),
+            ("confusion", .array(c.confusion.map(row))),
             ("comparison", c.comparison.map(comparison) ?? .null),
             ("non_inferiority", c.nonInferiority.map { t in
                 .object([("status", .string(t.status.rawValue)), ("p", .number(t.pValue)), ("p_holm", .number(t.pValueHolm)),
@@ -73,6 +75,13 @@ public enum AnalysisFile {
             ("cached_answers", integer(m.cachedAnswers)), ("requests_sent", integer(m.attempts)),
         ])
     }
+
+    static func labelScore(_ l: MetricsCalculator.LabelScore) -> JSON {
+        .object([("label", .string(l.label)), ("precision", number(l.precision)), ("recall", number(l.recall)),
+                 ("f1", .number(l.f1)), ("support", integer(l.support))])
+    }
+
+    static func row(_ counts: [Int]) -> JSON { .array(counts.map { .number(Double($0)) }) }
 
     static func comparison(_ c: PairedComparison) -> JSON {
         .object([

@@ -322,8 +322,6 @@ public enum DecisionReport {
         }
     }
 
-    static func index(of id: String, in s: RunSummary) -> Int { s.metrics.firstIndex { $0.candidate == id } ?? 0 }
-
     static func consistencyText(_ c: CandidateAssessment) -> String {
         guard let consistency = c.consistency else { return "–" }
         var text = Format.percent(consistency)
@@ -526,15 +524,13 @@ public enum DecisionReport {
         let e = s.experiment
         let labels = e.task.labels
         var md = "## Appendix\n\n### Per-label precision, recall and F1\n\n"
-        for (i, m) in s.metrics.enumerated() where m.answered > 0 {
-            let pairs = Array(s.results[i].lazy.filter { $0.answered }.map { (target: $0.target, predicted: $0.label) })
-            md += "**\(Markdown.cell(m.candidate))**\n\n"
-            md += Markdown.table(["label", "precision", "recall", "F1", "support"],
-                                 MetricsCalculator.labelScores(labels: labels, pairs: pairs).map {
+        for c in s.analysis.assessments where c.metrics.answered > 0 {
+            md += "**\(Markdown.cell(c.id))**\n\n"
+            md += Markdown.table(["label", "precision", "recall", "F1", "support"], c.labelScores.map {
                 [$0.label, Format.fixed($0.precision, digits: 3), Format.fixed($0.recall, digits: 3), Format.fixed($0.f1, digits: 3), String($0.support)]
             }, alignRight: [1, 2, 3, 4])
             md += "\nConfusion (rows: target, columns: answer):\n\n"
-            let matrix = MetricsCalculator.confusion(labels: labels, pairs: pairs)
+            let matrix = c.confusion
             md += Markdown.table(["target \\ answer"] + labels + ["invalid"], labels.indices.map { [labels[$0]] + matrix[$0].map(String.init) },
                                  alignRight: Set(1...(labels.count + 1)))
             md += "\n"

@@ -42,8 +42,8 @@ public struct ResponseCache: Sendable {
         let probabilities = json["label_probabilities"]?.objectValue.map { members in
             Dictionary(members.compactMap { key, value in value.numberValue.map { (key, $0) } }, uniquingKeysWith: { a, _ in a })
         }
-        return Entry(response: ModelResponse(text: text, inputTokens: json["input_tokens"]?.numberValue.map { Int($0) },
-                                             outputTokens: json["output_tokens"]?.numberValue.map { Int($0) }, labelProbabilities: probabilities,
+        return Entry(response: ModelResponse(text: text, inputTokens: json["input_tokens"]?.countValue,
+                                             outputTokens: json["output_tokens"]?.countValue, labelProbabilities: probabilities,
                                              systemFingerprint: json["system_fingerprint"]?.stringValue),
                      latencyMs: latency)
     }

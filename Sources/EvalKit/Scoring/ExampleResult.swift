@@ -87,14 +87,20 @@ public struct ExampleResult: Sendable, Equatable {
     public init?(json: JSON) {
         guard let candidate = json["candidate"]?.stringValue, let model = json["model"]?.stringValue,
               let exampleID = json["example_id"]?.stringValue, let target = json["target"]?.stringValue,
-              let correct = json["correct"]?.boolValue, let latency = json["latency_ms"]?.numberValue else { return nil }
+              let correct = json["correct"]?.boolValue, let latency = json["latency_ms"]?.numberValue, latency.isFinite else { return nil }
+        // Counts that are not whole numbers in range make the line unreadable rather than trapping.
+        let repeatIndex: Int
+        if let value = json["repeat"], !value.isNull {
+            guard let index = value.countValue, index <= Int(Int16.max) else { return nil }
+            repeatIndex = index
+        } else { repeatIndex = 0 }
         self.init(candidate: candidate, model: model, prompt: json["prompt"]?.stringValue, exampleID: exampleID,
-                  repeatIndex: Int(json["repeat"]?.numberValue ?? 0), target: target, output: json["output"]?.stringValue,
+                  repeatIndex: repeatIndex, target: target, output: json["output"]?.stringValue,
                   label: json["label"]?.stringValue, correct: correct, latencyMs: latency,
-                  inputTokens: json["input_tokens"]?.numberValue.map { Int($0) }, outputTokens: json["output_tokens"]?.numberValue.map { Int($0) },
+                  inputTokens: json["input_tokens"]?.countValue, outputTokens: json["output_tokens"]?.countValue,
                   tokensEstimated: json["tokens_estimated"]?.boolValue ?? false, costUSD: json["cost_usd"]?.numberValue,
                   error: json["error"]?.stringValue)
-        attempts = Int(json["attempts"]?.numberValue ?? 1)
+        attempts = json["attempts"]?.countValue ?? 1
         cached = json["cached"]?.boolValue ?? false
         labelProbabilities = json["label_probabilities"]?.objectValue.map { members in
             Dictionary(members.compactMap { key, value in value.numberValue.map { (key, $0) } }, uniquingKeysWith: { a, _ in a })

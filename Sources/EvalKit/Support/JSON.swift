@@ -31,6 +31,10 @@ public enum JSON: Sendable, Equatable {
 
     public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
     public var numberValue: Double? { if case .number(let n) = self { return n } else { return nil } }
+    /// The number when it is a whole number Int can hold; nil otherwise (never traps on 1e300 or 0.5).
+    public var intValue: Int? { numberValue.flatMap { Int(exactly: $0) } }
+    /// A whole number ≥ 0 (a count of tokens, requests, examples); nil otherwise.
+    public var countValue: Int? { intValue.flatMap { $0 >= 0 ? $0 : nil } }
     public var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
     public var arrayValue: [JSON]? { if case .array(let a) = self { return a } else { return nil } }
     public var objectValue: [(String, JSON)]? { if case .object(let o) = self { return o } else { return nil } }

@@ -9,6 +9,8 @@ It frames answers the ways HTTP/1.1 allows, chosen by a word in the last message
   CLOSEAFTER   a normal keep-alive answer, then the server closes the connection anyway
   GARBAGE      something that is not HTTP, then close
   TRUNCATED    Content-Length 200 but 20 bytes, then close
+  HUGECHUNK    a chunk size of 7fffffffffffffff, then close
+  HUGETOKENS   "prompt_tokens": 1e300 and "completion_tokens": -4 in an otherwise normal answer
   (otherwise)  a keep-alive answer with Content-Length
 The answer's content is "ok <length of the last message> <connection number>". Binds 127.0.0.1
 on a free port and prints it first; logs {"connection", "word", "path", "headers"} per request as a
@@ -19,7 +21,7 @@ import json, socket, socketserver, sys, threading, time
 LOG = sys.argv[1]
 lock = threading.Lock()
 connections = [0]
-WORDS = ["CHUNKED", "TRICKLE", "CLOSEFRAMED", "CONTINUE", "CLOSEAFTER", "GARBAGE", "TRUNCATED"]
+WORDS = ["CHUNKED", "TRICKLE", "CLOSEFRAMED", "CONTINUE", "CLOSEAFTER", "GARBAGE", "TRUNCATED", "HUGECHUNK", "HUGETOKENS"]
 
 
 def answer(content):
@@ -56,6 +58,8 @@ class Handler(socketserver.StreamRequestHandler):
             with lock, open(LOG, "a") as log:
                 log.write(json.dumps({"connection": number, "word": word, "path": path, "headers": headers}) + "\n")
             data = answer(f"ok {len(text)} {number}")
+            if word == "HUGETOKENS":
+                data = data.replace(b'"prompt_tokens": 3', b'"prompt_tokens": 1e300').replace(b'"completion_tokens": 1', b'"completion_tokens": -4')
             out = self.wfile
             if word == "CHUNKED":
                 head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -74,6 +78,9 @@ class Handler(socketserver.StreamRequestHandler):
                 out.write(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(data), data))
             elif word == "GARBAGE":
                 out.write(b"HELLO THERE\r\n\r\n"); out.flush()
+                return
+            elif word == "HUGECHUNK":
+                out.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7fffffffffffffff\r\nabc"); out.flush()
                 return
             elif word == "TRUNCATED":
                 out.write(b"HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n" + data[:20]); out.flush()
