@@ -49,9 +49,14 @@ public actor CommandProvider: ModelProvider {
             worker = try WorkerProcess.launch(argv: settings.argv, directory: workingDirectory)
         }
         guard let worker else { throw .notStarted(reason: "worker for \(modelID) did not start") }
-        try worker.send(JSON.object(requestLine(request)).encoded() + "\n")
+        do { try worker.send(JSON.object(requestLine(request)).encoded() + "\n") } catch {
+            await worker.stderrLines.drained(timeout: 2)
+            throw .worker(reason: "cannot write to the worker (it may have exited)" + worker.stderrTail())
+        }
         guard let line = await worker.lines.next(timeout: settings.timeoutSeconds) else {
             if worker.lines.isClosed {
+                // Its last stderr lines may still be in the pipe: read them before reporting.
+                await worker.stderrLines.drained(timeout: 2)
                 throw .worker(reason: "exited before answering" + worker.stderrTail())
             }
             await worker.shutdown(grace: 0)
@@ -113,10 +118,8 @@ final class WorkerProcess: Sendable {
 
     var isRunning: Bool { process.isRunning }
 
-    func send(_ text: String) throws(ProviderError) {
-        do { try stdin.write(contentsOf: Data(text.utf8)) } catch {
-            throw .worker(reason: "cannot write to the worker (it may have exited)" + stderrTail())
-        }
+    func send(_ text: String) throws {
+        try stdin.write(contentsOf: Data(text.utf8))
     }
 
     /// The worker's last stderr lines, for error messages.
@@ -170,6 +173,13 @@ final class LineChannel: Sendable {
     var isClosed: Bool { state.withLock { $0.closed && $0.lines.isEmpty } }
 
     func recent() -> [String] { state.withLock { $0.recent } }
+
+    /// Waits (at most `timeout` seconds) until the stream has reached its end, so that the last lines of
+    /// a process that has exited are read before they are reported.
+    func drained(timeout: Double) async {
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        while !state.withLock({ $0.closed }) && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+    }
 
     private func receive(_ bytes: [UInt8]) {
         let resume: [(CheckedContinuation<String?, Never>, String)] = state.withLock { s in

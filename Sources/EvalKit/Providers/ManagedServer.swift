@@ -72,12 +72,14 @@ public actor ManagedServer {
         while ContinuousClock.now < deadline {
             if !process.isRunning {
                 await stop()
+                await log.drained(timeout: 2)
                 throw .notStarted(reason: "the server of model \(modelID) exited with status \(process.terminationStatus) before it was ready" + tail(log))
             }
             if await client.isReady(settings.readyURL) { return }
             try? await Task.sleep(for: .milliseconds(200))
         }
         await stop()
+        await log.drained(timeout: 2)
         throw .notStarted(reason: "the server of model \(modelID) was not ready at \(settings.readyURL) within \(JSON.formatNumber(settings.startupTimeoutSeconds)) s" + tail(log))
     }
 
