@@ -259,7 +259,8 @@ func runCompare(_ arguments: [String]) async -> Int32 {
     let loaded: PreparedExperiment?
     if options.resume, let directory = options.outDirectory {
         // A resumed run uses the experiment exactly as it ran (its config.json).
-        do { loaded = try Preparation.prepare(try RunFolder.load(directory, requireSummary: false).experiment) } catch {
+        // The results are read by the journal's own recovery (which cuts a torn last line), not here.
+        do { loaded = try Preparation.prepare(try RunFolder.load(directory, requireSummary: false, withResults: false).experiment) } catch {
             printError("error: cannot resume \(directory): \(error)")
             return Exit.usage
         }

@@ -206,4 +206,28 @@ import Testing
         #expect(prompts[0].count == 60)
         #expect(prompts.allSatisfy { $0 == prompts[0] })
     }
+
+    /// A run killed in the middle of writing a line resumes: the torn line is cut, not a reason to refuse.
+    @Test func resumeCutsATornLastLine() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        try Fixtures.write(Fixtures.jsonl((0..<6).map { ("t\($0)", ["I love it", "I hate it", "a thing"][$0 % 3], ["positive", "negative", "neutral"][$0 % 3]) }),
+                           to: "test.jsonl", in: dir)
+        try Fixtures.write(Fixtures.jsonl([("r", "fine", "neutral")]), to: "train.jsonl", in: dir)
+        try Fixtures.write("{{input}}", to: "p.txt", in: dir)
+        try Fixtures.write("""
+        {"name": "torn", "task": {"labels": ["negative", "neutral", "positive"]},
+         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label", "id": "id"}},
+         "prompts": [{"id": "p", "user": "p.txt"}],
+         "models": [{"id": "w", "provider": "command", "role": "small", "options": {"argv": ["python3", "\(Fixtures.repositoryRoot)/scripts/example-worker.py"]}}]}
+        """, to: "evalkit.json", in: dir)
+        #expect(try run(["compare", "--no-cache", "--out", "run"], in: dir).status == 0)
+        // Keep three whole lines and half of the fourth, as a kill during a write leaves them.
+        let journal = dir + "/run/results.jsonl"
+        let lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n")
+        try (lines.prefix(3).joined(separator: "\n") + "\n" + lines[3].prefix(25)).write(toFile: journal, atomically: true, encoding: .utf8)
+        let resumed = try run(["compare", "--resume", "run"], in: dir)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let results = try ResultsJournal.read(path: journal)
+        #expect(results.count == 6 && Set(results.map(\.exampleID)).count == 6)
+    }
 }

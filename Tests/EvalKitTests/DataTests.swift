@@ -110,4 +110,18 @@ import Testing
             "\(error)".contains("the test split is empty")
         }
     }
+
+    @Test func aDuplicatedExampleIdIsAnErrorWithBothLines() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        try Fixtures.write(Fixtures.jsonl([("1", "a", "neutral")]), to: "train.jsonl", in: dir)
+        try Fixtures.write(Fixtures.jsonl([("x", "first", "neutral"), ("y", "other", "neutral"), ("x", "second", "neutral")]), to: "test.jsonl", in: dir)
+        let config = """
+        {"name": "s", "task": {"labels": ["neutral"]},
+         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label", "id": "id"}},
+         "models": [{"id": "clf", "provider": "builtin", "role": "small"}]}
+        """
+        #expect { try DatasetLoader.load(try Fixtures.experiment(config, in: dir)) } throws: { error in
+            "\(error)" == "test.jsonl:3: example id \"x\" again (first at test.jsonl:1); ids must be unique within a split, as results are keyed by them"
+        }
+    }
 }

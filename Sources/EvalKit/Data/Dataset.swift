@@ -47,9 +47,13 @@ public enum DataError: Error, CustomStringConvertible, Sendable {
     case unreadable(file: String, reason: String)
     case badRecord(file: String, line: Int, reason: String)
     case emptySplit(split: String, source: String)
+    /// Two examples of one split share an id: results are keyed by it, so one would never be evaluated.
+    case duplicateID(id: String, first: String, again: String)
 
     public var description: String {
         switch self {
+        case let .duplicateID(id, first, again):
+            return "\(again): example id \"\(id)\" again (first at \(first)); ids must be unique within a split, as results are keyed by them"
         case let .unreadable(file, reason): return "\(file): \(reason)"
         case let .badRecord(file, line, reason): return "\(file):\(line): \(reason)"
         case let .emptySplit(split, source): return "the \(split) split is empty (from \(source)); every experiment needs training and test examples"

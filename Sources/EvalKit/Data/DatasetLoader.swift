@@ -2,8 +2,20 @@ import Foundation
 
 /// Loads dataset files (JSONL or CSV) into splits, following the experiment's field mapping.
 public enum DatasetLoader {
-    /// Loads all three splits as the experiment describes them.
+    /// Loads all three splits as the experiment describes them; ids must be unique within each split.
     public static func load(_ experiment: Experiment) throws(DataError) -> Dataset {
+        let dataset = try loadSplits(experiment)
+        for (_, examples) in dataset.splits {
+            var seen: [String: String] = [:]
+            for example in examples {
+                if let first = seen[example.id] { throw .duplicateID(id: example.id, first: first, again: example.location) }
+                seen[example.id] = example.location
+            }
+        }
+        return dataset
+    }
+
+    static func loadSplits(_ experiment: Experiment) throws(DataError) -> Dataset {
         let spec = experiment.dataset
         let labels = experiment.task.labels
         switch spec.source {

@@ -384,7 +384,11 @@ actor RunRecorder {
             stop.stop("the budget of \(Format.usd(budget)) ($.run.budget_usd) was reached after \(done) requests (\(Format.usd(spentUSD)) spent)")
         }
         if writeError == nil {
-            do { try journal.append(contentsOf: batch) } catch { writeError = error }
+            do { try journal.append(contentsOf: batch) } catch {
+                writeError = error
+                // Answers that cannot be kept are not worth paying for: stop taking new requests.
+                stop.stop("results.jsonl cannot be written (\(error)); the run stopped to lose no more answers")
+            }
             // Each line is written through at once; fsync now and then bounds what a power cut can take.
             if ContinuousClock.now - lastSync > .seconds(1) {
                 journal.sync()
