@@ -36,13 +36,15 @@ import Testing
 
     /// Writes a run folder (config.json, results.jsonl, run.json with `environment`) and renders its reports with `evalkit report`'s code.
     static func writeRun(_ dir: String, id: String, candidates: [String] = ["big:p", "small:p"], answers: [Answers],
-                         environment: RunEnvironment? = GateTests.environment()) throws -> String {
+                         environment: RunEnvironment? = GateTests.environment(), modelPrefix: String = "") throws -> String {
         let folder = dir + "/" + id
         let list = candidates.map { c -> String in
             let parts = c.split(separator: ":")
             return "{\"model\": \"\(parts[0])\", \"prompt\": \"\(parts[1])\"}"
         }.joined(separator: ", ")
-        try Fixtures.write(config.replacingOccurrences(of: "CANDIDATES", with: "[\(list)]"), to: "config.json", in: folder)
+        try Fixtures.write(config.replacingOccurrences(of: "CANDIDATES", with: "[\(list)]")
+            .replacingOccurrences(of: "{\"id\": \"big\"", with: "{\"id\": \"\(modelPrefix)big\"")
+            .replacingOccurrences(of: "{\"id\": \"small\"", with: "{\"id\": \"\(modelPrefix)small\""), to: "config.json", in: folder)
         var lines = ""
         for a in answers {
             let model = String(a.candidate.split(separator: ":")[0])
@@ -50,7 +52,7 @@ import Testing
                 let ok = a.right(i)
                 let r = ExampleResult(candidate: a.candidate, model: model, prompt: "p", exampleID: String(format: "x%05d", i), target: "a",
                                       output: ok ? "a" : "b", label: ok ? "a" : "b", correct: ok, latencyMs: a.latency + Double(i % 7),
-                                      inputTokens: 100, outputTokens: 1, costUSD: model == "big" ? 0.00103 : 0.000102)
+                                      inputTokens: 100, outputTokens: 1, costUSD: model.hasSuffix("big") ? 0.00103 : 0.000102)
                 lines += r.json.encoded() + "\n"
             }
         }
@@ -84,6 +86,29 @@ import Testing
         #expect(accuracy.verdict == .fail)
         #expect(accuracy.detail.contains("significant") && accuracy.detail.contains("exact McNemar on 200 shared examples"))
         #expect(row(report, "small:p", "accuracy")?.verdict == .pass)
+    }
+
+    @Test func idsThatLookLikeFormulasStillPairTheirResults() throws {
+        // summary.csv guards "=big:p" as "'=big:p" for spreadsheets; the gate must still find its per-example results.
+        let dir = try Fixtures.temporaryDirectory()
+        let ids = ["=big:p", "=small:p"]
+        let env = GateTests.environment(candidates: ids)
+        var renamed = env
+        renamed.models = ["=big", "=small"].map { ModelFingerprint(modelID: $0, placement: .local) }
+        let base = try Self.writeRun(dir, id: "base", candidates: ids, answers: [.init(candidate: ids[0], n: 200) { $0 % 10 != 0 },
+                                                                                  .init(candidate: ids[1], n: 200) { _ in true }],
+                                     environment: renamed, modelPrefix: "=")
+        let now = try Self.writeRun(dir, id: "now", candidates: ids, answers: [.init(candidate: ids[0], n: 200) { $0 % 2 == 0 },
+                                                                                .init(candidate: ids[1], n: 200) { _ in true }],
+                                    environment: renamed, modelPrefix: "=")
+        #expect(try String(contentsOfFile: base + "/summary.csv", encoding: .utf8).contains("'=big:p"))
+        let report = try check(now, base)
+        let accuracy = try #require(row(report, "=big:p", "accuracy"))
+        #expect(accuracy.verdict == .fail && accuracy.detail.contains("exact McNemar on 200 shared examples"), "\(accuracy.detail)")
+        for text in ["=big:p", "'=x", "-1", "-x", "@a", "a\r\nb", "plain", "'", "''"] {
+            #expect(CSV.unguarded(CSV.cell(text).trimmingCharacters(in: CharacterSet(charactersIn: "\""))) == text || CSV.cell(text).hasPrefix("\""), "\(text)")
+        }
+        #expect(try CSV.parse(CSV.row(["a\r\nb", "c"])).first?.fields == ["a\r\nb", "c"])
     }
 
     @Test func noiseWithinTheAllowancePasses() throws {

@@ -134,7 +134,9 @@ public struct RunFolder: Sendable {
             guard record.fields.count == header.count else {
                 throw .corrupt(path: path, reason: "line \(record.line) has \(record.fields.count) fields where the header has \(header.count)")
             }
-            rows.append(SummaryRow(candidate: record.fields[0], cells: Dictionary(zip(header, record.fields), uniquingKeysWith: { a, _ in a })))
+            // Ids as the run knows them: the formula guard is for spreadsheets, not for pairing results.
+            let fields = record.fields.map(CSV.unguarded)
+            rows.append(SummaryRow(candidate: fields[0], cells: Dictionary(zip(header, fields), uniquingKeysWith: { a, _ in a })))
         }
         return rows
     }

@@ -74,17 +74,29 @@ public enum CSV {
         return records
     }
 
+    /// Characters that make a spreadsheet read a cell as a formula, and the guard's own quote mark
+    /// (guarded too, so `unguarded` can undo the guard exactly).
+    static let guardedStarts = "=+-@\t\r'".unicodeScalars
+
     /// One CSV cell, quoted when needed. Cells starting with = + - @ are prefixed with a quote
     /// mark so spreadsheets do not run them as formulas (unless they are plain numbers).
     public static func cell(_ value: String) -> String {
         var text = value
-        if let first = text.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first), Double(text) == nil {
+        if let first = text.unicodeScalars.first, guardedStarts.contains(first), Double(text) == nil {
             text = "'" + text
         }
-        if text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
+        // By scalar: "\r\n" is one Character, equal to neither "\r" nor "\n".
+        if text.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
             return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
         }
         return text
+    }
+
+    /// A cell's value as it was before `cell` guarded it against formulas.
+    public static func unguarded(_ text: String) -> String {
+        let scalars = text.unicodeScalars
+        guard scalars.first == "'", scalars.count > 1, guardedStarts.contains(scalars[scalars.index(after: scalars.startIndex)]) else { return text }
+        return String(scalars.dropFirst())
     }
 
     /// One CSV line (with CRLF-free "\n" ending) from cells.
