@@ -193,7 +193,7 @@ import Testing
         let diff = RunDiff.markdown(try RunFolder.load(run), try RunFolder.load(changed))
         #expect(diff.contains("### big:p: 0 right → wrong, 1 wrong → right"))
         #expect(diff.contains("### small:p: 1 right → wrong, 0 wrong → right"))
-        #expect(diff.contains("| $.models[1].pricing.output_per_million | 2 | 3 |"))
+        #expect(diff.contains("| $.models\\[1\\].pricing.output_per_million | 2 | 3 |"), "\(diff)")
         #expect(diff.contains("| big:p | 66.0% → 67.0% | +1.0 pts | McNemar p = 1.0000 on 100 |"))
     }
 }

@@ -262,8 +262,12 @@ import Testing
         let server = try FakeLLMServer()
         let dir = try Fixtures.temporaryDirectory()
         let hostile = ["ECHO <script>alert(1)</script> | pipe", "ECHO =HYPERLINK(\"http://x\") @SUM(A1) +1 -2", "ECHO <img src=x onerror=alert(1)> & \"q\"",
-                       "ECHO line\nbreak ``` fence", "ECHO ]]> <!-- -->"]
-        let config = try Self.writeExperiment(in: dir, url: server.baseURL, n: 5, promptID: "p<b>&\"'", inputs: { hostile[$0] })
+                       "ECHO line\nbreak ``` fence ![x](https://evil.example/t.png) [click](javascript:alert(1))",
+                       "ECHO ]]> <!-- --> \u{202E}gnp.exe\u{200B}"]
+        // Ids with markup are refused by name; one with a formula start and an ampersand is escaped where it appears.
+        let refused = try Self.writeExperiment(in: dir, url: server.baseURL, n: 5, promptID: "p<b>", inputs: { hostile[$0] })
+        #expect { _ = try Preparation.prepare(configPath: refused) } throws: { "\($0)".contains("$.prompts[0].id: expected an id") && "\($0)".contains("U+3C") }
+        let config = try Self.writeExperiment(in: dir, url: server.baseURL, n: 5, promptID: "=p&x", inputs: { hostile[$0] })
         var options = CompareOptions()
         options.outDirectory = dir + "/run"
         _ = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
@@ -271,7 +275,8 @@ import Testing
         #expect(results.contains { $0.output?.contains("<script>") == true })
 
         let report = try String(contentsOfFile: dir + "/run/report.md", encoding: .utf8)
-        for needle in ["<script", "<img", "<b>", "<!-- -->"] { #expect(!report.contains(needle), "\(needle) in report.md") }
+        for needle in ["<script", "<img", "<!-- -->", "![x](", "[click](", "\u{202E}", "\u{200B}"] { #expect(!report.contains(needle), "\(needle) in report.md") }
+        #expect(report.contains("⟨U+202E⟩"))
         // Every table row has as many unescaped cell separators as its header.
         var columns: Int? = nil
         for line in report.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
@@ -282,10 +287,10 @@ import Testing
         for file in ["accuracy-vs-cost.svg", "latency.svg"] {
             let svg = try String(contentsOfFile: dir + "/run/" + file, encoding: .utf8)
             #expect(XMLParser(data: Data(svg.utf8)).parse(), "\(file) is not well-formed")
-            #expect(!svg.contains("<b>"))
+            #expect(!svg.contains("<script"))
         }
         let csv = try CSV.parse(String(contentsOfFile: dir + "/run/summary.csv", encoding: .utf8))
-        #expect(csv.count == 2 && csv[1].fields[0] == "api:p<b>&\"'")
+        #expect(csv.count == 2 && csv[1].fields[0] == "api:=p&x")
         #expect(csv.allSatisfy { $0.fields.count == SummaryTable.columns.count })
         #expect(CSV.cell("=HYPERLINK(\"http://x\")").hasPrefix("\"'="))
     }

@@ -25,8 +25,10 @@ public enum ExperimentLoader {
         }
         root.rejectUnknownKeys(topLevelKeys, issues: &issues)
         let name = root.string("name", required: true, issues: &issues)
-        if let name, name.contains("/") || name.hasPrefix(".") {
-            issues.add(ConfigIssue(path: "$.name", expected: "a name usable as a folder (no '/', not starting with '.')", found: "\"\(name)\""))
+        if let name, name.hasPrefix(".") {
+            issues.add(ConfigIssue(path: "$.name", expected: "a name usable as a folder (not starting with '.')", found: "\"\(name)\""))
+        } else if let name {
+            checkID(name, path: "$.name", issues: &issues)
         }
         let task = readTask(root, issues: &issues)
         let dataset = readDataset(root, issues: &issues)
@@ -196,6 +198,7 @@ public enum ExperimentLoader {
             if let id, prompts.contains(where: { $0.id == id }) {
                 issues.add(ConfigIssue(path: p.childPath("id"), expected: "a prompt id used once", found: "\"\(id)\" again"))
             }
+            if let id { checkID(id, path: p.childPath("id"), issues: &issues) }
             let user = p.string("user", required: true, issues: &issues)
             let examples = readExampleSelection(p["examples"], path: p.childPath("examples"), issues: &issues)
             let parsing = readParsing(p["parse"], path: p.childPath("parse"), labels: labels, issues: &issues)
@@ -241,6 +244,19 @@ public enum ExperimentLoader {
         }
     }
 
+    /// Characters an id may not hold: ids name files (training-<model>.csv), join into candidate ids
+    /// (model:prompt) and appear in Markdown, so no separators, brackets, quotes, whitespace or controls.
+    static let forbiddenIDCharacters = Set(":/\\`|<>[]()\"'*".unicodeScalars)
+
+    static func checkID(_ id: String, path: String, issues: inout IssueCollector) {
+        let bad = id.unicodeScalars.first { forbiddenIDCharacters.contains($0) || $0.properties.isWhitespace || $0.properties.generalCategory == .control
+            || $0.properties.generalCategory == .format }
+        guard id.isEmpty || bad != nil || id.unicodeScalars.count > 100 else { return }
+        let found = bad.map { "\"\(JSON.string(id).encoded().dropFirst().dropLast())\" (it holds U+\(String($0.value, radix: 16, uppercase: true)))" } ?? "\"\(id.prefix(40))…\""
+        issues.add(ConfigIssue(path: path, expected: "an id of 1 to 100 characters without whitespace, control characters or any of : / \\ ` | < > [ ] ( ) \" ' *",
+                               found: found))
+    }
+
     // MARK: models
 
     static func readModels(_ root: ObjectReader, runConcurrency: Int, issues: inout IssueCollector) -> [ModelSpec] {
@@ -272,9 +288,7 @@ public enum ExperimentLoader {
             if let id, models.contains(where: { $0.id == id }) {
                 issues.add(ConfigIssue(path: m.childPath("id"), expected: "a model id used once", found: "\"\(id)\" again"))
             }
-            if let id, id.contains(":") || id.contains("/") {
-                issues.add(ConfigIssue(path: m.childPath("id"), expected: "an id without ':' or '/'", found: "\"\(id)\""))
-            }
+            if let id { checkID(id, path: m.childPath("id"), issues: &issues) }
             let providerName = m.oneOf("provider", ["openai", "anthropic", "command", "builtin"], required: true, issues: &issues)
             let role = m.oneOf("role", ModelRole.allCases.map(\.rawValue), required: true, issues: &issues).flatMap(ModelRole.init(rawValue:))
             let options = ObjectReader(m["options"] ?? .object([]), path: m.childPath("options"), issues: &issues)

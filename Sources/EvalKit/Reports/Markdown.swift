@@ -2,21 +2,35 @@ import Foundation
 
 /// Markdown building blocks with escaping for untrusted text (dataset inputs, model outputs).
 public enum Markdown {
-    /// Text safe inside a table cell: one line, pipes and HTML neutralised.
+    /// Text safe inside a table cell or a sentence: one line; pipes, HTML, code spans, links and images
+    /// neutralised; invisible and direction-changing characters shown as their code (U+202E) so text
+    /// cannot hide or reorder what a reviewer reads.
     public static func cell(_ text: String) -> String {
         var out = ""
-        for c in text {
-            switch c {
+        for scalar in text.unicodeScalars {
+            switch scalar {
             case "|": out += "\\|"
             case "<": out += "&lt;"
             case ">": out += "&gt;"
             case "&": out += "&amp;"
             case "`": out += "\\`"
-            case "\n", "\r", "\r\n", "\t": out += " "
-            default: out.append(c)
+            case "[": out += "\\["
+            case "]": out += "\\]"
+            case "!": out += "\\!"
+            case "\n", "\r", "\t": out += " "
+            default:
+                if isHidden(scalar) { out += "⟨U+" + String(scalar.value, radix: 16, uppercase: true) + "⟩" } else { out.unicodeScalars.append(scalar) }
             }
         }
         return out
+    }
+
+    /// Controls, bidirectional overrides and isolates, zero-width and other format characters.
+    static func isHidden(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator: return true
+        default: return false
+        }
     }
 
     /// A table with a header row; cells are escaped here.
