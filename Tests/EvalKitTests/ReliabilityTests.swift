@@ -234,7 +234,9 @@ import Testing
         let dir = try Fixtures.temporaryDirectory()
         setenv("EVALKIT_SECRET_FOR_TEST", "sk-bad-key", 1)
         defer { unsetenv("EVALKIT_SECRET_FOR_TEST") }
-        let config = try Self.writeExperiment(in: dir, url: server.baseURL, n: 5, keyEnv: "EVALKIT_SECRET_FOR_TEST")
+        // One input makes the server quote the key back inside a normal answer.
+        let config = try Self.writeExperiment(in: dir, url: server.baseURL, n: 5, keyEnv: "EVALKIT_SECRET_FOR_TEST",
+                                              inputs: { $0 == 2 ? "ECHOKEY please" : "\(Self.words[$0 % 6]) #\($0)" })
         var options = CompareOptions()
         options.outDirectory = dir + "/run"
         let outcome = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
@@ -248,6 +250,7 @@ import Testing
         options.outDirectory = dir + "/run2"
         _ = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
         #expect(try server.requests().contains { $0["authorization"]?.stringValue == "Bearer sk-good-secret-value-42" })
+        #expect(try ResultsJournal.read(path: dir + "/run2/results.jsonl").contains { $0.output == "you sent Bearer [redacted]" })
         var files: [String] = []
         let enumerator = FileManager.default.enumerator(atPath: dir)
         while let file = enumerator?.nextObject() as? String { files.append(dir + "/" + file) }

@@ -225,7 +225,8 @@ struct APIAccess: Sendable {
     /// POSTs a request; a rejected key (401/403) names the variable it came from, never its value.
     func post(_ url: String, body: JSON, headers: [String: String], keyVariable: String?) async throws(ProviderError) -> JSON {
         do {
-            return try await client.postJSON(url, body: body, headers: headers)
+            // A server may echo the key inside a normal answer too: it must reach no result, cache or report.
+            return redacted(try await client.postJSON(url, body: body, headers: headers))
         } catch {
             guard case let .http(status, _, serverMessage, retryAfter) = error else { throw error }
             // Some servers quote the key back in their error; it must not reach results or logs.
@@ -235,6 +236,17 @@ struct APIAccess: Sendable {
                 throw .http(status: status, url: url, message: "\(source) was rejected: \(message)")
             }
             throw .http(status: status, url: url, message: message, retryAfter: retryAfter)
+        }
+    }
+
+    /// The answer with every occurrence of the key in its strings replaced by "[redacted]".
+    func redacted(_ json: JSON) -> JSON {
+        guard let key, !key.isEmpty else { return json }
+        switch json {
+        case .string(let text): return text.contains(key) ? .string(text.replacingOccurrences(of: key, with: "[redacted]")) : json
+        case .array(let items): return .array(items.map(redacted))
+        case .object(let members): return .object(members.map { ($0.0.replacingOccurrences(of: key, with: "[redacted]"), redacted($0.1)) })
+        default: return json
         }
     }
 

@@ -4,7 +4,7 @@
 Binds 127.0.0.1 on a free port and prints the port on its first stdout line. Answers by
 keyword: a prompt whose last line of input mentions "love" or "great" is positive, "hate" or
 "awful" negative, anything else neutral. Inputs containing FAIL500, NOJSON or NOCHOICES get
-those faults; inputs containing ECHO are echoed back; the key "sk-bad-key" gets a 401. Every request (path, headers that matter, body) is appended as a JSON line to
+those faults; inputs containing ECHO are echoed back; ECHOKEY answers with the Authorization header; the key "sk-bad-key" gets a 401. Every request (path, headers that matter, body) is appended as a JSON line to
 the log file named by the first argument, so tests can check what was really sent.
 
 Set by the test through the environment: FAKE_DELAY_MS (each completion waits that long),
@@ -101,6 +101,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, {"id": "x", "object": "chat.completion"})
         # ECHO: answer with the prompt's last input line verbatim (hostile text comes back as output).
         answer = text.strip().splitlines()[-2] if "ECHO" in text and len(text.strip().splitlines()) > 1 else classify(text)
+        if "ECHOKEY" in text:
+            answer = "you sent " + str(self.headers.get("Authorization"))
         prompt_tokens = len(text.split())
         if self.path.endswith("/messages"):
             return self.reply(200, {"type": "message", "role": "assistant", "content": [{"type": "text", "text": answer}],
