@@ -83,7 +83,7 @@ import Testing
             case 0: #expect(count == 4)        // 500 every time: all attempts used
             case 1, 3, 4: #expect(count == 2)  // one 429 / hang / reset, then an answer
             case 2: #expect(count == 3)        // two 503s, then an answer
-            case 5: #expect(count == 1)        // a malformed body is not retried
+            case 5: #expect(count == 4)        // a malformed body is retried like a 5xx (here it stays malformed)
             default: #expect(count == 1)
             }
         }
@@ -92,6 +92,10 @@ import Testing
         #expect(results.filter { !$0.answered }.count == expectedErrors)
         #expect(results.filter { $0.error?.contains("HTTP 500") == true }.allSatisfy { $0.attempts == 4 })
         #expect(results.filter { $0.error?.contains("not JSON") == true }.count == kinds.filter { $0 == 5 }.count)
+        // Each failed attempt's kind is recorded with the error.
+        #expect(results.filter { $0.error?.contains("not JSON") == true }.allSatisfy {
+            $0.attempts == 4 && $0.error?.hasSuffix("(attempts: unusable answer, unusable answer, unusable answer, unusable answer)") == true
+        })
         #expect(outcome.summary.metrics[0].attempts == log.count)
         #expect(outcome.failed)
         let failure = try #require(outcome.summary.runFailure)

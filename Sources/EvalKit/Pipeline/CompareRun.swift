@@ -432,6 +432,8 @@ actor RunRecorder {
 
         case .failure(let error):
             result.error = error.description
+            // What every attempt met, when there was more than one: a flaky endpoint shows as such.
+            if completion.faults.count > 1 { result.error = error.description + " (attempts: " + completion.faults.joined(separator: ", ") + ")" }
         }
         // Keep exactly what results.jsonl holds (latency and cost rounded as written), so the
         // report and `evalkit verify` compute from the same numbers.

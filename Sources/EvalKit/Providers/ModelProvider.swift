@@ -74,13 +74,28 @@ public enum ProviderError: Error, CustomStringConvertible, Sendable, Equatable {
         }
     }
 
-    /// True for failures worth trying again: rate limits (429), server errors (5xx), timeouts and
-    /// dropped connections. Other 4xx mean the request itself is wrong and would fail again.
+    /// True for failures worth trying again: rate limits (429), server errors (5xx), timeouts,
+    /// dropped connections and unusable answers (a body a proxy cut or a restarting server garbled).
+    /// Other 4xx mean the request itself is wrong and would fail again.
     public var isRetryable: Bool {
         switch self {
         case let .http(status, _, _, _): return status == 429 || (500...599).contains(status)
-        case .timeout, .connectionLost: return true
+        case .timeout, .connectionLost, .badResponse: return true
         default: return false
+        }
+    }
+
+    /// A few words naming the kind of fault, for the list of what each attempt met.
+    public var kind: String {
+        switch self {
+        case .unreachable: return "unreachable"
+        case .missingAPIKey: return "missing API key"
+        case .timeout: return "timeout"
+        case .connectionLost: return "connection lost"
+        case let .http(status, _, _, _): return "HTTP \(status)"
+        case .badResponse: return "unusable answer"
+        case .worker: return "worker failure"
+        case .notStarted: return "not started"
         }
     }
 

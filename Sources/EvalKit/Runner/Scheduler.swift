@@ -31,6 +31,8 @@ public struct Completion: Sendable {
     /// Requests sent for this job (0 for a cached answer).
     public var attempts: Int = 1
     public var cached: Bool = false
+    /// The kind of fault each failed attempt met, in order (empty when the first attempt answered).
+    public var faults: [String] = []
 }
 
 /// The jobs of one model and how to reach it.
@@ -164,6 +166,7 @@ public enum Scheduler {
         var random = SeededRandom(seed: workload.seed ^ UInt64(job.candidateIndex &* 1_000_003 &+ job.exampleIndex &* 7919 &+ job.repeatIndex))
         let tokens = Text.estimatedTokens(request.prompt.completionText) + workload.maxOutputTokens
         var attempt = 0
+        var faults: [String] = []
         while true {
             attempt += 1
             await workload.limiter?.acquire(tokens: tokens)
@@ -172,13 +175,14 @@ public enum Scheduler {
             do throws(ProviderError) { outcome = .success(try await workload.provider.complete(request)) } catch { outcome = .failure(error) }
             let elapsed = ContinuousClock.now - started
             let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+            if case .failure(let error) = outcome { faults.append(error.kind) }
             if case .failure(let error) = outcome, error.isRetryable, attempt < workload.retry.maxAttempts, !Task.isCancelled {
                 let wait = workload.retry.delay(afterAttempt: attempt, retryAfter: error.retryAfter, random: &random)
                 try? await Task.sleep(for: .seconds(wait))
                 continue
             }
             if case .success(let response) = outcome, let key { workload.cache?.store(key, response: response, latencyMs: ms) }
-            return Completion(job: job, outcome: outcome, latencyMs: ms, attempts: attempt)
+            return Completion(job: job, outcome: outcome, latencyMs: ms, attempts: attempt, faults: faults)
         }
     }
 }
