@@ -140,4 +140,44 @@ import Testing
         }
         await dead.stop()
     }
+
+    @Test func aWorkerCalledConcurrentlyAnswersEachRequestInTurn() async throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let echo = try Fixtures.write("""
+        import json, sys, time
+        for line in sys.stdin:
+            r = json.loads(line)
+            time.sleep(0.01)
+            print(json.dumps({"id": r["id"], "output": r["input"]}), flush=True)
+        """, to: "echo.py", in: dir)
+        let worker = CommandProvider(settings: CommandSettings(argv: ["python3", echo], timeoutSeconds: 10, generation: GenerationSettings()),
+                                     modelID: "echo", workingDirectory: dir)
+        try await worker.start()
+        let answers = await withTaskGroup(of: (String, String?).self) { group in
+            for i in 0..<16 {
+                group.addTask {
+                    let input = "input \(i)"
+                    let answer = try? await worker.complete(ModelRequest(prompt: RenderedPrompt(system: nil, user: input), input: input, id: "r\(i)"))
+                    return (input, answer?.text)
+                }
+            }
+            var out: [(String, String?)] = []
+            for await pair in group { out.append(pair) }
+            return out
+        }
+        await worker.stop()
+        #expect(answers.count == 16)
+        #expect(answers.allSatisfy { $0.0 == $0.1 }, "\(answers.filter { $0.0 != $0.1 })")
+    }
+
+    @Test func aCommandModelCannotAskForConcurrency() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        #expect {
+            _ = try Fixtures.experiment("""
+            {"name": "c", "task": {"labels": ["a"]}, "dataset": {"train": "t.jsonl", "test": "t.jsonl", "fields": {"input": "text", "target": "label"}},
+             "prompts": [{"id": "p", "user": "p.txt"}],
+             "models": [{"id": "w", "provider": "command", "role": "small", "concurrency": 4, "options": {"argv": ["python3", "w.py"]}}]}
+            """, in: dir)
+        } throws: { "\($0)".contains("$.models[0].concurrency: expected 1 for a command model") }
+    }
 }

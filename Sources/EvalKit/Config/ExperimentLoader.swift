@@ -295,6 +295,10 @@ public enum ExperimentLoader {
             let provider = providerName.flatMap { name in options.flatMap { readProvider(name, $0, issues: &issues) } }
             let pricing = readPricing(m["pricing"], path: m.childPath("pricing"), issues: &issues)
             let concurrency = m.integer("concurrency", minimum: 1, issues: &issues)
+            if let concurrency, concurrency > 1, let providerName, providerName == "command" || providerName == "builtin" {
+                issues.add(ConfigIssue(path: m.childPath("concurrency"), expected: "1 for a \(providerName) model (it answers one request at a time)",
+                                       found: String(concurrency)))
+            }
             if server != nil, providerName == "builtin" {
                 issues.add(ConfigIssue(path: m.childPath("server"), expected: "no server for a builtin model (it runs inside evalkit)"))
             }

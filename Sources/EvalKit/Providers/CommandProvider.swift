@@ -42,7 +42,23 @@ public actor CommandProvider: ModelProvider {
         "command|" + settings.argv.joined(separator: "\u{0}") + "|" + JSON.object(requestLine(request).filter { $0.0 != "id" }).encoded()
     }
 
+    /// A worker answers one request at a time, in order: a second caller waits its turn, so answers can
+    /// never be handed to the wrong request (the actor alone would interleave them at each await).
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    private func takeTurn() async {
+        if !busy { busy = true; return }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    private func endTurn() {
+        if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+    }
+
     public func complete(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse {
+        await takeTurn()
+        defer { endTurn() }
         // A worker that died or timed out is started again for the next request.
         if worker?.isRunning != true {
             await worker?.shutdown(grace: 0)
