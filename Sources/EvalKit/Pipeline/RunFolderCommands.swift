@@ -14,7 +14,10 @@ public enum RunFolderCommands {
         do { try fm.createDirectory(atPath: target, withIntermediateDirectories: true) } catch {
             throw .corrupt(path: target, reason: "cannot create the folder: \(error.localizedDescription)")
         }
-        for file in baselineFiles {
+        // The builtin models' training curves too: the report is rendered again from them.
+        let curves = ((try? fm.contentsOfDirectory(atPath: runDirectory)) ?? []).filter { $0.hasPrefix("training-") && ($0.hasSuffix(".csv") || $0.hasSuffix(".svg")) }
+        for old in ((try? fm.contentsOfDirectory(atPath: target)) ?? []) where old.hasPrefix("training-") { try? fm.removeItem(atPath: target + "/" + old) }
+        for file in baselineFiles + curves.sorted() {
             let source = runDirectory + "/" + file, copy = target + "/" + file
             try? fm.removeItem(atPath: copy)
             guard fm.fileExists(atPath: source) else { continue }

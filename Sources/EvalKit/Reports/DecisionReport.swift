@@ -108,10 +108,10 @@ public enum DecisionReport {
         for c in a.assessments where c.metrics.answered > 0 && c.metrics.errorRate > p.maxErrorRate {
             warnings.append("\(Markdown.cell(c.id)) failed on \(Format.percent(c.metrics.errorRate)) of its requests; they count as wrong answers")
         }
-        // Power where the verdict rests on a comparison: the chosen candidate and those left undecided (every comparison's is in Step 3).
+        // Power where the verdict rests on an unsettled comparison (every comparison's power is in Step 3).
         var resting: [String] = a.recommended.map { [$0.id] } ?? []
         if case let .notEnoughEvidence(candidates, fallback) = a.verdict { resting = candidates + (fallback.map { [$0] } ?? []) }
-        for id in resting {
+        for id in resting where a.assessment(id)?.nonInferiority?.status != .shown {
             guard let comparison = a.assessment(id)?.comparison else { continue }
             let detectable = comparison.minimumDetectable
             if detectable == nil || (detectable ?? 0) > p.margin {
@@ -159,10 +159,8 @@ public enum DecisionReport {
     static func nonInferiorityText(_ c: CandidateAssessment, _ p: DecisionPolicy) -> String {
         guard let test = c.nonInferiority else { return "" }
         return "non-inferior: the one-sided score test rejects \"worse by \(Format.fixed(p.margin * 100, digits: 1)) points or more\" "
-            + "(p = \(pValue(test.pValue)), Holm-adjusted over \(comparisonsWord(c)) \(pValue(test.pValueHolm)) < α/2 = \(JSON.formatNumber(p.alpha / 2)))"
+            + "(\(pEquals(test.pValue)); Holm-adjusted over the comparisons with the reference \(pEquals(test.pValueHolm)), below α/2 = \(JSON.formatNumber(p.alpha / 2)))"
     }
-
-    static func comparisonsWord(_ c: CandidateAssessment) -> String { "the comparisons with the reference" }
 
     /// How many more paired examples would settle non-inferiority if the observed difference holds.
     static func examplesNeededText(_ test: NonInferiorityTest, _ c: PairedComparison, _ p: DecisionPolicy) -> String {
