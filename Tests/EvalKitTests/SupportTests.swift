@@ -69,6 +69,17 @@ import Testing
         let table = Markdown.table(["h"], [["x|y"]])
         #expect(table == "| h |\n| --- |\n| x\\|y |\n")
     }
+
+    @Test func jsonFollowsTheGrammarAndKeepsEveryCharacter() throws {
+        // A lone high surrogate becomes U+FFFD and the escape after it is kept.
+        #expect(try JSON.parse(#""\uD800\u0041""#) == .string("\u{FFFD}A"))
+        #expect(try JSON.parse(#""\uD83D\uDE00""#) == .string("😀"))
+        for bad in ["007", "1.", "-.5", "1e400", "-", "1e", "01.5", "+1"] {
+            #expect(throws: JSONParseError.self, "\(bad)") { try JSON.parse(bad) }
+        }
+        for good in ["0", "-0", "1.5", "-2.25e-3", "10E+2", "123456789"] { #expect(throws: Never.self) { _ = try JSON.parse(good) } }
+        #expect(JSON.number(1.5).intValue == nil && JSON.number(1e300).intValue == nil && JSON.number(-3).countValue == nil && JSON.number(7).countValue == 7)
+    }
 }
 
 extension Array where Element == Int {

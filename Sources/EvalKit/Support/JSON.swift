@@ -285,11 +285,36 @@ private struct JSONParser {
             } else { break }
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        guard let value = Double(text) else {
+        // RFC 8259's grammar: no leading zeros (007), digits on both sides of a point (1., -.5), and a
+        // value a Double holds (1e400 would become infinity and be written back as null).
+        guard Self.isJSONNumber(bytes[start..<index]), let value = Double(text), value.isFinite else {
             index = start
             throw error("invalid number '\(text)'")
         }
         return value
+    }
+
+    /// -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
+    static func isJSONNumber(_ text: ArraySlice<UInt8>) -> Bool {
+        var i = text.startIndex
+        func digits() -> Int {
+            let from = i
+            while i < text.endIndex, text[i] >= 48, text[i] <= 57 { i += 1 }
+            return i - from
+        }
+        if i < text.endIndex, text[i] == UInt8(ascii: "-") { i += 1 }
+        guard i < text.endIndex else { return false }
+        if text[i] == UInt8(ascii: "0") { i += 1 } else if digits() == 0 { return false }
+        if i < text.endIndex, text[i] == UInt8(ascii: ".") {
+            i += 1
+            if digits() == 0 { return false }
+        }
+        if i < text.endIndex, text[i] == UInt8(ascii: "e") || text[i] == UInt8(ascii: "E") {
+            i += 1
+            if i < text.endIndex, text[i] == UInt8(ascii: "+") || text[i] == UInt8(ascii: "-") { i += 1 }
+            if digits() == 0 { return false }
+        }
+        return i == text.endIndex
     }
 
     mutating func parseString() throws(JSONParseError) -> String {
@@ -330,12 +355,17 @@ private struct JSONParser {
             case UInt8(ascii: "t"): buffer.append(0x09)
             case UInt8(ascii: "u"):
                 var code = try parseHex4()
-                if (0xD800...0xDBFF).contains(code), index + 1 < bytes.count,
+                if (0xD800...0xDBFF).contains(code), index + 5 < bytes.count,
                    bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
+                    // Only a low surrogate completes the pair; anything else after a lone high surrogate
+                    // is its own character (the lone one becomes U+FFFD), never dropped.
+                    let mark = index
                     index += 2
                     let low = try parseHex4()
                     if (0xDC00...0xDFFF).contains(low) {
                         code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    } else {
+                        index = mark
                     }
                 }
                 buffer.append(contentsOf: String(Unicode.Scalar(code) ?? "\u{FFFD}").utf8)
