@@ -124,4 +124,12 @@ import Testing
             "\(error)" == "test.jsonl:3: example id \"x\" again (first at test.jsonl:1); ids must be unique within a split, as results are keyed by them"
         }
     }
+
+    @Test func aByteOrderMarkIsNotPartOfTheFirstField() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let csv = try Fixtures.write("\u{FEFF}id,text,label\r\n1,hello,neutral\r\n", to: "excel.csv", in: dir)
+        #expect(try DatasetLoader.loadFile(csv, fields: fields, labels: labels).map(\.example.id) == ["1"])
+        let jsonl = try Fixtures.write("\u{FEFF}{\"id\": \"a\", \"text\": \"x\", \"label\": \"neutral\"}\n", to: "bom.jsonl", in: dir)
+        #expect(try DatasetLoader.loadFile(jsonl, fields: fields, labels: labels).map(\.example.id) == ["a"])
+    }
 }

@@ -70,6 +70,13 @@ import Testing
         #expect(table == "| h |\n| --- |\n| x\\|y |\n")
     }
 
+    @Test func csvKeepsQuotedEmptyRowsAndEndsRecordsAtALoneCR() throws {
+        #expect(try CSV.parse("a\n\"\"\nb\n").map(\.fields) == [["a"], [""], ["b"]])
+        #expect(try CSV.parse("a,b\r1,2\r3,4").map(\.fields) == [["a", "b"], ["1", "2"], ["3", "4"]])
+        #expect(try CSV.parse("a,b\r\n1,2\r\n\r\n").map(\.fields) == [["a", "b"], ["1", "2"]])
+        #expect(try CSV.parse("\"x\r\ny\",z\n").map(\.fields) == [["x\r\ny", "z"]])
+    }
+
     @Test func jsonFollowsTheGrammarAndKeepsEveryCharacter() throws {
         // A lone high surrogate becomes U+FFFD and the escape after it is kept.
         #expect(try JSON.parse(#""\uD800\u0041""#) == .string("\u{FFFD}A"))

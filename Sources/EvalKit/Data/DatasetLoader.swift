@@ -74,10 +74,13 @@ public enum DatasetLoader {
         }
         let canonical = Dictionary(labels.map { ($0.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })
         let builder = RowBuilder(path: path, fields: fields, canonicalLabels: canonical, labels: labels, extraField: extraField)
+        var bytes = [UInt8](data)
+        // A UTF-8 byte-order mark (Excel writes one) is not part of the first field's name or line.
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
         if path.lowercased().hasSuffix(".csv") {
-            return try loadCSV([UInt8](data), builder: builder)
+            return try loadCSV(bytes, builder: builder)
         }
-        return try loadJSONL([UInt8](data), builder: builder)
+        return try loadJSONL(bytes, builder: builder)
     }
 
     static func loadJSONL(_ bytes: [UInt8], builder: RowBuilder) throws(DataError) -> [Row] {

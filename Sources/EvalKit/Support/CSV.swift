@@ -22,12 +22,15 @@ public enum CSV {
         var field = String.UnicodeScalarView()
         var line = 1, recordLine = 1
         var inQuotes = false, fieldWasQuoted = false, afterQuote = false
+        // A line holding only "" is a record with one empty field, unlike a blank line.
+        var recordHadQuote = false
         var scalars = text.unicodeScalars.makeIterator()
         var pending: Unicode.Scalar? = nil
 
         func endField() {
             fields.append(String(field))
             field = String.UnicodeScalarView()
+            if fieldWasQuoted { recordHadQuote = true }
             fieldWasQuoted = false
             afterQuote = false
         }
@@ -47,12 +50,15 @@ public enum CSV {
             switch c {
             case ",":
                 endField()
-            case "\r":
-                continue
-            case "\n":
+            case "\r", "\n":
+                // CRLF, LF and a lone CR (old Mac files) all end a record.
+                if c == "\r" {
+                    if let next = scalars.next(), next != "\n" { pending = next }
+                }
                 endField()
-                if !(fields.count == 1 && fields[0].isEmpty) { records.append(Record(fields: fields, line: recordLine)) }
+                if !(fields.count == 1 && fields[0].isEmpty) || recordHadQuote { records.append(Record(fields: fields, line: recordLine)) }
                 fields = []
+                recordHadQuote = false
                 line += 1
                 recordLine = line
             case "\"":
