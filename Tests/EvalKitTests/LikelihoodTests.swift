@@ -36,6 +36,20 @@ enum LocalLLM {
         #expect(sent[0]["body"]?["logprobs"]?.numberValue == 20 && sent[0]["body"]?["max_tokens"]?.numberValue == 1)
     }
 
+    @Test func aPieceSeveralLabelsShareDecidesNothing() async throws {
+        let server = try FakeLLMServer()
+        let labels = ["negative", "neutral", "positive"]
+        let scorer = provider(server.baseURL)
+        // " ne" (−0.1) starts negative and neutral; " pos" (−2.0) starts positive only: positive, not negative by label order.
+        let response = try await scorer.complete(ModelRequest(prompt: RenderedPrompt(system: nil, user: "AMBIGUOUS\nSentiment:"),
+                                                              input: "x", id: "1", labels: labels))
+        #expect(response.text == "positive")
+        // With two labels only " ne" could mean either: a tie at the top is no answer.
+        let tie = try await scorer.complete(ModelRequest(prompt: RenderedPrompt(system: nil, user: "AMBIGUOUS\nSentiment:"),
+                                                         input: "x", id: "2", labels: ["negative", "neutral"]))
+        #expect(tie.text == "")
+    }
+
     @Test func likelihoodNeedsTheCompletionsEndpoint() throws {
         let dir = try Fixtures.temporaryDirectory()
         #expect { try Fixtures.experiment("""

@@ -82,13 +82,17 @@ public struct OpenAIProvider: ModelProvider {
             throw .badResponse(url: url, reason: "no top_logprobs in the answer; likelihood scoring needs a server that returns logprobs (llama.cpp's does)")
         }
         let floor = (top.compactMap { $0.1.numberValue }.min() ?? -30) - 1
+        let targets = request.labels.map { $0.lowercased() }
+        // A piece that starts several labels (" ne": negative and neutral) tells them apart not at all:
+        // it is credited to none, rather than to each and then to the first by label order.
+        let pieces = top.compactMap { token, value -> (piece: String, logprob: Double)? in
+            let piece = token.trimmingCharacters(in: .whitespaces).lowercased()
+            guard !piece.isEmpty, let logprob = value.numberValue, targets.filter({ $0.hasPrefix(piece) }).count == 1 else { return nil }
+            return (piece, logprob)
+        }
         var scores: [Double] = []
-        for label in request.labels {
-            let target = label.lowercased()
-            let matches = top.compactMap { token, value -> Double? in
-                let piece = token.trimmingCharacters(in: .whitespaces).lowercased()
-                return !piece.isEmpty && target.hasPrefix(piece) ? value.numberValue : nil
-            }
+        for target in targets {
+            let matches = pieces.compactMap { target.hasPrefix($0.piece) ? $0.logprob : nil }
             // log(sum(exp)) over the spellings that start this label.
             if let best = matches.max() {
                 scores.append(best + log(matches.reduce(0) { $0 + exp($1 - best) }))
@@ -99,10 +103,16 @@ public struct OpenAIProvider: ModelProvider {
         guard let best = scores.indices.max(by: { scores[$0] < scores[$1] }) else {
             throw .badResponse(url: url, reason: "no labels to score")
         }
+        // No label among the likely tokens, or a tie at the top: the answer cannot be read (invalid),
+        // not guessed by label order.
+        let usage = answer["usage"]
+        if scores.filter({ $0 == scores[best] }).count > 1 {
+            return ModelResponse(text: "", inputTokens: usage?["prompt_tokens"]?.countValue, outputTokens: usage?["completion_tokens"]?.countValue,
+                                 systemFingerprint: answer["system_fingerprint"]?.stringValue)
+        }
         let weights = scores.map { exp($0 - scores[best]) }
         let total = weights.reduce(0, +)
         let probabilities = Dictionary(zip(request.labels, weights.map { $0 / total }), uniquingKeysWith: { a, _ in a })
-        let usage = answer["usage"]
         return ModelResponse(text: request.labels[best], inputTokens: usage?["prompt_tokens"]?.countValue,
                              outputTokens: usage?["completion_tokens"]?.countValue, labelProbabilities: probabilities,
                              systemFingerprint: answer["system_fingerprint"]?.stringValue)

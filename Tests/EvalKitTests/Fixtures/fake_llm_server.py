@@ -82,6 +82,9 @@ class Handler(BaseHTTPRequestHandler):
             expected = classify(text).split()[-1].strip(".").lower()
             top = {" " + label: (-0.2 if label == expected else -2.5) for label in ("negative", "neutral", "positive")}
             top[" I"] = -3.0
+            if "AMBIGUOUS" in text:
+                # Only a piece two labels share ("ne": negative and neutral), and " pos" for positive.
+                top = {" ne": -0.1, " pos": -2.0, " I": -3.0}
             return self.reply(200, {"choices": [{"text": " " + expected, "logprobs": {"tokens": [" " + expected], "token_logprobs": [-0.2],
                                                                                  "top_logprobs": [top], "text_offset": [len(text)]}}],
                                     "usage": {"prompt_tokens": len(text.split()), "completion_tokens": 1}})
