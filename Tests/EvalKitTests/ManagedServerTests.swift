@@ -103,4 +103,26 @@ import Testing
             #expect(!Self.isAlive(pid), "the managed server outlived an interrupt with \(signals) signal(s)")
         }
     }
+
+    @Test func aServerDoesNotOutliveAnEvalkitThatIsKilled() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let port = closedPort()
+        _ = try Self.writeExperiment(in: dir, port: port, command: "python3 \(Fixtures.fixturesDirectory)/fault_server.py \(dir)/log.jsonl 0.3 \(port)", n: 60)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLITests.binary)
+        process.arguments = ["compare", "--no-cache", "--out", "run"]
+        process.currentDirectoryURL = URL(fileURLWithPath: dir)
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while ((try? String(contentsOfFile: dir + "/run/results.jsonl", encoding: .utf8)) ?? "").isEmpty && Date() < deadline { usleep(20_000) }
+        let pid = try Self.serverPID(dir)
+        #expect(Self.isAlive(pid))
+        // SIGKILL: evalkit runs no code of its own after it, as in a crash.
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        for _ in 0..<250 where Self.isAlive(pid) { usleep(20_000) }
+        #expect(!Self.isAlive(pid), "the managed server outlived a killed evalkit")
+    }
 }

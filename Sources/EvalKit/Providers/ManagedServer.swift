@@ -5,17 +5,51 @@ import FoundationNetworking
 import Synchronization
 
 /// Every child process evalkit starts (worker processes, managed servers), by PID, so that an
-/// abort can stop them all: no process may outlive the run.
+/// abort can stop them all: no process may outlive the run. The PIDs are also kept in a file that a
+/// watchdog reads: if evalkit dies without cleaning up (a crash, SIGKILL), the watchdog kills them.
 public final class ChildProcesses: Sendable {
     public static let shared = ChildProcesses()
-    private let pids = Mutex<Set<Int32>>([])
+    private struct State {
+        var pids: Set<Int32> = []
+        var watchdog: Process?
+    }
+    private let state = Mutex(State())
+    /// Where the watchdog finds the PIDs to kill, one per line.
+    let registry = NSTemporaryDirectory() + "evalkit-children-\(getpid())"
 
-    func add(_ pid: Int32) { pids.withLock { _ = $0.insert(pid) } }
-    func remove(_ pid: Int32) { pids.withLock { _ = $0.remove(pid) } }
+    func add(_ pid: Int32) {
+        state.withLock { s in
+            s.pids.insert(pid)
+            write(s.pids)
+            if s.watchdog == nil { s.watchdog = startWatchdog() }
+        }
+    }
+
+    func remove(_ pid: Int32) { state.withLock { s in if s.pids.remove(pid) != nil { write(s.pids) } } }
+
+    private func write(_ pids: Set<Int32>) {
+        SmallFile.store(Array(pids.sorted().map { "\($0)\n" }.joined().utf8), at: registry)
+    }
+
+    /// A shell loop that outlives evalkit by at most a second: once evalkit's PID is gone, it kills the
+    /// PIDs in the registry (children evalkit did not get to stop) and removes the file. No shell
+    /// interpolates a value: evalkit's PID and the file are its arguments.
+    private func startWatchdog() -> Process? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "while kill -0 \"$1\" 2>/dev/null; do sleep 1; done; "
+                             + "if [ -f \"$2\" ]; then while read -r child; do kill -9 \"$child\" 2>/dev/null; done < \"$2\"; rm -f \"$2\"; fi",
+                             "evalkit-watchdog", String(getpid()), registry]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { return nil }
+        return process
+    }
 
     /// Kills every child still registered (SIGKILL: used when the run is aborted).
     public func killAll() {
-        for pid in pids.withLock({ $0 }) { kill(pid, SIGKILL) }
+        for pid in state.withLock({ $0.pids }) { kill(pid, SIGKILL) }
     }
 }
 
