@@ -132,4 +132,24 @@ import Testing
         let jsonl = try Fixtures.write("\u{FEFF}{\"id\": \"a\", \"text\": \"x\", \"label\": \"neutral\"}\n", to: "bom.jsonl", in: dir)
         #expect(try DatasetLoader.loadFile(jsonl, fields: fields, labels: labels).map(\.example.id) == ["a"])
     }
+
+    @Test func everyBadLineOfEveryFileIsReportedAtOnce() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        try Fixtures.write("{\"id\": \"1\", \"text\": \"a\", \"label\": \"neutral\"}\n{\"id\": \"2\"}\n{\"id\": \"3\", \"text\": \"c\", \"label\": \"angry\"}\n",
+                           to: "train.jsonl", in: dir)
+        try Fixtures.write("id,text,label\n1,x,neutral\n2,y\n", to: "test.csv", in: dir)
+        let config = """
+        {"name": "s", "task": {"labels": ["neutral"]},
+         "dataset": {"train": "train.jsonl", "test": "test.csv", "fields": {"input": "text", "target": "label", "id": "id"}},
+         "models": [{"id": "clf", "provider": "builtin", "role": "small"}]}
+        """
+        #expect { try DatasetLoader.load(try Fixtures.experiment(config, in: dir)) } throws: { error in
+            let text = "\(error)"
+            return text.hasPrefix("3 problems in the data:") && text.contains("train.jsonl:2: missing field \"text\"")
+                && text.contains("train.jsonl:3: label \"angry\"") && text.contains("test.csv:3: 2 fields where the header has 3")
+        }
+        // A long list shows the first twenty and counts the rest.
+        try Fixtures.write((0..<30).map { "{\"id\": \"\($0)\"}" }.joined(separator: "\n"), to: "train.jsonl", in: dir)
+        #expect { try DatasetLoader.load(try Fixtures.experiment(config, in: dir)) } throws: { "\($0)".contains("… and 11 more") }
+    }
 }

@@ -49,9 +49,27 @@ public enum DataError: Error, CustomStringConvertible, Sendable {
     case emptySplit(split: String, source: String)
     /// Two examples of one split share an id: results are keyed by it, so one would never be evaluated.
     case duplicateID(id: String, first: String, again: String)
+    /// Every problem found in the files, so that one run of `validate` lists them all.
+    case several([DataError])
+
+    /// Shown of a long list of problems; the rest are counted.
+    static let shownProblems = 20
+
+    /// One error for a list of problems (nil when there are none; the problem itself when there is one).
+    static func combining(_ problems: [DataError]) -> DataError? {
+        let flat = problems.flatMap { problem -> [DataError] in
+            if case .several(let inner) = problem { return inner }
+            return [problem]
+        }
+        return flat.count <= 1 ? flat.first : .several(flat)
+    }
 
     public var description: String {
         switch self {
+        case .several(let problems):
+            var lines = problems.prefix(Self.shownProblems).map { "\n  - \($0)" }
+            if problems.count > Self.shownProblems { lines.append("\n  - … and \(problems.count - Self.shownProblems) more") }
+            return "\(problems.count) problems in the data:" + lines.joined()
         case let .duplicateID(id, first, again):
             return "\(again): example id \"\(id)\" again (first at \(first)); ids must be unique within a split, as results are keyed by them"
         case let .unreadable(file, reason): return "\(file): \(reason)"

@@ -20,11 +20,17 @@ public enum DatasetLoader {
         let labels = experiment.task.labels
         switch spec.source {
         case let .files(train, validation, test):
-            let trainSet = try loadFile(experiment.resolve(train), fields: spec.fields, labels: labels).map(\.example)
-            let validationSet = try validation.map { path throws(DataError) in
-                try loadFile(experiment.resolve(path), fields: spec.fields, labels: labels).map(\.example)
-            } ?? []
-            let testSet = try loadFile(experiment.resolve(test), fields: spec.fields, labels: labels).map(\.example)
+            // Every file is read even when one has problems, so that all of them are reported at once.
+            var problems: [DataError] = []
+            func examples(_ path: String?) -> [Example] {
+                guard let path else { return [] }
+                do { return try loadFile(experiment.resolve(path), fields: spec.fields, labels: labels).map(\.example) } catch {
+                    problems.append(error)
+                    return []
+                }
+            }
+            let trainSet = examples(train), validationSet = examples(validation), testSet = examples(test)
+            if let error = DataError.combining(problems) { throw error }
             if trainSet.isEmpty { throw .emptySplit(split: "train", source: train) }
             if testSet.isEmpty { throw .emptySplit(split: "test", source: test) }
             return Dataset(train: trainSet, validation: validationSet, test: testSet)
@@ -85,27 +91,38 @@ public enum DatasetLoader {
 
     static func loadJSONL(_ bytes: [UInt8], builder: RowBuilder) throws(DataError) -> [Row] {
         var rows: [Row] = []
+        var problems: [DataError] = []
         var lineNumber = 0
+        // Every bad line is collected (the report shows the first ones and counts the rest).
         for slice in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
             var line = slice
             if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-            if String(validating: line, as: UTF8.self) == nil {
-                throw .badRecord(file: builder.path, line: lineNumber, reason: "not valid UTF-8 (re-encode the file as UTF-8)")
+            do throws(DataError) {
+                rows.append(try jsonlRow(line, number: lineNumber, index: rows.count + problems.count, builder: builder))
+            } catch {
+                problems.append(error)
             }
-            let value: JSON
-            do { value = try JSON.parse(bytes: Array(line)) } catch {
-                throw .badRecord(file: builder.path, line: lineNumber, reason: "not a JSON object: \(error.message) at column \(error.column)")
-            }
-            guard let object = value.objectValue else {
-                throw .badRecord(file: builder.path, line: lineNumber, reason: "expected a JSON object, found \(value.kindDescription)")
-            }
-            var record: [String: JSON] = [:]
-            for (k, v) in object { record[k] = v }
-            rows.append(try builder.row(line: lineNumber, index: rows.count) { record[$0] })
         }
+        if let error = DataError.combining(problems) { throw error }
         return rows
+    }
+
+    static func jsonlRow(_ line: ArraySlice<UInt8>, number: Int, index: Int, builder: RowBuilder) throws(DataError) -> Row {
+        if String(validating: line, as: UTF8.self) == nil {
+            throw .badRecord(file: builder.path, line: number, reason: "not valid UTF-8 (re-encode the file as UTF-8)")
+        }
+        let value: JSON
+        do { value = try JSON.parse(bytes: Array(line)) } catch {
+            throw .badRecord(file: builder.path, line: number, reason: "not a JSON object: \(error.message) at column \(error.column)")
+        }
+        guard let object = value.objectValue else {
+            throw .badRecord(file: builder.path, line: number, reason: "expected a JSON object, found \(value.kindDescription)")
+        }
+        var record: [String: JSON] = [:]
+        for (k, v) in object { record[k] = v }
+        return try builder.row(line: number, index: index) { record[$0] }
     }
 
     static func loadCSV(_ bytes: [UInt8], builder: RowBuilder) throws(DataError) -> [Row] {
@@ -121,15 +138,22 @@ public enum DatasetLoader {
         var columns: [String: Int] = [:]
         for (i, name) in header.fields.enumerated() { columns[name.trimmingCharacters(in: .whitespaces)] = i }
         var rows: [Row] = []
+        var problems: [DataError] = []
         for record in records.dropFirst() {
             guard record.fields.count == header.fields.count else {
-                throw .badRecord(file: builder.path, line: record.line,
-                                 reason: "\(record.fields.count) fields where the header has \(header.fields.count) (ragged row; quote fields that contain commas)")
+                problems.append(.badRecord(file: builder.path, line: record.line,
+                                           reason: "\(record.fields.count) fields where the header has \(header.fields.count) (ragged row; quote fields that contain commas)"))
+                continue
             }
-            rows.append(try builder.row(line: record.line, index: rows.count) { name in
-                columns[name].map { JSON.string(record.fields[$0]) }
-            })
+            do throws(DataError) {
+                rows.append(try builder.row(line: record.line, index: rows.count + problems.count) { name in
+                    columns[name].map { JSON.string(record.fields[$0]) }
+                })
+            } catch {
+                problems.append(error)
+            }
         }
+        if let error = DataError.combining(problems) { throw error }
         return rows
     }
 
