@@ -99,6 +99,12 @@ import Testing
         await #expect(throws: ProviderError.self) { try await ask(model, "HUGECHUNK") }
         let response = try await model.complete(ModelRequest(prompt: RenderedPrompt(system: nil, user: "HUGETOKENS"), input: "x", id: "1"))
         #expect(response.inputTokens == nil && response.outputTokens == nil && response.text.hasPrefix("ok "))
+        // Another transfer coding: the body runs to the close whatever Content-Length says (RFC 9112 §6.3).
+        #expect(try await ask(model, "OTHERCODING").hasPrefix("ok "))
+        // Trailers past 64 KiB are refused; a large chunked answer is read whole.
+        await #expect(throws: ProviderError.self) { try await ask(model, "HUGETRAILER") }
+        let big = try await ask(model, "LARGEANSWER")
+        #expect(big.count == 300003, "\(big.prefix(80)) … \(big.count)")
     }
 
     @Test func largeRequestsAreWrittenWhole() async throws {

@@ -148,9 +148,10 @@ struct HTTPResponseParser {
             let framing: Framing
             if bodyless || parsed.status == 204 || parsed.status == 304 {
                 framing = .length(0)
-            } else if let coding = parsed.headers.first(where: { $0.name == "transfer-encoding" })?.value.lowercased(),
-                      coding.split(separator: ",").last?.trimmingCharacters(in: .whitespaces) == "chunked" {
-                framing = .chunked
+            } else if let coding = parsed.headers.first(where: { $0.name == "transfer-encoding" })?.value.lowercased() {
+                // RFC 9112 §6.3: chunked last means chunked; any other coding means the body runs to the
+                // close, whatever Content-Length says.
+                framing = coding.split(separator: ",").last?.trimmingCharacters(in: .whitespaces) == "chunked" ? .chunked : .untilClose
             } else if let lengthText = parsed.headers.first(where: { $0.name == "content-length" })?.value {
                 guard let length = Int(lengthText.trimmingCharacters(in: .whitespaces)), length >= 0 else {
                     throw .malformed("Content-Length \"\(lengthText)\" is not a number")
@@ -193,10 +194,14 @@ struct HTTPResponseParser {
             let sizeText = String(decoding: sizeField, as: UTF8.self).trimmingCharacters(in: .whitespaces)
             guard let size = Int(sizeText, radix: 16), size >= 0 else { throw .malformed("chunk size \"\(sizeText)\" is not hexadecimal") }
             if size == 0 {
-                // Trailers, if any, end with an empty line.
+                // Trailers, if any, end with an empty line; they may take no more than the headers may.
                 var cursor = lineEnd + 2
                 while true {
-                    guard let end = Self.lineEnd(buffer, from: cursor) else { return nil }
+                    guard let end = Self.lineEnd(buffer, from: cursor) else {
+                        if buffer.count - (lineEnd + 2) > Self.maxHeadBytes { throw .tooLarge("trailers over \(Self.maxHeadBytes) bytes") }
+                        return nil
+                    }
+                    if end - (lineEnd + 2) > Self.maxHeadBytes { throw .tooLarge("trailers over \(Self.maxHeadBytes) bytes") }
                     if end == cursor {
                         return HTTPResponseMessage(status: head.status, headers: head.headers, body: chunkedBody,
                                                    keepAlive: head.keepAlive && end + 2 == buffer.count)
@@ -211,6 +216,11 @@ struct HTTPResponseParser {
             guard buffer[dataStart + size] == 13, buffer[dataStart + size + 1] == 10 else { throw .malformed("a chunk not followed by CRLF") }
             chunkedBody.append(contentsOf: buffer[dataStart..<(dataStart + size)])
             chunkCursor = dataStart + size + 2
+            // Decoded bytes are not kept twice: the raw chunks already read are dropped now and then.
+            if chunkCursor >= 1 << 16 {
+                buffer.removeFirst(chunkCursor)
+                chunkCursor = 0
+            }
         }
     }
 

@@ -11,6 +11,9 @@ It frames answers the ways HTTP/1.1 allows, chosen by a word in the last message
   TRUNCATED    Content-Length 200 but 20 bytes, then close
   HUGECHUNK    a chunk size of 7fffffffffffffff, then close
   HUGETOKENS   "prompt_tokens": 1e300 and "completion_tokens": -4 in an otherwise normal answer
+  OTHERCODING  Transfer-Encoding other than chunked with a wrong Content-Length: the body runs to the close
+  HUGETRAILER  a chunked body whose trailers go on past 64 KiB
+  LARGEANSWER   a chunked answer of 300 KiB in 1 KiB chunks
   (otherwise)  a keep-alive answer with Content-Length
 The answer's content is "ok <length of the last message> <connection number>". Binds 127.0.0.1
 on a free port and prints it first; logs {"connection", "word", "path", "headers"} per request as a
@@ -21,7 +24,8 @@ import json, socket, socketserver, sys, threading, time
 LOG = sys.argv[1]
 lock = threading.Lock()
 connections = [0]
-WORDS = ["CHUNKED", "TRICKLE", "CLOSEFRAMED", "CONTINUE", "CLOSEAFTER", "GARBAGE", "TRUNCATED", "HUGECHUNK", "HUGETOKENS"]
+WORDS = ["CHUNKED", "TRICKLE", "CLOSEFRAMED", "CONTINUE", "CLOSEAFTER", "GARBAGE", "TRUNCATED", "HUGECHUNK", "HUGETOKENS",
+         "OTHERCODING", "HUGETRAILER", "LARGEANSWER"]
 
 
 def answer(content):
@@ -79,6 +83,19 @@ class Handler(socketserver.StreamRequestHandler):
             elif word == "GARBAGE":
                 out.write(b"HELLO THERE\r\n\r\n"); out.flush()
                 return
+            elif word == "OTHERCODING":
+                out.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: x-custom\r\nContent-Length: 5\r\n\r\n" + data); out.flush()
+                return
+            elif word == "HUGETRAILER":
+                out.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n" % (len(data), data))
+                for _ in range(100):
+                    out.write(b"X-Pad: " + b"a" * 1000 + b"\r\n")
+                out.flush()
+                return
+            elif word == "LARGEANSWER":
+                big = answer("ok " + "x" * 300000)
+                pieces = [big[i:i + 1024] for i in range(0, len(big), 1024)]
+                out.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n")
             elif word == "HUGECHUNK":
                 out.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7fffffffffffffff\r\nabc"); out.flush()
                 return
