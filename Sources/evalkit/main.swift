@@ -98,8 +98,8 @@ let commandHelp: [String: String] = [
 
     Compares each baseline candidate with its counterpart in RUN_DIR and fails (exit 1) when
       - accuracy drops by more than the allowed amount AND the drop is significant (exact McNemar
-        test on the examples both runs answered; where per-example results are missing, the
-        intervals must not overlap);
+        test on the examples both runs asked, a failed request counting as wrong; where per-example
+        results are missing, the intervals must not overlap);
       - latency got slower: the median of per-example latency ratios exceeds the allowed ratio and
         a one-sided sign test finds the slowdown significant (p95 against the ratio where
         per-example results are missing; changes under 5 ms are noise);
