@@ -23,6 +23,22 @@ import Testing
         """, to: "evalkit.json", in: dir)
     }
 
+    /// Starts `evalkit compare` on a managed fault server and waits for its first result; returns the
+    /// evalkit process and the server's PID.
+    static func compareUntilFirstResult(in dir: String, port: Int, extra: [String] = []) throws -> (Process, Int32) {
+        _ = try writeExperiment(in: dir, port: port, command: "python3 \(Fixtures.fixturesDirectory)/fault_server.py \(dir)/log.jsonl 0.3 \(port)", n: 60)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLITests.binary)
+        process.arguments = ["compare", "--no-cache", "--out", "run"] + extra
+        process.currentDirectoryURL = URL(fileURLWithPath: dir)
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while ((try? String(contentsOfFile: dir + "/run/results.jsonl", encoding: .utf8)) ?? "").isEmpty && Date() < deadline { usleep(20_000) }
+        return (process, try serverPID(dir))
+    }
+
     static func serverPID(_ dir: String) throws -> Int32 {
         let text = try String(contentsOfFile: dir + "/pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         return try #require(Int32(text))
@@ -81,17 +97,7 @@ import Testing
         for signals in [1, 2] {
             let dir = try Fixtures.temporaryDirectory()
             let port = closedPort()
-            _ = try Self.writeExperiment(in: dir, port: port, command: "python3 \(Fixtures.fixturesDirectory)/fault_server.py \(dir)/log.jsonl 0.3 \(port)", n: 60)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: CLITests.binary)
-            process.arguments = ["compare", "--no-cache", "--out", "run", "--concurrency", "2"]
-            process.currentDirectoryURL = URL(fileURLWithPath: dir)
-            process.standardError = FileHandle.nullDevice
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            let deadline = Date().addingTimeInterval(60)
-            while ((try? String(contentsOfFile: dir + "/run/results.jsonl", encoding: .utf8)) ?? "").isEmpty && Date() < deadline { usleep(20_000) }
-            let pid = try Self.serverPID(dir)
+            let (process, pid) = try Self.compareUntilFirstResult(in: dir, port: port, extra: ["--concurrency", "2"])
             #expect(Self.isAlive(pid))
             for _ in 0..<signals {
                 kill(process.processIdentifier, SIGINT)
@@ -107,17 +113,7 @@ import Testing
     @Test func aServerDoesNotOutliveAnEvalkitThatIsKilled() throws {
         let dir = try Fixtures.temporaryDirectory()
         let port = closedPort()
-        _ = try Self.writeExperiment(in: dir, port: port, command: "python3 \(Fixtures.fixturesDirectory)/fault_server.py \(dir)/log.jsonl 0.3 \(port)", n: 60)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLITests.binary)
-        process.arguments = ["compare", "--no-cache", "--out", "run"]
-        process.currentDirectoryURL = URL(fileURLWithPath: dir)
-        process.standardError = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(60)
-        while ((try? String(contentsOfFile: dir + "/run/results.jsonl", encoding: .utf8)) ?? "").isEmpty && Date() < deadline { usleep(20_000) }
-        let pid = try Self.serverPID(dir)
+        let (process, pid) = try Self.compareUntilFirstResult(in: dir, port: port)
         #expect(Self.isAlive(pid))
         // SIGKILL: evalkit runs no code of its own after it, as in a crash.
         kill(process.processIdentifier, SIGKILL)
