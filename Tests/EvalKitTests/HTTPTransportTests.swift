@@ -82,6 +82,74 @@ import Testing
         #expect(try server.requests().count == 2, "the connection the server closed was dropped before use, so the request was sent once")
     }
 
+    @Test func aRequestAKeptConnectionDropsUnansweredIsSentAgainAtOnce() async throws {
+        let server = try FakeLLMServer(script: "http_edge_server.py")
+        let model = provider(server)
+        let first = try await ask(model, "DROPNEXT")
+        // The server reads this request on the kept connection and closes it without a byte of answer: a
+        // single attempt still answers, from a new connection, with no error for the scheduler to retry.
+        let second = try await ask(model, "next")
+        #expect(connection(first) == 1 && connection(second) == 2)
+        #expect(try server.requests().compactMap { $0["connection"]?.numberValue } == [1, 1, 2])
+    }
+
+    @Test func aNameThatDoesNotResolveIsATypedError() async throws {
+        // The .invalid domain never resolves (RFC 6761); with no DNS the lookup may instead time out.
+        let nowhere = OpenAIProvider(settings: settings("http://evalkit-test.invalid:8080/v1", timeout: 3), concurrency: 1)
+        do {
+            try await nowhere.start()
+            Issue.record("start succeeded against a name that does not resolve")
+        } catch {
+            let url = "http://evalkit-test.invalid:8080/v1/models"
+            #expect(error == .unreachable(url: url, reason: "host not found") || error == .unreachable(url: url, reason: "timed out"), "\(error)")
+        }
+    }
+
+    @Test func theSocketThreadSleepsWhileARequestWaits() throws {
+        // evalkit probes a server that accepts connections and never answers: while the probe waits (up to
+        // 5 s), the socket thread has nothing to do and must not wake on a timer (it once woke every 50 ms).
+        let (listener, port) = boundSocket(listening: true)
+        defer { close(listener) }
+        let dir = try Fixtures.temporaryDirectory()
+        try Fixtures.write(Fixtures.jsonl([("1", "a", "x"), ("2", "b", "y")]), to: "train.jsonl", in: dir)
+        try Fixtures.write(Fixtures.jsonl([("3", "c", "x")]), to: "test.jsonl", in: dir)
+        try Fixtures.write("{{input}}", to: "p.txt", in: dir)
+        try Fixtures.write("""
+        {"name": "silent", "task": {"labels": ["x", "y"]},
+         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label"}},
+         "prompts": [{"id": "p", "user": "p.txt"}],
+         "models": [{"id": "m", "provider": "openai", "role": "foundation",
+                     "options": {"base_url": "http://127.0.0.1:\(port)/v1", "model": "m", "timeout_seconds": 30}}]}
+        """, to: "evalkit.json", in: dir)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLITests.binary)
+        process.arguments = ["compare", "--no-cache", "--out", dir + "/run"]
+        process.currentDirectoryURL = URL(fileURLWithPath: dir)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        let tasks = "/proc/\(process.processIdentifier)/task"
+        func socketThreadSwitches() -> Int? {
+            for task in (try? FileManager.default.contentsOfDirectory(atPath: tasks)) ?? [] {
+                guard (try? String(contentsOfFile: "\(tasks)/\(task)/comm", encoding: .utf8))?.hasPrefix("evalkit-socket") == true,
+                      let status = try? String(contentsOfFile: "\(tasks)/\(task)/status", encoding: .utf8) else { continue }
+                let line = status.split(separator: "\n").first { $0.hasPrefix("voluntary_ctxt_switches:") }
+                return line.flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) }
+            }
+            return nil
+        }
+        var before: Int? = nil
+        for _ in 0..<200 where before == nil { usleep(25_000); before = socketThreadSwitches() }
+        let start = try #require(before, "the socket thread did not appear")
+        // Let the probe's connection settle into its wait, then count wake-ups over one second.
+        usleep(200_000)
+        let settled = socketThreadSwitches() ?? start
+        usleep(1_000_000)
+        let after = try #require(socketThreadSwitches(), "evalkit ended while the probe should still wait")
+        #expect(after - settled <= 3, "the socket thread woke \(after - settled) times in a second with one request waiting")
+    }
+
     @Test func brokenAnswersAreTypedErrors() async throws {
         let server = try FakeLLMServer(script: "http_edge_server.py")
         let model = provider(server)

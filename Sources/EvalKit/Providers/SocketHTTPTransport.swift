@@ -8,27 +8,46 @@ import Synchronization
 /// process. A request then costs a few system calls and one hop back to its task; URLSession on Linux
 /// goes through libcurl and Dispatch with several thread switches per request, which made it the
 /// bottleneck against fast local servers (bench/results.md).
+///
+/// The thread sleeps until the next socket event or the nearest deadline, and with nothing to wait for it
+/// sleeps without a limit; a waiter whose deadline comes before the planned wake-up rings an eventfd.
 final class SocketReactor: Sendable {
     enum Interest { case readable, writable }
     enum Wakeup { case ready, timedOut }
 
-    /// The process's reactor; nil only if the kernel refused an epoll instance.
+    /// The process's reactor; nil only if the kernel refused an epoll instance or an eventfd.
     static let shared: SocketReactor? = SocketReactor()
 
     private struct Waiter {
         let continuation: UnsafeContinuation<Wakeup, Never>
         let deadline: ContinuousClock.Instant
     }
+    private struct State {
+        /// One waiter per socket at most: a connection is used by one request at a time.
+        var waiters: [Int32: Waiter] = [:]
+        /// When the loop means to wake if no socket event comes first; nil while it sleeps without a limit.
+        var plannedWake: ContinuousClock.Instant?
+    }
     private let epoll: Int32
-    /// One waiter per socket at most: a connection is used by one request at a time.
-    private let waiters = Mutex<[Int32: Waiter]>([:])
+    private let bell: Int32
+    private let state = Mutex(State())
 
     private init?() {
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
-        guard epoll >= 0 else { return nil }
-        let thread = Thread { [self] in self.loop() }
-        thread.name = "evalkit-sockets"
-        thread.start()
+        bell = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue
+        event.data.fd = bell
+        guard epoll >= 0, bell >= 0, epoll_ctl(epoll, EPOLL_CTL_ADD, bell, &event) == 0 else {
+            if epoll >= 0 { close(epoll) }
+            if bell >= 0 { close(bell) }
+            return nil
+        }
+        // Named from inside: Foundation on Linux leaves a thread the name of the one that started it.
+        Thread.detachNewThread { [self] in
+            _ = evalkit_name_this_thread("evalkit-sockets")
+            self.loop()
+        }
     }
 
     /// Adds a new socket, disarmed until the first `wait`.
@@ -42,46 +61,81 @@ final class SocketReactor: Sendable {
     /// Suspends until `fd` is ready for `interest` (or has failed: the next system call tells), or the deadline passes.
     func wait(_ fd: Int32, for interest: Interest, until deadline: ContinuousClock.Instant) async -> Wakeup {
         await withUnsafeContinuation { continuation in
-            waiters.withLock { $0[fd] = Waiter(continuation: continuation, deadline: deadline) }
+            let sooner = state.withLock { state -> Bool in
+                state.waiters[fd] = Waiter(continuation: continuation, deadline: deadline)
+                guard state.plannedWake.map({ deadline < $0 }) ?? true else { return false }
+                state.plannedWake = deadline
+                return true
+            }
+            if sooner { ring() }
             var event = epoll_event()
             event.events = (interest == .readable ? EPOLLIN.rawValue : EPOLLOUT.rawValue) | EPOLLONESHOT.rawValue
             event.data.fd = fd
             if epoll_ctl(epoll, EPOLL_CTL_MOD, fd, &event) != 0 {
                 // Not armed: let the caller's next system call report what is wrong with the socket.
-                if let waiter = waiters.withLock({ $0.removeValue(forKey: fd) }) { waiter.continuation.resume(returning: .ready) }
+                if let waiter = state.withLock({ $0.waiters.removeValue(forKey: fd) }) { waiter.continuation.resume(returning: .ready) }
             }
         }
+    }
+
+    private func ring() {
+        var one: UInt64 = 1
+        _ = write(bell, &one, MemoryLayout<UInt64>.size)
     }
 
     private func loop() {
         let capacity: Int32 = 256
         var events = [epoll_event](repeating: epoll_event(), count: Int(capacity))
         var woken: [(UnsafeContinuation<Wakeup, Never>, Wakeup)] = []
-        var nextSweep = ContinuousClock.now
-        // Deadlines are checked at least every 50 ms, so a request times out within 50 ms of its limit.
-        let sweepInterval = Duration.milliseconds(50)
+        var sleepUntil: ContinuousClock.Instant? = nil
         while true {
-            let count = events.withUnsafeMutableBufferPointer { epoll_wait(epoll, $0.baseAddress, capacity, 50) }
+            let timeout = sleepUntil.map { Self.milliseconds(from: .now, to: $0) } ?? -1
+            let count = events.withUnsafeMutableBufferPointer { epoll_wait(epoll, $0.baseAddress, capacity, timeout) }
             if count < 0 && errno != EINTR {
                 // epoll itself failing is not expected; pace the loop rather than spin.
                 usleep(10_000)
                 continue
             }
-            let now = ContinuousClock.now
+            var rung = false
             woken.removeAll(keepingCapacity: true)
-            waiters.withLock { waiting in
+            let now = ContinuousClock.now
+            sleepUntil = state.withLock { state -> ContinuousClock.Instant? in
                 for index in 0..<max(0, Int(count)) {
-                    if let waiter = waiting.removeValue(forKey: events[index].data.fd) { woken.append((waiter.continuation, .ready)) }
+                    let fd = events[index].data.fd
+                    if fd == bell { rung = true; continue }
+                    if let waiter = state.waiters.removeValue(forKey: fd) { woken.append((waiter.continuation, .ready)) }
                 }
-                guard now >= nextSweep, !waiting.isEmpty else { return }
-                nextSweep = now + sweepInterval
-                for (fd, waiter) in waiting where waiter.deadline <= now {
-                    waiting.removeValue(forKey: fd)
-                    woken.append((waiter.continuation, .timedOut))
+                // The planned wake-up stays right unless it has come or a sooner deadline rang the bell
+                // (a waiter that left early only makes the wake-up come too soon, which is harmless).
+                if let planned = state.plannedWake, planned > now, !rung { return planned }
+                var nearest: ContinuousClock.Instant? = nil
+                for (fd, waiter) in state.waiters {
+                    if waiter.deadline <= now {
+                        state.waiters.removeValue(forKey: fd)
+                        woken.append((waiter.continuation, .timedOut))
+                    } else if nearest.map({ waiter.deadline < $0 }) ?? true {
+                        nearest = waiter.deadline
+                    }
                 }
+                state.plannedWake = nearest
+                return nearest
+            }
+            if rung {
+                var value: UInt64 = 0
+                _ = read(bell, &value, MemoryLayout<UInt64>.size)
             }
             for (continuation, wakeup) in woken { continuation.resume(returning: wakeup) }
         }
+    }
+
+    /// epoll's timeout for a wake-up at `deadline`: whole milliseconds rounded up, so the deadline has
+    /// passed on waking, and capped at a day (a later deadline just costs one more wake-up).
+    static func milliseconds(from now: ContinuousClock.Instant, to deadline: ContinuousClock.Instant) -> Int32 {
+        guard deadline > now else { return 0 }
+        let left = deadline - now
+        if left >= .seconds(86_400) { return 86_400_000 }
+        let (seconds, attoseconds) = left.components
+        return Int32(seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
     }
 }
 
@@ -98,7 +152,7 @@ final class SocketHTTPTransport: Sendable {
         case wire(HTTPWireError)
     }
 
-    private struct Address: Sendable {
+    struct Address: Sendable {
         let family: Int32
         let bytes: [UInt8]
     }
@@ -107,7 +161,7 @@ final class SocketHTTPTransport: Sendable {
     private let maxIdle: Int
     /// Open connections not in use, by "host:port".
     private let idle = Mutex<[String: [Int32]]>([:])
-    private let addresses = Mutex<[String: [Address]]>([:])
+    private let addresses = Mutex<[String: (list: [Address], expires: ContinuousClock.Instant)]>([:])
 
     init?(maxIdleConnections: Int) {
         guard let reactor = SocketReactor.shared else { return nil }
@@ -127,8 +181,8 @@ final class SocketHTTPTransport: Sendable {
     }
 
     /// Sends one request and reads its response. Kept connections that the server has closed are
-    /// dropped before use; a request is sent again only when none of it was written (as Go's client
-    /// does for POST): once written, the server may have acted on it, and the failure is the caller's.
+    /// dropped before use; a request is sent again only when a kept connection ended before a byte of
+    /// answer came (see `closedUnanswered`); any other failure is the caller's to retry or record.
     func exchange(_ request: [UInt8], method: String, to target: PlainHTTPTarget, deadline: ContinuousClock.Instant,
                   reuse: Bool = true) async throws(Failure) -> HTTPResponseMessage {
         let key = "\(target.host):\(target.port)"
@@ -143,9 +197,19 @@ final class SocketHTTPTransport: Sendable {
                 return response
             } catch {
                 close(fd)
-                if reused != nil, case .notSent = error { fresh = true; continue }
+                if reused != nil, Self.closedUnanswered(error) { fresh = true; continue }
                 throw error
             }
+        }
+    }
+
+    /// The server closed a kept connection before answering a byte: it closed it as idle while the request
+    /// was on its way (the race every keep-alive client meets), so the request is sent again at once on a
+    /// new connection, once, instead of coming back as a failure to retry after a back-off.
+    private static func closedUnanswered(_ error: Failure) -> Bool {
+        switch error {
+        case .notSent, .lost(answered: false): return true
+        default: return false
         }
     }
 
@@ -214,40 +278,86 @@ final class SocketHTTPTransport: Sendable {
         }
     }
 
+    /// Opens a connection, trying the server's addresses in turn. Each address but the last gets an equal
+    /// share of the time left, so one that never answers (a dead IPv6 route) leaves time for the next,
+    /// as Happy Eyeballs (RFC 8305) intends, without racing connections in parallel.
     private func connect(_ target: PlainHTTPTarget, key: String, deadline: ContinuousClock.Instant) async throws(Failure) -> Int32 {
+        let candidates = try await resolve(target, key: key, deadline: deadline)
         var lastReason = "no address"
-        for address in try resolve(target, key: key) {
-            let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard fd >= 0 else { lastReason = String(cString: strerror(errno)); continue }
-            var one: Int32 = 1
-            // Requests are small and answered at once: do not hold them back for Nagle's algorithm.
-            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            guard reactor.register(fd) else { lastReason = String(cString: strerror(errno)); close(fd); continue }
-            let started = address.bytes.withUnsafeBytes { raw in
-                Glibc.connect(fd, raw.baseAddress?.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))
+        var timedOut = false
+        for (index, address) in candidates.enumerated() {
+            let now = ContinuousClock.now
+            guard now < deadline else { timedOut = true; break }
+            let attemptDeadline = index == candidates.count - 1 ? deadline : now + (deadline - now) / (candidates.count - index)
+            switch await open(address, until: attemptDeadline) {
+            case .success(let fd): return fd
+            case .failure(.timedOut): timedOut = true; lastReason = "timed out"
+            case .failure(.cannotConnect(let reason)): timedOut = false; lastReason = reason
+            case .failure: break
             }
-            var code: Int32 = started == 0 ? 0 : errno
-            if code == EINPROGRESS || code == EINTR {
-                if await reactor.wait(fd, for: .writable, until: deadline) == .timedOut { close(fd); throw .timedOut }
-                var length = socklen_t(MemoryLayout<Int32>.size)
-                code = 0
-                getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length)
-            }
-            if code == 0 { return fd }
-            close(fd)
-            lastReason = code == ECONNREFUSED ? "connection refused" : String(cString: strerror(code))
         }
-        throw .cannotConnect(lastReason)
+        // None answered: look the name up afresh next time (the server may have moved).
+        addresses.withLock { $0[key] = nil }
+        throw timedOut ? .timedOut : .cannotConnect(lastReason)
     }
 
-    /// The server's addresses, looked up once per host and port.
-    private func resolve(_ target: PlainHTTPTarget, key: String) throws(Failure) -> [Address] {
-        if let known = addresses.withLock({ $0[key] }) { return known }
+    private func open(_ address: Address, until deadline: ContinuousClock.Instant) async -> Result<Int32, Failure> {
+        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return .failure(.cannotConnect(String(cString: strerror(errno)))) }
+        var one: Int32 = 1
+        // Requests are small and answered at once: do not hold them back for Nagle's algorithm.
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        guard reactor.register(fd) else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            return .failure(.cannotConnect(reason))
+        }
+        let started = address.bytes.withUnsafeBytes { raw in
+            Glibc.connect(fd, raw.baseAddress?.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))
+        }
+        var code: Int32 = started == 0 ? 0 : errno
+        if code == EINPROGRESS || code == EINTR {
+            if await reactor.wait(fd, for: .writable, until: deadline) == .timedOut { close(fd); return .failure(.timedOut) }
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            code = 0
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length)
+        }
+        if code == 0 { return .success(fd) }
+        close(fd)
+        return .failure(.cannotConnect(code == ECONNREFUSED ? "connection refused" : String(cString: strerror(code))))
+    }
+
+    /// The server's addresses. A numeric host is parsed in place; a name is looked up on a thread of its
+    /// own (getaddrinfo blocks and has no timeout, so it must not hold one of Swift's few cooperative
+    /// threads), within the request's deadline, and kept for a minute.
+    private func resolve(_ target: PlainHTTPTarget, key: String, deadline: ContinuousClock.Instant) async throws(Failure) -> [Address] {
+        let now = ContinuousClock.now
+        if let known = addresses.withLock({ $0[key] }), known.expires > now { return known.list }
+        let host = target.host, port = String(target.port)
+        if let numeric = try? Self.lookUp(host, port, numericOnly: true) { return numeric }
+        let pending = PendingLookup()
+        let left = deadline - now
+        Thread.detachNewThread {
+            let result = Result { () throws(Failure) in try Self.lookUp(host, port, numericOnly: false) }
+            pending.finish(result)
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18) {
+            pending.finish(.failure(.timedOut))
+        }
+        let found = try await pending.value().get()
+        addresses.withLock { $0[key] = (found, ContinuousClock.now + Self.addressLifetime) }
+        return found
+    }
+
+    private static let addressLifetime = Duration.seconds(60)
+
+    private static func lookUp(_ host: String, _ port: String, numericOnly: Bool) throws(Failure) -> [Address] {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_family = AF_UNSPEC
+        if numericOnly { hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV }
         var list: UnsafeMutablePointer<addrinfo>?
-        let status = getaddrinfo(target.host, String(target.port), &hints, &list)
+        let status = getaddrinfo(host, port, &hints, &list)
         guard status == 0, let first = list else {
             throw .cannotConnect(status == EAI_NONAME ? "host not found" : String(cString: gai_strerror(status)))
         }
@@ -261,8 +371,38 @@ final class SocketHTTPTransport: Sendable {
             }
             entry = current.pointee.ai_next
         }
-        addresses.withLock { $0[key] = found }
+        guard !found.isEmpty else { throw .cannotConnect("host not found") }
         return found
+    }
+}
+
+/// A name lookup's answer, delivered once to whoever awaits it: the lookup or the deadline, whichever comes first.
+private final class PendingLookup: Sendable {
+    private struct State {
+        var result: Result<[SocketHTTPTransport.Address], SocketHTTPTransport.Failure>?
+        var waiter: CheckedContinuation<Result<[SocketHTTPTransport.Address], SocketHTTPTransport.Failure>, Never>?
+    }
+    private let state = Mutex(State())
+
+    func finish(_ result: Result<[SocketHTTPTransport.Address], SocketHTTPTransport.Failure>) {
+        let waiter = state.withLock { state -> CheckedContinuation<Result<[SocketHTTPTransport.Address], SocketHTTPTransport.Failure>, Never>? in
+            guard state.result == nil else { return nil }
+            state.result = result
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: result)
+    }
+
+    func value() async -> Result<[SocketHTTPTransport.Address], SocketHTTPTransport.Failure> {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> Result<[SocketHTTPTransport.Address], SocketHTTPTransport.Failure>? in
+                if let result = state.result { return result }
+                state.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
     }
 }
 #endif

@@ -122,6 +122,8 @@ if __name__ == "__main__":
     # The parent may have spawned us with SIGTERM blocked; make sure it stops us.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
     # An optional second argument fixes the port (for tests that start it as a managed server).
+    # A backlog of 5 (the default) drops handshakes when a loaded machine accepts a burst late.
+    ThreadingHTTPServer.request_queue_size = 128
     server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2]) if len(sys.argv) > 2 else 0), Handler)
     print(server.server_address[1], flush=True)
     try:

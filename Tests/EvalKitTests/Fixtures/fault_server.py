@@ -77,6 +77,8 @@ class Handler(BaseHTTPRequestHandler):
 if __name__ == "__main__":
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
     # An optional third argument fixes the port (for tests that start it as a managed server).
+    # A backlog of 5 (the default) drops handshakes when a loaded machine accepts a burst late.
+    ThreadingHTTPServer.request_queue_size = 128
     server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[3]) if len(sys.argv) > 3 else 0), Handler)
     server.daemon_threads = True
     print(server.server_address[1], flush=True)

@@ -7,6 +7,8 @@ It frames answers the ways HTTP/1.1 allows, chosen by a word in the last message
   CLOSEFRAMED  no Content-Length: the body ends when the server closes the connection
   CONTINUE     an interim "100 Continue" before the answer
   CLOSEAFTER   a normal keep-alive answer, then the server closes the connection anyway
+  DROPNEXT     a normal keep-alive answer; the connection's next request is read, logged and closed
+               unanswered, as a server closing an idle connection just as a request arrives
   GARBAGE      something that is not HTTP, then close
   TRUNCATED    Content-Length 200 but 20 bytes, then close
   HUGECHUNK    a chunk size of 7fffffffffffffff, then close
@@ -25,7 +27,7 @@ LOG = sys.argv[1]
 lock = threading.Lock()
 connections = [0]
 WORDS = ["CHUNKED", "TRICKLE", "CLOSEFRAMED", "CONTINUE", "CLOSEAFTER", "GARBAGE", "TRUNCATED", "HUGECHUNK", "HUGETOKENS",
-         "OTHERCODING", "HUGETRAILER", "LARGEANSWER"]
+         "OTHERCODING", "HUGETRAILER", "LARGEANSWER", "DROPNEXT"]
 
 
 def answer(content):
@@ -38,6 +40,7 @@ class Handler(socketserver.StreamRequestHandler):
         with lock:
             connections[0] += 1
             number = connections[0]
+        drop_next = False
         while True:
             line = self.rfile.readline()
             if not line:
@@ -61,6 +64,10 @@ class Handler(socketserver.StreamRequestHandler):
             word = next((w for w in WORDS if w in text), "")
             with lock, open(LOG, "a") as log:
                 log.write(json.dumps({"connection": number, "word": word, "path": path, "headers": headers}) + "\n")
+            if drop_next:
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            drop_next = word == "DROPNEXT"
             data = answer(f"ok {len(text)} {number}")
             if word == "HUGETOKENS":
                 data = data.replace(b'"prompt_tokens": 3', b'"prompt_tokens": 1e300').replace(b'"completion_tokens": 1', b'"completion_tokens": -4')
@@ -114,6 +121,9 @@ class Handler(socketserver.StreamRequestHandler):
 
 class Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
+    # The default backlog of 5 overflows when a loaded machine accepts a burst of connections late; the
+    # kernel then drops handshakes and the client waits seconds for SYN-ACK retransmits.
+    request_queue_size = 128
     allow_reuse_address = True
 
 
