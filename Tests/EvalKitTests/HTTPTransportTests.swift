@@ -85,12 +85,25 @@ import Testing
     @Test func aRequestAKeptConnectionDropsUnansweredIsSentAgainAtOnce() async throws {
         let server = try FakeLLMServer(script: "http_edge_server.py")
         let model = provider(server)
-        let first = try await ask(model, "DROPNEXT")
-        // The server reads this request on the kept connection and closes it without a byte of answer: a
-        // single attempt still answers, from a new connection, with no error for the scheduler to retry.
-        let second = try await ask(model, "next")
-        #expect(connection(first) == 1 && connection(second) == 2)
-        #expect(try server.requests().compactMap { $0["connection"]?.numberValue } == [1, 1, 2])
+        // The server reads the second request on the kept connection and closes it without a byte of
+        // answer. With a policy of one attempt, the request still answers: it is sent again at once on a
+        // new connection, and both sends are counted, since the server may have read the first.
+        var limits = RequestLimits()
+        limits.maxAttempts = 1
+        let jobs = [RunJob(candidateIndex: 0, exampleIndex: 0), RunJob(candidateIndex: 0, exampleIndex: 1)]
+        let workload = ModelWorkload(modelID: "m", provider: model, concurrency: 1, jobs: jobs, retry: RetryPolicy(limits))
+        let collected = Collected()
+        await Scheduler.run([workload], request: { job in
+            let text = job.exampleIndex == 0 ? "DROPNEXT" : "next"
+            return ModelRequest(prompt: RenderedPrompt(system: nil, user: text), input: text, id: "\(job.exampleIndex)")
+        }, onCompletions: { await collected.add($0) })
+        let completions = await collected.all.sorted { $0.job.exampleIndex < $1.job.exampleIndex }
+        try #require(completions.count == 2)
+        let second = try completions[1].outcome.get()
+        #expect(connection(try completions[0].outcome.get().text) == 2 && connection(second.text) == 3, "the probe's connection is 1")
+        #expect(completions[1].attempts == 2 && completions[1].faults == ["kept connection closed"])
+        #expect(try server.requests().compactMap { $0["connection"]?.numberValue } == [2, 2, 3])
+        await model.stop()
     }
 
     @Test func aNameThatDoesNotResolveIsATypedError() async throws {
@@ -203,4 +216,9 @@ import Testing
             }
         }
     }
+}
+
+actor Collected {
+    var all: [Completion] = []
+    func add(_ completions: [Completion]) { all += completions }
 }

@@ -110,13 +110,15 @@ import Testing
     @Test func aRunKilledHalfwayAndResumedEndsWithTheSameResults() throws {
         let dir = try Fixtures.temporaryDirectory()
         // The uninterrupted run, on its own server.
-        let first = try FakeLLMServer(script: "fault_server.py", arguments: ["0.02"])
+        // Answers take 0.1 s, so with 6 in flight the 90 requests take well over a second and the kill
+        // after 30 results comes before the end on any machine.
+        let first = try FakeLLMServer(script: "fault_server.py", arguments: ["0.1"])
         let config = try Self.writeExperiment(in: dir, url: first.baseURL, n: 90)
         #expect(try runCLI(["compare", "--no-cache", "--out", "whole"], in: dir).0 == 0)
         let whole = try Self.outcomes(dir + "/whole/results.jsonl", server: first.baseURL)
 
         // The same run on a fresh server, SIGKILLed once about a third is done, then resumed.
-        let second = try FakeLLMServer(script: "fault_server.py", arguments: ["0.02"])
+        let second = try FakeLLMServer(script: "fault_server.py", arguments: ["0.1"])
         let text = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: first.baseURL, with: second.baseURL)
         try text.write(toFile: config, atomically: true, encoding: .utf8)
         let process = Process()
@@ -142,6 +144,14 @@ import Testing
         let sent = try second.requests().count
         let needed = try first.requests().count
         #expect(sent <= needed + 6 * 4, "sent \(sent), an uninterrupted run needs \(needed)")
+        // run.json counts what both processes sent, the requests in flight at the kill included: never
+        // fewer than the server received, and at most the 6 in flight more (noted, then killed unsent).
+        let manifest = try JSON.parse(String(contentsOfFile: dir + "/killed/run.json", encoding: .utf8))
+        let counted = try #require(manifest["requests_sent"]?["total"]?.countValue)
+        #expect(counted >= sent && counted <= sent + 6, "run.json counts \(counted) requests sent, the server received \(sent)")
+        let unrecorded = try #require(manifest["requests_sent"]?["unrecorded"]?.countValue)
+        let recorded = try ResultsJournal.read(path: dir + "/killed/results.jsonl").reduce(0) { $0 + $1.attempts }
+        #expect(unrecorded == counted - recorded)
         let mismatches = try RunVerifier.verify(runDirectory: dir + "/killed")
         #expect(mismatches == [], "\(mismatches)")
     }

@@ -80,11 +80,16 @@ public enum MetricsCalculator {
             cachedAnswers: cachedAnswers, attempts: attempts)
     }
 
-    /// Metrics of every candidate of an experiment, from its results in candidate order.
-    public static func metrics(experiment: Experiment, results: [some Collection<ExampleResult>]) -> [CandidateMetrics] {
+    /// Metrics of every candidate of an experiment, from its results in candidate order. `sent`: requests
+    /// sent per candidate as the run's ledger counted them, which includes requests whose process was
+    /// killed before their answer was kept; the results' own attempt counts are a lower bound (and the
+    /// only count for runs begun before the ledger existed).
+    public static func metrics(experiment: Experiment, results: [some Collection<ExampleResult>], sent: [String: Int]? = nil) -> [CandidateMetrics] {
         experiment.candidates.enumerated().map { index, candidate in
-            metrics(candidate: candidate.id, model: candidate.modelID, prompt: candidate.promptID,
-                    role: experiment.model(candidate.modelID)?.role ?? .foundation, labels: experiment.task.labels, results: results[index])
+            var m = metrics(candidate: candidate.id, model: candidate.modelID, prompt: candidate.promptID,
+                            role: experiment.model(candidate.modelID)?.role ?? .foundation, labels: experiment.task.labels, results: results[index])
+            if let count = sent?[candidate.id] { m.attempts = max(m.attempts, count) }
+            return m
         }
     }
 

@@ -154,7 +154,11 @@ public enum CompareRun {
         }
 
         let journal: ResultsJournal
-        do { journal = try ResultsJournal(path: directory + "/results.jsonl") } catch { throw .output(error) }
+        let ledger: SentLedger
+        do {
+            journal = try ResultsJournal(path: directory + "/results.jsonl")
+            ledger = try SentLedger(directory: directory)
+        } catch { throw .output(error) }
         let candidates = experiment.candidates
         let stop = options.stop
         let planned = candidates.count * testExamples.count * repeats
@@ -200,6 +204,12 @@ public enum CompareRun {
                                 id: "\(candidate.id)/\(example.id)/\(job.repeatIndex)", labels: experiment.task.labels)
         }, onStartFailure: { model, error in
             await recorder.modelFailed(model, error)
+        }, onSend: { job in
+            do throws(ReportError) {
+                try ledger.record(candidate: candidates[job.candidateIndex].id, example: testExamples[job.exampleIndex].id, repeatIndex: job.repeatIndex)
+            } catch {
+                stop.stop("\(SentLedger.fileName) cannot be written (\(error)); the run stopped so that every request sent is counted")
+            }
         }, onCompletions: { completions in
             await recorder.record(completions, prompt: render)
         })
@@ -209,7 +219,9 @@ public enum CompareRun {
 
         var results = await recorder.takeResults()
         for i in results.indices { results[i].sortCanonically() }
-        let metrics = MetricsCalculator.metrics(experiment: experiment, results: results)
+        // A damaged ledger (edited by hand) leaves the results' own counts, a lower bound.
+        let sent = (try? SentLedger.counts(directory: directory)) ?? nil
+        let metrics = MetricsCalculator.metrics(experiment: experiment, results: results, sent: sent)
         let made = metrics.reduce(0) { $0 + $1.requests }
         let failedCalls = metrics.reduce(0) { $0 + $1.errors }
         let trainingSeconds = Dictionary(training.map { ($0.modelID, $0.seconds) }, uniquingKeysWith: { a, _ in a })
@@ -226,7 +238,7 @@ public enum CompareRun {
             runFailure: runFailure(made: made, failed: failedCalls, limit: experiment.run.maxErrorRate),
             audit: audit, curves: curves + TrainingCurves.outside(experiment),
             environment: await recorder.environment(environment, previous: previousEnvironment),
-            onlyModels: options.onlyModels)
+            onlyModels: options.onlyModels, requestsSent: sent ?? [:])
         do { try ReportWriter.write(summary, to: directory) } catch { throw .output(error) }
         return CompareOutcome(runDirectory: directory, summary: summary,
                               failed: !metrics.contains { $0.answered > 0 } || summary.runFailure != nil, incomplete: made < planned)
@@ -261,7 +273,10 @@ public enum CompareRun {
         if let out = options.outDirectory {
             directory = out
             // --out writes exactly here: a previous run's journal would mix with this one (unless resuming it).
-            if !options.resume { try? fm.removeItem(atPath: out + "/results.jsonl") }
+            if !options.resume {
+                try? fm.removeItem(atPath: out + "/results.jsonl")
+                try? fm.removeItem(atPath: out + "/" + SentLedger.fileName)
+            }
         } else {
             let parent = options.reportsRoot + "/" + experiment.name
             directory = parent + "/" + runID

@@ -97,6 +97,7 @@ public enum RunFolderCommands {
             } + TrainingCurves.outside(e))
         var complete = summary
         complete.environment = run.environment
+        complete.requestsSent = run.requestsSent
         return complete
     }
 }

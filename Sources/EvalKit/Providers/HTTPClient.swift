@@ -93,6 +93,7 @@ struct HTTPClient: Sendable {
                 case .timedOut: throw .timeout(seconds: timeout)
                 case .cannotConnect(let reason): throw .unreachable(url: url, reason: reason)
                 case .lost, .notSent: throw .connectionLost(url: url)
+                case .keptConnectionClosed: throw .keptConnectionClosed(url: url)
                 case .wire(let problem): throw .badResponse(url: url, reason: problem.description)
                 }
             }

@@ -55,6 +55,9 @@ public enum ProviderError: Error, CustomStringConvertible, Sendable, Equatable {
     case missingAPIKey(variable: String)
     case timeout(seconds: Double)
     case connectionLost(url: String)
+    /// A kept-alive connection closed after the request went out and before any answer: the race of a
+    /// server closing an idle connection as a request arrives. Sent again at once, without back-off.
+    case keptConnectionClosed(url: String)
     /// A non-2xx answer; `retryAfter` is the server's Retry-After in seconds, when it sent one.
     case http(status: Int, url: String, message: String, retryAfter: Double? = nil)
     case badResponse(url: String, reason: String)
@@ -67,6 +70,7 @@ public enum ProviderError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .missingAPIKey(variable): return "the API key variable \(variable) is not set in the environment"
         case let .timeout(seconds): return "no answer within \(JSON.formatNumber(seconds)) s (timeout)"
         case let .connectionLost(url): return "connection to \(url) was lost"
+        case let .keptConnectionClosed(url): return "the server closed a kept-alive connection to \(url) before answering"
         case let .http(status, url, message, _): return "HTTP \(status) from \(url): \(message)"
         case let .badResponse(url, reason): return "unusable response from \(url): \(reason)"
         case let .worker(reason): return "worker: \(reason)"
@@ -80,7 +84,7 @@ public enum ProviderError: Error, CustomStringConvertible, Sendable, Equatable {
     public var isRetryable: Bool {
         switch self {
         case let .http(status, _, _, _): return status == 429 || (500...599).contains(status)
-        case .timeout, .connectionLost, .badResponse: return true
+        case .timeout, .connectionLost, .keptConnectionClosed, .badResponse: return true
         default: return false
         }
     }
@@ -92,6 +96,7 @@ public enum ProviderError: Error, CustomStringConvertible, Sendable, Equatable {
         case .missingAPIKey: return "missing API key"
         case .timeout: return "timeout"
         case .connectionLost: return "connection lost"
+        case .keptConnectionClosed: return "kept connection closed"
         case let .http(status, _, _, _): return "HTTP \(status)"
         case .badResponse: return "unusable answer"
         case .worker: return "worker failure"

@@ -149,6 +149,9 @@ final class SocketHTTPTransport: Sendable {
         case notSent
         /// The connection broke; `answered` says whether any byte of a response had arrived.
         case lost(answered: Bool)
+        /// A kept connection ended after the request was written and before a byte of answer: most likely
+        /// the server closed it as idle while the request was on its way, but it may have read it.
+        case keptConnectionClosed
         case wire(HTTPWireError)
     }
 
@@ -181,8 +184,8 @@ final class SocketHTTPTransport: Sendable {
     }
 
     /// Sends one request and reads its response. Kept connections that the server has closed are
-    /// dropped before use; a request is sent again only when a kept connection ended before a byte of
-    /// answer came (see `closedUnanswered`); any other failure is the caller's to retry or record.
+    /// dropped before use; a request is sent again only when none of it was written (as Go's client does
+    /// for POST): once written, the server may have acted on it, and the failure is the caller's.
     func exchange(_ request: [UInt8], method: String, to target: PlainHTTPTarget, deadline: ContinuousClock.Instant,
                   reuse: Bool = true) async throws(Failure) -> HTTPResponseMessage {
         let key = "\(target.host):\(target.port)"
@@ -197,19 +200,11 @@ final class SocketHTTPTransport: Sendable {
                 return response
             } catch {
                 close(fd)
-                if reused != nil, Self.closedUnanswered(error) { fresh = true; continue }
+                // Nothing written: the server has not seen the request, so it goes out again on a new connection.
+                if reused != nil, case .notSent = error { fresh = true; continue }
+                if reused != nil, case .lost(answered: false) = error { throw .keptConnectionClosed }
                 throw error
             }
-        }
-    }
-
-    /// The server closed a kept connection before answering a byte: it closed it as idle while the request
-    /// was on its way (the race every keep-alive client meets), so the request is sent again at once on a
-    /// new connection, once, instead of coming back as a failure to retry after a back-off.
-    private static func closedUnanswered(_ error: Failure) -> Bool {
-        switch error {
-        case .notSent, .lost(answered: false): return true
-        default: return false
         }
     }
 

@@ -62,6 +62,20 @@ public enum ReportWriter {
 
     public static func manifest(_ summary: RunSummary) -> JSON {
         let e = summary.experiment
+        let training: [JSON] = summary.training.map { t in
+            var entry: [(String, JSON)] = [("model", .string(t.modelID)), ("source", .string(t.source)), ("seconds", .number(t.seconds)),
+                                           ("examples", t.examples.map { .number(Double($0)) } ?? .null),
+                                           ("best_epoch", t.bestEpoch.map { .number(Double($0)) } ?? .null), ("stopped_early", .bool(t.stoppedEarly))]
+            if let last = t.last {
+                entry.append(("last_epoch", .object([
+                    ("epoch", .number(Double(last.epoch))), ("train_loss", .number(last.trainLoss)), ("train_accuracy", .number(last.trainAccuracy)),
+                    ("validation_loss", last.validationLoss.map(JSON.number) ?? .null),
+                    ("validation_accuracy", last.validationAccuracy.map(JSON.number) ?? .null),
+                ])))
+            }
+            return .object(entry)
+        }
+        let sent: JSON = requestsSent(summary)
         let models: [JSON] = e.models.map { model in
             var members: [(String, JSON)] = [("id", .string(model.id)), ("provider", .string(model.providerName)), ("role", .string(model.role.rawValue))]
             switch model.provider {
@@ -81,7 +95,7 @@ public enum ReportWriter {
         }
         let requests = summary.metrics.reduce(0) { $0 + $1.requests }
         let answered = summary.metrics.reduce(0) { $0 + $1.answered }
-        return .object([
+        var members: [(String, JSON)] = [
             ("evalkit_version", .string(summary.evalkitVersion)),
             ("experiment", .string(e.name)),
             ("run_id", .string(summary.runID)),
@@ -102,6 +116,8 @@ public enum ReportWriter {
                 ("answered", .number(Double(answered))),
                 ("errors", .number(Double(requests - answered))),
             ])),
+        ]
+        members += [
             ("candidates", .array(summary.metrics.map { .string($0.candidate) })),
             ("status", .string(summary.runFailure != nil ? "failed" : (summary.stopReason != nil ? "incomplete" : "finished"))),
             ("stopped", summary.stopReason.map(JSON.string) ?? .null),
@@ -110,28 +126,30 @@ public enum ReportWriter {
             ("planned_requests", .number(Double(summary.plannedRequests))),
             ("model_failures", .array(summary.modelFailures.map { .object([("model", .string($0.model)), ("reason", .string($0.reason))]) })),
             // Measured training times: the one-time cost of trained models is computed from them.
-            ("training", .array(summary.training.map { t in
-                var entry: [(String, JSON)] = [("model", .string(t.modelID)), ("source", .string(t.source)), ("seconds", .number(t.seconds)),
-                                               ("examples", t.examples.map { .number(Double($0)) } ?? .null),
-                                               ("best_epoch", t.bestEpoch.map { .number(Double($0)) } ?? .null), ("stopped_early", .bool(t.stoppedEarly))]
-                if let last = t.last {
-                    entry.append(("last_epoch", .object([
-                        ("epoch", .number(Double(last.epoch))), ("train_loss", .number(last.trainLoss)), ("train_accuracy", .number(last.trainAccuracy)),
-                        ("validation_loss", last.validationLoss.map(JSON.number) ?? .null),
-                        ("validation_accuracy", last.validationAccuracy.map(JSON.number) ?? .null),
-                    ])))
-                }
-                return .object(entry)
-            })),
+            ("training", .array(training)),
             ("models", .array(models)),
             ("only", summary.onlyModels.map { .array($0.map(JSON.string)) } ?? .null),
+            ("requests_sent", sent),
             ("environment", summary.environment?.json ?? .null),
-        ])
+        ]
+        return .object(members)
     }
 
 }
 
 /// Why a report file could not be written.
+extension ReportWriter {
+    /// run.json's `requests_sent`: what went to the models over every process of the run, and how much of
+    /// it has no kept result (requests in flight when a process was killed); null when not counted.
+    static func requestsSent(_ summary: RunSummary) -> JSON {
+        guard summary.requestsSent != nil else { return .null }
+        let total = summary.metrics.reduce(0) { $0 + $1.attempts }
+        let recorded = summary.results.reduce(0) { sum, column in column.reduce(sum) { $0 + $1.attempts } }
+        return .object([("total", .number(Double(total))), ("unrecorded", .number(Double(max(0, total - recorded)))),
+                        ("by_candidate", .object(summary.metrics.map { ($0.candidate, .number(Double($0.attempts))) }))])
+    }
+}
+
 public enum ReportError: Error, CustomStringConvertible, Sendable {
     case cannotWrite(path: String, reason: String)
     case cannotCreateFolder(path: String, reason: String)

@@ -42,6 +42,12 @@ public struct RunFolder: Sendable {
     /// The machine, model builds and candidate definitions the run recorded; nil for runs made
     /// before evalkit recorded them.
     public var environment: RunEnvironment?
+    /// Requests sent per candidate over every process of the run (run.json's `requests_sent`); nil for
+    /// runs that did not count them, whose results' attempt counts are all there is.
+    public var requestsSent: [String: Int]? {
+        guard case .object(let members)? = manifest["requests_sent"]?["by_candidate"] else { return nil }
+        return Dictionary(members.compactMap { name, value in value.countValue.map { (name, $0) } }, uniquingKeysWith: max)
+    }
 
     public var runID: String { manifest["run_id"]?.stringValue ?? (directory as NSString).lastPathComponent }
 
@@ -154,7 +160,7 @@ public struct RunFolder: Sendable {
     /// Metrics and the decision analysis recomputed from the per-example results.
     public func recompute() -> (metrics: [CandidateMetrics], analysis: DecisionAnalysis) {
         let perCandidate = resultsByCandidate
-        let metrics = MetricsCalculator.metrics(experiment: experiment, results: perCandidate)
+        let metrics = MetricsCalculator.metrics(experiment: experiment, results: perCandidate, sent: requestsSent)
         return (metrics, DecisionAnalyzer.analyze(experiment: experiment, metrics: metrics, results: perCandidate, trainingSeconds: trainingSeconds))
     }
 }

@@ -75,6 +75,8 @@ public struct RunSummary: Sendable {
     public var environment: RunEnvironment? = nil
     /// The models `--only` restricted the run to; nil when it ran every candidate of its config.
     public var onlyModels: [String]? = nil
+    /// Requests sent per candidate id over every process of the run (requests-sent.jsonl); nil when not counted.
+    public var requestsSent: [String: Int]? = nil
 
     /// Whole milliseconds, as run.json records it, so a re-rendered report shows the same figure.
     public var durationSeconds: Double { (finishedAt.timeIntervalSince(startedAt) * 1000).rounded() / 1000 }

@@ -70,6 +70,7 @@ public enum Scheduler {
     public static func run(_ workloads: [ModelWorkload], stop: StopSignal = StopSignal(), sequential: Bool = false,
                            request: @escaping @Sendable (RunJob) -> ModelRequest,
                            onStartFailure: @escaping @Sendable (String, ProviderError) async -> Void = { _, _ in },
+                           onSend: @escaping @Sendable (RunJob) -> Void = { _ in },
                            onCompletions: @escaping @Sendable ([Completion]) async -> Void) async {
         @Sendable func runOne(_ workload: ModelWorkload) async {
             guard !workload.jobs.isEmpty, !stop.isStopped else { return }
@@ -80,12 +81,12 @@ public enum Scheduler {
                 try await workload.provider.start()
             } catch {
                 await onStartFailure(workload.modelID, error)
-                await onCompletions(misses.map { Completion(job: $0, outcome: .failure(error), latencyMs: 0) })
+                await onCompletions(misses.map { Completion(job: $0, outcome: .failure(error), latencyMs: 0, attempts: 0) })
                 return
             }
             var remaining = workload
             remaining.jobs = misses
-            await runModel(remaining, stop: stop, request: request, onCompletions: onCompletions)
+            await runModel(remaining, stop: stop, request: request, onSend: onSend, onCompletions: onCompletions)
         }
         if sequential {
             for workload in workloads {
@@ -100,6 +101,7 @@ public enum Scheduler {
     }
 
     static func runModel(_ workload: ModelWorkload, stop: StopSignal, request: @escaping @Sendable (RunJob) -> ModelRequest,
+                         onSend: @escaping @Sendable (RunJob) -> Void = { _ in },
                          onCompletions: @escaping @Sendable ([Completion]) async -> Void) async {
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
@@ -111,7 +113,7 @@ public enum Scheduler {
                     if stop.isStopped { break }
                 }
                 group.addTask {
-                    await onCompletions([await perform(job, workload: workload, stop: stop, request: request(job))])
+                    await onCompletions([await perform(job, workload: workload, stop: stop, request: request(job), onSend: onSend)])
                 }
                 inFlight += 1
             }
@@ -160,29 +162,41 @@ public enum Scheduler {
         }
     }
 
-    /// One job, sent with retries and pacing; a success is stored in the cache.
-    static func perform(_ job: RunJob, workload: ModelWorkload, stop: StopSignal, request: ModelRequest) async -> Completion {
+    /// One job, sent with retries and pacing; a success is stored in the cache. `onSend` hears of each
+    /// attempt just before it goes out.
+    static func perform(_ job: RunJob, workload: ModelWorkload, stop: StopSignal, request: ModelRequest,
+                        onSend: @Sendable (RunJob) -> Void = { _ in }) async -> Completion {
         let key = workload.cache == nil ? nil : cacheKey(job, workload: workload, request: request)
         var random = SeededRandom(seed: workload.seed ^ UInt64(job.candidateIndex &* 1_000_003 &+ job.exampleIndex &* 7919 &+ job.repeatIndex))
         let tokens = Text.estimatedTokens(request.prompt.completionText) + workload.maxOutputTokens
-        var attempt = 0
+        var attempt = 0, sent = 0
         var faults: [String] = []
+        var staleRetryUsed = false
         while true {
             attempt += 1
+            sent += 1
             await workload.limiter?.acquire(tokens: tokens)
+            onSend(job)
             let started = ContinuousClock.now
             let outcome: Result<ModelResponse, ProviderError>
             do throws(ProviderError) { outcome = .success(try await workload.provider.complete(request)) } catch { outcome = .failure(error) }
             let elapsed = ContinuousClock.now - started
             let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
             if case .failure(let error) = outcome { faults.append(error.kind) }
+            // A kept connection the server closed as idle just as the request went out: send it again at
+            // once, once per job, without taking one of the policy's attempts (it still counts as sent).
+            if case .failure(.keptConnectionClosed) = outcome, !staleRetryUsed, !Task.isCancelled {
+                staleRetryUsed = true
+                attempt -= 1
+                continue
+            }
             if case .failure(let error) = outcome, error.isRetryable, attempt < workload.retry.maxAttempts, !Task.isCancelled {
                 let wait = workload.retry.delay(afterAttempt: attempt, retryAfter: error.retryAfter, random: &random)
                 try? await Task.sleep(for: .seconds(wait))
                 continue
             }
             if case .success(let response) = outcome, let key { workload.cache?.store(key, response: response, latencyMs: ms) }
-            return Completion(job: job, outcome: outcome, latencyMs: ms, attempts: attempt, faults: faults)
+            return Completion(job: job, outcome: outcome, latencyMs: ms, attempts: sent, faults: faults)
         }
     }
 }
