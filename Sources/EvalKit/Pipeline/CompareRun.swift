@@ -140,7 +140,7 @@ public enum CompareRun {
                 let classifier = TextClassifier.train(labels: experiment.task.labels, train: prepared.dataset.train,
                                                       validation: prepared.dataset.validation, settings: s)
                 // Rounded as run.json keeps it, so the one-time cost computed now and by `verify` agree.
-                training.append(.init(modelID: model.id, seconds: Double(JSON.formatNumber(classifier.trainingSeconds)) ?? classifier.trainingSeconds,
+                training.append(.init(modelID: model.id, seconds: classifier.trainingSeconds,
                                       examples: prepared.dataset.train.count,
                                       last: classifier.history.last, bestEpoch: classifier.bestEpoch, stoppedEarly: classifier.stoppedEarly))
                 curves.append(TrainingCurves.builtin(model.id, classifier))

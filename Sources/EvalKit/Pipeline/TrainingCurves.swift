@@ -24,7 +24,7 @@ enum TrainingCurves {
         guard let path = model.trainingLog, let log = try? TrainingLogReader.read(experiment.resolve(path)),
               let seconds = log.runtimeSeconds else { return nil }
         // Rounded as run.json keeps it, so `verify` recomputes the same one-time cost.
-        return RunSummary.TrainingSummary(modelID: model.id, seconds: Double(JSON.formatNumber(seconds)) ?? seconds, examples: nil, source: path)
+        return RunSummary.TrainingSummary(modelID: model.id, seconds: seconds, examples: nil, source: path)
     }
 
     /// A builtin model's curve read back from training-<model>.csv in a run folder.

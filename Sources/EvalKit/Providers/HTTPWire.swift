@@ -71,24 +71,26 @@ enum HTTPRequestBytes {
 }
 
 /// A complete HTTP response.
-struct HTTPResponseMessage: Sendable {
-    var status: Int
+public struct HTTPResponseMessage: Sendable {
+    /// The status code, 100–999.
+    public var status: Int
     /// Header names in lower case, in the order received.
-    var headers: [(name: String, value: String)]
-    var body: [UInt8]
+    public var headers: [(name: String, value: String)]
+    /// The body, with any chunked transfer coding removed.
+    public var body: [UInt8]
     /// False when the server asked to close the connection (or framed the body by closing it).
-    var keepAlive: Bool
+    public var keepAlive: Bool
 
     /// The first value of a header, by its lower-case name.
-    func header(_ name: String) -> String? { headers.first { $0.name == name }?.value }
+    public func header(_ name: String) -> String? { headers.first { $0.name == name }?.value }
 }
 
 /// Why a response could not be read as HTTP/1.1.
-enum HTTPWireError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum HTTPWireError: Error, Equatable, Sendable, CustomStringConvertible {
     case malformed(String)
     case tooLarge(String)
 
-    var description: String {
+    public var description: String {
         switch self {
         case let .malformed(what): return "malformed HTTP response: \(what)"
         case let .tooLarge(what): return "HTTP response too large: \(what)"
@@ -99,7 +101,7 @@ enum HTTPWireError: Error, Equatable, Sendable, CustomStringConvertible {
 /// Reads one response from bytes as they arrive. Feed it what the socket gave; it says when the
 /// response is complete. Bodies are framed by Content-Length, chunked transfer coding, or the end
 /// of the connection (`finish()`).
-struct HTTPResponseParser {
+public struct HTTPResponseParser: Sendable {
     /// The most a status line and headers may take, and the most a body may take.
     static let maxHeadBytes = 64 * 1024
     static let maxBodyBytes = 256 * 1024 * 1024
@@ -113,19 +115,26 @@ struct HTTPResponseParser {
     /// Set when a HEAD request or a status without a body (1xx, 204, 304) ends the message at its head.
     let bodyless: Bool
 
-    init(requestMethod: String = "POST") { bodyless = requestMethod == "HEAD" }
+    /// A parser for the response to a request made with `requestMethod` (HEAD responses have no body).
+    public init(requestMethod: String = "POST") { bodyless = requestMethod == "HEAD" }
 
     /// True once any byte of a response has arrived.
-    var hasStarted: Bool { !buffer.isEmpty || head != nil }
+    public var hasStarted: Bool { !buffer.isEmpty || head != nil }
 
     /// Adds bytes; returns the response once it is complete.
-    mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(HTTPWireError) -> HTTPResponseMessage? {
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(HTTPWireError) -> HTTPResponseMessage? {
+        buffer.append(contentsOf: bytes)
+        return try advance()
+    }
+
+    /// Adds bytes; returns the response once it is complete.
+    public mutating func feed(_ bytes: [UInt8]) throws(HTTPWireError) -> HTTPResponseMessage? {
         buffer.append(contentsOf: bytes)
         return try advance()
     }
 
     /// The connection ended: completes a body framed by the close, or fails an unfinished response.
-    mutating func finish() throws(HTTPWireError) -> HTTPResponseMessage {
+    public mutating func finish() throws(HTTPWireError) -> HTTPResponseMessage {
         guard let head else {
             throw .malformed(buffer.isEmpty ? "the server closed the connection without answering" : "the connection ended inside the headers")
         }
@@ -250,7 +259,9 @@ struct HTTPResponseParser {
         guard let statusLine = lines.popFirst() else { throw .malformed("no status line") }
         // HTTP/1.1 200 OK
         let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), parts[1].count == 3, let status = Int(parts[1]) else {
+        // status-code = 3DIGIT (RFC 9112 §4); Int() alone would take "-12", "+20" and "000".
+        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), parts[1].utf8.count == 3, parts[1].utf8.allSatisfy({ (48...57).contains($0) }),
+              let status = Int(parts[1]), status >= 100 else {
             throw .malformed("status line \"\(Text.preview(String(statusLine), limit: 80))\"")
         }
         var headers: [(name: String, value: String)] = []

@@ -116,7 +116,7 @@ public enum AnalysisFile {
         case let (.array(a), .array(b)) where a.count == b.count:
             for i in a.indices { collect(a[i], b[i], path: "\(path)[\(i)]", into: &out, limit: limit) }
         default:
-            // Compared as written: numbers keep 10 significant digits in the file.
+            // Compared as written, to the last bit: the analysis is computed in a fixed order every time.
             if found.encoded() != expected.encoded() { out.append("\(path): found \(Text.preview(found.encoded(), limit: 60)), recomputed \(Text.preview(expected.encoded(), limit: 60))") }
         }
     }

@@ -51,20 +51,17 @@ public struct ExampleResult: Sendable, Equatable {
     /// True when the model answered but no label could be read.
     public var invalid: Bool { error == nil && label == nil }
 
-    /// The result as results.jsonl keeps it: latency to the microsecond, label probabilities to 1e-6
-    /// and cost to 10 significant digits, so figures computed from it match those read back from the file.
+    /// The result as results.jsonl keeps it: latency to the microsecond and label probabilities to 1e-6
+    /// (cost is written in full), so figures computed from it match those read back from the file.
     public func rounded() -> ExampleResult {
         var copy = self
         copy.latencyMs = Self.roundLatency(latencyMs)
-        copy.costUSD = costUSD.map(Self.roundCost)
         copy.labelProbabilities = labelProbabilities?.mapValues(Self.roundProbability)
         return copy
     }
 
     static func roundLatency(_ ms: Double) -> Double { (ms * 1000).rounded() / 1000 }
     static func roundProbability(_ p: Double) -> Double { (p * 1e6).rounded() / 1e6 }
-    /// What 10 significant digits (JSON.formatNumber) leave of a cost.
-    static func roundCost(_ usd: Double) -> Double { Double(JSON.formatNumber(usd)) ?? usd }
 
     /// The JSON object written to results.jsonl, keys in a fixed order.
     public var json: JSON {

@@ -105,8 +105,10 @@ public enum CSV {
         return String(scalars.dropFirst())
     }
 
-    /// One CSV line (with CRLF-free "\n" ending) from cells.
+    /// One CSV line (with CRLF-free "\n" ending) from cells. A single empty cell is written `""`: an
+    /// empty line would read back as no record at all.
     public static func row(_ cells: [String]) -> String {
-        cells.map(cell).joined(separator: ",") + "\n"
+        if cells.count == 1 && cells[0].isEmpty { return "\"\"\n" }
+        return cells.map(cell).joined(separator: ",") + "\n"
     }
 }

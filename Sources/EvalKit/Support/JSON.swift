@@ -90,7 +90,8 @@ extension JSON {
         }
     }
 
-    /// Numbers print as integers when they are whole, otherwise with up to 10 significant digits.
+    /// Numbers print as integers when they are whole, otherwise as the shortest decimal that reads back
+    /// as the same Double (Swift's own conversion): a number written and read again is bit-for-bit equal.
     public static func formatNumber(_ n: Double) -> String {
         var out: [UInt8] = []
         appendNumber(n, to: &out)
@@ -98,21 +99,11 @@ extension JSON {
     }
 
     static func appendNumber(_ n: Double, to out: inout [UInt8]) {
+        // JSON has no infinity or NaN; the parser never makes one, so only a computed value can be one.
         guard n.isFinite else { out.append(contentsOf: "null".utf8); return }
         if n == n.rounded(), abs(n) < 1e15 { out.append(contentsOf: String(Int64(n)).utf8); return }
-        // "%.10g" through vsnprintf: String(format:) goes through CFString and costs several times more.
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 32) { buffer in
-            let length = withVaList([n]) { vsnprintf(buffer.baseAddress, 32, "%.10g", $0) }
-            guard length > 0 else { return }
-            var end = min(Int(length), 31)
-            let digits = UnsafeRawBufferPointer(start: buffer.baseAddress, count: end)
-            // Trailing zeros of a fraction go (%g keeps none, but a locale could); exponents stay as written.
-            if !digits.contains(UInt8(ascii: "e")), digits.contains(UInt8(ascii: ".")) {
-                while end > 0, digits[end - 1] == UInt8(ascii: "0") { end -= 1 }
-                if end > 0, digits[end - 1] == UInt8(ascii: ".") { end -= 1 }
-            }
-            out.append(contentsOf: digits[0..<end])
-        }
+        // "1e-05", "1.5e+300", "0.30000000000000004": all within JSON's number grammar.
+        out.append(contentsOf: n.description.utf8)
     }
 
     /// A JSON string literal: runs of bytes that need no escape are copied as they are.
