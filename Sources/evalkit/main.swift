@@ -224,7 +224,11 @@ func prepare(_ configPath: String) -> PreparedExperiment? {
 func runValidate(_ arguments: [String]) -> Int32 {
     guard let parsed = parseArguments(ArgumentSpec(), arguments, command: "validate") else { return Exit.usage }
     let path = parsed.positionals.first ?? "evalkit.json"
-    guard let prepared = prepare(path) else { return Exit.usage }
+    let prepared: PreparedExperiment
+    do { prepared = try Preparation.validate(configPath: path) } catch {
+        printError("error: \(error)")
+        return Exit.usage
+    }
     let e = prepared.experiment
     print("\(path): valid. Experiment \"\(e.name)\": \(e.candidates.count) candidates (\(e.models.count) models × \(e.prompts.count) prompts), "
           + "\(prepared.dataset.train.count) train / \(prepared.dataset.validation.count) validation / \(prepared.dataset.test.count) test examples.")

@@ -65,6 +65,26 @@ import Testing
         #expect(good.status == 0 && good.stdout.contains("valid"))
     }
 
+    @Test func validateListsConfigAndDataProblemsTogether() throws {
+        // A model without a base_url (config), two bad data lines (data) and an unknown placeholder
+        // (prompt): all three kinds in one run, since the task and dataset sections are sound.
+        let dir = try Fixtures.temporaryDirectory()
+        try Fixtures.write(Fixtures.jsonl([("1", "a", "x"), ("2", "b", "y")]) + "{\"id\": \"3\", \"text\": \"c\"}\nnot json\n", to: "train.jsonl", in: dir)
+        try Fixtures.write(Fixtures.jsonl([("4", "d", "x")]), to: "test.jsonl", in: dir)
+        try Fixtures.write("{{input}} {{nonsense}}", to: "p.txt", in: dir)
+        try Fixtures.write("""
+        {"name": "both", "task": {"labels": ["x", "y"]},
+         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label"}},
+         "prompts": [{"id": "p", "user": "p.txt"}],
+         "models": [{"id": "m", "provider": "openai", "role": "foundation", "options": {"model": "m"}}]}
+        """, to: "evalkit.json", in: dir)
+        let result = try run(["validate"], in: dir)
+        #expect(result.status == 2)
+        for expected in ["$.models[0].options.base_url", "train.jsonl:3: missing field", "train.jsonl:4: not a JSON object", "nonsense"] {
+            #expect(result.stderr.contains(expected), "missing \(expected) in \(result.stderr)")
+        }
+    }
+
     @Test func compareExitsThreeWhenNoCandidateAnswers() throws {
         let dir = try Fixtures.temporaryDirectory()
         try Fixtures.write(Fixtures.jsonl([("1", "a", "x"), ("2", "b", "y")]), to: "train.jsonl", in: dir)

@@ -141,6 +141,11 @@ import Testing
         let b = TextClassifier.train(labels: ["neg", "pos"], train: train, validation: [], settings: plain)
         #expect(a.predict("sunny day").probabilities == b.predict("sunny day").probabilities)
         #expect(a.history.map(\.trainLoss) == b.history.map(\.trainLoss))
+        // And accumulation is not ignored: batches of 8 without it take twice the steps and end elsewhere.
+        var small = BuiltinSettings()
+        small.hashBits = 12; small.batchSize = 8
+        let c = TextClassifier.train(labels: ["neg", "pos"], train: train, validation: [], settings: small)
+        #expect(c.predict("sunny day").probabilities != a.predict("sunny day").probabilities)
     }
 
     @Test func similarExamplesAreTheNearestNeverTheInputItselfAndCanBeBalanced() {

@@ -19,10 +19,32 @@ public enum ExperimentLoader {
 
     /// Builds an experiment from parsed JSON; throws `ConfigError.invalid` with every issue.
     public static func parse(_ json: JSON, configPath: String, baseDirectory: String, hash: String) throws(ConfigError) -> Experiment {
-        var issues = IssueCollector()
-        guard let root = ObjectReader(json, path: "$", issues: &issues) else {
-            throw .invalid(file: configPath, issues: issues.issues)
+        let (issues, experiment) = read(json, configPath: configPath, baseDirectory: baseDirectory, hash: hash)
+        guard issues.isEmpty, let experiment else { throw .invalid(file: configPath, issues: issues) }
+        return experiment
+    }
+
+    /// Reads the experiment at `path` as far as it can be read: the config's problems, and an experiment
+    /// whose task and dataset sections are sound even where other parts are not (what it could not read is
+    /// left out), so its data and prompts can be checked in the same pass. Nil where even that fails.
+    public static func loadLeniently(path: String) -> (problem: ConfigError?, usable: Experiment?) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let reason = FileManager.default.fileExists(atPath: path) ? "the file is not readable" : "no such file"
+            return (.unreadable(file: path, reason: reason), nil)
         }
+        let bytes = [UInt8](data)
+        let json: JSON
+        do { json = try JSON.parse(bytes: bytes) } catch { return (.malformedJSON(file: path, error), nil) }
+        let (issues, experiment) = read(json, configPath: path, baseDirectory: (path as NSString).deletingLastPathComponent,
+                                         hash: SHA256.hex(bytes: bytes))
+        let usable = issues.contains { $0.path.hasPrefix("$.task") || $0.path.hasPrefix("$.dataset") || $0.path == "$" } ? nil : experiment
+        return (issues.isEmpty ? nil : .invalid(file: path, issues: issues), usable)
+    }
+
+    /// Every issue of the config, and the experiment built from what could be read (nil without a task or dataset).
+    static func read(_ json: JSON, configPath: String, baseDirectory: String, hash: String) -> (issues: [ConfigIssue], experiment: Experiment?) {
+        var issues = IssueCollector()
+        guard let root = ObjectReader(json, path: "$", issues: &issues) else { return (issues.issues, nil) }
         root.rejectUnknownKeys(topLevelKeys, issues: &issues)
         let name = root.string("name", required: true, issues: &issues)
         if let name, name.hasPrefix(".") {
@@ -45,14 +67,12 @@ public enum ExperimentLoader {
             if let v = a.integer("max_characters", minimum: 1, issues: &issues) { audit.maxCharacters = v }
         }
 
-        guard issues.issues.isEmpty, let name, let task, let dataset else {
-            throw .invalid(file: configPath, issues: issues.issues)
-        }
-        var experiment = Experiment(name: name, description: root.string("description", issues: &issues), task: task, dataset: dataset,
+        guard let task, let dataset else { return (issues.issues, nil) }
+        var experiment = Experiment(name: name ?? "experiment", description: root.string("description", issues: &issues), task: task, dataset: dataset,
                           prompts: prompts, models: models, candidates: candidates, run: run, decision: decision, check: check,
                           configPath: configPath, baseDirectory: baseDirectory, configHash: hash)
         experiment.audit = audit
-        return experiment
+        return (issues.issues, experiment)
     }
 
     // MARK: task

@@ -64,6 +64,14 @@ public enum DataError: Error, CustomStringConvertible, Sendable {
         return flat.count <= 1 ? flat.first : .several(flat)
     }
 
+    /// Each problem on its own line of a list: the first `shownProblems`, then a count of the rest.
+    public var listed: [String] {
+        guard case .several(let problems) = self else { return [description] }
+        var lines = problems.prefix(Self.shownProblems).map(\.description)
+        if problems.count > Self.shownProblems { lines.append("… and \(problems.count - Self.shownProblems) more data problems") }
+        return lines
+    }
+
     public var description: String {
         switch self {
         case .several(let problems):

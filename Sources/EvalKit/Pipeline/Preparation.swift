@@ -12,10 +12,16 @@ public struct PreparedExperiment: Sendable {
 public enum PreparationError: Error, CustomStringConvertible, Sendable {
     case config(ConfigError)
     case problems(file: String, [String])
+    /// The config's own problems and, where its task and dataset could be read, those of its data and prompts.
+    case configAndData(ConfigError, data: [String])
 
     public var description: String {
         switch self {
         case .config(let error): return error.description
+        case let .configAndData(config, data):
+            guard !data.isEmpty else { return config.description }
+            let noun = data.count == 1 ? "problem" : "problems"
+            return config.description + "\nand \(data.count) \(noun) in its data and prompts:\n" + data.map { "  - \($0)" }.joined(separator: "\n")
         case let .problems(file, problems):
             let noun = problems.count == 1 ? "problem" : "problems"
             return "\(file): \(problems.count) \(noun) found:\n" + problems.map { "  - \($0)" }.joined(separator: "\n")
@@ -32,11 +38,26 @@ public enum Preparation {
         return try prepare(experiment)
     }
 
+    /// Like `prepare(configPath:)`, but a config with problems still has its data and prompts checked
+    /// wherever its task and dataset sections are sound, so one run of `validate` lists everything.
+    public static func validate(configPath: String) throws(PreparationError) -> PreparedExperiment {
+        let (problem, usable) = ExperimentLoader.loadLeniently(path: configPath)
+        guard let problem else {
+            guard let usable else { throw .problems(file: configPath, ["the experiment could not be read"]) }
+            return try prepare(usable)
+        }
+        guard let usable else { throw .config(problem) }
+        do { _ = try prepare(usable) } catch {
+            if case .problems(_, let found) = error { throw .configAndData(problem, data: found) }
+        }
+        throw .config(problem)
+    }
+
     /// Loads the dataset and checks the prompts of an already-read experiment.
     public static func prepare(_ experiment: Experiment) throws(PreparationError) -> PreparedExperiment {
         var problems: [String] = []
         var dataset: Dataset?
-        do { dataset = try DatasetLoader.load(experiment) } catch { problems.append("$.dataset: \(error)") }
+        do { dataset = try DatasetLoader.load(experiment) } catch { problems += error.listed.map { "$.dataset: \($0)" } }
         var builders: [String: PromptBuilder] = [:]
         for (index, prompt) in experiment.prompts.enumerated() {
             do {

@@ -55,8 +55,13 @@ public enum DecisionReport {
         case .keepFoundation(let id):
             guard let chosen = a.assessment(id) else { break }
             md += "**Keep prompting the foundation model: \(Markdown.cell(id))** (prompt `\(Markdown.cell(chosen.metrics.prompt ?? "-"))`). "
-            md += "It reaches \(accuracyWithInterval(chosen, p)), meets every requirement, and is the cheapest qualifying candidate over "
-            md += "\(horizonText(p)): \(Format.usd(chosen.horizonCostUSD))"
+            md += "It reaches \(accuracyWithInterval(chosen, p)), meets every requirement, and "
+            if let cost = chosen.horizonCostUSD {
+                md += "is the cheapest qualifying candidate over \(horizonText(p)): \(Format.usd(cost))"
+            } else {
+                // Priced candidates rank before unpriced ones, so none that qualified had a price.
+                md += "is the most accurate qualifying candidate (no qualifying candidate has a price, so cost could not rank them)"
+            }
             md += chosen.id == a.referenceID ? ". " : " (\(comparisonText(chosen.comparison, p))). "
             md += rivalsText(a, chosen: chosen)
         case .moveTo(let id):
