@@ -69,15 +69,9 @@ import Testing
         // A model without a base_url (config), two bad data lines (data) and an unknown placeholder
         // (prompt): all three kinds in one run, since the task and dataset sections are sound.
         let dir = try Fixtures.temporaryDirectory()
-        try Fixtures.write(Fixtures.jsonl([("1", "a", "x"), ("2", "b", "y")]) + "{\"id\": \"3\", \"text\": \"c\"}\nnot json\n", to: "train.jsonl", in: dir)
-        try Fixtures.write(Fixtures.jsonl([("4", "d", "x")]), to: "test.jsonl", in: dir)
-        try Fixtures.write("{{input}} {{nonsense}}", to: "p.txt", in: dir)
-        try Fixtures.write("""
-        {"name": "both", "task": {"labels": ["x", "y"]},
-         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label"}},
-         "prompts": [{"id": "p", "user": "p.txt"}],
-         "models": [{"id": "m", "provider": "openai", "role": "foundation", "options": {"model": "m"}}]}
-        """, to: "evalkit.json", in: dir)
+        try Fixtures.oneModelExperiment(in: dir, model: #"{"id": "m", "provider": "openai", "role": "foundation", "options": {"model": "m"}}"#,
+                                        train: Fixtures.jsonl([("1", "a", "x"), ("2", "b", "y")]) + "{\"id\": \"4\", \"text\": \"c\"}\nnot json\n",
+                                        prompt: "{{input}} {{nonsense}}")
         let result = try run(["validate"], in: dir)
         #expect(result.status == 2)
         for expected in ["$.models[0].options.base_url", "train.jsonl:3: missing field", "train.jsonl:4: not a JSON object", "nonsense"] {
@@ -87,16 +81,9 @@ import Testing
 
     @Test func compareExitsThreeWhenNoCandidateAnswers() throws {
         let dir = try Fixtures.temporaryDirectory()
-        try Fixtures.write(Fixtures.jsonl([("1", "a", "x"), ("2", "b", "y")]), to: "train.jsonl", in: dir)
-        try Fixtures.write(Fixtures.jsonl([("3", "c", "x")]), to: "test.jsonl", in: dir)
-        try Fixtures.write("{{input}}", to: "p.txt", in: dir)
-        try Fixtures.write("""
-        {"name": "down", "task": {"labels": ["x", "y"]},
-         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label"}},
-         "prompts": [{"id": "p", "user": "p.txt"}],
-         "models": [{"id": "m", "provider": "openai", "role": "foundation",
-                     "options": {"base_url": "http://127.0.0.1:\(closedPort())/v1", "model": "m"}}]}
-        """, to: "evalkit.json", in: dir)
+        try Fixtures.oneModelExperiment(in: dir, model: """
+            {"id": "m", "provider": "openai", "role": "foundation", "options": {"base_url": "http://127.0.0.1:\(closedPort())/v1", "model": "m"}}
+            """)
         let result = try run(["compare", "--out", "run"], in: dir)
         #expect(result.status == 3)
         #expect(result.stderr.contains("was not used: unreachable"))

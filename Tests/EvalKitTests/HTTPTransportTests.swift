@@ -124,16 +124,9 @@ import Testing
         let (listener, port) = boundSocket(listening: true)
         defer { close(listener) }
         let dir = try Fixtures.temporaryDirectory()
-        try Fixtures.write(Fixtures.jsonl([("1", "a", "x"), ("2", "b", "y")]), to: "train.jsonl", in: dir)
-        try Fixtures.write(Fixtures.jsonl([("3", "c", "x")]), to: "test.jsonl", in: dir)
-        try Fixtures.write("{{input}}", to: "p.txt", in: dir)
-        try Fixtures.write("""
-        {"name": "silent", "task": {"labels": ["x", "y"]},
-         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label"}},
-         "prompts": [{"id": "p", "user": "p.txt"}],
-         "models": [{"id": "m", "provider": "openai", "role": "foundation",
-                     "options": {"base_url": "http://127.0.0.1:\(port)/v1", "model": "m", "timeout_seconds": 30}}]}
-        """, to: "evalkit.json", in: dir)
+        try Fixtures.oneModelExperiment(in: dir, model: """
+            {"id": "m", "provider": "openai", "role": "foundation", "options": {"base_url": "http://127.0.0.1:\(port)/v1", "model": "m", "timeout_seconds": 30}}
+            """)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CLITests.binary)
         process.arguments = ["compare", "--no-cache", "--out", dir + "/run"]

@@ -35,6 +35,20 @@ enum Fixtures {
         return try ExperimentLoader.load(path: path)
     }
 
+    /// A one-model experiment in `directory`: two training examples, one test example, a `{{input}}`
+    /// prompt, and `model` as the model's JSON object. Returns the config's path.
+    @discardableResult
+    static func oneModelExperiment(in directory: String, model: String, train: String? = nil, prompt: String = "{{input}}") throws -> String {
+        try write(train ?? jsonl([("1", "a", "x"), ("2", "b", "y")]), to: "train.jsonl", in: directory)
+        try write(jsonl([("3", "c", "x")]), to: "test.jsonl", in: directory)
+        try write(prompt, to: "p.txt", in: directory)
+        return try write("""
+        {"name": "one-model", "task": {"labels": ["x", "y"]},
+         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label"}},
+         "prompts": [{"id": "p", "user": "p.txt"}], "models": [\(model)]}
+        """, to: "evalkit.json", in: directory)
+    }
+
     /// A small labelled dataset in JSONL, one object per line.
     static func jsonl(_ rows: [(String, String, String)]) -> String {
         rows.map { JSON.object([("id", .string($0.0)), ("text", .string($0.1)), ("label", .string($0.2))]).encoded() }
