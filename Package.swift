@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// No third-party dependencies: the user's design card says `packages: none`.
+// No third-party dependencies: Foundation, Dispatch, Synchronization and Swift Testing are all evalkit needs.
 let package = Package(
     name: "evalkit",
     platforms: [.macOS(.v15)],

@@ -155,7 +155,7 @@ import Testing
         let index = SimilarityIndex.tfidf(train)
         let chosen = index.select(for: "the flight was delayed again", k: 2, balanced: false, labels: ["negative", "neutral", "positive"])
         #expect(chosen.count == 2)
-        #expect(!chosen.contains { DataAuditor.normalized($0.input) == "the flight was delayed again" })
+        #expect(!chosen.contains { Text.comparisonKey($0.input) == "the flight was delayed again" })
         #expect(chosen.allSatisfy { $0.input.contains("delayed") })
         let balanced = index.select(for: "delayed flight", k: 3, balanced: true, labels: ["negative", "neutral", "positive"])
         #expect(Set(balanced.map(\.target)) == ["negative", "neutral", "positive"])

@@ -120,7 +120,7 @@ import Testing
 
     @Test func theSocketThreadSleepsWhileARequestWaits() throws {
         // evalkit probes a server that accepts connections and never answers: while the probe waits (up to
-        // 5 s), the socket thread has nothing to do and must not wake on a timer (it once woke every 50 ms).
+        // 30 s), the socket thread has nothing to do and must not wake on a timer.
         let (listener, port) = boundSocket(listening: true)
         defer { close(listener) }
         let dir = try Fixtures.temporaryDirectory()

@@ -9,7 +9,7 @@ import Testing
     func openAI(_ server: FakeLLMServer, endpoint: OpenAIEndpoint = .chat, keyEnv: String? = nil) -> OpenAIProvider {
         OpenAIProvider(settings: OpenAISettings(baseURL: server.baseURL, model: "fake-model", apiKeyEnv: keyEnv, endpoint: endpoint,
                                                 generation: GenerationSettings(temperature: 0, maxTokens: 5, stop: ["\n"], seed: 7),
-                                                timeoutSeconds: 10), concurrency: 2)
+                                                timeoutSeconds: 30), concurrency: 2)
     }
 
     @Test func openAIChatSendsMessagesAndReadsUsage() async throws {

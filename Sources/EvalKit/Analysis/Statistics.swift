@@ -180,10 +180,4 @@ public enum Statistics {
         }
         return high
     }
-
-    /// Sample standard deviation; nil for fewer than two values.
-    public static func standardDeviation(_ values: [Double]) -> Double? {
-        guard values.count > 1, let mean = MetricsCalculator.mean(values) else { return nil }
-        return sqrt(values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1))
-    }
 }

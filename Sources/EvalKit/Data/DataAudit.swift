@@ -56,38 +56,6 @@ public enum DataAuditor {
     /// Inputs longer than this many characters are "overly long".
     public static let defaultMaxCharacters = 1000
 
-    /// The text used to spot near duplicates: lower case, no URLs or @mentions or "RT", only letters and digits.
-    public static func normalized(_ text: String) -> String {
-        // UTF-8 bytes throughout: this runs over every example of every split.
-        var out: [UInt8] = [], word: [UInt8] = [], kept: [UInt8] = []
-        out.reserveCapacity(text.utf8.count)
-        func finish() {
-            defer { word.removeAll(keepingCapacity: true); kept.removeAll(keepingCapacity: true) }
-            guard !kept.isEmpty else { return }
-            let skipped = word.starts(with: "http://".utf8) || word.starts(with: "https://".utf8) || word.starts(with: "www.".utf8)
-                || word.first == UInt8(ascii: "@") || word.elementsEqual("rt".utf8)
-            guard !skipped else { return }
-            if !out.isEmpty { out.append(UInt8(ascii: " ")) }
-            out.append(contentsOf: kept)
-        }
-        for scalar in text.lowercased().unicodeScalars {
-            let v = scalar.value
-            if v < 0x80 {
-                let byte = UInt8(v)
-                if byte == 0x20 || (0x09...0x0D).contains(byte) { finish(); continue }
-                word.append(byte)
-                if Text.isAlphanumeric(scalar) || byte == UInt8(ascii: "#") { kept.append(byte) }
-                continue
-            }
-            if scalar.properties.isWhitespace { finish(); continue }
-            guard let bytes = UTF8.encode(scalar) else { continue }
-            word.append(contentsOf: bytes)
-            if Text.isAlphanumeric(scalar) { kept.append(contentsOf: bytes) }
-        }
-        finish()
-        return String(decoding: out, as: UTF8.self)
-    }
-
     /// True for text that shows a broken encoding: U+FFFD, C1 control characters, the classic
     /// UTF-8-read-as-Latin-1 pairs (Ã…, â€…), or Armenian letters inside Latin text, as this corpus's
     /// double-encoded emoji show (e.g. "Ս", "բ_").
@@ -118,7 +86,7 @@ public enum DataAuditor {
         var exact: [String: [Example]] = [:], near: [String: [Example]] = [:]
         for e in dataset.train {
             exact[e.input, default: []].append(e)
-            near[normalized(e.input), default: []].append(e)
+            near[Text.comparisonKey(e.input), default: []].append(e)
         }
         let exactGroups = exact.values.filter { $0.count > 1 }.sorted { $0[0].location < $1[0].location }
         let exactExtra = exactGroups.reduce(0) { $0 + $1.count - 1 }
@@ -138,7 +106,7 @@ public enum DataAuditor {
 
         // The same text with different labels, anywhere in the data.
         var labelsByText: [String: [(String, Example)]] = [:]
-        for (split, e) in all { labelsByText[normalized(e.input), default: []].append((split, e)) }
+        for (split, e) in all { labelsByText[Text.comparisonKey(e.input), default: []].append((split, e)) }
         let conflicts = labelsByText.filter { !$0.key.isEmpty && Set($0.value.map { $0.1.target }).count > 1 }.values
             .sorted { $0[0].1.location < $1[0].1.location }
         if !conflicts.isEmpty {
@@ -149,9 +117,9 @@ public enum DataAuditor {
         }
 
         // Leakage: evaluation examples whose text is in the training split.
-        let trainTexts = Set(dataset.train.map { normalized($0.input) }.filter { !$0.isEmpty })
+        let trainTexts = Set(dataset.train.map { Text.comparisonKey($0.input) }.filter { !$0.isEmpty })
         for (split, examples, severity) in [("test", dataset.test, AuditFinding.Severity.critical), ("validation", dataset.validation, .warning)] {
-            let leaked = examples.filter { trainTexts.contains(normalized($0.input)) }
+            let leaked = examples.filter { trainTexts.contains(Text.comparisonKey($0.input)) }
             if !leaked.isEmpty {
                 findings.append(AuditFinding(
                     id: "leakage-\(split)", title: split == "test" ? "evaluated test examples whose text is also in the training split" : "\(split) examples whose text is also in the training split", severity: severity, count: leaked.count,
@@ -210,17 +178,17 @@ public enum DataAuditor {
     public static func fixedTraining(_ dataset: Dataset, fixes: AuditFixes) -> [Example] {
         var train = dataset.train
         if fixes.dropLeaked {
-            let evaluation = Set((dataset.test + dataset.validation).map { normalized($0.input) })
-            train = train.filter { !evaluation.contains(normalized($0.input)) }
+            let evaluation = Set((dataset.test + dataset.validation).map { Text.comparisonKey($0.input) })
+            train = train.filter { !evaluation.contains(Text.comparisonKey($0.input)) }
         }
         if fixes.dropConflicts {
             var labelsByText: [String: Set<String>] = [:]
-            for e in dataset.train + dataset.validation + dataset.test { labelsByText[normalized(e.input), default: []].insert(e.target) }
-            train = train.filter { (labelsByText[normalized($0.input)]?.count ?? 1) <= 1 }
+            for e in dataset.train + dataset.validation + dataset.test { labelsByText[Text.comparisonKey(e.input), default: []].insert(e.target) }
+            train = train.filter { (labelsByText[Text.comparisonKey($0.input)]?.count ?? 1) <= 1 }
         }
         if fixes.dropDuplicates {
             var seen = Set<String>()
-            train = train.filter { seen.insert(normalized($0.input)).inserted }
+            train = train.filter { seen.insert(Text.comparisonKey($0.input)).inserted }
         }
         return train
     }

@@ -12,7 +12,7 @@ public enum RunFolderCommands {
         let target = destination ?? reportsRoot + "/" + run.experiment.name + "/baseline"
         let fm = FileManager.default
         do { try fm.createDirectory(atPath: target, withIntermediateDirectories: true) } catch {
-            throw .corrupt(path: target, reason: "cannot create the folder: \(error.localizedDescription)")
+            throw .cannotWrite(path: target, reason: "cannot create the folder: \(error.localizedDescription)")
         }
         // The builtin models' training curves too: the report is rendered again from them.
         let curves = ((try? fm.contentsOfDirectory(atPath: runDirectory)) ?? []).filter { $0.hasPrefix("training-") && ($0.hasSuffix(".csv") || $0.hasSuffix(".svg")) }
@@ -22,13 +22,13 @@ public enum RunFolderCommands {
             try? fm.removeItem(atPath: copy)
             guard fm.fileExists(atPath: source) else { continue }
             do { try fm.copyItem(atPath: source, toPath: copy) } catch {
-                throw .corrupt(path: copy, reason: "cannot copy: \(error.localizedDescription)")
+                throw .cannotWrite(path: copy, reason: "cannot copy: \(error.localizedDescription)")
             }
             // A baseline travels to other machines and clones: its paths resolve from where it is used.
             if file == "run.json", case .object(let members)? = try? JSON.parse(bytes: SmallFile.bytes(at: copy) ?? []) {
                 let portable = JSON.object(members.filter { $0.0 != "config_directory" })
                 do { try ReportWriter.save(portable.encoded() + "\n", to: copy) } catch {
-                    throw .corrupt(path: copy, reason: "cannot write: \(error.description)")
+                    throw .cannotWrite(path: copy, reason: error.description)
                 }
             }
         }
@@ -42,7 +42,7 @@ public enum RunFolderCommands {
         do {
             try ReportWriter.write(summary, to: runDirectory, manifest: false)
         } catch {
-            throw .corrupt(path: runDirectory, reason: error.description)
+            throw .cannotWrite(path: runDirectory, reason: error.description)
         }
     }
 

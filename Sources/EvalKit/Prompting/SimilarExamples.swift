@@ -71,8 +71,8 @@ public struct SimilarityIndex: Sendable {
     /// text after normalising case, URLs and mentions); with `balanced`, labels take turns.
     public func select(for input: String, k: Int, balanced: Bool, labels: [String], vector: [Float]? = nil) -> [Example] {
         let scores = similarities(to: input, vector: vector)
-        let own = DataAuditor.normalized(input)
-        let ranked = train.indices.filter { DataAuditor.normalized(train[$0].input) != own }
+        let own = Text.comparisonKey(input)
+        let ranked = train.indices.filter { Text.comparisonKey(train[$0].input) != own }
             .sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }
         guard balanced else { return ranked.prefix(k).map { train[$0] } }
         var queues = labels.map { label in ranked.filter { train[$0].target == label }[...] }

@@ -38,9 +38,10 @@ struct HTTPClient: Sendable {
     }
 
     /// Checks that something answers HTTP at `url`: any status counts, only a failed connection does not.
+    /// It waits as long as a request may (up to 30 s): a busy machine can take seconds to answer.
     func probe(_ url: String, headers: [String: String] = [:]) async throws(ProviderError) {
         do {
-            _ = try await send("GET", url, headers: headers, body: nil, timeout: min(timeoutSeconds, 5), keepAlive: false)
+            _ = try await send("GET", url, headers: headers, body: nil, timeout: min(timeoutSeconds, 30), keepAlive: false)
         } catch {
             switch error {
             case .unreachable: throw error
@@ -78,7 +79,7 @@ struct HTTPClient: Sendable {
         var fields: [(String, String)] = body == nil ? [] : [("Content-Type", "application/json")]
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) {
             guard !HTTPRequestBytes.isUnsafe(name), !HTTPRequestBytes.isUnsafe(value) else {
-                throw .badResponse(url: url, reason: "the \(name) header contains a line break; check the API key variable")
+                throw .invalidRequest(url: url, reason: "the \(name) header contains a line break; check the API key variable")
             }
             fields.append((name, value))
         }

@@ -61,6 +61,8 @@ public enum ProviderError: Error, CustomStringConvertible, Sendable, Equatable {
     /// A non-2xx answer; `retryAfter` is the server's Retry-After in seconds, when it sent one.
     case http(status: Int, url: String, message: String, retryAfter: Double? = nil)
     case badResponse(url: String, reason: String)
+    /// evalkit could not make the request at all (a header value that would break the request's framing).
+    case invalidRequest(url: String, reason: String)
     case worker(reason: String)
     case notStarted(reason: String)
 
@@ -73,6 +75,7 @@ public enum ProviderError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .keptConnectionClosed(url): return "the server closed a kept-alive connection to \(url) before answering"
         case let .http(status, url, message, _): return "HTTP \(status) from \(url): \(message)"
         case let .badResponse(url, reason): return "unusable response from \(url): \(reason)"
+        case let .invalidRequest(url, reason): return "cannot send a request to \(url): \(reason)"
         case let .worker(reason): return "worker: \(reason)"
         case let .notStarted(reason): return reason
         }
@@ -99,6 +102,7 @@ public enum ProviderError: Error, CustomStringConvertible, Sendable, Equatable {
         case .keptConnectionClosed: return "kept connection closed"
         case let .http(status, _, _, _): return "HTTP \(status)"
         case .badResponse: return "unusable answer"
+        case .invalidRequest: return "invalid request"
         case .worker: return "worker failure"
         case .notStarted: return "not started"
         }

@@ -40,10 +40,4 @@ public enum Markdown {
         for row in rows { out += "| " + row.map(cell).joined(separator: " | ") + " |\n" }
         return out
     }
-
-    /// Inline code for a value that may contain backticks.
-    public static func code(_ text: String) -> String {
-        let fence = text.contains("`") ? "``" : "`"
-        return fence + (text.contains("`") ? " \(text) " : text) + fence
-    }
 }

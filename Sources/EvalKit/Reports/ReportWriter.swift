@@ -152,11 +152,13 @@ extension ReportWriter {
 
 public enum ReportError: Error, CustomStringConvertible, Sendable {
     case cannotWrite(path: String, reason: String)
+    case cannotRead(path: String, reason: String)
     case cannotCreateFolder(path: String, reason: String)
 
     public var description: String {
         switch self {
         case let .cannotWrite(path, reason): return "cannot write \(path): \(reason)"
+        case let .cannotRead(path, reason): return "cannot read \(path): \(reason)"
         case let .cannotCreateFolder(path, reason): return "cannot create the run folder \(path): \(reason)"
         }
     }

@@ -18,11 +18,6 @@ public final class ResultsJournal: Sendable {
         self.handle = handle
     }
 
-    /// Appends one result as a line; written through to the file at once.
-    public func append(_ result: ExampleResult) throws(ReportError) {
-        try append(contentsOf: CollectionOfOne(result))
-    }
-
     /// Appends results as lines, in one write.
     public func append(contentsOf results: some Collection<ExampleResult>) throws(ReportError) {
         var lines: [UInt8] = []
@@ -64,9 +59,9 @@ public final class ResultsJournal: Sendable {
                 keep = end
                 return true
             }
-        } catch { throw .cannotWrite(path: path, reason: "cannot read: \(error.localizedDescription)") }
+        } catch { throw .cannotRead(path: path, reason: error.localizedDescription) }
         if let badLine {
-            throw .cannotWrite(path: path, reason: "line \(badLine) is not a results record: the journal is damaged, not just torn")
+            throw .cannotRead(path: path, reason: "line \(badLine) is not a results record: the journal is damaged, not just torn")
         }
         if keep < size {
             do {

@@ -13,9 +13,12 @@ public struct SummaryRow: Sendable, Equatable {
 public enum RunFolderError: Error, CustomStringConvertible, Sendable {
     case missing(path: String)
     case corrupt(path: String, reason: String)
+    /// A file or folder of the run could not be made.
+    case cannotWrite(path: String, reason: String)
 
     public var description: String {
         switch self {
+        case let .cannotWrite(path, reason): return "cannot write \(path): \(reason)"
         case .missing(let path): return "\(path) is missing: not an evalkit run folder (expected summary.csv, run.json and config.json)"
         case let .corrupt(path, reason): return "\(path) is unreadable: \(reason)"
         }
@@ -30,8 +33,6 @@ public struct RunFolder: Sendable {
     /// Per-example results by candidate id, each in canonical order; nil when the folder has no
     /// results.jsonl (a trimmed baseline). Grouped while reading, so a large file is held once.
     public var resultsByCandidateID: [String: ResultColumn]?
-    /// Every per-example result; nil when the folder has no results.jsonl.
-    public var results: [ExampleResult]? { resultsByCandidateID.map { groups in groups.keys.sorted().flatMap { Array(groups[$0] ?? []) } } }
     public var summary: [SummaryRow]
     public var summaryText: String
     public var manifest: JSON

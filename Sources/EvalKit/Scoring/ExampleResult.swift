@@ -40,12 +40,6 @@ public struct ExampleResult: Sendable, Equatable {
         self.outputTokens = outputTokens; self.tokensEstimated = tokensEstimated; self.costUSD = costUSD; self.error = error
     }
 
-    /// Results sorted by example id, then repeat: analysis reads them in this order so that a run and
-    /// `evalkit verify` add floating-point figures in the same order and agree to the last digit.
-    public static func canonicalOrder(_ results: [ExampleResult]) -> [ExampleResult] {
-        results.sorted { ($0.exampleID, $0.repeatIndex) < ($1.exampleID, $1.repeatIndex) }
-    }
-
     /// True when the model answered (whether or not a label could be read).
     public var answered: Bool { error == nil }
     /// True when the model answered but no label could be read.

@@ -24,7 +24,7 @@ public struct FeatureHasher: Sendable {
     /// How often each hashed word n-gram and character n-gram occurs in `text`.
     public func counts(_ text: String) -> [Int32: Float] {
         var counts: [Int32: Float] = [:]
-        let words = Self.tokens(text)
+        let words = Text.words(text)
         if wordNgrams > 0 {
             for n in 1...wordNgrams where words.count >= n {
                 for start in 0...(words.count - n) {
@@ -45,21 +45,6 @@ public struct FeatureHasher: Sendable {
             }
         }
         return counts
-    }
-
-    /// Lowercased word tokens (letters, digits, # and @ kept together) as UTF-8 bytes.
-    static func tokens(_ text: String) -> [[UInt8]] {
-        var out: [[UInt8]] = []
-        var current: [UInt8] = []
-        for scalar in text.lowercased().unicodeScalars {
-            if Text.isAlphanumeric(scalar) || scalar == "#" || scalar == "@" || scalar == "'" {
-                current.append(contentsOf: String(scalar).utf8)
-            } else if !current.isEmpty {
-                out.append(current); current = []
-            }
-        }
-        if !current.isEmpty { out.append(current) }
-        return out
     }
 }
 

@@ -1,4 +1,4 @@
-/// Small text helpers shared by config validation and reports.
+/// Text helpers shared by every stage, and the one place where text is normalised for comparison.
 public enum Text {
     /// Edit distance between two strings, used for "did you mean" suggestions.
     public static func editDistance(_ a: String, _ b: String) -> Int {
@@ -25,7 +25,6 @@ public enum Text {
         return best.1 <= max(2, word.count / 3) ? best.0 : nil
     }
 
-    /// Collapses runs of whitespace to one space and trims the ends.
     /// True for letters, marks and digits of any script (Unicode categories L, M and N, as
     /// `CharacterSet.alphanumerics`), without building a CharacterSet for each scalar.
     @inline(__always)
@@ -43,6 +42,7 @@ public enum Text {
         }
     }
 
+    /// Collapses runs of whitespace to one space and trims the ends.
     public static func collapseWhitespace(_ s: String) -> String {
         s.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
     }
@@ -56,5 +56,54 @@ public enum Text {
     /// A rough token count where no tokenizer is known: about 4 characters (UTF-8 bytes) a token.
     public static func estimatedTokens(_ text: String) -> Int {
         max(1, (text.utf8.count + 3) / 4)
+    }
+
+    /// The key under which two texts count as the same (duplicates, leaks, the input itself among similar
+    /// examples): lower case, no URLs or @mentions or "RT", only letters, digits and #.
+    public static func comparisonKey(_ text: String) -> String {
+        // UTF-8 bytes throughout: this runs over every example of every split.
+        var out: [UInt8] = [], word: [UInt8] = [], kept: [UInt8] = []
+        out.reserveCapacity(text.utf8.count)
+        func finish() {
+            defer { word.removeAll(keepingCapacity: true); kept.removeAll(keepingCapacity: true) }
+            guard !kept.isEmpty else { return }
+            let skipped = word.starts(with: "http://".utf8) || word.starts(with: "https://".utf8) || word.starts(with: "www.".utf8)
+                || word.first == UInt8(ascii: "@") || word.elementsEqual("rt".utf8)
+            guard !skipped else { return }
+            if !out.isEmpty { out.append(UInt8(ascii: " ")) }
+            out.append(contentsOf: kept)
+        }
+        for scalar in text.lowercased().unicodeScalars {
+            let v = scalar.value
+            if v < 0x80 {
+                let byte = UInt8(v)
+                if byte == 0x20 || (0x09...0x0D).contains(byte) { finish(); continue }
+                word.append(byte)
+                if isAlphanumeric(scalar) || byte == UInt8(ascii: "#") { kept.append(byte) }
+                continue
+            }
+            if scalar.properties.isWhitespace { finish(); continue }
+            guard let bytes = UTF8.encode(scalar) else { continue }
+            word.append(contentsOf: bytes)
+            if isAlphanumeric(scalar) { kept.append(contentsOf: bytes) }
+        }
+        finish()
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Lower-case word tokens (letters, digits, #, @ and ' kept together) as UTF-8 bytes: the builtin
+    /// classifier's features.
+    public static func words(_ text: String) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        var current: [UInt8] = []
+        for scalar in text.lowercased().unicodeScalars {
+            if isAlphanumeric(scalar) || scalar == "#" || scalar == "@" || scalar == "'" {
+                current.append(contentsOf: String(scalar).utf8)
+            } else if !current.isEmpty {
+                out.append(current); current = []
+            }
+        }
+        if !current.isEmpty { out.append(current) }
+        return out
     }
 }
