@@ -465,16 +465,7 @@ func runAudit(_ arguments: [String]) -> Int32 {
     guard let prepared = prepare(parsed.positionals.first ?? "evalkit.json") else { return Exit.usage }
     let e = prepared.experiment
     let audit = DataAuditor.audit(prepared.dataset, labels: e.task.labels, minConfidence: e.audit.minConfidence, maxCharacters: e.audit.maxCharacters)
-    print("# Data audit: \(e.name)\n")
-    print(Markdown.table(["split", "examples"] + e.task.labels, audit.balance.map { [$0.split, String($0.counts.reduce(0, +))] + $0.counts.map(String.init) },
-                         alignRight: Set(1...(e.task.labels.count + 1))))
-    if audit.findings.isEmpty { print("No findings.") }
-    for f in audit.findings {
-        print("## \(f.severity.rawValue): \(f.title) — \(f.count)\n")
-        for example in f.examples { print("- \(example)") }
-        print("\nRemedy: \(f.remedy)\n")
-    }
-    print("Training split: about \(Format.count(Double(audit.trainingTokens))) tokens (≈ 4 characters a token).")
+    print(AuditReport.markdown(audit, experiment: e.name, labels: e.task.labels), terminator: "")
     return Exit.ok
 }
 

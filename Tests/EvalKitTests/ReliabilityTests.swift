@@ -91,14 +91,16 @@ import Testing
         let expectedErrors = kinds.filter { $0 == 0 || $0 == 5 }.count
         #expect(results.filter { !$0.answered }.count == expectedErrors)
         #expect(results.filter { $0.error?.contains("HTTP 500") == true }.allSatisfy { $0.attempts == 4 })
-        #expect(results.filter { $0.error?.contains("not JSON") == true }.count == kinds.filter { $0 == 5 }.count)
-        // Each failed attempt's kind is recorded with the error (on a loaded machine one may have timed out instead).
-        let listed = results.compactMap { r -> [Substring]? in
-            guard let error = r.error, error.contains("not JSON"), let open = error.range(of: "(attempts: ") else { return nil }
-            return error[open.upperBound...].dropLast().split(separator: ",")
+        // A malformed body is retried like a 5xx, and each failed attempt's kind is listed with the error.
+        // On a loaded machine an attempt may pass the 1 s timeout instead, so a kind is either.
+        let malformed = results.filter { $0.error?.contains("unusable answer") == true }
+        #expect(malformed.count == kinds.filter { $0 == 5 }.count, "\(results.compactMap(\.error).filter { !$0.contains("HTTP 500") })")
+        for result in malformed {
+            let error = result.error ?? ""
+            #expect(error.contains("not JSON") || error.contains("(timeout)"), "\(error)")
+            let listed = error.range(of: "(attempts: ").map { error[$0.upperBound...].dropLast().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+            #expect(listed.count == 4 && listed.allSatisfy { $0 == "unusable answer" || $0 == "timeout" }, "\(error)")
         }
-        #expect(listed.count == kinds.filter { $0 == 5 }.count)
-        #expect(listed.allSatisfy { $0.count == 4 && $0.last?.trimmingCharacters(in: .whitespaces) == "unusable answer" }, "\(listed)")
         #expect(outcome.summary.metrics[0].attempts == log.count)
         #expect(outcome.failed)
         let failure = try #require(outcome.summary.runFailure)

@@ -23,6 +23,15 @@ public struct AuditFinding: Sendable, Equatable {
     /// Up to five examples, each naming where it is.
     public var examples: [String]
     public var remedy: String
+    /// The fix evalkit can apply when it exports the training split, where there is one.
+    public var fix: AuditFix? = nil
+}
+
+/// The audit fixes the fine-tuning export can apply.
+public enum AuditFix: String, Sendable, CaseIterable {
+    case dedupe
+    case dropConflicts = "drop-conflicts"
+    case dropLeaked = "drop-leaked"
 }
 
 /// The data audit of step 4: what makes the training data worse or the comparison unreliable.
@@ -93,7 +102,7 @@ public enum DataAuditor {
         if exactExtra > 0 {
             findings.append(AuditFinding(id: "duplicates-exact", title: "exact duplicates in the training split", severity: .warning, count: exactExtra,
                                          examples: exactGroups.prefix(5).map { g in "\(g.count)× " + show(g[0]) },
-                                         remedy: "keep one copy of each (export-finetune --dedupe): duplicates weigh those examples more and inflate training cost"))
+                                         remedy: "keep one copy of each: duplicates weigh those examples more and inflate training cost", fix: .dedupe))
         }
         let nearGroups = near.filter { !$0.key.isEmpty && Set($0.value.map(\.input)).count > 1 }.values.sorted { $0[0].location < $1[0].location }
         let nearExtra = nearGroups.reduce(0) { $0 + Set($1.map(\.input)).count - 1 }
@@ -101,7 +110,7 @@ public enum DataAuditor {
             findings.append(AuditFinding(id: "duplicates-near", title: "near duplicates in the training split (same text after removing case, URLs, @mentions and punctuation)",
                                          severity: .warning, count: nearExtra,
                                          examples: nearGroups.prefix(5).map { g in g.prefix(2).map(show).joined(separator: " ≈ ") },
-                                         remedy: "keep one of each (export-finetune --dedupe), or check that they are really different examples"))
+                                         remedy: "keep one of each, or check that they are really different examples", fix: .dedupe))
         }
 
         // The same text with different labels, anywhere in the data.
@@ -113,7 +122,7 @@ public enum DataAuditor {
             findings.append(AuditFinding(id: "conflicting-labels", title: "the same text with conflicting labels", severity: .warning,
                                          count: conflicts.reduce(0) { $0 + $1.count },
                                          examples: conflicts.prefix(5).map { g in g.prefix(3).map { show($0.1) }.joined(separator: " vs ") },
-                                         remedy: "relabel them, or drop them from training (export-finetune --drop-conflicts); conflicting labels cap the accuracy any model can reach"))
+                                         remedy: "relabel them, or drop them from training; conflicting labels cap the accuracy any model can reach", fix: .dropConflicts))
         }
 
         // Leakage: evaluation examples whose text is in the training split.
@@ -125,8 +134,9 @@ public enum DataAuditor {
                     id: "leakage-\(split)", title: split == "test" ? "evaluated test examples whose text is also in the training split" : "\(split) examples whose text is also in the training split", severity: severity, count: leaked.count,
                     examples: leaked.prefix(5).map(show),
                     remedy: split == "test"
-                        ? "remove them from the training split (export-finetune --drop-leaked) or from the test split: models trained on them look better than they are, so the comparison favours trained models"
-                        : "remove them from training: validation metrics and early stopping otherwise measure memory, not generalisation"))
+                        ? "remove them from the training split or from the test split: models trained on them look better than they are, so the comparison favours trained models"
+                        : "remove them from training: validation metrics and early stopping otherwise measure memory, not generalisation",
+                    fix: split == "test" ? .dropLeaked : nil))
             }
         }
 

@@ -61,12 +61,12 @@ extension CheckReport {
         let cases = rows.filter(\.isGate)
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         xml += "<testsuites name=\"evalkit check\" tests=\"\(cases.count)\" failures=\"\(failures.count)\">\n"
-        xml += "  <testsuite name=\"\(Charts.xml(experiment))\" tests=\"\(cases.count)\" failures=\"\(failures.count)\" errors=\"0\">\n"
+        xml += "  <testsuite name=\"\(Text.xmlEscaped(experiment))\" tests=\"\(cases.count)\" failures=\"\(failures.count)\" errors=\"0\">\n"
         for row in cases {
-            xml += "    <testcase classname=\"\(Charts.xml(row.candidate))\" name=\"\(Charts.xml(row.metric))\""
+            xml += "    <testcase classname=\"\(Text.xmlEscaped(row.candidate))\" name=\"\(Text.xmlEscaped(row.metric))\""
             if row.verdict == .fail {
                 let message = "\(row.metric): baseline \(row.baseline), now \(row.current) \(row.change)"
-                xml += ">\n      <failure message=\"\(Charts.xml(message))\">\(Charts.xml(row.detail))</failure>\n    </testcase>\n"
+                xml += ">\n      <failure message=\"\(Text.xmlEscaped(message))\">\(Text.xmlEscaped(row.detail))</failure>\n    </testcase>\n"
             } else {
                 xml += "/>\n"
             }

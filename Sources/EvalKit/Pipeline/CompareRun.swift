@@ -126,7 +126,7 @@ public enum CompareRun {
         let audit = DataAuditor.audit(prepared.dataset.evaluating(testExamples), labels: experiment.task.labels,
                                       minConfidence: experiment.audit.minConfidence, maxCharacters: experiment.audit.maxCharacters)
         var training: [RunSummary.TrainingSummary] = []
-        var curves: [RunSummary.TrainingCurve] = []
+        var curves: [TrainingCurve] = []
         // A worker process and the in-process classifier answer one request at a time.
         let concurrency = Dictionary(usedModels.map { ($0.id, $0.provider.usesPrompts && $0.providerName != "command" ? (options.concurrency ?? $0.concurrency) : 1) },
                                      uniquingKeysWith: { a, _ in a })
@@ -143,10 +143,10 @@ public enum CompareRun {
                 training.append(.init(modelID: model.id, seconds: classifier.trainingSeconds,
                                       examples: prepared.dataset.train.count,
                                       last: classifier.history.last, bestEpoch: classifier.bestEpoch, stoppedEarly: classifier.stoppedEarly))
-                curves.append(TrainingCurves.builtin(model.id, classifier))
+                curves.append(TrainingCurve.builtin(model.id, classifier))
                 providers[model.id] = BuiltinProvider(classifier: classifier)
             }
-            if let outside = TrainingCurves.outsideTraining(experiment, model: model) { training.append(outside) }
+            if let outside = RunSummary.TrainingSummary.outside(experiment, model: model) { training.append(outside) }
             // A model with a managed server: the server starts before its first request and stops after its last.
             if let server = model.server, let inner = providers[model.id] {
                 providers[model.id] = ServedProvider(inner: inner, server: ManagedServer(settings: server, modelID: model.id, directory: experiment.baseDirectory))
@@ -236,7 +236,7 @@ public enum CompareRun {
             training: training, startedAt: startedAt, finishedAt: Date(), reproduceCommand: options.reproduceCommand,
             evalkitVersion: EvalKitInfo.version,
             runFailure: runFailure(made: made, failed: failedCalls, limit: experiment.run.maxErrorRate),
-            audit: audit, curves: curves + TrainingCurves.outside(experiment),
+            audit: audit, curves: curves + TrainingCurve.outside(experiment),
             environment: await recorder.environment(environment, previous: previousEnvironment),
             onlyModels: options.onlyModels, requestsSent: sent ?? [:])
         do { try ReportWriter.write(summary, to: directory) } catch { throw .output(error) }

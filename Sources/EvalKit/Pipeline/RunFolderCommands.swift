@@ -89,12 +89,12 @@ public enum RunFolderCommands {
             runFailure: m["failure"]?.stringValue,
             audit: audit,
             curves: training.filter { $0.source == RunSummary.TrainingSummary.builtinSource }.compactMap { summary in
-                TrainingCurves.read(runDirectory, model: summary.modelID).map { curve in
+                TrainingCurveFile.read(runDirectory, model: summary.modelID).map { curve in
                     var kept = curve
                     kept.keptStep = summary.bestEpoch.map(Double.init)
                     return kept
                 }
-            } + TrainingCurves.outside(e))
+            } + TrainingCurve.outside(e))
         var complete = summary
         complete.environment = run.environment
         complete.requestsSent = run.requestsSent

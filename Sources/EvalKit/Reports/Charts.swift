@@ -3,23 +3,6 @@ import Foundation
 /// SVG charts beside report.md. Plain SVG 1.1 (no scripts, no external fonts) so browsers and
 /// GitHub render them; every label is XML-escaped.
 public enum Charts {
-    /// Escapes text for SVG/XML content and attributes.
-    public static func xml(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            case _ where scalar.value < 0x20 && scalar != "\t": out += " "
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
-
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 
     static func n(_ v: Double) -> String { Format.fixed(v, digits: 1) }
@@ -27,9 +10,9 @@ public enum Charts {
     static func header(width: Int, height: Int, title: String) -> String {
         """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" viewBox="0 0 \(width) \(height)" font-family="Helvetica, Arial, sans-serif" font-size="12">
-        <title>\(xml(title))</title>
+        <title>\(Text.xmlEscaped(title))</title>
         <rect x="0" y="0" width="\(width)" height="\(height)" fill="#ffffff"/>
-        <text x="\(width / 2)" y="22" text-anchor="middle" font-size="15" font-weight="bold">\(xml(title))</text>
+        <text x="\(width / 2)" y="22" text-anchor="middle" font-size="15" font-weight="bold">\(Text.xmlEscaped(title))</text>
 
         """
     }
@@ -95,7 +78,7 @@ public enum Charts {
         svg += "<rect x=\"\(n(left))\" y=\"\(n(top))\" width=\"\(n(plotW))\" height=\"\(n(plotH))\" fill=\"none\" stroke=\"#444\"/>\n"
         for tick in logTicks(minCost, maxCost) {
             svg += "<line x1=\"\(n(x(tick)))\" y1=\"\(n(top))\" x2=\"\(n(x(tick)))\" y2=\"\(n(top + plotH))\" stroke=\"#e5e5e5\"/>\n"
-            svg += "<text x=\"\(n(x(tick)))\" y=\"\(n(top + plotH + 16))\" text-anchor=\"middle\">\(xml(tickLabel(tick, prefix: "$")))</text>\n"
+            svg += "<text x=\"\(n(x(tick)))\" y=\"\(n(top + plotH + 16))\" text-anchor=\"middle\">\(Text.xmlEscaped(tickLabel(tick, prefix: "$")))</text>\n"
         }
         var acc = lowAcc
         while acc <= highAcc + 1e-9 {
@@ -126,7 +109,7 @@ public enum Charts {
         for (i, p) in points.enumerated() {
             ly += 18
             let mark = frontier.contains(i) ? " ■" : ""
-            svg += "<text x=\"\(n(left + plotW + 16))\" y=\"\(n(ly))\" fill=\"\(palette[i % palette.count])\">\(i + 1). \(xml(Text.preview(p.label, limit: 26)))\(mark)</text>\n"
+            svg += "<text x=\"\(n(left + plotW + 16))\" y=\"\(n(ly))\" fill=\"\(palette[i % palette.count])\">\(i + 1). \(Text.xmlEscaped(Text.preview(p.label, limit: 26)))\(mark)</text>\n"
         }
         svg += "<text x=\"\(n(left + plotW + 16))\" y=\"\(n(ly + 26))\" font-size=\"11\" fill=\"#555\">■ and dashed line: Pareto frontier</text>\n"
         return svg + "</svg>\n"
@@ -156,14 +139,14 @@ public enum Charts {
         let bottom = top + rowH * Double(bars.count)
         for tick in logTicks(minV, max(maxV, minV * 10)) {
             svg += "<line x1=\"\(n(x(tick)))\" y1=\"\(n(top))\" x2=\"\(n(x(tick)))\" y2=\"\(n(bottom))\" stroke=\"#e5e5e5\"/>\n"
-            svg += "<text x=\"\(n(x(tick)))\" y=\"\(n(bottom + 16))\" text-anchor=\"middle\">\(xml(tickLabel(tick)))</text>\n"
+            svg += "<text x=\"\(n(x(tick)))\" y=\"\(n(bottom + 16))\" text-anchor=\"middle\">\(Text.xmlEscaped(tickLabel(tick)))</text>\n"
         }
         for (i, bar) in bars.enumerated() {
             let rowY = top + rowH * Double(i)
-            svg += "<text x=\"\(n(left - 8))\" y=\"\(n(rowY + rowH / 2 + 4))\" text-anchor=\"end\">\(xml(Text.preview(bar.label, limit: 28)))</text>\n"
+            svg += "<text x=\"\(n(left - 8))\" y=\"\(n(rowY + rowH / 2 + 4))\" text-anchor=\"end\">\(Text.xmlEscaped(Text.preview(bar.label, limit: 28)))</text>\n"
             svg += "<rect x=\"\(n(left))\" y=\"\(n(rowY + 5))\" width=\"\(n(max(1, x(bar.p95) - left)))\" height=\"\(n(rowH - 10))\" fill=\"#9ecae1\"/>\n"
             svg += "<rect x=\"\(n(left))\" y=\"\(n(rowY + 10))\" width=\"\(n(max(1, x(bar.p50) - left)))\" height=\"\(n(rowH - 20))\" fill=\"#08519c\"/>\n"
-            svg += "<text x=\"\(n(x(bar.p95) + 4))\" y=\"\(n(rowY + rowH / 2 + 4))\" font-size=\"10\" fill=\"#333\">\(xml(Format.fixed(bar.p50, digits: 2))) / \(xml(Format.fixed(bar.p95, digits: 2)))</text>\n"
+            svg += "<text x=\"\(n(x(bar.p95) + 4))\" y=\"\(n(rowY + rowH / 2 + 4))\" font-size=\"10\" fill=\"#333\">\(Text.xmlEscaped(Format.fixed(bar.p50, digits: 2))) / \(Text.xmlEscaped(Format.fixed(bar.p95, digits: 2)))</text>\n"
         }
         svg += "<line x1=\"\(n(left))\" y1=\"\(n(top))\" x2=\"\(n(left))\" y2=\"\(n(bottom))\" stroke=\"#444\"/>\n"
         svg += "<text x=\"\(n(left + plotW / 2))\" y=\"\(n(bottom + 36))\" text-anchor=\"middle\">milliseconds per request (log scale): dark p50, light p95</text>\n"
@@ -199,7 +182,7 @@ public enum Charts {
         let plotW = Double(width) - left - right
         let all = series.flatMap(\.points)
         guard !all.isEmpty else {
-            return "<text x=\"\(n(left))\" y=\"\(n(top + height / 2))\">no \(xml(yLabel)) was logged</text>\n"
+            return "<text x=\"\(n(left))\" y=\"\(n(top + height / 2))\">no \(Text.xmlEscaped(yLabel)) was logged</text>\n"
         }
         let xs = all.map(\.x), ys = all.map(\.y)
         let minX = xs.min() ?? 0, maxX = max(xs.max() ?? 1, (xs.min() ?? 0) + 1)
@@ -217,10 +200,10 @@ public enum Charts {
         }
         for i in 0...5 {
             let v = minX + (maxX - minX) * Double(i) / 5
-            svg += "<text x=\"\(n(x(v)))\" y=\"\(n(top + height + 16))\" text-anchor=\"middle\">\(xml(JSON.formatNumber((v * 10).rounded() / 10)))</text>\n"
+            svg += "<text x=\"\(n(x(v)))\" y=\"\(n(top + height + 16))\" text-anchor=\"middle\">\(Text.xmlEscaped(JSON.formatNumber((v * 10).rounded() / 10)))</text>\n"
         }
-        svg += "<text x=\"18\" y=\"\(n(top + height / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 18 \(n(top + height / 2)))\">\(xml(yLabel))</text>\n"
-        svg += "<text x=\"\(n(left + plotW / 2))\" y=\"\(n(top + height + 34))\" text-anchor=\"middle\">\(xml(unit))</text>\n"
+        svg += "<text x=\"18\" y=\"\(n(top + height / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 18 \(n(top + height / 2)))\">\(Text.xmlEscaped(yLabel))</text>\n"
+        svg += "<text x=\"\(n(left + plotW / 2))\" y=\"\(n(top + height + 34))\" text-anchor=\"middle\">\(Text.xmlEscaped(unit))</text>\n"
         if let markStep {
             svg += "<line x1=\"\(n(x(markStep)))\" y1=\"\(n(top))\" x2=\"\(n(x(markStep)))\" y2=\"\(n(top + height))\" stroke=\"#2ca02c\" stroke-dasharray=\"3 3\"/>\n"
         }
@@ -232,11 +215,11 @@ public enum Charts {
                 for p in s.points { svg += "<circle cx=\"\(n(x(p.x)))\" cy=\"\(n(y(p.y)))\" r=\"2.5\" fill=\"\(s.color)\"/>\n" }
             }
             svg += "<line x1=\"\(n(left + plotW + 12))\" y1=\"\(n(legendY))\" x2=\"\(n(left + plotW + 36))\" y2=\"\(n(legendY))\" stroke=\"\(s.color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6 4\"" : "")/>\n"
-            svg += "<text x=\"\(n(left + plotW + 42))\" y=\"\(n(legendY + 4))\">\(xml(s.name))</text>\n"
+            svg += "<text x=\"\(n(left + plotW + 42))\" y=\"\(n(legendY + 4))\">\(Text.xmlEscaped(s.name))</text>\n"
             legendY += 18
         }
         if markStep != nil {
-            svg += "<text x=\"\(n(left + plotW + 12))\" y=\"\(n(legendY + 4))\" fill=\"#2ca02c\">kept \(xml(unit))</text>\n"
+            svg += "<text x=\"\(n(left + plotW + 12))\" y=\"\(n(legendY + 4))\" fill=\"#2ca02c\">kept \(Text.xmlEscaped(unit))</text>\n"
         }
         return svg
     }

@@ -460,14 +460,7 @@ public enum DecisionReport {
                              alignRight: Set(1...(labels.count + 1)))
         if let citation = s.experiment.dataset.citation { md += "\nData: " + Markdown.cell(citation) + "\n" }
         if let audit = s.audit {
-            md += "\n### Data audit\n\n"
-            if audit.findings.isEmpty {
-                md += "No duplicates, conflicting labels, leakage, broken text or doubtful labels found.\n"
-            }
-            for f in audit.findings {
-                md += "- **\(f.severity.rawValue)** — \(Markdown.cell(f.title)): **\(f.count)**. Remedy: \(Markdown.cell(f.remedy)).\n"
-                for example in f.examples { md += "  - \(Markdown.cell(example))\n" }
-            }
+            md += "\n### Data audit\n\n" + AuditReport.findings(audit)
             md += "\nTraining split: about \(Format.count(Double(audit.trainingTokens))) tokens (inputs and labels, ≈ 4 characters a token)"
             let priced = s.experiment.models.compactMap { model -> String? in
                 guard case let .tokens(_, epochs, price)? = model.fineTuning?.basis else { return nil }

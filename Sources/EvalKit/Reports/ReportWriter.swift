@@ -12,11 +12,7 @@ public enum ReportWriter {
         try save(DecisionReport.accuracyCostChart(summary), to: directory + "/" + DecisionReport.accuracyCostFile)
         try save(DecisionReport.latencyChart(summary), to: directory + "/" + DecisionReport.latencyFile)
         for curve in summary.curves {
-            var csv = CSV.row([curve.unit, "train_loss", "train_accuracy", "validation_loss", "validation_accuracy"])
-            for p in curve.points {
-                csv += CSV.row([JSON.formatNumber(p.step)] + [p.trainLoss, p.trainAccuracy, p.validationLoss, p.validationAccuracy].map { $0.map(JSON.formatNumber) ?? "" })
-            }
-            try save(csv, to: directory + "/" + curve.dataFile)
+            try save(TrainingCurveFile.csv(curve), to: directory + "/" + curve.dataFile)
             try save(Charts.trainingCurves(curve.points, title: "\(curve.modelID): training curves (\(curve.source))", unit: curve.unit, markStep: curve.keptStep),
                      to: directory + "/" + curve.chartFile)
         }

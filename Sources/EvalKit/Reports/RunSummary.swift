@@ -23,24 +23,6 @@ public struct RunSummary: Sendable {
         public var stoppedEarly = false
     }
 
-    /// A training curve with its diagnosis: the builtin model's epochs or an outside fine-tune's log.
-    public struct TrainingCurve: Sendable {
-        public var modelID: String
-        /// Where the curve came from ("builtin training", or the log's path).
-        public var source: String
-        /// "epoch" or "step".
-        public var unit: String
-        public var points: [TrainingPoint]
-        public var diagnosis: TrainingDiagnosis
-        /// The epoch or step whose weights the model kept, when known.
-        public var keptStep: Double?
-
-        /// training-<model>.csv in the run folder.
-        public var dataFile: String { "training-\(modelID).csv" }
-        /// training-<model>.svg in the run folder.
-        public var chartFile: String { "training-\(modelID).svg" }
-    }
-
     public var experiment: Experiment
     public var runID: String
     public var splits: [SplitSummary]
@@ -93,5 +75,15 @@ extension Date {
         let formatter = ISO8601DateFormatter()
         formatter.timeZone = TimeZone(identifier: "UTC")
         return formatter.string(from: self)
+    }
+}
+
+extension RunSummary.TrainingSummary {
+    /// The training time a model's outside fine-tune log records (Hugging Face's `train_runtime`);
+    /// nil without one. The model's one-time cost is that time at its price per hour.
+    static func outside(_ experiment: Experiment, model: ModelSpec) -> RunSummary.TrainingSummary? {
+        guard let path = model.trainingLog, let log = try? TrainingLogReader.read(experiment.resolve(path)),
+              let seconds = log.runtimeSeconds else { return nil }
+        return RunSummary.TrainingSummary(modelID: model.id, seconds: seconds, examples: nil, source: path)
     }
 }

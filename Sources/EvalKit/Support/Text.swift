@@ -106,4 +106,22 @@ public enum Text {
         if !current.isEmpty { out.append(current) }
         return out
     }
+
+    /// Text escaped for XML content and attributes (SVG charts, JUnit): markup characters as entities,
+    /// control characters (which XML 1.0 forbids) as spaces.
+    public static func xmlEscaped(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            case _ where scalar.value < 0x20 && scalar != "\t": out += " "
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
 }
