@@ -340,7 +340,7 @@ func printEstimate(_ prepared: PreparedExperiment, limit: Int?) async -> Int32 {
     print("Dry run of \(e.name): \(estimate.requests) requests (\(test.count) test examples × \(e.candidates.count) candidates × \(e.run.repeats) repeats); nothing sent.")
     print("Token counts are estimates (about 4 characters a token; no tokenizer is known).\n")
     print(Markdown.table(["candidate", "requests", "≈ input tokens", "output tokens (max)", "≈ cost", "how"], estimate.candidates.map {
-        [$0.candidate, String($0.requests), String($0.estimatedInputTokens), $0.maxOutputTokens.map(String.init) ?? "unbounded",
+        [$0.candidate, String($0.requests), String($0.estimatedInputTokens), String($0.maxOutputTokens),
          $0.estimatedCostUSD.map(Format.usd) ?? "–", $0.note]
     }, alignRight: [1, 2, 3, 4]))
     print("Estimated total: \(Format.usd(estimate.totalUSD)) for the candidates that could be estimated.")

@@ -40,7 +40,8 @@ import Testing
           "models": [
             {"id": "m1", "provider": "opena", "role": "foundation"},
             {"id": "m2", "provider": "openai", "role": "boss", "options": {"base_url": "ftp://x", "model": "m", "temperature": 7}},
-            {"id": "m3", "provider": "builtin", "role": "small", "pricing": {"input_per_million": -1}}
+            {"id": "m3", "provider": "builtin", "role": "small", "pricing": {"input_per_million": -1}},
+            {"id": "m5", "provider": "builtin", "role": "small", "options": {"learning_rate": 2, "l2": 0.5}}
           ],
           "candidates": [{"model": "m4", "prompt": "q"}]
         }
@@ -56,7 +57,7 @@ import Testing
             for expected in ["$.tsk", "$.task.parse.pattern", "$.dataset.test", "$.dataset.fields.target", "$.prompts[0].user",
                              "$.models[0].provider", "$.models[1].role", "$.models[1].options.base_url",
                              "$.models[1].options.temperature", "$.models[2].pricing.input_per_million",
-                             "$.candidates[0].model"] {
+                             "$.candidates[0].model", "$.models[3].options.l2"] {
                 #expect(paths.contains(expected), "missing \(expected) in \(paths)")
             }
             let provider = try #require(issues.first { $0.path == "$.models[0].provider" })

@@ -4,8 +4,8 @@ public struct CandidateEstimate: Sendable {
     public var requests: Int
     /// Input tokens estimated from the rendered prompts at about 4 characters a token.
     public var estimatedInputTokens: Int
-    /// Output tokens at most (`max_tokens` × requests); nil when the model sets no limit.
-    public var maxOutputTokens: Int?
+    /// Output tokens at most (`max_tokens` × requests).
+    public var maxOutputTokens: Int
     /// USD at most, for per-token pricing; nil where it cannot be known before running.
     public var estimatedCostUSD: Double?
     /// How the cost figure was reached, or why there is none.
@@ -40,18 +40,13 @@ public enum CostEstimator {
                 input += Text.estimatedTokens(builder?.render(input: example.input, examples: chosen).completionText ?? example.input)
             }
             input *= repeats
-            let maxOutput = model.flatMap(Self.maxTokens).map { $0 * requests }
+            let maxOutput = (model.map(Self.maxTokens) ?? 0) * requests
             var cost: Double? = nil
             var note: String
             switch model?.pricing?.basis {
             case let .perToken(inputPrice, outputPrice)?:
-                if let maxOutput {
-                    cost = (Double(input) * inputPrice + Double(maxOutput) * outputPrice) / 1_000_000
-                    note = "estimated input tokens, output at max_tokens (an upper bound)"
-                } else {
-                    cost = Double(input) * inputPrice / 1_000_000
-                    note = "input only: the model sets no max_tokens, so output cost is unbounded"
-                }
+                cost = (Double(input) * inputPrice + Double(maxOutput) * outputPrice) / 1_000_000
+                note = "estimated input tokens, output at max_tokens (an upper bound)"
             case .perHour?:
                 note = "self-hosted: cost follows from measured latency, not estimated"
             case nil:
@@ -63,10 +58,10 @@ public enum CostEstimator {
         return RunEstimate(candidates: candidates)
     }
 
-    static func maxTokens(_ model: ModelSpec) -> Int? {
+    static func maxTokens(_ model: ModelSpec) -> Int {
         switch model.provider {
         case .openAI(let s): return s.generation.maxTokens
-        case .anthropic(let s): return s.generation.maxTokens ?? 16
+        case .anthropic(let s): return s.generation.maxTokens
         case .command(let s): return s.generation.maxTokens
         case .builtin: return 0
         }

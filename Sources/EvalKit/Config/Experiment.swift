@@ -259,10 +259,11 @@ public enum ProviderSettings: Sendable {
 /// Sampling and length settings shared by the LLM providers.
 public struct GenerationSettings: Sendable, Equatable {
     public var temperature: Double?
-    public var maxTokens: Int?
+    /// Output tokens a request may use: every request has a bound, so its cost has one too.
+    public var maxTokens: Int
     public var stop: [String]
     public var seed: Int?
-    public init(temperature: Double? = 0, maxTokens: Int? = 16, stop: [String] = [], seed: Int? = nil) {
+    public init(temperature: Double? = 0, maxTokens: Int = 16, stop: [String] = [], seed: Int? = nil) {
         self.temperature = temperature; self.maxTokens = maxTokens; self.stop = stop; self.seed = seed
     }
 }
@@ -331,7 +332,9 @@ public struct BuiltinSettings: Sendable, Equatable {
     public var epochs: Int = 8
     public var learningRate: Double = 0.5
     public var batchSize: Int = 32
-    /// Mini-batches whose gradients are summed before one update (effective batch = batchSize × this).
+    /// Mini-batches whose gradients are summed before one update. The classifier accumulates every
+    /// example's gradient in one buffer anyway, so this is exactly a batch of batchSize × this; it is kept
+    /// so configs written as a trainer's batch and accumulation (as Transformers takes them) read the same.
     public var gradientAccumulation: Int = 1
     /// Stop after this many epochs without a lower validation loss, keeping the best epoch; nil trains every epoch.
     public var patience: Int? = nil

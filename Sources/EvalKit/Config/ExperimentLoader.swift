@@ -404,6 +404,11 @@ public enum ExperimentLoader {
             if let v = o.number("learning_rate", range: 1e-9...100, rangeText: "a learning rate > 0", issues: &issues) { b.learningRate = v }
             if let v = o.integer("batch_size", minimum: 1, issues: &issues) { b.batchSize = v }
             if let v = o.number("l2", range: 0...10, rangeText: "an L2 weight decay between 0 and 10", issues: &issues) { b.l2 = v }
+            // Each update shrinks the weights by (1 − learning_rate × l2): at 1 or more they would vanish or flip sign.
+            if b.learningRate * b.l2 >= 1 {
+                issues.add(ConfigIssue(path: o.childPath("l2"), expected: "learning_rate × l2 below 1 (weight decay shrinks weights by that share each update)",
+                                       found: "\(JSON.formatNumber(b.learningRate)) × \(JSON.formatNumber(b.l2)) = \(JSON.formatNumber(b.learningRate * b.l2))"))
+            }
             if let v = o.integer("hash_bits", minimum: 8, issues: &issues) {
                 if v > 24 { issues.add(o.childPath("hash_bits"), expected: "an integer between 8 and 24", found: .number(Double(v))) } else { b.hashBits = v }
             }

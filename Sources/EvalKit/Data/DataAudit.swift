@@ -60,11 +60,6 @@ public struct AuditFixes: Sendable, Equatable {
 
 /// Finds duplicates, conflicting labels, leakage, imbalance, broken text and doubtful labels.
 public enum DataAuditor {
-    /// Annotator confidence below this is "low".
-    public static let defaultMinConfidence = 0.6
-    /// Inputs longer than this many characters are "overly long".
-    public static let defaultMaxCharacters = 1000
-
     /// True for text that shows a broken encoding: U+FFFD, C1 control characters, the classic
     /// UTF-8-read-as-Latin-1 pairs (Ã…, â€…), or Armenian letters inside Latin text, as this corpus's
     /// double-encoded emoji show (e.g. "Ս", "բ_").
@@ -85,8 +80,9 @@ public enum DataAuditor {
         return foreign > 0 && latin > 4 * foreign
     }
 
-    public static func audit(_ dataset: Dataset, labels: [String], minConfidence: Double = defaultMinConfidence,
-                             maxCharacters: Int = defaultMaxCharacters) -> DataAudit {
+    /// The audit of `dataset`; thresholds default to the config's (`AuditSettings`).
+    public static func audit(_ dataset: Dataset, labels: [String], minConfidence: Double = AuditSettings().minConfidence,
+                             maxCharacters: Int = AuditSettings().maxCharacters) -> DataAudit {
         var findings: [AuditFinding] = []
         func show(_ e: Example) -> String { "\(e.location) [\(e.target)] \"\(Text.preview(e.input, limit: 70))\"" }
         let all = dataset.splits.flatMap { split in split.examples.map { (split.name, $0) } }

@@ -184,7 +184,7 @@ public enum CompareRun {
             let limiter = limits.requestsPerMinute == nil && limits.tokensPerMinute == nil ? nil
                 : RateLimiter(requestsPerMinute: limits.requestsPerMinute, tokensPerMinute: limits.tokensPerMinute)
             workloads.append(ModelWorkload(modelID: model.id, provider: provider, concurrency: concurrency[model.id] ?? 1, jobs: jobs,
-                                           retry: RetryPolicy(limits), limiter: limiter, maxOutputTokens: CostEstimator.maxTokens(model) ?? 0,
+                                           retry: RetryPolicy(limits), limiter: limiter, maxOutputTokens: CostEstimator.maxTokens(model),
                                            cache: model.provider.usesPrompts ? cache : nil, seed: experiment.run.seed,
                                            cacheSalt: environment.model(model.id).map(cacheSalt) ?? ""))
         }

@@ -23,7 +23,7 @@ public struct AnthropicProvider: ModelProvider {
     func wireBody(_ request: ModelRequest) -> JSON {
         let g = settings.generation
         // max_tokens is required by the Messages API.
-        var body: [(String, JSON)] = [("model", .string(settings.model)), ("max_tokens", .number(Double(g.maxTokens ?? 16)))]
+        var body: [(String, JSON)] = [("model", .string(settings.model)), ("max_tokens", .number(Double(g.maxTokens)))]
         if let system = request.prompt.system { body.append(("system", .string(system))) }
         body.append(("messages", .array([.object([("role", .string("user")), ("content", .string(request.prompt.user))])])))
         if let t = g.temperature { body.append(("temperature", .number(t))) }

@@ -31,7 +31,7 @@ public actor CommandProvider: ModelProvider {
             ("system", request.prompt.system.map(JSON.string) ?? .null), ("user", .string(request.prompt.user)),
             ("prompt", .string(request.prompt.completionText)), ("input", .string(request.input)),
         ]
-        if let m = g.maxTokens { body.append(("max_tokens", .number(Double(m)))) }
+        body.append(("max_tokens", .number(Double(g.maxTokens))))
         if let t = g.temperature { body.append(("temperature", .number(t))) }
         body.append(("stop", .array(g.stop.map(JSON.string))))
         return body

@@ -206,7 +206,7 @@ extension GenerationSettings {
     /// Adds the sampling settings that are set to an OpenAI-style request body.
     func appendOpenAIFields(to members: inout [(String, JSON)]) {
         if let temperature { members.append(("temperature", .number(temperature))) }
-        if let maxTokens { members.append(("max_tokens", .number(Double(maxTokens)))) }
+        members.append(("max_tokens", .number(Double(maxTokens))))
         if !stop.isEmpty { members.append(("stop", .array(stop.map(JSON.string)))) }
         if let seed { members.append(("seed", .number(Double(seed)))) }
     }
