@@ -250,18 +250,22 @@ public enum DecisionAnalyzer {
         return out
     }
 
+    /// The first repeat's answered results by example id (failed requests left out): what latency and
+    /// answer-by-answer comparisons pair.
+    public static func firstAnswers(_ results: some Collection<ExampleResult>) -> [String: ExampleResult] {
+        var out: [String: ExampleResult] = [:]
+        for r in results where r.repeatIndex == 0 && r.answered { out[r.exampleID] = r }
+        return out
+    }
+
     /// Compares a candidate with another on the examples both were asked.
     public static func compare(_ candidate: [String: Bool], _ reference: [String: Bool], candidateID: String, referenceID: String,
                                policy: DecisionPolicy) -> PairedComparison? {
-        var b = 0, c = 0, n = 0
-        for (id, right) in candidate {
-            guard let other = reference[id] else { continue }
-            n += 1
-            if right && !other { b += 1 } else if !right && other { c += 1 }
-        }
+        let paired = PairedOutcomes(candidate, reference)
+        let b = paired.onlyFirstRight, c = paired.onlySecondRight, n = paired.pairs
         guard n > 0, let interval = Statistics.tangoInterval(b: b, c: c, n: n, alpha: policy.alpha) else { return nil }
         let discordance = Double(b + c) / Double(n)
-        let p = Statistics.mcNemarExact(b: b, c: c)
+        let p = paired.mcNemarP
         return PairedComparison(
             candidate: candidateID, reference: referenceID, pairs: n, onlyCandidateRight: b, onlyReferenceRight: c,
             difference: Double(b - c) / Double(n), low: interval.low, high: interval.high, pValue: p, pValueHolm: p,

@@ -254,6 +254,15 @@ public enum ProviderSettings: Sendable {
         if case .builtin = self { return false }
         return true
     }
+
+    /// True for models that answer one request at a time: a worker process reads its requests in
+    /// order, and the in-process classifier has no concurrency to offer.
+    public var answersOneAtATime: Bool {
+        switch self {
+        case .command, .builtin: return true
+        default: return false
+        }
+    }
 }
 
 /// Sampling and length settings shared by the LLM providers.

@@ -315,20 +315,15 @@ public enum ExperimentLoader {
             let provider = providerName.flatMap { name in options.flatMap { readProvider(name, $0, issues: &issues) } }
             let pricing = readPricing(m["pricing"], path: m.childPath("pricing"), issues: &issues)
             let concurrency = m.integer("concurrency", minimum: 1, issues: &issues)
-            if let concurrency, concurrency > 1, let providerName, providerName == "command" || providerName == "builtin" {
-                issues.add(ConfigIssue(path: m.childPath("concurrency"), expected: "1 for a \(providerName) model (it answers one request at a time)",
+            if let concurrency, concurrency > 1, let provider, provider.answersOneAtATime {
+                issues.add(ConfigIssue(path: m.childPath("concurrency"), expected: "1 for a \(provider.name) model (it answers one request at a time)",
                                        found: String(concurrency)))
             }
             if server != nil, providerName == "builtin" {
                 issues.add(ConfigIssue(path: m.childPath("server"), expected: "no server for a builtin model (it runs inside evalkit)"))
             }
             guard let id, let role, let provider else { continue }
-            // A worker process and the in-process classifier answer one request at a time.
-            let defaultConcurrency: Int
-            switch provider {
-            case .command, .builtin: defaultConcurrency = 1
-            default: defaultConcurrency = runConcurrency
-            }
+            let defaultConcurrency = provider.answersOneAtATime ? 1 : runConcurrency
             let fineTuning = readFineTuning(m["fine_tuning"], path: m.childPath("fine_tuning"), issues: &issues)
             var limits = RequestLimits()
             if let r = ObjectReader(m["retry"], path: m.childPath("retry"), issues: &issues, required: false) {

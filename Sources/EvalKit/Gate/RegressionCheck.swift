@@ -126,27 +126,21 @@ public enum RegressionCheck {
     }
 
     /// First-repeat outcomes of both runs on the examples both asked (a failed request is wrong): (baseline right, now right).
-    static func pairs(_ base: ResultColumn?, _ now: ResultColumn?) -> [(base: Bool, now: Bool)]? {
+    static func pairs(_ base: ResultColumn?, _ now: ResultColumn?) -> PairedOutcomes? {
         guard let base, let now else { return nil }
-        let before = DecisionAnalyzer.firstOutcomes(base), after = DecisionAnalyzer.firstOutcomes(now)
-        return before.keys.sorted().compactMap { id in after[id].map { (base: before[id] ?? false, now: $0) } }
+        return PairedOutcomes(DecisionAnalyzer.firstOutcomes(now), DecisionAnalyzer.firstOutcomes(base))
     }
 
     /// First-repeat latencies of answered requests on the examples both runs answered: (baseline, now).
     static func latencyPairs(_ base: ResultColumn?, _ now: ResultColumn?) -> [(base: Double, now: Double)]? {
         guard let base, let now else { return nil }
-        func first(_ column: ResultColumn) -> [String: Double] {
-            var out: [String: Double] = [:]
-            for r in column where r.repeatIndex == 0 && r.answered { out[r.exampleID] = r.latencyMs }
-            return out
-        }
-        let before = first(base), after = first(now)
+        let before = DecisionAnalyzer.firstAnswers(base).mapValues(\.latencyMs), after = DecisionAnalyzer.firstAnswers(now).mapValues(\.latencyMs)
         return before.keys.sorted().compactMap { id in after[id].map { (base: before[id] ?? 0, now: $0) } }
     }
 
     static func signed(_ v: Double, digits: Int) -> String { (v >= 0 ? "+" : "") + Format.fixed(v, digits: digits) }
 
-    static func accuracyRow(base: SummaryRow, now: SummaryRow, policy: CheckPolicy, pairs: [(base: Bool, now: Bool)]?) -> CheckRow {
+    static func accuracyRow(base: SummaryRow, now: SummaryRow, policy: CheckPolicy, pairs: PairedOutcomes?) -> CheckRow {
         let candidate = base.candidate
         guard var before = base.number("accuracy") else {
             return CheckRow(candidate: candidate, metric: "accuracy", baseline: "–", current: Format.percent(now.number("accuracy")), change: "",
@@ -159,11 +153,11 @@ public enum RegressionCheck {
         // With per-example results, both accuracies are taken on the examples both runs asked, so a
         // run over fewer or other examples is compared like with like.
         var shared = ""
-        if let pairs, !pairs.isEmpty {
-            before = Double(pairs.filter(\.base).count) / Double(pairs.count)
-            after = Double(pairs.filter(\.now).count) / Double(pairs.count)
-            if Double(pairs.count) != base.number("requests") || Double(pairs.count) != now.number("requests") {
-                shared = " (both on the \(pairs.count) examples both runs asked)"
+        if let pairs, let nowAccuracy = pairs.firstAccuracy, let baseAccuracy = pairs.secondAccuracy {
+            before = baseAccuracy
+            after = nowAccuracy
+            if Double(pairs.pairs) != base.number("requests") || Double(pairs.pairs) != now.number("requests") {
+                shared = " (both on the \(pairs.pairs) examples both runs asked)"
             }
         }
         let drop = before - after
@@ -176,10 +170,10 @@ public enum RegressionCheck {
             return row
         }
         // The drop is large enough to matter; is it real?
-        if let pairs, !pairs.isEmpty {
-            let onlyNow = pairs.filter { $0.now && !$0.base }.count, onlyBase = pairs.filter { $0.base && !$0.now }.count
-            let p = Statistics.mcNemarExact(b: onlyNow, c: onlyBase)
-            let test = "exact McNemar on \(pairs.count) shared examples: \(onlyBase) now wrong, \(onlyNow) now right, p = \(Format.fixed(p, digits: 4))"
+        if let pairs, pairs.pairs > 0 {
+            let onlyNow = pairs.onlyFirstRight, onlyBase = pairs.onlySecondRight
+            let p = pairs.mcNemarP
+            let test = "exact McNemar on \(pairs.pairs) shared examples: \(onlyBase) now wrong, \(onlyNow) now right, p = \(Format.fixed(p, digits: 4))"
             if p < policy.alpha && onlyBase > onlyNow {
                 row.verdict = .fail
                 row.detail = "drop beyond the \(allowed) and significant (\(test))"

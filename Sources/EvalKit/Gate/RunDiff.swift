@@ -22,11 +22,10 @@ public enum RunDiff {
                 continue
             }
             var test = "–"
-            if let pairs = RegressionCheck.pairs(resultsA[c], resultsB[c]), !pairs.isEmpty {
-                let right = pairs.filter { $0.now && !$0.base }.count, wrong = pairs.filter { $0.base && !$0.now }.count
-                let p = Statistics.mcNemarExact(b: right, c: wrong)
+            if let pairs = RegressionCheck.pairs(resultsA[c], resultsB[c]), pairs.pairs > 0 {
+                let p = pairs.mcNemarP
                 let alpha = b.experiment.decision.alpha
-                test = "McNemar p = \(Format.fixed(p, digits: 4)) on \(pairs.count)" + (p < alpha ? " (significant at α = \(JSON.formatNumber(alpha)))" : "")
+                test = "McNemar p = \(Format.fixed(p, digits: 4)) on \(pairs.pairs)" + (p < alpha ? " (significant at α = \(JSON.formatNumber(alpha)))" : "")
             }
             rows.append([c, Format.percent(x.number("accuracy")) + " → " + Format.percent(y.number("accuracy")),
                          delta(x.number("accuracy"), y.number("accuracy"), scale: 100, digits: 1, unit: " pts"), test,
@@ -40,8 +39,7 @@ public enum RunDiff {
         var anyFlip = false
         for c in candidates {
             guard let xs = resultsA[c], let ys = resultsB[c] else { continue }
-            let first = Dictionary(xs.filter { $0.repeatIndex == 0 && $0.answered }.map { ($0.exampleID, $0) }, uniquingKeysWith: { x, _ in x })
-            let second = Dictionary(ys.filter { $0.repeatIndex == 0 && $0.answered }.map { ($0.exampleID, $0) }, uniquingKeysWith: { x, _ in x })
+            let first = DecisionAnalyzer.firstAnswers(xs), second = DecisionAnalyzer.firstAnswers(ys)
             let shared = first.keys.filter { second[$0] != nil }.sorted()
             let broke = shared.filter { first[$0]?.correct == true && second[$0]?.correct == false }
             let fixed = shared.filter { first[$0]?.correct == false && second[$0]?.correct == true }

@@ -127,8 +127,7 @@ public enum CompareRun {
                                       minConfidence: experiment.audit.minConfidence, maxCharacters: experiment.audit.maxCharacters)
         var training: [RunSummary.TrainingSummary] = []
         var curves: [TrainingCurve] = []
-        // A worker process and the in-process classifier answer one request at a time.
-        let concurrency = Dictionary(usedModels.map { ($0.id, $0.provider.usesPrompts && $0.providerName != "command" ? (options.concurrency ?? $0.concurrency) : 1) },
+        let concurrency = Dictionary(usedModels.map { ($0.id, $0.provider.answersOneAtATime ? 1 : (options.concurrency ?? $0.concurrency)) },
                                      uniquingKeysWith: { a, _ in a })
         for model in usedModels {
             let concurrency = concurrency[model.id] ?? 1

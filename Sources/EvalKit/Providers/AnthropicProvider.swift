@@ -42,9 +42,7 @@ public struct AnthropicProvider: ModelProvider {
             throw .badResponse(url: url, reason: "no \"content\" array in the answer")
         }
         let text = blocks.compactMap { $0["type"]?.stringValue == "text" ? $0["text"]?.stringValue : nil }.joined()
-        let usage = answer["usage"]
-        return ModelResponse(text: text, inputTokens: usage?["input_tokens"]?.countValue,
-                             outputTokens: usage?["output_tokens"]?.countValue)
+        return ModelResponse(text: text, usage: answer["usage"], openAINames: false)
     }
 
     public func stop() async { access.client.shutdown() }

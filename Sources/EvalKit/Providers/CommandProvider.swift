@@ -92,9 +92,7 @@ public actor CommandProvider: ModelProvider {
         guard let output = answer["output"]?.stringValue else {
             throw .worker(reason: "answer has no \"output\" string: \(Text.preview(line, limit: 120))")
         }
-        let usage = answer["usage"]
-        return ModelResponse(text: output, inputTokens: usage?["input_tokens"]?.countValue,
-                             outputTokens: usage?["output_tokens"]?.countValue)
+        return ModelResponse(text: output, usage: answer["usage"], openAINames: false)
     }
 
     public func stop() async {
@@ -115,20 +113,13 @@ final class WorkerProcess: Sendable {
     }
 
     static func launch(argv: [String], directory: String) throws(ProviderError) -> WorkerProcess {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = argv
-        if !directory.isEmpty { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let input = Pipe(), output = Pipe(), errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
         let lines = LineChannel(output.fileHandleForReading)
         let stderrLines = LineChannel(errors.fileHandleForReading, keepLast: 20)
-        do { try process.run() } catch {
-            throw .worker(reason: "could not start \(argv.joined(separator: " ")): \(error.localizedDescription)")
+        let process: Process
+        do { process = try Subprocess.launch(argv, in: directory, input: input, output: output, error: errors) } catch {
+            throw .worker(reason: error.description)
         }
-        ChildProcesses.shared.add(process.processIdentifier)
         return WorkerProcess(process: process, stdin: input.fileHandleForWriting, lines: lines, stderrLines: stderrLines)
     }
 

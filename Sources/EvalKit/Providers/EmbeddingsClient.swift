@@ -16,7 +16,7 @@ public struct EmbeddingsClient: Sendable {
         if let keyError = access.keyError { throw keyError }
         let url = HTTPClient.url(settings.baseURL, "/embeddings")
         let body = JSON.object([("model", .string(settings.model)), ("input", .array(texts.map(JSON.string)))])
-        let headers = access.key.map { ["Authorization": "Bearer \($0)"] } ?? [:]
+        let headers = access.bearerHeaders
         let answer = try await access.post(url, body: body, headers: headers, keyVariable: settings.apiKeyEnv)
         guard let data = answer["data"]?.arrayValue, data.count == texts.count else {
             throw .badResponse(url: url, reason: "expected \"data\" with \(texts.count) embeddings")

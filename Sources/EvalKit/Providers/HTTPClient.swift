@@ -224,6 +224,9 @@ struct APIAccess: Sendable {
         do { key = try apiKey(from: keyVariable); keyError = nil } catch { key = nil; keyError = error }
     }
 
+    /// The Authorization header of OpenAI-style APIs, when there is a key.
+    var bearerHeaders: [String: String] { key.map { ["Authorization": "Bearer \($0)"] } ?? [:] }
+
     /// POSTs a request; a rejected key (401/403) names the variable it came from, never its value.
     func post(_ url: String, body: JSON, headers: [String: String], keyVariable: String?) async throws(ProviderError) -> JSON {
         do {

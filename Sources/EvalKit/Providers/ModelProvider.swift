@@ -30,6 +30,26 @@ public struct ModelResponse: Sendable, Equatable {
         self.text = text; self.inputTokens = inputTokens; self.outputTokens = outputTokens; self.labelProbabilities = labelProbabilities
         self.systemFingerprint = systemFingerprint
     }
+
+    /// An answer with the token counts of its API's `usage` object: OpenAI names them prompt_tokens and
+    /// completion_tokens, Anthropic and evalkit's workers input_tokens and output_tokens.
+    init(text: String, usage: JSON?, openAINames: Bool, labelProbabilities: [String: Double]? = nil, systemFingerprint: String? = nil) {
+        self.init(text: text, inputTokens: usage?[openAINames ? "prompt_tokens" : "input_tokens"]?.countValue,
+                  outputTokens: usage?[openAINames ? "completion_tokens" : "output_tokens"]?.countValue,
+                  labelProbabilities: labelProbabilities, systemFingerprint: systemFingerprint)
+    }
+
+    /// Label probabilities as the run's files keep them: an object, labels in order (null when there are none).
+    public static func probabilitiesJSON(_ probabilities: [String: Double]?, rounded: (Double) -> Double = { $0 }) -> JSON {
+        probabilities.map { p in .object(p.sorted { $0.key < $1.key }.map { ($0.key, .number(rounded($0.value))) }) } ?? .null
+    }
+
+    /// Label probabilities read back from `probabilitiesJSON`; members that are not numbers are left out.
+    public static func probabilities(from json: JSON?) -> [String: Double]? {
+        json?.objectValue.map { members in
+            Dictionary(members.compactMap { key, value in value.numberValue.map { (key, $0) } }, uniquingKeysWith: { a, _ in a })
+        }
+    }
 }
 
 /// A way of reaching one model. Providers are started once per run and stopped at its end.

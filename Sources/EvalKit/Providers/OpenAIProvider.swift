@@ -10,7 +10,7 @@ public struct OpenAIProvider: ModelProvider {
         access = APIAccess(keyVariable: settings.apiKeyEnv, timeoutSeconds: settings.timeoutSeconds, concurrency: concurrency)
     }
 
-    var headers: [String: String] { access.key.map { ["Authorization": "Bearer \($0)"] } ?? [:] }
+    var headers: [String: String] { access.bearerHeaders }
 
     public func start() async throws(ProviderError) {
         try await access.start(probeURL: HTTPClient.url(settings.baseURL, "/models"), headers: headers)
@@ -60,10 +60,7 @@ public struct OpenAIProvider: ModelProvider {
         guard let text else {
             throw .badResponse(url: url, reason: settings.endpoint == .chat ? "choices[0].message.content is missing" : "choices[0].text is missing")
         }
-        let usage = answer["usage"]
-        return ModelResponse(text: text, inputTokens: usage?["prompt_tokens"]?.countValue,
-                             outputTokens: usage?["completion_tokens"]?.countValue,
-                             systemFingerprint: answer["system_fingerprint"]?.stringValue)
+        return ModelResponse(text: text, usage: answer["usage"], openAINames: true, systemFingerprint: answer["system_fingerprint"]?.stringValue)
     }
 
     public func stop() async { access.client.shutdown() }
@@ -105,16 +102,13 @@ public struct OpenAIProvider: ModelProvider {
         }
         // No label among the likely tokens, or a tie at the top: the answer cannot be read (invalid),
         // not guessed by label order.
-        let usage = answer["usage"]
         if scores.filter({ $0 == scores[best] }).count > 1 {
-            return ModelResponse(text: "", inputTokens: usage?["prompt_tokens"]?.countValue, outputTokens: usage?["completion_tokens"]?.countValue,
-                                 systemFingerprint: answer["system_fingerprint"]?.stringValue)
+            return ModelResponse(text: "", usage: answer["usage"], openAINames: true, systemFingerprint: answer["system_fingerprint"]?.stringValue)
         }
         let weights = scores.map { exp($0 - scores[best]) }
         let total = weights.reduce(0, +)
         let probabilities = Dictionary(zip(request.labels, weights.map { $0 / total }), uniquingKeysWith: { a, _ in a })
-        return ModelResponse(text: request.labels[best], inputTokens: usage?["prompt_tokens"]?.countValue,
-                             outputTokens: usage?["completion_tokens"]?.countValue, labelProbabilities: probabilities,
+        return ModelResponse(text: request.labels[best], usage: answer["usage"], openAINames: true, labelProbabilities: probabilities,
                              systemFingerprint: answer["system_fingerprint"]?.stringValue)
     }
 }

@@ -39,9 +39,7 @@ public struct ResponseCache: Sendable {
         guard mode == .use, let bytes = SmallFile.bytes(at: path(key)),
               let json = try? JSON.parse(bytes: bytes), let text = json["text"]?.stringValue,
               let latency = json["latency_ms"]?.numberValue else { return nil }
-        let probabilities = json["label_probabilities"]?.objectValue.map { members in
-            Dictionary(members.compactMap { key, value in value.numberValue.map { (key, $0) } }, uniquingKeysWith: { a, _ in a })
-        }
+        let probabilities = ModelResponse.probabilities(from: json["label_probabilities"])
         return Entry(response: ModelResponse(text: text, inputTokens: json["input_tokens"]?.countValue,
                                              outputTokens: json["output_tokens"]?.countValue, labelProbabilities: probabilities,
                                              systemFingerprint: json["system_fingerprint"]?.stringValue),
@@ -57,7 +55,7 @@ public struct ResponseCache: Sendable {
             ("input_tokens", response.inputTokens.map { .number(Double($0)) } ?? .null),
             ("output_tokens", response.outputTokens.map { .number(Double($0)) } ?? .null),
             ("latency_ms", .number(latencyMs)),
-            ("label_probabilities", response.labelProbabilities.map { p in .object(p.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) }) } ?? .null),
+            ("label_probabilities", ModelResponse.probabilitiesJSON(response.labelProbabilities)),
             ("system_fingerprint", response.systemFingerprint.map(JSON.string) ?? .null),
         ])
         var bytes: [UInt8] = []

@@ -68,9 +68,7 @@ public struct ExampleResult: Sendable, Equatable {
             ("input_tokens", optionalInt(inputTokens)), ("output_tokens", optionalInt(outputTokens)),
             ("tokens_estimated", .bool(tokensEstimated)), ("cost_usd", costUSD.map(JSON.number) ?? .null),
             ("error", error.map(JSON.string) ?? .null), ("attempts", .number(Double(attempts))), ("cached", .bool(cached)),
-            ("label_probabilities", labelProbabilities.map { probabilities in
-                .object(probabilities.sorted { $0.key < $1.key }.map { ($0.key, .number(Self.roundProbability($0.value))) })
-            } ?? .null),
+            ("label_probabilities", ModelResponse.probabilitiesJSON(labelProbabilities, rounded: Self.roundProbability)),
         ])
     }
 
@@ -93,8 +91,6 @@ public struct ExampleResult: Sendable, Equatable {
                   error: json["error"]?.stringValue)
         attempts = json["attempts"]?.countValue ?? 1
         cached = json["cached"]?.boolValue ?? false
-        labelProbabilities = json["label_probabilities"]?.objectValue.map { members in
-            Dictionary(members.compactMap { key, value in value.numberValue.map { (key, $0) } }, uniquingKeysWith: { a, _ in a })
-        }
+        labelProbabilities = ModelResponse.probabilities(from: json["label_probabilities"])
     }
 }
