@@ -6,23 +6,20 @@ public enum Markdown {
     /// neutralised; invisible and direction-changing characters shown as their code (U+202E) so text
     /// cannot hide or reorder what a reviewer reads.
     public static func cell(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
+        Text.escaped(text) { scalar in
             switch scalar {
-            case "|": out += "\\|"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "&": out += "&amp;"
-            case "`": out += "\\`"
-            case "[": out += "\\["
-            case "]": out += "\\]"
-            case "!": out += "\\!"
-            case "\n", "\r", "\t": out += " "
-            default:
-                if isHidden(scalar) { out += "⟨U+" + String(scalar.value, radix: 16, uppercase: true) + "⟩" } else { out.unicodeScalars.append(scalar) }
+            case "|": return "\\|"
+            case "<": return "&lt;"
+            case ">": return "&gt;"
+            case "&": return "&amp;"
+            case "`": return "\\`"
+            case "[": return "\\["
+            case "]": return "\\]"
+            case "!": return "\\!"
+            case "\n", "\r", "\t": return " "
+            default: return isHidden(scalar) ? "⟨U+" + String(scalar.value, radix: 16, uppercase: true) + "⟩" : nil
             }
         }
-        return out
     }
 
     /// Controls, bidirectional overrides and isolates, zero-width and other format characters.

@@ -110,17 +110,25 @@ public enum Text {
     /// Text escaped for XML content and attributes (SVG charts, JUnit): markup characters as entities,
     /// control characters (which XML 1.0 forbids) as spaces.
     public static func xmlEscaped(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
+        escaped(text) { scalar in
             switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            case _ where scalar.value < 0x20 && scalar != "\t": out += " "
-            default: out.unicodeScalars.append(scalar)
+            case "&": return "&amp;"
+            case "<": return "&lt;"
+            case ">": return "&gt;"
+            case "\"": return "&quot;"
+            case "'": return "&#39;"
+            case _ where scalar.value < 0x20 && scalar != "\t": return " "
+            default: return nil
             }
+        }
+    }
+
+    /// `text` with every scalar that `replacement` maps replaced by what it returns (nil keeps it).
+    public static func escaped(_ text: String, _ replacement: (Unicode.Scalar) -> String?) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            if let replaced = replacement(scalar) { out += replaced } else { out.unicodeScalars.append(scalar) }
         }
         return out
     }
