@@ -264,12 +264,14 @@ func runCompare(_ arguments: [String]) async -> Int32 {
     if options.resume, let directory = options.outDirectory {
         // A resumed run uses the experiment exactly as it ran (its config.json).
         // The results are read by the journal's own recovery (which cuts a torn last line), not here.
-        do { loaded = try Preparation.prepare(try RunFolder.load(directory, requireSummary: false, withResults: false).experiment) } catch {
+        do {
+            let folder = try RunFolder.load(directory, requireSummary: false, withResults: false)
+            loaded = try Preparation.prepare(folder.experiment)
+            options.reproduceCommand = folder.manifest.command
+        } catch {
             printError("error: cannot resume \(directory): \(error)")
             return Exit.usage
         }
-        options.reproduceCommand = (try? JSON.parse(bytes: [UInt8](FileManager.default.contents(atPath: directory + "/run.json") ?? Data())))?["command"]?.stringValue
-            ?? options.reproduceCommand
     } else {
         loaded = prepare(configPath)
     }

@@ -110,6 +110,18 @@ import Testing
         #expect(manifest["counts"]?["requests"]?.numberValue == 30)
         // Six from the unreachable model, and the injected HTTP 500 once for each of the two api prompts.
         #expect(manifest["counts"]?["errors"]?.numberValue == 8)
+        #expect(manifest["schema"]?.numberValue == Double(RunManifest.schema))
+
+        // run.json reads back as it was written; one of a newer schema is refused by name, and one written
+        // before the schema key existed (the committed baseline's) still reads.
+        let read = try RunManifest(json: manifest)
+        #expect(read.json == manifest)
+        var newer = manifest.objectValue ?? []
+        newer[0].1 = .number(Double(RunManifest.schema + 1))
+        try (JSON.object(newer).encoded() + "\n").write(toFile: dir + "/run/run.json", atomically: true, encoding: .utf8)
+        #expect { _ = try RunFolder.load(dir + "/run") } throws: { "\($0)".contains("schema \(RunManifest.schema + 1) is newer than this evalkit reads") }
+        let baseline = try RunFolder.load(Fixtures.repositoryRoot + "/reports/twitter-sentiment/baseline")
+        #expect(baseline.manifest.counts?.testEvaluated == 250 && baseline.manifest.status == .finished)
     }
 
     @Test func limitEvaluatesTheFirstNExamplesAndDefaultFolderSortsByTime() async throws {

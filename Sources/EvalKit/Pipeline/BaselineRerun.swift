@@ -50,13 +50,13 @@ public enum BaselineRerun {
         }
         var prepared: PreparedExperiment
         do { prepared = try Preparation.prepare(configPath: configPath) } catch { throw .preparation(error) }
-        if let only = current.manifest["only"]?.arrayValue?.compactMap(\.stringValue) {
+        if let only = current.manifest.only {
             let known = Set(prepared.experiment.models.map(\.id))
             if let restricted = try? prepared.restricted(toModels: only.filter(known.contains)) { prepared = restricted }
         }
         var options = CompareOptions()
         options.outDirectory = outDirectory
-        options.limit = current.manifest["limit"]?.numberValue.flatMap { Int(exactly: $0) }
+        options.limit = current.manifest.limit
         options.cacheMode = .use
         options.cacheDirectory = cacheDirectory ?? current.experiment.resolve(".evalkit/cache")
         options.reproduceCommand = command

@@ -55,9 +55,12 @@ public enum CompareError: Error, CustomStringConvertible, Sendable {
     case output(ReportError)
     case overBudget(estimateUSD: Double, budgetUSD: Double)
     case similarity(ProviderError)
+    /// The folder to resume has no readable run.json.
+    case resume(RunFolderError)
 
     public var description: String {
         switch self {
+        case .resume(let error): return "cannot resume: \(error)"
         case .output(let error): return error.description
         case .similarity(let error): return "cannot choose similar examples (step 2): \(error)"
         case let .overBudget(estimate, budget):
@@ -80,11 +83,12 @@ public enum CompareRun {
         var previousEnvironment: RunEnvironment?
         if options.resume, let out = options.outDirectory {
             // The resumed run keeps its id, start time and test subset, and every finished request.
-            let manifest = try? JSON.parse(bytes: [UInt8](FileManager.default.contents(atPath: out + "/run.json") ?? Data()))
-            runID = manifest?["run_id"]?.stringValue ?? runID
-            startedAt = manifest?["started_at"]?.stringValue.flatMap { ISO8601DateFormatter().date(from: $0) } ?? startedAt
-            limit = manifest?["limit"]?.countValue ?? limit
-            previousEnvironment = manifest?["environment"].flatMap { try? RunEnvironment(json: $0) }
+            let manifest: RunManifest
+            do { manifest = try RunManifest.read(directory: out) } catch { throw .resume(error) }
+            runID = manifest.runID
+            startedAt = manifest.startedAt
+            limit = manifest.limit ?? limit
+            previousEnvironment = manifest.environment
             do { previous = try ResultsJournal.recover(path: out + "/results.jsonl") } catch { throw .output(error) }
         }
         let testExamples = limit.map { Array(prepared.dataset.test.prefix($0)) } ?? prepared.dataset.test
@@ -108,15 +112,13 @@ public enum CompareRun {
             let configJSON = SmallFile.bytes(at: directory + "/config.json").flatMap { try? JSON.parse(bytes: $0) }
             environment = EnvironmentProbe.probe(prepared, models: usedModels, configJSON: configJSON,
                                                  memoDirectory: experiment.resolve(".evalkit/digests"))
-            try ReportWriter.save(JSON.object([
-                ("evalkit_version", .string(EvalKitInfo.version)), ("experiment", .string(experiment.name)), ("run_id", .string(runID)),
-                ("status", .string("running")), ("config_path", .string(experiment.configPath)), ("config_sha256", .string(experiment.configHash)),
-                ("config_directory", .string(ReportWriter.absoluteDirectory(of: experiment.configPath))),
-                ("started_at", .string(startedAt.iso8601)), ("limit", limit.map { .number(Double($0)) } ?? .null),
-                ("command", .string(options.reproduceCommand)),
-                ("only", options.onlyModels.map { .array($0.map(JSON.string)) } ?? .null),
-                ("environment", environment.json),
-            ]).encoded() + "\n", to: directory + "/run.json")
+            var started = RunManifest(evalkitVersion: EvalKitInfo.version, experiment: experiment.name, runID: runID,
+                                      configPath: experiment.configPath, configDirectory: ReportWriter.absoluteDirectory(of: experiment.configPath),
+                                      configSHA256: experiment.configHash, startedAt: startedAt, command: options.reproduceCommand, status: .running)
+            started.limit = limit
+            started.only = options.onlyModels
+            started.environment = environment
+            try started.write(to: directory)
         } catch { throw .output(error) }
 
         // Step 3 of the data flow: builtin models train before any request is sent.

@@ -25,11 +25,10 @@ public enum RunFolderCommands {
                 throw .cannotWrite(path: copy, reason: "cannot copy: \(error.localizedDescription)")
             }
             // A baseline travels to other machines and clones: its paths resolve from where it is used.
-            if file == "run.json", case .object(let members)? = try? JSON.parse(bytes: SmallFile.bytes(at: copy) ?? []) {
-                let portable = JSON.object(members.filter { $0.0 != "config_directory" })
-                do { try ReportWriter.save(portable.encoded() + "\n", to: copy) } catch {
-                    throw .cannotWrite(path: copy, reason: error.description)
-                }
+            if file == "run.json" {
+                var portable = try RunManifest.read(directory: target)
+                portable.configDirectory = nil
+                do { try portable.write(to: target) } catch { throw .cannotWrite(path: copy, reason: error.description) }
             }
         }
         return target
@@ -54,7 +53,7 @@ public enum RunFolderCommands {
         // Split sizes and example inputs come from the dataset when it is still where it was. Audited
         // before the results are read, so the audit's working memory is free again when they arrive.
         let dataset = try? DatasetLoader.load(e)
-        let evaluated = m["counts"]?["test_evaluated"]?.numberValue.flatMap { Int(exactly: $0) } ?? 0
+        let evaluated = m.counts?.testEvaluated ?? 0
         let examples = dataset.map { evaluated >= $0.test.count ? $0.test : Array($0.test.prefix(evaluated)) } ?? []
         let audit = dataset.map { DataAuditor.audit($0.evaluating(examples), labels: e.task.labels, minConfidence: e.audit.minConfidence,
                                                     maxCharacters: e.audit.maxCharacters) }
@@ -63,30 +62,14 @@ public enum RunFolderCommands {
         let (metrics, analysis) = run.recompute()
         let splits = dataset.map { d in d.splits.map { RunSummary.SplitSummary(name: $0.name, count: $0.examples.count,
                                                                               labelCounts: Dataset.labelCounts($0.examples, labels: e.task.labels)) } } ?? []
-        let training: [RunSummary.TrainingSummary] = (m["training"]?.arrayValue ?? []).compactMap { t in
-            guard let model = t["model"]?.stringValue, let seconds = t["seconds"]?.numberValue else { return nil }
-            let last = t["last_epoch"].flatMap { l -> EpochStats? in
-                guard let epoch = l["epoch"]?.intValue, let loss = l["train_loss"]?.numberValue, let acc = l["train_accuracy"]?.numberValue else { return nil }
-                return EpochStats(epoch: epoch, trainLoss: loss, trainAccuracy: acc, validationLoss: l["validation_loss"]?.numberValue,
-                                  validationAccuracy: l["validation_accuracy"]?.numberValue)
-            }
-            return RunSummary.TrainingSummary(modelID: model, seconds: seconds, examples: t["examples"]?.countValue,
-                                              source: t["source"]?.stringValue ?? RunSummary.TrainingSummary.builtinSource, last: last,
-                                              bestEpoch: t["best_epoch"]?.intValue, stoppedEarly: t["stopped_early"]?.boolValue ?? false)
-        }
-        let formatter = ISO8601DateFormatter()
-        let started = m["started_at"]?.stringValue.flatMap(formatter.date(from:)) ?? Date(timeIntervalSince1970: 0)
+        let training = m.training
         let summary = RunSummary(
             experiment: e, runID: run.runID, splits: splits, evaluatedExamples: evaluated, metrics: metrics, analysis: analysis,
-            results: run.resultsByCandidate, examples: examples, stopReason: m["stopped"]?.stringValue,
-            plannedRequests: m["planned_requests"]?.countValue ?? 0,
-            modelFailures: (m["model_failures"]?.arrayValue ?? []).compactMap { f in
-                guard let model = f["model"]?.stringValue, let reason = f["reason"]?.stringValue else { return nil }
-                return (model, reason)
-            },
-            training: training, startedAt: started, finishedAt: started.addingTimeInterval(m["duration_seconds"]?.numberValue ?? 0),
-            reproduceCommand: m["command"]?.stringValue ?? "evalkit compare", evalkitVersion: m["evalkit_version"]?.stringValue ?? EvalKitInfo.version,
-            runFailure: m["failure"]?.stringValue,
+            results: run.resultsByCandidate, examples: examples, stopReason: m.stopReason,
+            plannedRequests: m.plannedRequests ?? 0, modelFailures: m.modelFailures,
+            training: training, startedAt: m.startedAt, finishedAt: m.startedAt.addingTimeInterval(m.durationSeconds ?? 0),
+            reproduceCommand: m.command, evalkitVersion: m.evalkitVersion.isEmpty ? EvalKitInfo.version : m.evalkitVersion,
+            runFailure: m.failure,
             audit: audit,
             curves: training.filter { $0.source == RunSummary.TrainingSummary.builtinSource }.compactMap { summary in
                 TrainingCurveFile.read(runDirectory, model: summary.modelID).map { curve in

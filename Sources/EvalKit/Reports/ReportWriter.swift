@@ -8,7 +8,7 @@ public enum ReportWriter {
         try save(DecisionReport.markdown(summary), to: directory + "/report.md")
         try save(SummaryTable.csv(experiment: summary.experiment, analysis: summary.analysis), to: directory + "/summary.csv")
         try save(AnalysisFile.json(summary.analysis).encoded() + "\n", to: directory + "/" + AnalysisFile.name)
-        if writeManifest { try save(manifest(summary).encoded() + "\n", to: directory + "/run.json") }
+        if writeManifest { try manifest(summary).write(to: directory) }
         try save(DecisionReport.accuracyCostChart(summary), to: directory + "/" + DecisionReport.accuracyCostFile)
         try save(DecisionReport.latencyChart(summary), to: directory + "/" + DecisionReport.latencyFile)
         for curve in summary.curves {
@@ -56,96 +56,66 @@ public enum ReportWriter {
 
     // MARK: run.json
 
-    public static func manifest(_ summary: RunSummary) -> JSON {
+    /// The finished run's manifest.
+    public static func manifest(_ summary: RunSummary) -> RunManifest {
         let e = summary.experiment
-        let training: [JSON] = summary.training.map { t in
-            var entry: [(String, JSON)] = [("model", .string(t.modelID)), ("source", .string(t.source)), ("seconds", .number(t.seconds)),
-                                           ("examples", t.examples.map { .number(Double($0)) } ?? .null),
-                                           ("best_epoch", t.bestEpoch.map { .number(Double($0)) } ?? .null), ("stopped_early", .bool(t.stoppedEarly))]
-            if let last = t.last {
-                entry.append(("last_epoch", .object([
-                    ("epoch", .number(Double(last.epoch))), ("train_loss", .number(last.trainLoss)), ("train_accuracy", .number(last.trainAccuracy)),
-                    ("validation_loss", last.validationLoss.map(JSON.number) ?? .null),
-                    ("validation_accuracy", last.validationAccuracy.map(JSON.number) ?? .null),
-                ])))
-            }
-            return .object(entry)
+        var m = RunManifest(evalkitVersion: summary.evalkitVersion, experiment: e.name, runID: summary.runID, configPath: e.configPath,
+                            configDirectory: absoluteDirectory(of: e.configPath), configSHA256: e.configHash, startedAt: summary.startedAt,
+                            command: summary.reproduceCommand,
+                            status: summary.runFailure != nil ? .failed : (summary.stopReason != nil ? .incomplete : .finished))
+        m.finishedAt = summary.finishedAt
+        m.durationSeconds = summary.durationSeconds
+        var counts = RunManifest.Counts()
+        counts.train = summary.splits.first { $0.name == "train" }?.count ?? 0
+        counts.validation = summary.splits.first { $0.name == "validation" }?.count ?? 0
+        counts.test = summary.splits.first { $0.name == "test" }?.count ?? 0
+        counts.testEvaluated = summary.evaluatedExamples
+        counts.candidates = summary.metrics.count
+        counts.requests = summary.metrics.reduce(0) { $0 + $1.requests }
+        counts.answered = summary.metrics.reduce(0) { $0 + $1.answered }
+        m.counts = counts
+        m.candidates = summary.metrics.map(\.candidate)
+        m.stopReason = summary.stopReason
+        m.failure = summary.runFailure
+        m.limit = summary.evaluatedExamples < counts.test ? summary.evaluatedExamples : nil
+        m.plannedRequests = summary.plannedRequests
+        m.modelFailures = summary.modelFailures
+        m.training = summary.training
+        m.models = e.models.map(modelDescription)
+        m.only = summary.onlyModels
+        m.environment = summary.environment
+        if summary.requestsSent != nil {
+            // What went to the models over every process of the run, and how much of it has no kept
+            // result (requests in flight when a process was killed).
+            let total = summary.metrics.reduce(0) { $0 + $1.attempts }
+            let recorded = summary.results.reduce(0) { sum, column in column.reduce(sum) { $0 + $1.attempts } }
+            m.requestsSent = RunManifest.RequestsSent(total: total, unrecorded: max(0, total - recorded),
+                                                      byCandidate: Dictionary(summary.metrics.map { ($0.candidate, $0.attempts) }, uniquingKeysWith: max))
         }
-        let sent: JSON = requestsSent(summary)
-        let models: [JSON] = e.models.map { model in
-            var members: [(String, JSON)] = [("id", .string(model.id)), ("provider", .string(model.providerName)), ("role", .string(model.role.rawValue))]
-            switch model.provider {
-            case .openAI(let s):
-                members += [("base_url", .string(s.baseURL)), ("model", .string(s.model)), ("endpoint", .string(s.endpoint.rawValue))]
-                // Only the variable's name: the key itself is never written.
-                if let env = s.apiKeyEnv { members.append(("api_key_env", .string(env))) }
-            case .anthropic(let s):
-                members += [("base_url", .string(s.baseURL)), ("model", .string(s.model)), ("api_key_env", .string(s.apiKeyEnv))]
-            case .command(let s):
-                members.append(("argv", .array(s.argv.map(JSON.string))))
-            case .builtin:
-                break
-            }
-            members.append(("pricing", .string(CostModel.describe(model.pricing, concurrency: model.concurrency))))
-            return .object(members)
-        }
-        let requests = summary.metrics.reduce(0) { $0 + $1.requests }
-        let answered = summary.metrics.reduce(0) { $0 + $1.answered }
-        var members: [(String, JSON)] = [
-            ("evalkit_version", .string(summary.evalkitVersion)),
-            ("experiment", .string(e.name)),
-            ("run_id", .string(summary.runID)),
-            ("config_path", .string(e.configPath)),
-            ("config_directory", .string(absoluteDirectory(of: e.configPath))),
-            ("config_sha256", .string(e.configHash)),
-            ("started_at", .string(summary.startedAt.iso8601)),
-            ("finished_at", .string(summary.finishedAt.iso8601)),
-            ("duration_seconds", .number(summary.durationSeconds)),
-            ("command", .string(summary.reproduceCommand)),
-            ("counts", .object([
-                ("train", .number(Double(summary.splits.first { $0.name == "train" }?.count ?? 0))),
-                ("validation", .number(Double(summary.splits.first { $0.name == "validation" }?.count ?? 0))),
-                ("test", .number(Double(summary.splits.first { $0.name == "test" }?.count ?? 0))),
-                ("test_evaluated", .number(Double(summary.evaluatedExamples))),
-                ("candidates", .number(Double(summary.metrics.count))),
-                ("requests", .number(Double(requests))),
-                ("answered", .number(Double(answered))),
-                ("errors", .number(Double(requests - answered))),
-            ])),
-        ]
-        members += [
-            ("candidates", .array(summary.metrics.map { .string($0.candidate) })),
-            ("status", .string(summary.runFailure != nil ? "failed" : (summary.stopReason != nil ? "incomplete" : "finished"))),
-            ("stopped", summary.stopReason.map(JSON.string) ?? .null),
-            ("failure", summary.runFailure.map(JSON.string) ?? .null),
-            ("limit", summary.evaluatedExamples < (summary.splits.first { $0.name == "test" }?.count ?? 0) ? .number(Double(summary.evaluatedExamples)) : .null),
-            ("planned_requests", .number(Double(summary.plannedRequests))),
-            ("model_failures", .array(summary.modelFailures.map { .object([("model", .string($0.model)), ("reason", .string($0.reason))]) })),
-            // Measured training times: the one-time cost of trained models is computed from them.
-            ("training", .array(training)),
-            ("models", .array(models)),
-            ("only", summary.onlyModels.map { .array($0.map(JSON.string)) } ?? .null),
-            ("requests_sent", sent),
-            ("environment", summary.environment?.json ?? .null),
-        ]
-        return .object(members)
+        return m
     }
 
+    /// A model as run.json describes it: provider, endpoint and pricing, never a secret.
+    static func modelDescription(_ model: ModelSpec) -> JSON {
+        var members: [(String, JSON)] = [("id", .string(model.id)), ("provider", .string(model.providerName)), ("role", .string(model.role.rawValue))]
+        switch model.provider {
+        case .openAI(let s):
+            members += [("base_url", .string(s.baseURL)), ("model", .string(s.model)), ("endpoint", .string(s.endpoint.rawValue))]
+            // Only the variable's name: the key itself is never written.
+            if let env = s.apiKeyEnv { members.append(("api_key_env", .string(env))) }
+        case .anthropic(let s):
+            members += [("base_url", .string(s.baseURL)), ("model", .string(s.model)), ("api_key_env", .string(s.apiKeyEnv))]
+        case .command(let s):
+            members.append(("argv", .array(s.argv.map(JSON.string))))
+        case .builtin:
+            break
+        }
+        members.append(("pricing", .string(CostModel.describe(model.pricing, concurrency: model.concurrency))))
+        return .object(members)
+    }
 }
 
 /// Why a report file could not be written.
-extension ReportWriter {
-    /// run.json's `requests_sent`: what went to the models over every process of the run, and how much of
-    /// it has no kept result (requests in flight when a process was killed); null when not counted.
-    static func requestsSent(_ summary: RunSummary) -> JSON {
-        guard summary.requestsSent != nil else { return .null }
-        let total = summary.metrics.reduce(0) { $0 + $1.attempts }
-        let recorded = summary.results.reduce(0) { sum, column in column.reduce(sum) { $0 + $1.attempts } }
-        return .object([("total", .number(Double(total))), ("unrecorded", .number(Double(max(0, total - recorded)))),
-                        ("by_candidate", .object(summary.metrics.map { ($0.candidate, .number(Double($0.attempts))) }))])
-    }
-}
-
 public enum ReportError: Error, CustomStringConvertible, Sendable {
     case cannotWrite(path: String, reason: String)
     case cannotRead(path: String, reason: String)

@@ -35,7 +35,7 @@ public struct RunFolder: Sendable {
     public var resultsByCandidateID: [String: ResultColumn]?
     public var summary: [SummaryRow]
     public var summaryText: String
-    public var manifest: JSON
+    public var manifest: RunManifest
     public var trainingSeconds: [String: Double]
     /// config.json as parsed JSON, for showing what changed between runs.
     public var experimentJSON: JSON
@@ -45,19 +45,15 @@ public struct RunFolder: Sendable {
     public var environment: RunEnvironment?
     /// Requests sent per candidate over every process of the run (run.json's `requests_sent`); nil for
     /// runs that did not count them, whose results' attempt counts are all there is.
-    public var requestsSent: [String: Int]? {
-        guard case .object(let members)? = manifest["requests_sent"]?["by_candidate"] else { return nil }
-        return Dictionary(members.compactMap { name, value in value.countValue.map { (name, $0) } }, uniquingKeysWith: max)
-    }
+    public var requestsSent: [String: Int]? { manifest.requestsSent?.byCandidate }
 
-    public var runID: String { manifest["run_id"]?.stringValue ?? (directory as NSString).lastPathComponent }
+    public var runID: String { manifest.runID }
 
     /// Loads a run folder; every problem names the file. Without `requireSummary`, a missing
     /// summary.csv reads as empty (it is about to be written again); without `withResults`,
     /// results.jsonl waits for `loadResults()`.
     public static func load(_ directory: String, requireSummary: Bool = true, withResults: Bool = true) throws(RunFolderError) -> RunFolder {
-        let manifestPath = directory + "/run.json"
-        let manifest = try readJSON(manifestPath)
+        let manifest = try RunManifest.read(directory: directory)
         let configPath = directory + "/config.json"
         guard let configData = FileManager.default.contents(atPath: configPath) else { throw .missing(path: configPath) }
         let configJSON: JSON
@@ -65,12 +61,12 @@ public struct RunFolder: Sendable {
             throw .corrupt(path: configPath, reason: "not JSON (\(error))")
         }
         // Dataset and prompt paths in the config are relative to where the config lived when it ran.
-        let original = manifest["config_path"]?.stringValue ?? configPath
+        let original = manifest.configPath
         let experiment: Experiment
         // A relative config path resolves from the absolute folder the run recorded while that folder
         // exists; a baseline (which drops that folder: it travels between machines) from the working folder.
         var base = (original as NSString).deletingLastPathComponent
-        if !original.hasPrefix("/"), let recorded = manifest["config_directory"]?.stringValue,
+        if !original.hasPrefix("/"), let recorded = manifest.configDirectory,
            FileManager.default.fileExists(atPath: recorded + "/" + (original as NSString).lastPathComponent) {
             base = recorded
         }
@@ -81,7 +77,7 @@ public struct RunFolder: Sendable {
         var asRun = experiment
         asRun.configPath = original
         // The hash of the file that was run (config.json is a copy, rewritten when --only kept fewer candidates).
-        if let recorded = manifest["config_sha256"]?.stringValue { asRun.configHash = recorded }
+        if !manifest.configSHA256.isEmpty { asRun.configHash = manifest.configSHA256 }
 
         let summaryPath = directory + "/summary.csv"
         var summary: [SummaryRow] = []
@@ -94,16 +90,9 @@ public struct RunFolder: Sendable {
             throw .missing(path: summaryPath)
         }
 
-        var training: [String: Double] = [:]
-        for entry in manifest["training"]?.arrayValue ?? [] {
-            if let model = entry["model"]?.stringValue, let seconds = entry["seconds"]?.numberValue { training[model] = seconds }
-        }
-        var environment: RunEnvironment?
-        if let record = manifest["environment"], !record.isNull {
-            do { environment = try RunEnvironment(json: record) } catch { throw .corrupt(path: manifestPath, reason: error.description) }
-        }
+        let training = Dictionary(manifest.training.map { ($0.modelID, $0.seconds) }, uniquingKeysWith: { a, _ in a })
         var run = RunFolder(directory: directory, experiment: asRun, resultsByCandidateID: nil, summary: summary, summaryText: summaryText,
-                            manifest: manifest, trainingSeconds: training, experimentJSON: configJSON, environment: environment)
+                            manifest: manifest, trainingSeconds: training, experimentJSON: configJSON, environment: manifest.environment)
         if withResults { try run.loadResults() }
         return run
     }
@@ -146,11 +135,6 @@ public struct RunFolder: Sendable {
             rows.append(SummaryRow(candidate: fields[0], cells: Dictionary(zip(header, fields), uniquingKeysWith: { a, _ in a })))
         }
         return rows
-    }
-
-    static func readJSON(_ path: String) throws(RunFolderError) -> JSON {
-        guard let data = FileManager.default.contents(atPath: path) else { throw .missing(path: path) }
-        do { return try JSON.parse(bytes: [UInt8](data)) } catch { throw .corrupt(path: path, reason: "not JSON (\(error))") }
     }
 
     /// Results grouped by candidate in the experiment's candidate order, each in canonical order.
