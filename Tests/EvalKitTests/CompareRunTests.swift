@@ -120,6 +120,10 @@ import Testing
         newer[0].1 = .number(Double(RunManifest.schema + 1))
         try (JSON.object(newer).encoded() + "\n").write(toFile: dir + "/run/run.json", atomically: true, encoding: .utf8)
         #expect { _ = try RunFolder.load(dir + "/run") } throws: { "\($0)".contains("schema \(RunManifest.schema + 1) is newer than this evalkit reads") }
+        var newerResults = manifest.objectValue ?? []
+        newerResults[1].1 = .number(Double(ExampleResult.schema + 1))
+        try (JSON.object(newerResults).encoded() + "\n").write(toFile: dir + "/run/run.json", atomically: true, encoding: .utf8)
+        #expect { _ = try RunFolder.load(dir + "/run") } throws: { "\($0)".contains("results.jsonl has schema \(ExampleResult.schema + 1)") }
         let baseline = try RunFolder.load(Fixtures.repositoryRoot + "/reports/twitter-sentiment/baseline")
         #expect(baseline.manifest.counts?.testEvaluated == 250 && baseline.manifest.status == .finished)
     }

@@ -4,7 +4,8 @@ import Foundation
 /// sent, model failures, training times) and where (its environment). Written and read here only.
 ///
 /// Schema 1 (`"schema": 1`; files without the key, written before it existed, read as 1). A reader
-/// refuses a newer schema by name rather than guessing at it.
+/// refuses a newer schema by name rather than guessing at it; `results_schema` does the same for the
+/// lines of results.jsonl.
 public struct RunManifest: Sendable {
     public static let schema = 1
 
@@ -64,6 +65,8 @@ public struct RunManifest: Sendable {
     public var only: [String]?
     public var requestsSent: RequestsSent?
     public var environment: RunEnvironment?
+    /// The layout of the run's results.jsonl lines (`ExampleResult.schema`).
+    public var resultsSchema = ExampleResult.schema
 
     public init(evalkitVersion: String, experiment: String, runID: String, configPath: String, configDirectory: String?,
                 configSHA256: String, startedAt: Date, command: String, status: Status) {
@@ -89,6 +92,7 @@ public struct RunManifest: Sendable {
     public var json: JSON {
         var members: [(String, JSON)] = [
             ("schema", .number(Double(Self.schema))),
+            ("results_schema", .number(Double(resultsSchema))),
             ("evalkit_version", .string(evalkitVersion)),
             ("experiment", .string(experiment)),
             ("run_id", .string(runID)),
@@ -157,6 +161,12 @@ public struct RunManifest: Sendable {
         if let value = json["schema"], !value.isNull {
             guard let schema = value.intValue else { throw .malformed("\"schema\" is not an integer") }
             guard schema <= Self.schema else { throw .newerSchema(schema) }
+        }
+        if let value = json["results_schema"], !value.isNull {
+            guard let schema = value.intValue else { throw .malformed("\"results_schema\" is not an integer") }
+            guard schema <= ExampleResult.schema else {
+                throw .malformed("its results.jsonl has schema \(schema), newer than this evalkit reads (\(ExampleResult.schema)); use a newer evalkit")
+            }
         }
         guard let runID = json["run_id"]?.stringValue else { throw .malformed("no \"run_id\" string") }
         let formatter = ISO8601DateFormatter()

@@ -1,7 +1,11 @@
-/// The outcome of one request: one line of results.jsonl.
+/// The outcome of one request: one line of results.jsonl. The lines carry no version of their own
+    /// (a large run writes 100,000 of them); run.json's `results_schema` says which layout they have.
 public struct ExampleResult: Sendable, Equatable {
-    // Stored properties in this order so each Bool fills the byte after an optional number:
-    // 208 bytes a result instead of 232 (large runs hold 100,000 of them).
+    /// The layout of results.jsonl lines this evalkit writes and reads (run.json's `results_schema`).
+    public static let schema = 1
+
+    // Stored properties in this order so each Bool fills the byte after an optional number (large runs
+    // hold 100,000 results).
     public var candidate: String
     public var model: String
     public var prompt: String?
