@@ -38,6 +38,21 @@ import Testing
         let compareHelp = try run(["help", "compare"])
         #expect(compareHelp.status == 0 && compareHelp.stdout.contains("--limit N"))
         #expect(try run(["compare", "--help"]).stdout == compareHelp.stdout)
+        // Usage lines are made from what each command's parser accepts: every option a command takes
+        // is in its usage line, and an option its usage line shows is accepted.
+        for command in ["compare", "validate", "check", "baseline", "diff", "report", "verify", "audit", "export-finetune"] {
+            let text = try run(["help", command])
+            #expect(text.status == 0 && text.stdout.hasPrefix("Usage: evalkit \(command)"), "\(command)")
+            let usageLine = text.stdout.split(separator: "\n").first.map(String.init) ?? ""
+            for shown in usageLine.split(separator: "[").dropFirst().map({ $0.split(separator: "]").first ?? "" }) where shown.hasPrefix("--") {
+                // `--name=x` for an option with a value, so the unknown option after it is parsed, not taken as its value.
+                let parts = shown.split(separator: " ")
+                let option = String(parts[0]) + (parts.count > 1 ? "=x" : "")
+                let probe = try run([command, option, "--nonexistent-option"])
+                #expect(probe.status == 2 && probe.stderr.contains("unknown option --nonexistent-option"), "\(command) \(option): \(probe.stderr)")
+            }
+        }
+        #expect(compareHelp.stdout.contains("[--only M1,M2]"))
     }
 
     @Test func badUsageExitsTwo() throws {

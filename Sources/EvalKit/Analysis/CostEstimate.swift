@@ -18,6 +18,8 @@ public struct RunEstimate: Sendable {
     /// Sum of the candidates whose cost could be estimated.
     public var totalUSD: Double { candidates.compactMap(\.estimatedCostUSD).reduce(0, +) }
     public var requests: Int { candidates.reduce(0) { $0 + $1.requests } }
+    /// True when the estimate exceeds `budget` (USD): such a run does not start.
+    public func exceeds(_ budget: Double?) -> Bool { budget.map { totalUSD > $0 } ?? false }
 }
 
 /// Renders every request of a run to estimate its tokens and cost without sending anything.

@@ -26,6 +26,9 @@ public struct Dataset: Sendable {
         self.train = train; self.validation = validation; self.test = test
     }
 
+    /// The test examples a run evaluates: the first `limit`, or all of them.
+    public func test(limit: Int?) -> [Example] { limit.map { Array(test.prefix($0)) } ?? test }
+
     /// The same data with the test split cut to the examples a run evaluated (`--limit`).
     public func evaluating(_ test: [Example]) -> Dataset { Dataset(train: train, validation: validation, test: test) }
 

@@ -12,8 +12,10 @@ public struct CompareOptions: Sendable {
     public var concurrency: Int?
     /// The command line that reproduces this run, written into the report.
     public var reproduceCommand: String = "evalkit compare"
-    /// Continue the run in `outDirectory`: its finished requests are kept and not sent again.
-    public var resume = false
+    /// Continue the run in `outDirectory`, whose run.json this is: its finished requests are kept and not
+    /// sent again, and it keeps its id, start time and test subset (see `Preparation.resuming`).
+    public var resuming: RunManifest?
+    public var resume: Bool { resuming != nil }
     /// The response cache: used, off (`--no-cache`) or refreshed (`--refresh`).
     public var cacheMode: ResponseCache.Mode = .use
     /// Where cached answers live; default `.evalkit/cache` beside the experiment file.
@@ -55,12 +57,9 @@ public enum CompareError: Error, CustomStringConvertible, Sendable {
     case output(ReportError)
     case overBudget(estimateUSD: Double, budgetUSD: Double)
     case similarity(ProviderError)
-    /// The folder to resume has no readable run.json.
-    case resume(RunFolderError)
 
     public var description: String {
         switch self {
-        case .resume(let error): return "cannot resume: \(error)"
         case .output(let error): return error.description
         case .similarity(let error): return "cannot choose similar examples (step 2): \(error)"
         case let .overBudget(estimate, budget):
@@ -73,6 +72,15 @@ public enum CompareError: Error, CustomStringConvertible, Sendable {
 /// `evalkit compare`: trains builtin models, runs every candidate on the test split, scores,
 /// analyses and writes the run folder.
 public enum CompareRun {
+    /// What the run would send and cost, with nothing sent (`compare --dry-run`): the same test examples
+    /// and budget rule as the run itself; prompts with embedding-chosen examples are sized with TF-IDF's choice.
+    public static func estimate(_ prepared: PreparedExperiment, limit: Int?) async -> (estimate: RunEstimate, testExamples: Int) {
+        let e = prepared.experiment
+        let test = prepared.dataset.test(limit: limit ?? e.run.limit)
+        let selections = (try? await SimilarSelections.compute(prepared, test: test, cacheDirectory: e.resolve(".evalkit/cache"), network: false)) ?? [:]
+        return (CostEstimator.estimate(experiment: e, test: test, builders: prepared.builders, selections: selections), test.count)
+    }
+
     public static func run(_ prepared: PreparedExperiment, options: CompareOptions,
                            progress: @escaping @Sendable (ProgressSnapshot) -> Void = { _ in }) async throws(CompareError) -> CompareOutcome {
         var startedAt = Date()
@@ -81,17 +89,14 @@ public enum CompareRun {
         var limit = options.limit ?? experiment.run.limit
         var previous: [ExampleResult] = []
         var previousEnvironment: RunEnvironment?
-        if options.resume, let out = options.outDirectory {
-            // The resumed run keeps its id, start time and test subset, and every finished request.
-            let manifest: RunManifest
-            do { manifest = try RunManifest.read(directory: out) } catch { throw .resume(error) }
+        if let manifest = options.resuming, let out = options.outDirectory {
             runID = manifest.runID
             startedAt = manifest.startedAt
             limit = manifest.limit ?? limit
             previousEnvironment = manifest.environment
             do { previous = try ResultsJournal.recover(path: out + "/results.jsonl") } catch { throw .output(error) }
         }
-        let testExamples = limit.map { Array(prepared.dataset.test.prefix($0)) } ?? prepared.dataset.test
+        let testExamples = prepared.dataset.test(limit: limit)
         let repeats = experiment.run.repeats
         let cacheDirectory = options.cacheDirectory ?? experiment.resolve(".evalkit/cache")
         let selections: SimilarSelections.Table
@@ -100,7 +105,7 @@ public enum CompareRun {
         }
         if let budget = experiment.run.budgetUSD {
             let estimate = CostEstimator.estimate(experiment: experiment, test: testExamples, builders: prepared.builders, selections: selections)
-            if estimate.totalUSD > budget { throw .overBudget(estimateUSD: estimate.totalUSD, budgetUSD: budget) }
+            if estimate.exceeds(budget) { throw .overBudget(estimateUSD: estimate.totalUSD, budgetUSD: budget) }
         }
         let usedModels = experiment.models.filter { model in experiment.candidates.contains { $0.modelID == model.id } }
         let directory: String

@@ -53,6 +53,16 @@ public enum Preparation {
         throw .config(problem)
     }
 
+    /// An interrupted run's folder made ready to finish: the experiment exactly as it ran (its config.json)
+    /// and its manifest, for `CompareOptions.resuming`.
+    public static func resuming(directory: String) throws(PreparationError) -> (PreparedExperiment, RunManifest) {
+        let folder: RunFolder
+        do { folder = try RunFolder.load(directory, requireSummary: false, withResults: false) } catch {
+            throw .problems(file: directory, ["cannot resume: \(error)"])
+        }
+        return (try prepare(folder.experiment), folder.manifest)
+    }
+
     /// Loads the dataset and checks the prompts of an already-read experiment.
     public static func prepare(_ experiment: Experiment) throws(PreparationError) -> PreparedExperiment {
         var problems: [String] = []

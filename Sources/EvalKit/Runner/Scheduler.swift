@@ -2,12 +2,23 @@ import Synchronization
 
 /// Tells the scheduler to stop taking new work (a budget reached, an interrupt); requests in flight finish.
 public final class StopSignal: Sendable {
-    private let reason = Mutex<String?>(nil)
+    private struct State { var reason: String?; var interrupted = false }
+    private let state = Mutex(State())
     public init() {}
     /// Asks the run to stop; the first reason given is kept.
-    public func stop(_ why: String) { reason.withLock { if $0 == nil { $0 = why } } }
-    public var stopReason: String? { reason.withLock { $0 } }
+    public func stop(_ why: String) { state.withLock { if $0.reason == nil { $0.reason = why } } }
+    /// Stops the run because the user or the system asked (SIGINT, SIGTERM): a run so stopped failed.
+    public func interrupt(by signalName: String) {
+        state.withLock { s in
+            guard s.reason == nil else { return }
+            s.reason = "interrupted by \(signalName)"
+            s.interrupted = true
+        }
+    }
+    public var stopReason: String? { state.withLock { $0.reason } }
     public var isStopped: Bool { stopReason != nil }
+    /// True when `interrupt` stopped the run (not a budget or a write failure).
+    public var wasInterrupted: Bool { state.withLock { $0.interrupted } }
 }
 
 /// One request to make: a candidate asked about one test example (once per repeat).
