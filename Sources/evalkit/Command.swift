@@ -64,6 +64,23 @@ extension Command {
     }
 }
 
+extension Command {
+    /// The run folder named first on the command line, or nil after printing what is missing.
+    func runFolder(_ parsed: ParsedArguments) -> String? {
+        if let directory = parsed.positionals.first { return directory }
+        _ = usageFailure(UsageError("\(name) needs a run folder: evalkit \(name) \(positionals)"), command: name)
+        return nil
+    }
+}
+
+/// Runs a command's work: what it throws is printed and exits 2 (a bad run folder, config or data).
+func exitCode(_ work: () throws -> Int32) -> Int32 {
+    do { return try work() } catch {
+        printError("error: \(error)")
+        return Exit.usage
+    }
+}
+
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }

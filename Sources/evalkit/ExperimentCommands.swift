@@ -196,7 +196,7 @@ struct ExportCommand: Command {
         let fixes = AuditFixes(dropDuplicates: parsed.flags.contains("dedupe"), dropConflicts: parsed.flags.contains("drop-conflicts"),
                                dropLeaked: parsed.flags.contains("drop-leaked"))
         let directory = parsed.options["out"] ?? "reports/\(prepared.experiment.name)/finetune-\(promptID)"
-        do {
+        return exitCode {
             let summary = try FineTuneExport.write(prepared, promptID: promptID, fixes: fixes, directory: directory)
             print("Wrote \(summary.examples) training examples (\(summary.removed) removed by the fixes) to\n  \(summary.chatFile)\n  \(summary.promptCompletionFile)")
             if summary.validationExamples > 0 {
@@ -208,9 +208,6 @@ struct ExportCommand: Command {
             }
             if summary.costs.isEmpty { print("No model has a per-token fine_tuning price, so no training cost is estimated.") }
             return Exit.ok
-        } catch {
-            printError("error: \(error)")
-            return Exit.usage
         }
     }
 }

@@ -122,14 +122,11 @@ struct BaselineCommand: Command {
     """
 
     func run(_ parsed: ParsedArguments) async -> Int32 {
-        guard let runDirectory = parsed.positionals.first else { return usageFailure(UsageError("baseline needs a run folder"), command: name) }
-        do {
+        guard let runDirectory = runFolder(parsed) else { return Exit.usage }
+        return exitCode {
             let target = try RunFolderCommands.promoteBaseline(runDirectory: runDirectory, destination: parsed.options["to"])
             print("Baseline written to \(target). Commit it, and gate later runs with: evalkit check RUN_DIR --baseline \(target)")
             return Exit.ok
-        } catch {
-            printError("error: \(error)")
-            return Exit.usage
         }
     }
 }
@@ -149,14 +146,11 @@ struct DiffCommand: Command {
 
     func run(_ parsed: ParsedArguments) async -> Int32 {
         guard parsed.positionals.count == 2 else { return usageFailure(UsageError("diff needs two run folders: evalkit diff RUN_A RUN_B"), command: name) }
-        do {
+        return exitCode {
             let text = RunDiff.markdown(try RunFolder.load(parsed.positionals[0]), try RunFolder.load(parsed.positionals[1]))
             if let out = parsed.options["out"] { return writeFile(text, to: out) ? Exit.ok : Exit.usage }
             print(text, terminator: "")
             return Exit.ok
-        } catch {
-            printError("error: \(error)")
-            return Exit.usage
         }
     }
 }
@@ -174,14 +168,11 @@ struct ReportCommand: Command {
     """
 
     func run(_ parsed: ParsedArguments) async -> Int32 {
-        guard let runDirectory = parsed.positionals.first else { return usageFailure(UsageError("report needs a run folder"), command: name) }
-        do {
+        guard let runDirectory = runFolder(parsed) else { return Exit.usage }
+        return exitCode {
             try RunFolderCommands.rerender(runDirectory: runDirectory)
             print("Wrote \(runDirectory)/report.md, summary.csv and charts from its results.")
             return Exit.ok
-        } catch {
-            printError("error: \(error)")
-            return Exit.usage
         }
     }
 }
@@ -203,10 +194,8 @@ struct VerifyCommand: Command {
     """
 
     func run(_ parsed: ParsedArguments) async -> Int32 {
-        guard let directory = parsed.positionals.first else {
-            return usageFailure(UsageError("verify needs the run folder: evalkit verify RUN_DIR"), command: name)
-        }
-        do {
+        guard let directory = runFolder(parsed) else { return Exit.usage }
+        return exitCode {
             let mismatches = try RunVerifier.verify(runDirectory: directory)
             if mismatches.isEmpty {
                 print("\(directory): summary.csv, analysis.json and report.md match their recomputation from results.jsonl, config.json and run.json.")
@@ -215,9 +204,6 @@ struct VerifyCommand: Command {
             printError("\(directory): \(mismatches.count) difference(s) from the recomputation:")
             for m in mismatches { printError("  - \(m)") }
             return Exit.checkFailed
-        } catch {
-            printError("error: \(error)")
-            return Exit.usage
         }
     }
 }
