@@ -6,7 +6,7 @@ import Testing
     @Test func beatsTheMajorityClassClearlyOnTheBundledTestSplit() throws {
         let prepared = try Preparation.prepare(configPath: Fixtures.repositoryRoot + "/evalkit.json")
         let experiment = prepared.experiment
-        guard case .builtin(let settings) = try #require(experiment.models.first { $0.providerName == "builtin" }).provider else {
+        guard let settings = try #require(experiment.models.first { $0.providerName == "builtin" }).provider as? BuiltinSettings else {
             Issue.record("the bundled example has no builtin model"); return
         }
         let model = TextClassifier.train(labels: experiment.task.labels, train: prepared.dataset.train,

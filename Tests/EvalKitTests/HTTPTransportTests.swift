@@ -9,7 +9,8 @@ import Testing
         OpenAISettings(baseURL: baseURL, model: "m", apiKeyEnv: nil, endpoint: .chat, generation: GenerationSettings(), timeoutSeconds: timeout)
     }
 
-    func provider(_ server: FakeLLMServer, host: String = "127.0.0.1", timeout: Double = 10) -> OpenAIProvider {
+    // Generous: these tests are about framing and connections, and a loaded machine can starve the test server.
+    func provider(_ server: FakeLLMServer, host: String = "127.0.0.1", timeout: Double = 60) -> OpenAIProvider {
         OpenAIProvider(settings: settings("http://\(host):\(server.port)/v1/", timeout: timeout), concurrency: 8)
     }
 

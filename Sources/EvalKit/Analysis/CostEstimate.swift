@@ -42,7 +42,7 @@ public enum CostEstimator {
                 input += Text.estimatedTokens(builder?.render(input: example.input, examples: chosen).completionText ?? example.input)
             }
             input *= repeats
-            let maxOutput = (model.map(Self.maxTokens) ?? 0) * requests
+            let maxOutput = (model?.provider.maxOutputTokens ?? 0) * requests
             var cost: Double? = nil
             var note: String
             switch model?.pricing?.basis {
@@ -58,14 +58,5 @@ public enum CostEstimator {
                                      maxOutputTokens: maxOutput, estimatedCostUSD: cost, note: note)
         }
         return RunEstimate(candidates: candidates)
-    }
-
-    static func maxTokens(_ model: ModelSpec) -> Int {
-        switch model.provider {
-        case .openAI(let s): return s.generation.maxTokens
-        case .anthropic(let s): return s.generation.maxTokens
-        case .command(let s): return s.generation.maxTokens
-        case .builtin: return 0
-        }
     }
 }

@@ -184,7 +184,7 @@ public enum ModelRole: String, Sendable, CaseIterable {
 public struct ModelSpec: Sendable {
     public var id: String
     public var role: ModelRole
-    public var provider: ProviderSettings
+    public var provider: any ProviderOptions
     public var pricing: Pricing?
     /// Requests in flight at once for this model.
     public var concurrency: Int
@@ -230,129 +230,6 @@ public struct RequestLimits: Sendable, Equatable {
     public var requestsPerMinute: Double?
     /// Tokens per minute, counted from the prompt (≈ 4 characters a token) plus max_tokens.
     public var tokensPerMinute: Double?
-    public init() {}
-}
-
-/// Provider-specific settings.
-public enum ProviderSettings: Sendable {
-    case openAI(OpenAISettings)
-    case anthropic(AnthropicSettings)
-    case command(CommandSettings)
-    case builtin(BuiltinSettings)
-
-    public var name: String {
-        switch self {
-        case .openAI: return "openai"
-        case .anthropic: return "anthropic"
-        case .command: return "command"
-        case .builtin: return "builtin"
-        }
-    }
-
-    /// True for providers that take a prompt; the builtin classifier reads the raw input.
-    public var usesPrompts: Bool {
-        if case .builtin = self { return false }
-        return true
-    }
-
-    /// True for models that answer one request at a time: a worker process reads its requests in
-    /// order, and the in-process classifier has no concurrency to offer.
-    public var answersOneAtATime: Bool {
-        switch self {
-        case .command, .builtin: return true
-        default: return false
-        }
-    }
-}
-
-/// Sampling and length settings shared by the LLM providers.
-public struct GenerationSettings: Sendable, Equatable {
-    public var temperature: Double?
-    /// Output tokens a request may use: every request has a bound, so its cost has one too.
-    public var maxTokens: Int
-    public var stop: [String]
-    public var seed: Int?
-    public init(temperature: Double? = 0, maxTokens: Int = 16, stop: [String] = [], seed: Int? = nil) {
-        self.temperature = temperature; self.maxTokens = maxTokens; self.stop = stop; self.seed = seed
-    }
-}
-
-/// Which OpenAI-compatible endpoint a model is prompted through.
-public enum OpenAIEndpoint: String, Sendable {
-    /// `/chat/completions` with system and user messages.
-    case chat
-    /// `/completions` with one raw text prompt, for base (pretrained) models.
-    case completions
-}
-
-/// How a candidate's answer is read.
-public enum ScoringMethod: String, Sendable {
-    /// The model generates text and a label is parsed from it.
-    case generate
-    /// Each label is scored by the probability the model gives it as the prompt's next token (the first
-    /// token of each label, from the server's top-20 logprobs): the way lm-evaluation-harness scores
-    /// multiple choice, cut to one request. The most likely label is the answer.
-    case likelihood
-}
-
-/// An OpenAI-compatible server (OpenAI, vLLM, llama.cpp, Ollama /v1, …).
-public struct OpenAISettings: Sendable {
-    public var baseURL: String
-    public var model: String
-    /// Name of the environment variable holding the API key; the key itself is never stored.
-    public var apiKeyEnv: String?
-    public var endpoint: OpenAIEndpoint
-    public var generation: GenerationSettings
-    public var timeoutSeconds: Double
-    public var scoring: ScoringMethod = .generate
-
-    public init(baseURL: String, model: String, apiKeyEnv: String?, endpoint: OpenAIEndpoint, generation: GenerationSettings, timeoutSeconds: Double) {
-        self.baseURL = baseURL; self.model = model; self.apiKeyEnv = apiKeyEnv; self.endpoint = endpoint; self.generation = generation; self.timeoutSeconds = timeoutSeconds
-    }
-}
-
-/// Anthropic's Messages API.
-public struct AnthropicSettings: Sendable {
-    public var baseURL: String
-    public var model: String
-    public var apiKeyEnv: String
-    public var version: String
-    public var generation: GenerationSettings
-    public var timeoutSeconds: Double
-
-    public init(baseURL: String, model: String, apiKeyEnv: String, version: String, generation: GenerationSettings, timeoutSeconds: Double) {
-        self.baseURL = baseURL; self.model = model; self.apiKeyEnv = apiKeyEnv; self.version = version; self.generation = generation; self.timeoutSeconds = timeoutSeconds
-    }
-}
-
-/// A long-lived worker process speaking JSON lines on stdin/stdout.
-public struct CommandSettings: Sendable {
-    public var argv: [String]
-    public var timeoutSeconds: Double
-    public var generation: GenerationSettings
-
-    public init(argv: [String], timeoutSeconds: Double, generation: GenerationSettings) {
-        self.argv = argv; self.timeoutSeconds = timeoutSeconds; self.generation = generation
-    }
-}
-
-/// Training settings of the builtin classifier.
-public struct BuiltinSettings: Sendable, Equatable {
-    public var epochs: Int = 8
-    public var learningRate: Double = 0.5
-    public var batchSize: Int = 32
-    /// Mini-batches whose gradients are summed before one update. The classifier accumulates every
-    /// example's gradient in one buffer anyway, so this is exactly a batch of batchSize × this; it is kept
-    /// so configs written as a trainer's batch and accumulation (as Transformers takes them) read the same.
-    public var gradientAccumulation: Int = 1
-    /// Stop after this many epochs without a lower validation loss, keeping the best epoch; nil trains every epoch.
-    public var patience: Int? = nil
-    public var l2: Double = 1e-6
-    /// Features are hashed into 2^hashBits buckets.
-    public var hashBits: Int = 18
-    public var wordNgrams: Int = 2
-    public var charNgrams: ClosedRange<Int> = 2...4
-    public var seed: UInt64 = 1
     public init() {}
 }
 

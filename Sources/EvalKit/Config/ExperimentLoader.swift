@@ -4,8 +4,9 @@ import Foundation
 public enum ExperimentLoader {
     static let topLevelKeys = ["name", "description", "task", "dataset", "prompts", "models", "candidates", "run", "decision", "check", "audit"]
 
-    /// Loads the experiment at `path`; throws `ConfigError` listing every problem found.
-    public static func load(path: String) throws(ConfigError) -> Experiment {
+    /// Loads the experiment at `path`, whose models may name the providers of `providers`; throws
+    /// `ConfigError` listing every problem found.
+    public static func load(path: String, providers: ProviderCatalog) throws(ConfigError) -> Experiment {
         guard let data = FileManager.default.contents(atPath: path) else {
             let reason = FileManager.default.fileExists(atPath: path) ? "the file is not readable" : "no such file"
             throw .unreadable(file: path, reason: reason)
@@ -14,12 +15,12 @@ public enum ExperimentLoader {
         let json: JSON
         do { json = try JSON.parse(bytes: bytes) } catch { throw .malformedJSON(file: path, error) }
         let base = (path as NSString).deletingLastPathComponent
-        return try parse(json, configPath: path, baseDirectory: base, hash: SHA256.hex(bytes: bytes))
+        return try parse(json, configPath: path, baseDirectory: base, hash: SHA256.hex(bytes: bytes), providers: providers)
     }
 
     /// Builds an experiment from parsed JSON; throws `ConfigError.invalid` with every issue.
-    public static func parse(_ json: JSON, configPath: String, baseDirectory: String, hash: String) throws(ConfigError) -> Experiment {
-        let (issues, experiment) = read(json, configPath: configPath, baseDirectory: baseDirectory, hash: hash)
+    public static func parse(_ json: JSON, configPath: String, baseDirectory: String, hash: String, providers: ProviderCatalog) throws(ConfigError) -> Experiment {
+        let (issues, experiment) = read(json, configPath: configPath, baseDirectory: baseDirectory, hash: hash, providers: providers)
         guard issues.isEmpty, let experiment else { throw .invalid(file: configPath, issues: issues) }
         return experiment
     }
@@ -27,7 +28,7 @@ public enum ExperimentLoader {
     /// Reads the experiment at `path` as far as it can be read: the config's problems, and an experiment
     /// whose task and dataset sections are sound even where other parts are not (what it could not read is
     /// left out), so its data and prompts can be checked in the same pass. Nil where even that fails.
-    public static func loadLeniently(path: String) -> (problem: ConfigError?, usable: Experiment?) {
+    public static func loadLeniently(path: String, providers: ProviderCatalog) -> (problem: ConfigError?, usable: Experiment?) {
         guard let data = FileManager.default.contents(atPath: path) else {
             let reason = FileManager.default.fileExists(atPath: path) ? "the file is not readable" : "no such file"
             return (.unreadable(file: path, reason: reason), nil)
@@ -36,13 +37,14 @@ public enum ExperimentLoader {
         let json: JSON
         do { json = try JSON.parse(bytes: bytes) } catch { return (.malformedJSON(file: path, error), nil) }
         let (issues, experiment) = read(json, configPath: path, baseDirectory: (path as NSString).deletingLastPathComponent,
-                                         hash: SHA256.hex(bytes: bytes))
+                                         hash: SHA256.hex(bytes: bytes), providers: providers)
         let usable = issues.contains { $0.path.hasPrefix("$.task") || $0.path.hasPrefix("$.dataset") || $0.path == "$" } ? nil : experiment
         return (issues.isEmpty ? nil : .invalid(file: path, issues: issues), usable)
     }
 
     /// Every issue of the config, and the experiment built from what could be read (nil without a task or dataset).
-    static func read(_ json: JSON, configPath: String, baseDirectory: String, hash: String) -> (issues: [ConfigIssue], experiment: Experiment?) {
+    static func read(_ json: JSON, configPath: String, baseDirectory: String, hash: String,
+                     providers: ProviderCatalog) -> (issues: [ConfigIssue], experiment: Experiment?) {
         var issues = IssueCollector()
         guard let root = ObjectReader(json, path: "$", issues: &issues) else { return (issues.issues, nil) }
         root.rejectUnknownKeys(topLevelKeys, issues: &issues)
@@ -56,7 +58,7 @@ public enum ExperimentLoader {
         let dataset = readDataset(root, issues: &issues)
         let prompts = readPrompts(root, labels: task?.labels ?? [], issues: &issues)
         let run = readRun(root, issues: &issues)
-        let models = readModels(root, runConcurrency: run.concurrency, issues: &issues)
+        let models = readModels(root, runConcurrency: run.concurrency, providers: providers, issues: &issues)
         let candidates = readCandidates(root, prompts: prompts, models: models, issues: &issues)
         let decision = readDecision(root, candidates: candidates, issues: &issues)
         let check = readCheck(root, issues: &issues)
@@ -279,7 +281,7 @@ public enum ExperimentLoader {
 
     // MARK: models
 
-    static func readModels(_ root: ObjectReader, runConcurrency: Int, issues: inout IssueCollector) -> [ModelSpec] {
+    static func readModels(_ root: ObjectReader, runConcurrency: Int, providers: ProviderCatalog, issues: inout IssueCollector) -> [ModelSpec] {
         guard let value = root["models"], let items = value.arrayValue, !items.isEmpty else {
             issues.add("$.models", expected: "a non-empty array of models", found: root["models"])
             return []
@@ -309,18 +311,22 @@ public enum ExperimentLoader {
                 issues.add(ConfigIssue(path: m.childPath("id"), expected: "a model id used once", found: "\"\(id)\" again"))
             }
             if let id { checkID(id, path: m.childPath("id"), issues: &issues) }
-            let providerName = m.oneOf("provider", ["openai", "anthropic", "command", "builtin"], required: true, issues: &issues)
+            let providerName = m.oneOf("provider", providers.names, required: true, issues: &issues)
             let role = m.oneOf("role", ModelRole.allCases.map(\.rawValue), required: true, issues: &issues).flatMap(ModelRole.init(rawValue:))
-            let options = ObjectReader(m["options"] ?? .object([]), path: m.childPath("options"), issues: &issues)
-            let provider = providerName.flatMap { name in options.flatMap { readProvider(name, $0, issues: &issues) } }
+            var provider: (any ProviderOptions)? = nil
+            if let name = providerName, let read = providers.reader(name) {
+                let (options, problems) = read(m["options"] ?? .object([]), m.childPath("options"))
+                for problem in problems { issues.add(problem) }
+                provider = options
+            }
             let pricing = readPricing(m["pricing"], path: m.childPath("pricing"), issues: &issues)
             let concurrency = m.integer("concurrency", minimum: 1, issues: &issues)
             if let concurrency, concurrency > 1, let provider, provider.answersOneAtATime {
                 issues.add(ConfigIssue(path: m.childPath("concurrency"), expected: "1 for a \(provider.name) model (it answers one request at a time)",
                                        found: String(concurrency)))
             }
-            if server != nil, providerName == "builtin" {
-                issues.add(ConfigIssue(path: m.childPath("server"), expected: "no server for a builtin model (it runs inside evalkit)"))
+            if server != nil, let provider, !provider.acceptsServer {
+                issues.add(ConfigIssue(path: m.childPath("server"), expected: "no server for a \(provider.name) model (it runs inside evalkit)"))
             }
             guard let id, let role, let provider else { continue }
             let defaultConcurrency = provider.answersOneAtATime ? 1 : runConcurrency
@@ -340,84 +346,6 @@ public enum ExperimentLoader {
                                     files: m.stringArray("files", issues: &issues)))
         }
         return models
-    }
-
-    static func readGeneration(_ o: ObjectReader, issues: inout IssueCollector) -> GenerationSettings {
-        var g = GenerationSettings()
-        if let t = o.number("temperature", range: 0...2, rangeText: "a temperature between 0 and 2", issues: &issues) { g.temperature = t }
-        if let n = o.integer("max_tokens", minimum: 1, issues: &issues) { g.maxTokens = n }
-        if let stop = o.stringArray("stop", issues: &issues) { g.stop = stop }
-        g.seed = o.integer("seed", issues: &issues)
-        return g
-    }
-
-    static func readProvider(_ name: String, _ o: ObjectReader, issues: inout IssueCollector) -> ProviderSettings? {
-        let generationKeys = ["temperature", "max_tokens", "stop", "seed", "timeout_seconds"]
-        let timeout = o.number("timeout_seconds", range: 0.001...86_400, rangeText: "seconds > 0", issues: &issues) ?? 60
-        switch name {
-        case "openai":
-            o.rejectUnknownKeys(["base_url", "model", "api_key_env", "endpoint", "scoring"] + generationKeys, issues: &issues)
-            let scoring = o.oneOf("scoring", ["generate", "likelihood"], issues: &issues).flatMap(ScoringMethod.init(rawValue:)) ?? .generate
-            let baseURL = o.string("base_url", required: true, issues: &issues)
-            if let baseURL, URL(string: baseURL)?.scheme?.hasPrefix("http") != true {
-                issues.add(ConfigIssue(path: o.childPath("base_url"), expected: "an http:// or https:// URL", found: "\"\(baseURL)\""))
-            }
-            let model = o.string("model", required: true, issues: &issues)
-            let endpoint = o.oneOf("endpoint", ["chat", "completions"], issues: &issues).flatMap(OpenAIEndpoint.init(rawValue:)) ?? .chat
-            let generation = readGeneration(o, issues: &issues)
-            if scoring == .likelihood && endpoint != .completions {
-                issues.add(ConfigIssue(path: o.childPath("scoring"), expected: "\"endpoint\": \"completions\" with likelihood scoring (it scores the raw prompt's continuation)",
-                                       found: "endpoint \"\(endpoint.rawValue)\""))
-            }
-            guard let baseURL, let model else { return nil }
-            var settings = OpenAISettings(baseURL: baseURL, model: model, apiKeyEnv: o.string("api_key_env", issues: &issues),
-                                          endpoint: endpoint, generation: generation, timeoutSeconds: timeout)
-            settings.scoring = scoring
-            return .openAI(settings)
-        case "anthropic":
-            o.rejectUnknownKeys(["base_url", "model", "api_key_env", "version"] + generationKeys, issues: &issues)
-            let model = o.string("model", required: true, issues: &issues)
-            let generation = readGeneration(o, issues: &issues)
-            guard let model else { return nil }
-            return .anthropic(AnthropicSettings(baseURL: o.string("base_url", issues: &issues) ?? "https://api.anthropic.com/v1",
-                                                model: model, apiKeyEnv: o.string("api_key_env", issues: &issues) ?? "ANTHROPIC_API_KEY",
-                                                version: o.string("version", issues: &issues) ?? "2023-06-01",
-                                                generation: generation, timeoutSeconds: timeout))
-        case "command":
-            o.rejectUnknownKeys(["argv"] + generationKeys, issues: &issues)
-            let argv = o.stringArray("argv", required: true, nonEmpty: true, issues: &issues)
-            let generation = readGeneration(o, issues: &issues)
-            guard let argv, !argv.isEmpty else { return nil }
-            return .command(CommandSettings(argv: argv, timeoutSeconds: timeout, generation: generation))
-        default:
-            o.rejectUnknownKeys(["epochs", "learning_rate", "batch_size", "gradient_accumulation", "early_stopping_patience", "l2", "hash_bits",
-                                 "word_ngrams", "char_ngrams", "seed"], issues: &issues)
-            var b = BuiltinSettings()
-            if let v = o.integer("gradient_accumulation", minimum: 1, issues: &issues) { b.gradientAccumulation = v }
-            b.patience = o.integer("early_stopping_patience", minimum: 1, issues: &issues)
-            if let v = o.integer("epochs", minimum: 1, issues: &issues) { b.epochs = v }
-            if let v = o.number("learning_rate", range: 1e-9...100, rangeText: "a learning rate > 0", issues: &issues) { b.learningRate = v }
-            if let v = o.integer("batch_size", minimum: 1, issues: &issues) { b.batchSize = v }
-            if let v = o.number("l2", range: 0...10, rangeText: "an L2 weight decay between 0 and 10", issues: &issues) { b.l2 = v }
-            // Each update shrinks the weights by (1 − learning_rate × l2): at 1 or more they would vanish or flip sign.
-            if b.learningRate * b.l2 >= 1 {
-                issues.add(ConfigIssue(path: o.childPath("l2"), expected: "learning_rate × l2 below 1 (weight decay shrinks weights by that share each update)",
-                                       found: "\(JSON.formatNumber(b.learningRate)) × \(JSON.formatNumber(b.l2)) = \(JSON.formatNumber(b.learningRate * b.l2))"))
-            }
-            if let v = o.integer("hash_bits", minimum: 8, issues: &issues) {
-                if v > 24 { issues.add(o.childPath("hash_bits"), expected: "an integer between 8 and 24", found: .number(Double(v))) } else { b.hashBits = v }
-            }
-            if let v = o.integer("word_ngrams", minimum: 0, issues: &issues) { b.wordNgrams = v }
-            if let v = o["char_ngrams"] {
-                if let pair = v.arrayValue, pair.count == 2, let lo = pair[0].numberValue, let hi = pair[1].numberValue, lo >= 1, hi >= lo, hi <= 8 {
-                    b.charNgrams = Int(lo)...Int(hi)
-                } else {
-                    issues.add(o.childPath("char_ngrams"), expected: "[min, max] with 1 ≤ min ≤ max ≤ 8", found: v)
-                }
-            }
-            if let v = o.integer("seed", minimum: 0, issues: &issues) { b.seed = UInt64(v) }
-            return .builtin(b)
-        }
     }
 
     static func readPricing(_ value: JSON?, path: String, issues: inout IssueCollector) -> Pricing? {

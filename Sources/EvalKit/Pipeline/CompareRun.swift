@@ -57,11 +57,14 @@ public enum CompareError: Error, CustomStringConvertible, Sendable {
     case output(ReportError)
     case overBudget(estimateUSD: Double, budgetUSD: Double)
     case similarity(ProviderError)
+    /// A model whose options no provider of this evalkit can run (a catalog built by hand).
+    case notRunnable(model: String, provider: String)
 
     public var description: String {
         switch self {
         case .output(let error): return error.description
         case .similarity(let error): return "cannot choose similar examples (step 2): \(error)"
+        case let .notRunnable(model, provider): return "model \(model): provider \(provider) has no way to run here"
         case let .overBudget(estimate, budget):
             return "the run is estimated to cost \(Format.usd(estimate)), more than the budget of \(Format.usd(budget)) ($.run.budget_usd); "
                 + "see 'evalkit compare --dry-run', lower --limit, or raise the budget"
@@ -138,19 +141,15 @@ public enum CompareRun {
                                      uniquingKeysWith: { a, _ in a })
         for model in usedModels {
             let concurrency = concurrency[model.id] ?? 1
-            switch model.provider {
-            case .openAI(let s): providers[model.id] = OpenAIProvider(settings: s, concurrency: concurrency)
-            case .anthropic(let s): providers[model.id] = AnthropicProvider(settings: s, concurrency: concurrency)
-            case .command(let s): providers[model.id] = CommandProvider(settings: s, modelID: model.id, workingDirectory: experiment.baseDirectory)
-            case .builtin(let s):
-                let classifier = TextClassifier.train(labels: experiment.task.labels, train: prepared.dataset.train,
-                                                      validation: prepared.dataset.validation, settings: s)
-                // Rounded as run.json keeps it, so the one-time cost computed now and by `verify` agree.
-                training.append(.init(modelID: model.id, seconds: classifier.trainingSeconds,
-                                      examples: prepared.dataset.train.count,
-                                      last: classifier.history.last, bestEpoch: classifier.bestEpoch, stoppedEarly: classifier.stoppedEarly))
-                curves.append(TrainingCurve.builtin(model.id, classifier))
-                providers[model.id] = BuiltinProvider(classifier: classifier)
+            guard let kind = model.runnable else { throw .notRunnable(model: model.id, provider: model.providerName) }
+            let made = kind.makeProvider(ProviderContext(modelID: model.id, concurrency: concurrency, baseDirectory: experiment.baseDirectory,
+                                                         labels: experiment.task.labels, train: prepared.dataset.train,
+                                                         validation: prepared.dataset.validation))
+            providers[model.id] = made.provider
+            if let t = made.training {
+                training.append(.init(modelID: model.id, seconds: t.seconds, examples: t.examples, last: t.last, bestEpoch: t.bestEpoch,
+                                      stoppedEarly: t.stoppedEarly))
+                curves.append(t.curve)
             }
             if let outside = RunSummary.TrainingSummary.outside(experiment, model: model) { training.append(outside) }
             // A model with a managed server: the server starts before its first request and stops after its last.
@@ -190,7 +189,7 @@ public enum CompareRun {
             let limiter = limits.requestsPerMinute == nil && limits.tokensPerMinute == nil ? nil
                 : RateLimiter(requestsPerMinute: limits.requestsPerMinute, tokensPerMinute: limits.tokensPerMinute)
             workloads.append(ModelWorkload(modelID: model.id, provider: provider, concurrency: concurrency[model.id] ?? 1, jobs: jobs,
-                                           retry: RetryPolicy(limits), limiter: limiter, maxOutputTokens: CostEstimator.maxTokens(model),
+                                           retry: RetryPolicy(limits), limiter: limiter, maxOutputTokens: model.provider.maxOutputTokens,
                                            cache: model.provider.usesPrompts ? cache : nil, seed: experiment.run.seed,
                                            cacheSalt: environment.model(model.id).map(cacheSalt) ?? ""))
         }

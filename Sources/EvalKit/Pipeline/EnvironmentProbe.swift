@@ -37,13 +37,12 @@ public enum EnvironmentProbe {
     /// Where `model` runs, the files it is started with and, for a managed server with `identify`, its build.
     public static func fingerprint(_ model: ModelSpec, experiment: Experiment, memoDirectory: String?,
                                    identify: (([String]) -> String)? = nil) -> ModelFingerprint {
-        let arguments: [String]
+        let arguments = model.provider.fileArguments
         var placement: ModelFingerprint.Placement
-        switch model.provider {
-        case .builtin: arguments = []; placement = .inProcess
-        case .command(let s): arguments = Array(s.argv.dropFirst()); placement = .local
-        case .openAI(let s): arguments = []; placement = isLoopback(s.baseURL) ? .local : .remote
-        case .anthropic(let s): arguments = []; placement = isLoopback(s.baseURL) ? .local : .remote
+        if let url = model.provider.serverURL {
+            placement = isLoopbackURL(url) ? .local : .remote
+        } else {
+            placement = model.provider.usesPrompts ? .local : .inProcess
         }
         var build: String?
         if let server = model.server {
@@ -71,11 +70,6 @@ public enum EnvironmentProbe {
         } catch {
             return "identify failed: \(error)"
         }
-    }
-
-    static func isLoopback(_ url: String) -> Bool {
-        guard let host = URL(string: url)?.host?.lowercased() else { return false }
-        return host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
     }
 
     static func datasetPaths(_ source: DatasetSpec.Source) -> [String] {

@@ -47,3 +47,50 @@ public struct AnthropicProvider: ModelProvider {
 
     public func stop() async { access.client.shutdown() }
 }
+
+/// Anthropic's Messages API.
+public struct AnthropicSettings: Sendable {
+    public var baseURL: String
+    public var model: String
+    public var apiKeyEnv: String
+    public var version: String
+    public var generation: GenerationSettings
+    public var timeoutSeconds: Double
+
+    public init(baseURL: String, model: String, apiKeyEnv: String, version: String, generation: GenerationSettings, timeoutSeconds: Double) {
+        self.baseURL = baseURL; self.model = model; self.apiKeyEnv = apiKeyEnv; self.version = version; self.generation = generation; self.timeoutSeconds = timeoutSeconds
+    }
+}
+
+extension AnthropicSettings: ProviderKind {
+    public static let name = "anthropic"
+    public var usesPrompts: Bool { true }
+    public var answersOneAtATime: Bool { false }
+    public var acceptsServer: Bool { true }
+    public var maxOutputTokens: Int { generation.maxTokens }
+    public var serverURL: String? { baseURL }
+    public var fileArguments: [String] { [] }
+    public var answerReading: String? { nil }
+    public var manifestMembers: [(String, JSON)] {
+        [("base_url", .string(baseURL)), ("model", .string(model)), ("api_key_env", .string(apiKeyEnv))]
+    }
+    public var reportLine: String { "anthropic, model \(model) at \(baseURL)" }
+
+    public static func read(options: JSON, path: String) -> (options: AnthropicSettings?, issues: [ConfigIssue]) {
+        readOptions(options, path: path) { o, issues in
+            o.rejectUnknownKeys(["base_url", "model", "api_key_env", "version"] + generationKeys, issues: &issues)
+            let timeout = readTimeout(o, issues: &issues)
+            let model = o.string("model", required: true, issues: &issues)
+            let generation = readGeneration(o, issues: &issues)
+            guard let model else { return nil }
+            return AnthropicSettings(baseURL: o.string("base_url", issues: &issues) ?? "https://api.anthropic.com/v1",
+                                     model: model, apiKeyEnv: o.string("api_key_env", issues: &issues) ?? "ANTHROPIC_API_KEY",
+                                     version: o.string("version", issues: &issues) ?? "2023-06-01",
+                                     generation: generation, timeoutSeconds: timeout)
+        }
+    }
+
+    public func makeProvider(_ context: ProviderContext) -> PreparedProvider {
+        PreparedProvider(provider: AnthropicProvider(settings: self, concurrency: context.concurrency))
+    }
+}

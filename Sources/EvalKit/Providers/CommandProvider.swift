@@ -250,3 +250,43 @@ final class LineChannel: Sendable {
         }
     }
 }
+
+/// A long-lived worker process speaking JSON lines on stdin/stdout.
+public struct CommandSettings: Sendable {
+    public var argv: [String]
+    public var timeoutSeconds: Double
+    public var generation: GenerationSettings
+
+    public init(argv: [String], timeoutSeconds: Double, generation: GenerationSettings) {
+        self.argv = argv; self.timeoutSeconds = timeoutSeconds; self.generation = generation
+    }
+}
+
+extension CommandSettings: ProviderKind {
+    public static let name = "command"
+    public var usesPrompts: Bool { true }
+    /// A worker reads its requests in order.
+    public var answersOneAtATime: Bool { true }
+    public var acceptsServer: Bool { true }
+    public var maxOutputTokens: Int { generation.maxTokens }
+    public var serverURL: String? { nil }
+    public var fileArguments: [String] { Array(argv.dropFirst()) }
+    public var answerReading: String? { nil }
+    public var manifestMembers: [(String, JSON)] { [("argv", .array(argv.map(JSON.string)))] }
+    public var reportLine: String { "command: \(argv.joined(separator: " "))" }
+
+    public static func read(options: JSON, path: String) -> (options: CommandSettings?, issues: [ConfigIssue]) {
+        readOptions(options, path: path) { o, issues in
+            o.rejectUnknownKeys(["argv"] + generationKeys, issues: &issues)
+            let timeout = readTimeout(o, issues: &issues)
+            let argv = o.stringArray("argv", required: true, nonEmpty: true, issues: &issues)
+            let generation = readGeneration(o, issues: &issues)
+            guard let argv, !argv.isEmpty else { return nil }
+            return CommandSettings(argv: argv, timeoutSeconds: timeout, generation: generation)
+        }
+    }
+
+    public func makeProvider(_ context: ProviderContext) -> PreparedProvider {
+        PreparedProvider(provider: CommandProvider(settings: self, modelID: context.modelID, workingDirectory: context.baseDirectory))
+    }
+}

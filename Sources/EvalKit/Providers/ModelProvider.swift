@@ -140,3 +140,15 @@ public enum ProviderError: Error, CustomStringConvertible, Sendable, Equatable {
         return false
     }
 }
+
+/// Sampling and length settings shared by the LLM providers.
+public struct GenerationSettings: Sendable, Equatable {
+    public var temperature: Double?
+    /// Output tokens a request may use: every request has a bound, so its cost has one too.
+    public var maxTokens: Int
+    public var stop: [String]
+    public var seed: Int?
+    public init(temperature: Double? = 0, maxTokens: Int = 16, stop: [String] = [], seed: Int? = nil) {
+        self.temperature = temperature; self.maxTokens = maxTokens; self.stop = stop; self.seed = seed
+    }
+}

@@ -112,3 +112,85 @@ public struct OpenAIProvider: ModelProvider {
                              systemFingerprint: answer["system_fingerprint"]?.stringValue)
     }
 }
+
+/// Which OpenAI-compatible endpoint a model is prompted through.
+public enum OpenAIEndpoint: String, Sendable {
+    /// `/chat/completions` with system and user messages.
+    case chat
+    /// `/completions` with one raw text prompt, for base (pretrained) models.
+    case completions
+}
+
+/// How a candidate's answer is read.
+public enum ScoringMethod: String, Sendable {
+    /// The model generates text and a label is parsed from it.
+    case generate
+    /// Each label is scored by the probability the model gives it as the prompt's next token (the first
+    /// token of each label, from the server's top-20 logprobs): the way lm-evaluation-harness scores
+    /// multiple choice, cut to one request. The most likely label is the answer.
+    case likelihood
+}
+
+/// An OpenAI-compatible server (OpenAI, vLLM, llama.cpp, Ollama /v1, …).
+public struct OpenAISettings: Sendable {
+    public var baseURL: String
+    public var model: String
+    /// Name of the environment variable holding the API key; the key itself is never stored.
+    public var apiKeyEnv: String?
+    public var endpoint: OpenAIEndpoint
+    public var generation: GenerationSettings
+    public var timeoutSeconds: Double
+    public var scoring: ScoringMethod = .generate
+
+    public init(baseURL: String, model: String, apiKeyEnv: String?, endpoint: OpenAIEndpoint, generation: GenerationSettings, timeoutSeconds: Double) {
+        self.baseURL = baseURL; self.model = model; self.apiKeyEnv = apiKeyEnv; self.endpoint = endpoint; self.generation = generation; self.timeoutSeconds = timeoutSeconds
+    }
+}
+
+extension OpenAISettings: ProviderKind {
+    public static let name = "openai"
+    public var usesPrompts: Bool { true }
+    public var answersOneAtATime: Bool { false }
+    public var acceptsServer: Bool { true }
+    public var maxOutputTokens: Int { generation.maxTokens }
+    public var serverURL: String? { baseURL }
+    public var fileArguments: [String] { [] }
+    public var answerReading: String? { scoring == .likelihood ? "label likelihood" : nil }
+    public var manifestMembers: [(String, JSON)] {
+        // Only the variable's name: the key itself is never written.
+        [("base_url", .string(baseURL)), ("model", .string(model)), ("endpoint", .string(endpoint.rawValue))]
+            + (apiKeyEnv.map { [("api_key_env", .string($0))] } ?? [])
+    }
+    public var reportLine: String {
+        let reading = scoring == .likelihood ? "; scored by label likelihood (each label's probability as the next token)" : ""
+        return "openai \(endpoint.rawValue), model \(model) at \(baseURL)\(reading)"
+    }
+
+    public static func read(options: JSON, path: String) -> (options: OpenAISettings?, issues: [ConfigIssue]) {
+        readOptions(options, path: path) { o, issues in
+            o.rejectUnknownKeys(["base_url", "model", "api_key_env", "endpoint", "scoring"] + generationKeys, issues: &issues)
+            let timeout = readTimeout(o, issues: &issues)
+            let scoring = o.oneOf("scoring", ["generate", "likelihood"], issues: &issues).flatMap(ScoringMethod.init(rawValue:)) ?? .generate
+            let baseURL = o.string("base_url", required: true, issues: &issues)
+            if let baseURL, URL(string: baseURL)?.scheme?.hasPrefix("http") != true {
+                issues.add(ConfigIssue(path: o.childPath("base_url"), expected: "an http:// or https:// URL", found: "\"\(baseURL)\""))
+            }
+            let model = o.string("model", required: true, issues: &issues)
+            let endpoint = o.oneOf("endpoint", ["chat", "completions"], issues: &issues).flatMap(OpenAIEndpoint.init(rawValue:)) ?? .chat
+            let generation = readGeneration(o, issues: &issues)
+            if scoring == .likelihood && endpoint != .completions {
+                issues.add(ConfigIssue(path: o.childPath("scoring"), expected: "\"endpoint\": \"completions\" with likelihood scoring (it scores the raw prompt's continuation)",
+                                       found: "endpoint \"\(endpoint.rawValue)\""))
+            }
+            guard let baseURL, let model else { return nil }
+            var settings = OpenAISettings(baseURL: baseURL, model: model, apiKeyEnv: o.string("api_key_env", issues: &issues),
+                                          endpoint: endpoint, generation: generation, timeoutSeconds: timeout)
+            settings.scoring = scoring
+            return settings
+        }
+    }
+
+    public func makeProvider(_ context: ProviderContext) -> PreparedProvider {
+        PreparedProvider(provider: OpenAIProvider(settings: self, concurrency: context.concurrency))
+    }
+}

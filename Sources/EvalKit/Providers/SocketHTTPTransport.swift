@@ -96,14 +96,19 @@ final class SocketReactor: Sendable {
                 usleep(10_000)
                 continue
             }
-            var rung = false
+            // The bell is drained before the waiters are looked at: a waiter that rings after this is
+            // either seen below or leaves the bell ringing for the next epoll_wait, never lost between.
+            let rung = (0..<max(0, Int(count))).contains { events[$0].data.fd == bell }
+            if rung {
+                var value: UInt64 = 0
+                _ = read(bell, &value, MemoryLayout<UInt64>.size)
+            }
             woken.removeAll(keepingCapacity: true)
             let now = ContinuousClock.now
             sleepUntil = state.withLock { state -> ContinuousClock.Instant? in
                 for index in 0..<max(0, Int(count)) {
                     let fd = events[index].data.fd
-                    if fd == bell { rung = true; continue }
-                    if let waiter = state.waiters.removeValue(forKey: fd) { woken.append((waiter.continuation, .ready)) }
+                    if fd != bell, let waiter = state.waiters.removeValue(forKey: fd) { woken.append((waiter.continuation, .ready)) }
                 }
                 // The planned wake-up stays right unless it has come or a sooner deadline rang the bell
                 // (a waiter that left early only makes the wake-up come too soon, which is harmless).
@@ -119,10 +124,6 @@ final class SocketReactor: Sendable {
                 }
                 state.plannedWake = nearest
                 return nearest
-            }
-            if rung {
-                var value: UInt64 = 0
-                _ = read(bell, &value, MemoryLayout<UInt64>.size)
             }
             for (continuation, wakeup) in woken { continuation.resume(returning: wakeup) }
         }

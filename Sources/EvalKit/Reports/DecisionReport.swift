@@ -312,16 +312,12 @@ public enum DecisionReport {
     /// How a candidate's answer becomes a label: parsed from generated text (and how), or scored by likelihood.
     static func readMethod(_ m: CandidateMetrics, _ e: Experiment) -> String {
         guard let model = e.model(m.model) else { return "–" }
-        switch model.provider {
-        case .builtin: return "classifier"
-        case .openAI(let s) where s.scoring == .likelihood: return "label likelihood"
-        default:
-            let parsing = m.prompt.flatMap { e.prompt($0)?.parsing } ?? e.task.parsing
-            switch parsing.method {
-            case .exact: return "parsed: exact"
-            case .first: return "parsed: first label"
-            case .regex: return "parsed: regex"
-            }
+        if let reading = model.provider.answerReading { return reading }
+        let parsing = m.prompt.flatMap { e.prompt($0)?.parsing } ?? e.task.parsing
+        switch parsing.method {
+        case .exact: return "parsed: exact"
+        case .first: return "parsed: first label"
+        case .regex: return "parsed: regex"
         }
     }
 
@@ -574,16 +570,7 @@ public enum DecisionReport {
         return md
     }
 
-    static func providerDescription(_ model: ModelSpec) -> String {
-        switch model.provider {
-        case .openAI(let s):
-            let scoring = s.scoring == .likelihood ? "; scored by label likelihood (each label's probability as the next token)" : ""
-            return "openai \(s.endpoint.rawValue), model \(s.model) at \(s.baseURL)\(scoring)"
-        case .anthropic(let s): return "anthropic, model \(s.model) at \(s.baseURL)"
-        case .command(let s): return "command: \(s.argv.joined(separator: " "))"
-        case .builtin(let s): return "builtin logistic regression (2^\(s.hashBits) hashed n-gram features, \(s.epochs) epochs)"
-        }
-    }
+    static func providerDescription(_ model: ModelSpec) -> String { model.provider.reportLine }
 
     // MARK: charts
 

@@ -98,18 +98,7 @@ public enum ReportWriter {
     /// A model as run.json describes it: provider, endpoint and pricing, never a secret.
     static func modelDescription(_ model: ModelSpec) -> JSON {
         var members: [(String, JSON)] = [("id", .string(model.id)), ("provider", .string(model.providerName)), ("role", .string(model.role.rawValue))]
-        switch model.provider {
-        case .openAI(let s):
-            members += [("base_url", .string(s.baseURL)), ("model", .string(s.model)), ("endpoint", .string(s.endpoint.rawValue))]
-            // Only the variable's name: the key itself is never written.
-            if let env = s.apiKeyEnv { members.append(("api_key_env", .string(env))) }
-        case .anthropic(let s):
-            members += [("base_url", .string(s.baseURL)), ("model", .string(s.model)), ("api_key_env", .string(s.apiKeyEnv))]
-        case .command(let s):
-            members.append(("argv", .array(s.argv.map(JSON.string))))
-        case .builtin:
-            break
-        }
+        members += model.provider.manifestMembers
         members.append(("pricing", .string(CostModel.describe(model.pricing, concurrency: model.concurrency))))
         return .object(members)
     }

@@ -154,3 +154,23 @@ public struct TextClassifier: Sendable {
         return (labels[best], p.map(Double.init))
     }
 }
+
+/// Training settings of the builtin classifier.
+public struct BuiltinSettings: Sendable, Equatable {
+    public var epochs: Int = 8
+    public var learningRate: Double = 0.5
+    public var batchSize: Int = 32
+    /// Mini-batches whose gradients are summed before one update. The classifier accumulates every
+    /// example's gradient in one buffer anyway, so this is exactly a batch of batchSize × this; it is kept
+    /// so configs written as a trainer's batch and accumulation (as Transformers takes them) read the same.
+    public var gradientAccumulation: Int = 1
+    /// Stop after this many epochs without a lower validation loss, keeping the best epoch; nil trains every epoch.
+    public var patience: Int? = nil
+    public var l2: Double = 1e-6
+    /// Features are hashed into 2^hashBits buckets.
+    public var hashBits: Int = 18
+    public var wordNgrams: Int = 2
+    public var charNgrams: ClosedRange<Int> = 2...4
+    public var seed: UInt64 = 1
+    public init() {}
+}

@@ -5,7 +5,7 @@ Binds 127.0.0.1 on a free port and prints the port first. Each request's fault d
 its prompt (a hash picks the kind, so the schedule is seeded and independent of arrival order)
 and on how many times this server has seen that prompt:
   kind 0: 500 every time                      kind 1: 429 with Retry-After: 1, then answers
-  kind 2: 503 twice, then answers             kind 3: hangs 3 s the first time, then answers
+  kind 2: 503 twice, then answers             kind 3: hangs 6 s the first time, then answers
   kind 4: resets the connection once          kind 5: a malformed (non-JSON) body every time
   kinds 6-9: answers at once
 Answers are "positive" / "negative" / "neutral" by keyword. Every request is logged as a JSON
@@ -59,7 +59,7 @@ class Handler(BaseHTTPRequestHandler):
         if kind == 2 and attempt <= 2:
             return self.reply(503, {"error": {"message": "overloaded"}})
         if kind == 3 and attempt == 1:
-            time.sleep(3)
+            time.sleep(6)
             return self.reply(200, {"choices": [{"message": {"content": "late"}}]})
         if kind == 4 and attempt == 1:
             # RST instead of an answer.

@@ -1,0 +1,50 @@
+/// A model's provider settings as its config's "options" object gave them: everything the pipeline
+/// needs to know of a provider without knowing which one it is. Each provider defines its own, reads
+/// and validates it, and says how to run it (`ProviderKind`, in Providers/).
+public protocol ProviderOptions: Sendable {
+    /// The provider's name in the config ("openai", …).
+    var name: String { get }
+    /// False for a model that reads the raw input (the builtin classifier): it takes no prompt, so it
+    /// has no prompt variants, no response cache and no token counts.
+    var usesPrompts: Bool { get }
+    /// True for a model that answers one request at a time (a worker process, an in-process model).
+    var answersOneAtATime: Bool { get }
+    /// True for a model evalkit can start a `server` for.
+    var acceptsServer: Bool { get }
+    /// Output tokens a request may use (0 for a model that generates none).
+    var maxOutputTokens: Int { get }
+    /// The server the model is reached at; nil for a process on this machine.
+    var serverURL: String? { get }
+    /// Arguments that may name the files the model is made of (a worker's script): fingerprinted by default.
+    var fileArguments: [String] { get }
+    /// How its answers are read when not by parsing generated text ("classifier", "label likelihood").
+    var answerReading: String? { get }
+    /// run.json's description of it: never a secret, only the name of a key's variable.
+    var manifestMembers: [(String, JSON)] { get }
+    /// One line for the report.
+    var reportLine: String { get }
+}
+
+/// The providers a config may name, each with the function that reads its options. The standard one
+/// is `ProviderRegistry.standard`; `adding` makes one with another provider.
+public struct ProviderCatalog: Sendable {
+    /// Reads a model's "options" object found at JSON path `path`: the options, or nil when they cannot be
+    /// used, and every problem found.
+    public typealias Reader = @Sendable (_ options: JSON, _ path: String) -> (options: (any ProviderOptions)?, issues: [ConfigIssue])
+
+    /// The provider names, in the order they were added.
+    public private(set) var names: [String] = []
+    private var readers: [String: Reader] = [:]
+
+    public init() {}
+
+    /// This catalog with `name` read by `reader` (replacing a provider of that name).
+    public func adding(_ name: String, reader: @escaping Reader) -> ProviderCatalog {
+        var copy = self
+        if copy.readers[name] == nil { copy.names.append(name) }
+        copy.readers[name] = reader
+        return copy
+    }
+
+    func reader(_ name: String) -> Reader? { readers[name] }
+}
