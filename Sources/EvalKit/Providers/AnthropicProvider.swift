@@ -62,15 +62,9 @@ public struct AnthropicSettings: Sendable {
     }
 }
 
-extension AnthropicSettings: ProviderKind {
+extension AnthropicSettings: PromptedProviderKind {
     public static let name = "anthropic"
-    public var usesPrompts: Bool { true }
-    public var answersOneAtATime: Bool { false }
-    public var acceptsServer: Bool { true }
-    public var maxOutputTokens: Int { generation.maxTokens }
     public var serverURL: String? { baseURL }
-    public var fileArguments: [String] { [] }
-    public var answerReading: String? { nil }
     public var manifestMembers: [(String, JSON)] {
         [("base_url", .string(baseURL)), ("model", .string(model)), ("api_key_env", .string(apiKeyEnv))]
     }

@@ -262,16 +262,12 @@ public struct CommandSettings: Sendable {
     }
 }
 
-extension CommandSettings: ProviderKind {
+extension CommandSettings: PromptedProviderKind {
     public static let name = "command"
-    public var usesPrompts: Bool { true }
     /// A worker reads its requests in order.
     public var answersOneAtATime: Bool { true }
-    public var acceptsServer: Bool { true }
-    public var maxOutputTokens: Int { generation.maxTokens }
     public var serverURL: String? { nil }
     public var fileArguments: [String] { Array(argv.dropFirst()) }
-    public var answerReading: String? { nil }
     public var manifestMembers: [(String, JSON)] { [("argv", .array(argv.map(JSON.string)))] }
     public var reportLine: String { "command: \(argv.joined(separator: " "))" }
 

@@ -147,14 +147,9 @@ public struct OpenAISettings: Sendable {
     }
 }
 
-extension OpenAISettings: ProviderKind {
+extension OpenAISettings: PromptedProviderKind {
     public static let name = "openai"
-    public var usesPrompts: Bool { true }
-    public var answersOneAtATime: Bool { false }
-    public var acceptsServer: Bool { true }
-    public var maxOutputTokens: Int { generation.maxTokens }
     public var serverURL: String? { baseURL }
-    public var fileArguments: [String] { [] }
     public var answerReading: String? { scoring == .likelihood ? "label likelihood" : nil }
     public var manifestMembers: [(String, JSON)] {
         // Only the variable's name: the key itself is never written.

@@ -17,6 +17,20 @@ extension ProviderKind {
     public var name: String { Self.name }
 }
 
+/// A provider that prompts a language model with sampling settings: what such providers share.
+public protocol PromptedProviderKind: ProviderKind {
+    var generation: GenerationSettings { get }
+}
+
+extension PromptedProviderKind {
+    public var usesPrompts: Bool { true }
+    public var answersOneAtATime: Bool { false }
+    public var acceptsServer: Bool { true }
+    public var maxOutputTokens: Int { generation.maxTokens }
+    public var fileArguments: [String] { [] }
+    public var answerReading: String? { nil }
+}
+
 /// What a provider is made for: one model of one run.
 public struct ProviderContext: Sendable {
     public var modelID: String
