@@ -84,169 +84,40 @@ public enum CompareRun {
         return (CostEstimator.estimate(experiment: e, test: test, builders: prepared.builders, selections: selections), test.count)
     }
 
+    /// Plans the run (its folder, test examples, few-shot choices, models and budget), executes it (trains
+    /// in-process models, sends every request, journals every answer) and summarises it (analysis and reports).
     public static func run(_ prepared: PreparedExperiment, options: CompareOptions,
                            progress: @escaping @Sendable (ProgressSnapshot) -> Void = { _ in }) async throws(CompareError) -> CompareOutcome {
-        var startedAt = Date()
-        let experiment = prepared.experiment
-        var runID = Self.runID(startedAt)
-        var limit = options.limit ?? experiment.run.limit
-        var previous: [ExampleResult] = []
-        var previousEnvironment: RunEnvironment?
-        if let manifest = options.resuming, let out = options.outDirectory {
-            runID = manifest.runID
-            startedAt = manifest.startedAt
-            limit = manifest.limit ?? limit
-            previousEnvironment = manifest.environment
-            do { previous = try ResultsJournal.recover(path: out + "/results.jsonl") } catch { throw .output(error) }
-        }
-        let testExamples = prepared.dataset.test(limit: limit)
-        let repeats = experiment.run.repeats
-        let cacheDirectory = options.cacheDirectory ?? experiment.resolve(".evalkit/cache")
-        let selections: SimilarSelections.Table
-        do { selections = try await SimilarSelections.compute(prepared, test: testExamples, cacheDirectory: cacheDirectory) } catch {
-            throw .similarity(error)
-        }
-        if let budget = experiment.run.budgetUSD {
-            let estimate = CostEstimator.estimate(experiment: experiment, test: testExamples, builders: prepared.builders, selections: selections)
-            if estimate.exceeds(budget) { throw .overBudget(estimateUSD: estimate.totalUSD, budgetUSD: budget) }
-        }
-        let usedModels = experiment.models.filter { model in experiment.candidates.contains { $0.modelID == model.id } }
-        let directory: String
-        let environment: RunEnvironment
-        do {
-            directory = try makeRunDirectory(options: options, experiment: experiment, runID: runID)
-            // Written first, so an interrupted run can be resumed and checked.
-            if !options.resume { try ReportWriter.copyConfig(experiment, to: directory) }
-            let configJSON = SmallFile.bytes(at: directory + "/config.json").flatMap { try? JSON.parse(bytes: $0) }
-            environment = EnvironmentProbe.probe(prepared, models: usedModels, configJSON: configJSON,
-                                                 memoDirectory: experiment.resolve(".evalkit/digests"))
-            var started = RunManifest(evalkitVersion: EvalKitInfo.version, experiment: experiment.name, runID: runID,
-                                      configPath: experiment.configPath, configDirectory: ReportWriter.absoluteDirectory(of: experiment.configPath),
-                                      configSHA256: experiment.configHash, startedAt: startedAt, command: options.reproduceCommand, status: .running)
-            started.limit = limit
-            started.only = options.onlyModels
-            started.environment = environment
-            try started.write(to: directory)
-        } catch { throw .output(error) }
+        let plan = try await RunPlan.make(prepared, options: options)
+        let executed = try await RunExecution.execute(plan, progress: progress)
+        return try summarise(plan, executed)
+    }
 
-        // Step 3 of the data flow: builtin models train before any request is sent.
-        var providers: [String: any ModelProvider] = [:]
-        // The audit runs before any result is held: its working memory is free again by the time results pile up.
-        // Over the test examples evaluated: leakage into examples the run never asked about does not bias it.
-        let audit = DataAuditor.audit(prepared.dataset.evaluating(testExamples), labels: experiment.task.labels,
-                                      minConfidence: experiment.audit.minConfidence, maxCharacters: experiment.audit.maxCharacters)
-        var training: [RunSummary.TrainingSummary] = []
-        var curves: [TrainingCurve] = []
-        let concurrency = Dictionary(usedModels.map { ($0.id, $0.provider.answersOneAtATime ? 1 : (options.concurrency ?? $0.concurrency)) },
-                                     uniquingKeysWith: { a, _ in a })
-        for model in usedModels {
-            let concurrency = concurrency[model.id] ?? 1
-            guard let kind = model.runnable else { throw .notRunnable(model: model.id, provider: model.providerName) }
-            let made = kind.makeProvider(ProviderContext(modelID: model.id, concurrency: concurrency, baseDirectory: experiment.baseDirectory,
-                                                         labels: experiment.task.labels, train: prepared.dataset.train,
-                                                         validation: prepared.dataset.validation))
-            providers[model.id] = made.provider
-            if let t = made.training {
-                training.append(.init(modelID: model.id, seconds: t.seconds, examples: t.examples, last: t.last, bestEpoch: t.bestEpoch,
-                                      stoppedEarly: t.stoppedEarly))
-                curves.append(t.curve)
-            }
-            if let outside = RunSummary.TrainingSummary.outside(experiment, model: model) { training.append(outside) }
-            // A model with a managed server: the server starts before its first request and stops after its last.
-            if let server = model.server, let inner = providers[model.id] {
-                providers[model.id] = ServedProvider(inner: inner, server: ManagedServer(settings: server, modelID: model.id, directory: experiment.baseDirectory))
-            }
-        }
-
-        let journal: ResultsJournal
-        let ledger: SentLedger
-        do {
-            journal = try ResultsJournal(path: directory + "/results.jsonl")
-            ledger = try SentLedger(directory: directory)
-        } catch { throw .output(error) }
-        let candidates = experiment.candidates
-        let stop = options.stop
-        let planned = candidates.count * testExamples.count * repeats
-        let recorder = RunRecorder(experiment: experiment, candidates: candidates, examples: testExamples, journal: journal,
-                                   concurrency: concurrency, total: planned, startedAt: ContinuousClock.now, stop: stop, progress: progress)
-        let finished = await recorder.restore(previous)
-        let cache = ResponseCache(directory: cacheDirectory, mode: options.cacheMode)
-        var workloads: [ModelWorkload] = []
-        for model in usedModels {
-            guard let provider = providers[model.id] else { continue }
-            let indices = candidates.indices.filter { candidates[$0].modelID == model.id }
-            // Example-major order, so an interrupted run has covered every candidate evenly.
-            var jobs: [RunJob] = []
-            jobs.reserveCapacity(repeats * testExamples.count * indices.count)
-            for k in 0..<repeats {
-                for e in testExamples.indices {
-                    for c in indices where finished.isEmpty || !finished.contains(RunRecorder.JobKey(candidates[c].id, testExamples[e].id, k)) {
-                        jobs.append(RunJob(candidateIndex: c, exampleIndex: e, repeatIndex: k))
-                    }
-                }
-            }
-            let limits = model.limits
-            let limiter = limits.requestsPerMinute == nil && limits.tokensPerMinute == nil ? nil
-                : RateLimiter(requestsPerMinute: limits.requestsPerMinute, tokensPerMinute: limits.tokensPerMinute)
-            workloads.append(ModelWorkload(modelID: model.id, provider: provider, concurrency: concurrency[model.id] ?? 1, jobs: jobs,
-                                           retry: RetryPolicy(limits), limiter: limiter, maxOutputTokens: model.provider.maxOutputTokens,
-                                           cache: model.provider.usesPrompts ? cache : nil, seed: experiment.run.seed,
-                                           cacheSalt: environment.model(model.id).map(cacheSalt) ?? ""))
-        }
-        let builders = prepared.builders
-        // The prompt of one job: the candidate's template, with the similar examples chosen for this input.
-        let render: @Sendable (RunJob) -> RenderedPrompt? = { job in
-            let candidate = candidates[job.candidateIndex]
-            let example = testExamples[job.exampleIndex]
-            return candidate.promptID.flatMap { id in
-                builders[id]?.render(input: example.input, examples: selections[id]?[example.id])
-            }
-        }
-        await Scheduler.run(workloads, stop: stop, sequential: experiment.run.sequentialModels, request: { job in
-            let candidate = candidates[job.candidateIndex]
-            let example = testExamples[job.exampleIndex]
-            return ModelRequest(prompt: render(job) ?? RenderedPrompt(system: nil, user: example.input), input: example.input,
-                                id: "\(candidate.id)/\(example.id)/\(job.repeatIndex)", labels: experiment.task.labels)
-        }, onStartFailure: { model, error in
-            await recorder.modelFailed(model, error)
-        }, onSend: { job in
-            do throws(ReportError) {
-                try ledger.record(candidate: candidates[job.candidateIndex].id, example: testExamples[job.exampleIndex].id, repeatIndex: job.repeatIndex)
-            } catch {
-                stop.stop("\(SentLedger.fileName) cannot be written (\(error)); the run stopped so that every request sent is counted")
-            }
-        }, onCompletions: { completions in
-            await recorder.record(completions, prompt: render)
-        })
-        for provider in providers.values { await provider.stop() }
-        journal.close()
-        if let writeError = await recorder.writeError { throw .output(writeError) }
-
-        var results = await recorder.takeResults()
-        for i in results.indices { results[i].sortCanonically() }
-        // A damaged ledger (edited by hand) leaves the results' own counts, a lower bound.
-        let sent = (try? SentLedger.counts(directory: directory)) ?? nil
-        let metrics = MetricsCalculator.metrics(experiment: experiment, results: results, sent: sent)
+    /// The analysis and the reports of an executed run.
+    static func summarise(_ plan: RunPlan, _ executed: ExecutedRun) throws(CompareError) -> CompareOutcome {
+        let experiment = plan.experiment
+        let results = executed.results
+        let metrics = MetricsCalculator.metrics(experiment: experiment, results: results, sent: executed.sent)
         let made = metrics.reduce(0) { $0 + $1.requests }
         let failedCalls = metrics.reduce(0) { $0 + $1.errors }
-        let trainingSeconds = Dictionary(training.map { ($0.modelID, $0.seconds) }, uniquingKeysWith: { a, _ in a })
+        let trainingSeconds = Dictionary(executed.training.map { ($0.modelID, $0.seconds) }, uniquingKeysWith: { a, _ in a })
         let analysis = DecisionAnalyzer.analyze(experiment: experiment, metrics: metrics, results: results, trainingSeconds: trainingSeconds)
         let summary = RunSummary(
-            experiment: experiment, runID: runID,
-            splits: prepared.dataset.splits.map { .init(name: $0.name, count: $0.examples.count,
-                                                        labelCounts: Dataset.labelCounts($0.examples, labels: experiment.task.labels)) },
-            evaluatedExamples: testExamples.count, metrics: metrics, analysis: analysis, results: results,
-            examples: testExamples,
-            stopReason: made < planned ? stop.stopReason : nil, plannedRequests: planned, modelFailures: await recorder.modelFailures,
-            training: training, startedAt: startedAt, finishedAt: Date(), reproduceCommand: options.reproduceCommand,
+            experiment: experiment, runID: plan.runID,
+            splits: plan.prepared.dataset.splits.map { .init(name: $0.name, count: $0.examples.count,
+                                                             labelCounts: Dataset.labelCounts($0.examples, labels: experiment.task.labels)) },
+            evaluatedExamples: plan.testExamples.count, metrics: metrics, analysis: analysis, results: results,
+            examples: plan.testExamples,
+            stopReason: made < plan.plannedRequests ? plan.options.stop.stopReason : nil, plannedRequests: plan.plannedRequests,
+            modelFailures: executed.modelFailures,
+            training: executed.training, startedAt: plan.startedAt, finishedAt: Date(), reproduceCommand: plan.options.reproduceCommand,
             evalkitVersion: EvalKitInfo.version,
             runFailure: runFailure(made: made, failed: failedCalls, limit: experiment.run.maxErrorRate),
-            audit: audit, curves: curves + TrainingCurve.outside(experiment),
-            environment: await recorder.environment(environment, previous: previousEnvironment),
-            onlyModels: options.onlyModels, requestsSent: sent ?? [:])
-        do { try ReportWriter.write(summary, to: directory) } catch { throw .output(error) }
-        return CompareOutcome(runDirectory: directory, summary: summary,
-                              failed: !metrics.contains { $0.answered > 0 } || summary.runFailure != nil, incomplete: made < planned)
+            audit: plan.audit, curves: executed.curves + TrainingCurve.outside(experiment),
+            environment: executed.environment, onlyModels: plan.options.onlyModels, requestsSent: executed.sent ?? [:])
+        do { try ReportWriter.write(summary, to: plan.directory) } catch { throw .output(error) }
+        return CompareOutcome(runDirectory: plan.directory, summary: summary,
+                              failed: !metrics.contains { $0.answered > 0 } || summary.runFailure != nil, incomplete: made < plan.plannedRequests)
     }
 
     /// The part of a model's fingerprint that decides answers beyond the request: its files and build.
@@ -292,171 +163,5 @@ public enum CompareRun {
             throw .cannotCreateFolder(path: directory, reason: error.localizedDescription)
         }
         return directory
-    }
-}
-
-/// Scores each completion, appends it to the journal and keeps what the analysis needs.
-actor RunRecorder {
-    let experiment: Experiment
-    let candidates: [CandidateSpec]
-    let examples: [Example]
-    let journal: ResultsJournal
-    let parsers: [LabelParser]
-    let models: [ModelSpec?]
-    let concurrency: [String: Int]
-    let budget: Double?
-    let stop: StopSignal
-    private var spentUSD = 0.0
-    let total: Int
-    let startedAt: ContinuousClock.Instant
-    let progress: @Sendable (ProgressSnapshot) -> Void
-    private(set) var resultsByCandidate: [ResultColumn]
-    private(set) var modelFailures: [(model: String, reason: String)] = []
-    private(set) var writeError: ReportError?
-    private var done = 0
-    private var errors = 0
-    private var lastSync = ContinuousClock.now
-    /// `system_fingerprint` values the servers reported, by model id.
-    private var systemFingerprints: [String: Set<String>] = [:]
-
-    init(experiment: Experiment, candidates: [CandidateSpec], examples: [Example], journal: ResultsJournal, concurrency: [String: Int],
-         total: Int, startedAt: ContinuousClock.Instant, stop: StopSignal, progress: @escaping @Sendable (ProgressSnapshot) -> Void) {
-        self.concurrency = concurrency
-        self.budget = experiment.run.budgetUSD
-        self.stop = stop
-        self.experiment = experiment
-        self.candidates = candidates
-        self.examples = examples
-        self.journal = journal
-        self.total = total
-        self.startedAt = startedAt
-        self.progress = progress
-        parsers = candidates.map { candidate in
-            let promptParsing = candidate.promptID.flatMap { experiment.prompt($0)?.parsing }
-            // The builtin classifier answers with a label, so it is read exactly.
-            let fallback = experiment.model(candidate.modelID)?.provider.usesPrompts == false ? LabelParsing(method: .exact) : experiment.task.parsing
-            return LabelParser(labels: experiment.task.labels, parsing: promptParsing ?? fallback)
-        }
-        models = candidates.map { experiment.model($0.modelID) }
-        resultsByCandidate = Array(repeating: ResultColumn(), count: candidates.count)
-        // Each candidate's results, sized once: growing by doubling would hold up to twice as much.
-        let perCandidate = candidates.isEmpty ? 0 : total / candidates.count
-        for i in resultsByCandidate.indices { resultsByCandidate[i].reserveCapacity(perCandidate) }
-    }
-
-    /// Identifies a request across runs: candidate, example id, repeat.
-    struct JobKey: Hashable, Sendable {
-        var candidate: String, example: String, repeatIndex: Int
-        init(_ candidate: String, _ example: String, _ repeatIndex: Int) { self.candidate = candidate; self.example = example; self.repeatIndex = repeatIndex }
-    }
-
-    /// Takes in the results of an interrupted run; returns the requests they cover.
-    func restore(_ previous: [ExampleResult]) -> Set<JobKey> {
-        let index = Dictionary(candidates.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
-        let exampleIDs = Set(examples.map(\.id))
-        var keys = Set<JobKey>()
-        for result in previous {
-            guard let i = index[result.candidate], exampleIDs.contains(result.exampleID) else { continue }
-            guard keys.insert(JobKey(result.candidate, result.exampleID, result.repeatIndex)).inserted else { continue }
-            resultsByCandidate[i].append(result)
-            done += 1
-            if !result.answered { errors += 1 }
-            spentUSD += result.costUSD ?? 0
-        }
-        return keys
-    }
-
-    /// The probed environment with the build fingerprints the servers reported in this run (and, when
-    /// resuming, in the part of the run before the interruption, as far as its run.json recorded them).
-    func environment(_ probed: RunEnvironment, previous: RunEnvironment?) -> RunEnvironment {
-        var environment = probed
-        for i in environment.models.indices {
-            let id = environment.models[i].modelID
-            let seen = systemFingerprints[id, default: []].union(previous?.model(id)?.systemFingerprints ?? [])
-            environment.models[i].systemFingerprints = seen.sorted()
-        }
-        return environment
-    }
-
-    /// Hands over the results, leaving none behind, so that sorting them copies nothing.
-    func takeResults() -> [ResultColumn] {
-        defer { resultsByCandidate = [] }
-        return resultsByCandidate
-    }
-
-    func modelFailed(_ model: String, _ error: ProviderError) {
-        modelFailures.append((model, error.description))
-    }
-
-    /// Scores completions, keeps their results and appends them to the journal in one write.
-    func record(_ completions: [Completion], prompt: (RunJob) -> RenderedPrompt?) {
-        var batch: [ExampleResult] = []
-        batch.reserveCapacity(completions.count)
-        for completion in completions {
-            let result = score(completion, prompt: prompt)
-            resultsByCandidate[completion.job.candidateIndex].append(result)
-            spentUSD += result.costUSD ?? 0
-            if !result.answered { errors += 1 }
-            done += 1
-            batch.append(result)
-        }
-        if let budget, spentUSD >= budget {
-            stop.stop("the budget of \(Format.usd(budget)) ($.run.budget_usd) was reached after \(done) requests (\(Format.usd(spentUSD)) spent)")
-        }
-        if writeError == nil {
-            do { try journal.append(contentsOf: batch) } catch {
-                writeError = error
-                // Answers that cannot be kept are not worth paying for: stop taking new requests.
-                stop.stop("results.jsonl cannot be written (\(error)); the run stopped to lose no more answers")
-            }
-            // Each line is written through at once; fsync now and then bounds what a power cut can take.
-            if ContinuousClock.now - lastSync > .seconds(1) {
-                journal.sync()
-                lastSync = .now
-            }
-        }
-        let elapsed = ContinuousClock.now - startedAt
-        progress(ProgressSnapshot(done: done, total: total, errors: errors,
-                                  elapsedSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
-    }
-
-    /// One completion as a result, rounded as results.jsonl will hold it.
-    private func score(_ completion: Completion, prompt: (RunJob) -> RenderedPrompt?) -> ExampleResult {
-        let job = completion.job
-        let candidate = candidates[job.candidateIndex]
-        let example = examples[job.exampleIndex]
-        let model = models[job.candidateIndex]
-        var result = ExampleResult(candidate: candidate.id, model: candidate.modelID, prompt: candidate.promptID, exampleID: example.id,
-                                   repeatIndex: job.repeatIndex, target: example.target, output: nil, label: nil, correct: false,
-                                   latencyMs: completion.latencyMs)
-        result.attempts = completion.attempts
-        result.cached = completion.cached
-        switch completion.outcome {
-        case .success(let response):
-            if let fingerprint = response.systemFingerprint { systemFingerprints[candidate.modelID, default: []].insert(fingerprint) }
-            result.output = response.text
-            result.labelProbabilities = response.labelProbabilities
-            result.label = parsers[job.candidateIndex].parse(response.text)
-            result.correct = result.label == example.target
-            if model?.provider.usesPrompts == true {
-                result.inputTokens = response.inputTokens
-                result.outputTokens = response.outputTokens
-                if response.inputTokens == nil || response.outputTokens == nil {
-                    result.tokensEstimated = true
-                    if result.inputTokens == nil { result.inputTokens = Text.estimatedTokens(prompt(job)?.completionText ?? example.input) }
-                    if result.outputTokens == nil { result.outputTokens = Text.estimatedTokens(response.text) }
-                }
-            }
-            result.costUSD = CostModel.cost(pricing: model?.pricing, inputTokens: result.inputTokens, outputTokens: result.outputTokens,
-                                            latencyMs: completion.latencyMs, concurrency: concurrency[candidate.modelID] ?? 1)
-
-        case .failure(let error):
-            result.error = error.description
-            // What every attempt met, when there was more than one: a flaky endpoint shows as such.
-            if completion.faults.count > 1 { result.error = error.description + " (attempts: " + completion.faults.joined(separator: ", ") + ")" }
-        }
-        // Keep exactly what results.jsonl holds (latency and cost rounded as written), so the
-        // report and `evalkit verify` compute from the same numbers.
-        return result.rounded()
     }
 }

@@ -1,0 +1,288 @@
+import Foundation
+
+/// What executing a run produced.
+struct ExecutedRun: Sendable {
+    /// Per-example results by candidate (in the experiment's order), each in canonical order.
+    var results: [ResultColumn]
+    var modelFailures: [(model: String, reason: String)]
+    var training: [RunSummary.TrainingSummary]
+    var curves: [TrainingCurve]
+    /// The planned environment with the build fingerprints the servers reported.
+    var environment: RunEnvironment
+    /// Requests sent per candidate over every process of the run; nil without a readable ledger.
+    var sent: [String: Int]?
+}
+
+/// Executes a planned run: makes each model's provider (training in-process models first), sends every
+/// request not already answered through the scheduler, and journals each result as it arrives.
+enum RunExecution {
+    static func execute(_ plan: RunPlan, progress: @escaping @Sendable (ProgressSnapshot) -> Void) async throws(CompareError) -> ExecutedRun {
+        let experiment = plan.experiment
+        // Step 3 of the data flow: in-process models train before any request is sent.
+        var providers: [String: any ModelProvider] = [:]
+        var training: [RunSummary.TrainingSummary] = []
+        var curves: [TrainingCurve] = []
+        for model in plan.models {
+            guard let kind = model.runnable else { throw .notRunnable(model: model.id, provider: model.providerName) }
+            let made = kind.makeProvider(ProviderContext(modelID: model.id, concurrency: plan.concurrency[model.id] ?? 1,
+                                                         baseDirectory: experiment.baseDirectory, labels: experiment.task.labels,
+                                                         train: plan.prepared.dataset.train, validation: plan.prepared.dataset.validation))
+            providers[model.id] = made.provider
+            if let t = made.training {
+                training.append(.init(modelID: model.id, seconds: t.seconds, examples: t.examples, last: t.last, bestEpoch: t.bestEpoch,
+                                      stoppedEarly: t.stoppedEarly))
+                curves.append(t.curve)
+            }
+            if let outside = RunSummary.TrainingSummary.outside(experiment, model: model) { training.append(outside) }
+            // A model with a managed server: the server starts before its first request and stops after its last.
+            if let server = model.server {
+                providers[model.id] = ServedProvider(inner: made.provider, server: ManagedServer(settings: server, modelID: model.id,
+                                                                                                directory: experiment.baseDirectory))
+            }
+        }
+
+        let journal: ResultsJournal
+        let ledger: SentLedger
+        do {
+            journal = try ResultsJournal(path: plan.directory + "/results.jsonl")
+            ledger = try SentLedger(directory: plan.directory)
+        } catch { throw .output(error) }
+        let candidates = experiment.candidates
+        let testExamples = plan.testExamples
+        let stop = plan.options.stop
+        let recorder = RunRecorder(plan: plan, journal: journal, startedAt: ContinuousClock.now, progress: progress)
+        let finished = await recorder.restore(plan.previousResults)
+        let workloads = self.workloads(plan, providers: providers, finished: finished)
+        await Scheduler.run(workloads, stop: stop, sequential: experiment.run.sequentialModels, request: { job in
+            let candidate = candidates[job.candidateIndex]
+            let example = testExamples[job.exampleIndex]
+            return ModelRequest(prompt: plan.prompt(job) ?? RenderedPrompt(system: nil, user: example.input), input: example.input,
+                                id: "\(candidate.id)/\(example.id)/\(job.repeatIndex)", labels: experiment.task.labels)
+        }, onStartFailure: { model, error in
+            await recorder.modelFailed(model, error)
+        }, onSend: { job in
+            do throws(ReportError) {
+                try ledger.record(candidate: candidates[job.candidateIndex].id, example: testExamples[job.exampleIndex].id, repeatIndex: job.repeatIndex)
+            } catch {
+                stop.stop("\(SentLedger.fileName) cannot be written (\(error)); the run stopped so that every request sent is counted")
+            }
+        }, onCompletions: { completions in
+            await recorder.record(completions)
+        })
+        for provider in providers.values { await provider.stop() }
+        journal.close()
+        if let writeError = await recorder.writeError { throw .output(writeError) }
+
+        var results = await recorder.takeResults()
+        for i in results.indices { results[i].sortCanonically() }
+        // A damaged ledger (edited by hand) leaves the results' own counts, a lower bound.
+        let sent = (try? SentLedger.counts(directory: plan.directory)) ?? nil
+        return ExecutedRun(results: results, modelFailures: await recorder.modelFailures, training: training, curves: curves,
+                           environment: await recorder.environment(plan.environment, previous: plan.previousEnvironment), sent: sent)
+    }
+
+    /// Each model's jobs, in example-major order so that an interrupted run has covered every candidate
+    /// evenly, leaving out those `finished` holds.
+    static func workloads(_ plan: RunPlan, providers: [String: any ModelProvider], finished: Set<RunRecorder.JobKey>) -> [ModelWorkload] {
+        let experiment = plan.experiment
+        let candidates = experiment.candidates
+        let cache = ResponseCache(directory: plan.cacheDirectory, mode: plan.options.cacheMode)
+        return plan.models.compactMap { model in
+            guard let provider = providers[model.id] else { return nil }
+            let indices = candidates.indices.filter { candidates[$0].modelID == model.id }
+            var jobs: [RunJob] = []
+            jobs.reserveCapacity(experiment.run.repeats * plan.testExamples.count * indices.count)
+            for k in 0..<experiment.run.repeats {
+                for e in plan.testExamples.indices {
+                    for c in indices where finished.isEmpty || !finished.contains(RunRecorder.JobKey(candidates[c].id, plan.testExamples[e].id, k)) {
+                        jobs.append(RunJob(candidateIndex: c, exampleIndex: e, repeatIndex: k))
+                    }
+                }
+            }
+            let limits = model.limits
+            let limiter = limits.requestsPerMinute == nil && limits.tokensPerMinute == nil ? nil
+                : RateLimiter(requestsPerMinute: limits.requestsPerMinute, tokensPerMinute: limits.tokensPerMinute)
+            return ModelWorkload(modelID: model.id, provider: provider, concurrency: plan.concurrency[model.id] ?? 1, jobs: jobs,
+                                 retry: RetryPolicy(limits), limiter: limiter, maxOutputTokens: model.provider.maxOutputTokens,
+                                 cache: model.provider.usesPrompts ? cache : nil, seed: experiment.run.seed,
+                                 cacheSalt: plan.environment.model(model.id).map(CompareRun.cacheSalt) ?? "")
+        }
+    }
+}
+
+/// Keeps what a run produced as it arrives: appends each result to the journal, holds what the analysis
+/// needs, stops the run at its budget or when the journal cannot be written, and reports progress.
+actor RunRecorder {
+    let candidates: [CandidateSpec]
+    let examples: [Example]
+    let journal: ResultsJournal
+    let scorer: CompletionScorer
+    let budget: Double?
+    let stop: StopSignal
+    private var spentUSD = 0.0
+    let total: Int
+    let startedAt: ContinuousClock.Instant
+    let progress: @Sendable (ProgressSnapshot) -> Void
+    private(set) var resultsByCandidate: [ResultColumn]
+    private(set) var modelFailures: [(model: String, reason: String)] = []
+    private(set) var writeError: ReportError?
+    private var done = 0
+    private var errors = 0
+    private var lastSync = ContinuousClock.now
+    /// `system_fingerprint` values the servers reported, by model id.
+    private var systemFingerprints: [String: Set<String>] = [:]
+
+    init(plan: RunPlan, journal: ResultsJournal, startedAt: ContinuousClock.Instant, progress: @escaping @Sendable (ProgressSnapshot) -> Void) {
+        candidates = plan.experiment.candidates
+        examples = plan.testExamples
+        budget = plan.experiment.run.budgetUSD
+        stop = plan.options.stop
+        self.journal = journal
+        total = plan.plannedRequests
+        self.startedAt = startedAt
+        self.progress = progress
+        scorer = CompletionScorer(plan: plan)
+        resultsByCandidate = Array(repeating: ResultColumn(), count: candidates.count)
+        // Each candidate's results, sized once: growing by doubling would hold up to twice as much.
+        let perCandidate = candidates.isEmpty ? 0 : total / candidates.count
+        for i in resultsByCandidate.indices { resultsByCandidate[i].reserveCapacity(perCandidate) }
+    }
+
+    /// Identifies a request across runs: candidate, example id, repeat.
+    struct JobKey: Hashable, Sendable {
+        var candidate: String, example: String, repeatIndex: Int
+        init(_ candidate: String, _ example: String, _ repeatIndex: Int) { self.candidate = candidate; self.example = example; self.repeatIndex = repeatIndex }
+    }
+
+    /// Takes in the results of an interrupted run; returns the requests they cover.
+    func restore(_ previous: [ExampleResult]) -> Set<JobKey> {
+        let index = Dictionary(candidates.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let exampleIDs = Set(examples.map(\.id))
+        var keys = Set<JobKey>()
+        for result in previous {
+            guard let i = index[result.candidate], exampleIDs.contains(result.exampleID) else { continue }
+            guard keys.insert(JobKey(result.candidate, result.exampleID, result.repeatIndex)).inserted else { continue }
+            resultsByCandidate[i].append(result)
+            done += 1
+            if !result.answered { errors += 1 }
+            spentUSD += result.costUSD ?? 0
+        }
+        return keys
+    }
+
+    /// The probed environment with the build fingerprints the servers reported in this run (and, when
+    /// resuming, in the part of the run before the interruption, as far as its run.json recorded them).
+    func environment(_ probed: RunEnvironment, previous: RunEnvironment?) -> RunEnvironment {
+        var environment = probed
+        for i in environment.models.indices {
+            let id = environment.models[i].modelID
+            let seen = systemFingerprints[id, default: []].union(previous?.model(id)?.systemFingerprints ?? [])
+            environment.models[i].systemFingerprints = seen.sorted()
+        }
+        return environment
+    }
+
+    /// Hands over the results, leaving none behind, so that sorting them copies nothing.
+    func takeResults() -> [ResultColumn] {
+        defer { resultsByCandidate = [] }
+        return resultsByCandidate
+    }
+
+    func modelFailed(_ model: String, _ error: ProviderError) {
+        modelFailures.append((model, error.description))
+    }
+
+    /// Scores completions, keeps their results and appends them to the journal in one write.
+    func record(_ completions: [Completion]) {
+        var batch: [ExampleResult] = []
+        batch.reserveCapacity(completions.count)
+        for completion in completions {
+            if case .success(let response) = completion.outcome, let fingerprint = response.systemFingerprint {
+                systemFingerprints[candidates[completion.job.candidateIndex].modelID, default: []].insert(fingerprint)
+            }
+            let result = scorer.result(completion)
+            resultsByCandidate[completion.job.candidateIndex].append(result)
+            spentUSD += result.costUSD ?? 0
+            if !result.answered { errors += 1 }
+            done += 1
+            batch.append(result)
+        }
+        if let budget, spentUSD >= budget {
+            stop.stop("the budget of \(Format.usd(budget)) ($.run.budget_usd) was reached after \(done) requests (\(Format.usd(spentUSD)) spent)")
+        }
+        if writeError == nil {
+            do { try journal.append(contentsOf: batch) } catch {
+                writeError = error
+                // Answers that cannot be kept are not worth paying for: stop taking new requests.
+                stop.stop("results.jsonl cannot be written (\(error)); the run stopped to lose no more answers")
+            }
+            // Each line is written through at once; fsync now and then bounds what a power cut can take.
+            if ContinuousClock.now - lastSync > .seconds(1) {
+                journal.sync()
+                lastSync = .now
+            }
+        }
+        let elapsed = ContinuousClock.now - startedAt
+        progress(ProgressSnapshot(done: done, total: total, errors: errors,
+                                  elapsedSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+    }
+}
+
+/// Turns a model's answer into a per-example result: the label read from it, right or wrong, its tokens
+/// (the server's counts, else estimated) and its cost; a failed request is a result with its error.
+struct CompletionScorer {
+    let plan: RunPlan
+    let parsers: [LabelParser]
+    let models: [ModelSpec?]
+
+    init(plan: RunPlan) {
+        self.plan = plan
+        let experiment = plan.experiment
+        parsers = experiment.candidates.map { candidate in
+            let promptParsing = candidate.promptID.flatMap { experiment.prompt($0)?.parsing }
+            // A model without a prompt (the builtin classifier) answers with a label, so it is read exactly.
+            let fallback = experiment.model(candidate.modelID)?.provider.usesPrompts == false ? LabelParsing(method: .exact) : experiment.task.parsing
+            return LabelParser(labels: experiment.task.labels, parsing: promptParsing ?? fallback)
+        }
+        models = experiment.candidates.map { experiment.model($0.modelID) }
+    }
+
+    /// One completion as a result, rounded as results.jsonl will hold it.
+    func result(_ completion: Completion) -> ExampleResult {
+        let job = completion.job
+        let candidate = plan.experiment.candidates[job.candidateIndex]
+        let example = plan.testExamples[job.exampleIndex]
+        let model = models[job.candidateIndex]
+        var result = ExampleResult(candidate: candidate.id, model: candidate.modelID, prompt: candidate.promptID, exampleID: example.id,
+                                   repeatIndex: job.repeatIndex, target: example.target, output: nil, label: nil, correct: false,
+                                   latencyMs: completion.latencyMs)
+        result.attempts = completion.attempts
+        result.cached = completion.cached
+        switch completion.outcome {
+        case .success(let response):
+            result.output = response.text
+            result.labelProbabilities = response.labelProbabilities
+            result.label = parsers[job.candidateIndex].parse(response.text)
+            result.correct = result.label == example.target
+            if model?.provider.usesPrompts == true {
+                result.inputTokens = response.inputTokens
+                result.outputTokens = response.outputTokens
+                if response.inputTokens == nil || response.outputTokens == nil {
+                    result.tokensEstimated = true
+                    if result.inputTokens == nil { result.inputTokens = Text.estimatedTokens(plan.prompt(job)?.completionText ?? example.input) }
+                    if result.outputTokens == nil { result.outputTokens = Text.estimatedTokens(response.text) }
+                }
+            }
+            result.costUSD = CostModel.cost(pricing: model?.pricing, inputTokens: result.inputTokens, outputTokens: result.outputTokens,
+                                            latencyMs: completion.latencyMs, concurrency: plan.concurrency[candidate.modelID] ?? 1)
+
+        case .failure(let error):
+            result.error = error.description
+            // What every attempt met, when there was more than one: a flaky endpoint shows as such.
+            if completion.faults.count > 1 { result.error = error.description + " (attempts: " + completion.faults.joined(separator: ", ") + ")" }
+        }
+        // Keep exactly what results.jsonl holds (latency and cost rounded as written), so the
+        // report and `evalkit verify` compute from the same numbers.
+        return result.rounded()
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+
+/// Everything decided before a request is sent: the run's folder and id, the test examples (a resumed
+/// run keeps its own), the few-shot examples chosen for each, the models used and their concurrency,
+/// the budget check, the data audit and the environment. Making it writes config.json and a first
+/// run.json, so an interrupted run can be resumed and checked.
+struct RunPlan: Sendable {
+    let prepared: PreparedExperiment
+    let options: CompareOptions
+    let runID: String
+    let startedAt: Date
+    let directory: String
+    let testExamples: [Example]
+    let selections: SimilarSelections.Table
+    /// The models some candidate uses, in config order.
+    let models: [ModelSpec]
+    /// Requests in flight per model id.
+    let concurrency: [String: Int]
+    let plannedRequests: Int
+    let audit: DataAudit
+    /// The machine, models and candidate definitions, as probed before the run.
+    let environment: RunEnvironment
+    /// What the interrupted run being resumed had: its results and environment.
+    let previousResults: [ExampleResult]
+    let previousEnvironment: RunEnvironment?
+    let cacheDirectory: String
+
+    var experiment: Experiment { prepared.experiment }
+
+    static func make(_ prepared: PreparedExperiment, options: CompareOptions) async throws(CompareError) -> RunPlan {
+        let experiment = prepared.experiment
+        var startedAt = Date()
+        var runID = CompareRun.runID(startedAt)
+        var limit = options.limit ?? experiment.run.limit
+        var previous: [ExampleResult] = []
+        var previousEnvironment: RunEnvironment?
+        if let manifest = options.resuming, let out = options.outDirectory {
+            // The resumed run keeps its id, start time and test subset, and every finished request.
+            runID = manifest.runID
+            startedAt = manifest.startedAt
+            limit = manifest.limit ?? limit
+            previousEnvironment = manifest.environment
+            do { previous = try ResultsJournal.recover(path: out + "/results.jsonl") } catch { throw .output(error) }
+        }
+        let testExamples = prepared.dataset.test(limit: limit)
+        let cacheDirectory = options.cacheDirectory ?? experiment.resolve(".evalkit/cache")
+        let selections: SimilarSelections.Table
+        do { selections = try await SimilarSelections.compute(prepared, test: testExamples, cacheDirectory: cacheDirectory) } catch {
+            throw .similarity(error)
+        }
+        if let budget = experiment.run.budgetUSD {
+            let estimate = CostEstimator.estimate(experiment: experiment, test: testExamples, builders: prepared.builders, selections: selections)
+            if estimate.exceeds(budget) { throw .overBudget(estimateUSD: estimate.totalUSD, budgetUSD: budget) }
+        }
+        let models = experiment.models.filter { model in experiment.candidates.contains { $0.modelID == model.id } }
+        let concurrency = Dictionary(models.map { ($0.id, $0.provider.answersOneAtATime ? 1 : (options.concurrency ?? $0.concurrency)) },
+                                     uniquingKeysWith: { a, _ in a })
+        let directory: String
+        let environment: RunEnvironment
+        do {
+            directory = try CompareRun.makeRunDirectory(options: options, experiment: experiment, runID: runID)
+            if !options.resume { try ReportWriter.copyConfig(experiment, to: directory) }
+            let configJSON = SmallFile.bytes(at: directory + "/config.json").flatMap { try? JSON.parse(bytes: $0) }
+            environment = EnvironmentProbe.probe(prepared, models: models, configJSON: configJSON,
+                                                 memoDirectory: experiment.resolve(".evalkit/digests"))
+            var started = RunManifest(evalkitVersion: EvalKitInfo.version, experiment: experiment.name, runID: runID,
+                                      configPath: experiment.configPath, configDirectory: ReportWriter.absoluteDirectory(of: experiment.configPath),
+                                      configSHA256: experiment.configHash, startedAt: startedAt, command: options.reproduceCommand, status: .running)
+            started.limit = limit
+            started.only = options.onlyModels
+            started.environment = environment
+            try started.write(to: directory)
+        } catch { throw .output(error) }
+        // Audited before any result is held, so its working memory is free again when results pile up;
+        // over the test examples evaluated, as leakage into examples the run never asks about biases nothing.
+        let audit = DataAuditor.audit(prepared.dataset.evaluating(testExamples), labels: experiment.task.labels,
+                                      minConfidence: experiment.audit.minConfidence, maxCharacters: experiment.audit.maxCharacters)
+        return RunPlan(prepared: prepared, options: options, runID: runID, startedAt: startedAt, directory: directory, testExamples: testExamples,
+                       selections: selections, models: models, concurrency: concurrency,
+                       plannedRequests: experiment.candidates.count * testExamples.count * experiment.run.repeats, audit: audit,
+                       environment: environment, previousResults: previous, previousEnvironment: previousEnvironment,
+                       cacheDirectory: cacheDirectory)
+    }
+
+    /// The prompt of one job: the candidate's template, with the similar examples chosen for its input.
+    func prompt(_ job: RunJob) -> RenderedPrompt? {
+        let candidate = experiment.candidates[job.candidateIndex]
+        let example = testExamples[job.exampleIndex]
+        return candidate.promptID.flatMap { id in
+            prepared.builders[id]?.render(input: example.input, examples: selections[id]?[example.id])
+        }
+    }
+}
