@@ -41,6 +41,11 @@ enum RunExecution {
             }
         }
 
+        // A resumed run's finished results: a torn last line (the process was killed inside a write) is cut.
+        var previous: [ExampleResult] = []
+        if plan.options.resume {
+            do { previous = try ResultsJournal.recover(path: plan.directory + "/results.jsonl") } catch { throw .output(error) }
+        }
         let journal: ResultsJournal
         let ledger: SentLedger
         do {
@@ -51,7 +56,8 @@ enum RunExecution {
         let testExamples = plan.testExamples
         let stop = plan.options.stop
         let recorder = RunRecorder(plan: plan, journal: journal, startedAt: ContinuousClock.now, progress: progress)
-        let finished = await recorder.restore(plan.previousResults)
+        let finished = await recorder.restore(previous)
+        previous = []
         let workloads = self.workloads(plan, providers: providers, finished: finished)
         await Scheduler.run(workloads, stop: stop, sequential: experiment.run.sequentialModels, request: { job in
             let candidate = candidates[job.candidateIndex]

@@ -20,8 +20,8 @@ struct RunPlan: Sendable {
     let audit: DataAudit
     /// The machine, models and candidate definitions, as probed before the run.
     let environment: RunEnvironment
-    /// What the interrupted run being resumed had: its results and environment.
-    let previousResults: [ExampleResult]
+    /// The environment of the interrupted run being resumed (its results are read when it executes, so
+    /// they are not held twice).
     let previousEnvironment: RunEnvironment?
     let cacheDirectory: String
 
@@ -32,15 +32,13 @@ struct RunPlan: Sendable {
         var startedAt = Date()
         var runID = CompareRun.runID(startedAt)
         var limit = options.limit ?? experiment.run.limit
-        var previous: [ExampleResult] = []
         var previousEnvironment: RunEnvironment?
-        if let manifest = options.resuming, let out = options.outDirectory {
-            // The resumed run keeps its id, start time and test subset, and every finished request.
+        if let manifest = options.resuming {
+            // The resumed run keeps its id, start time and test subset (and, when it executes, every finished request).
             runID = manifest.runID
             startedAt = manifest.startedAt
             limit = manifest.limit ?? limit
             previousEnvironment = manifest.environment
-            do { previous = try ResultsJournal.recover(path: out + "/results.jsonl") } catch { throw .output(error) }
         }
         let testExamples = prepared.dataset.test(limit: limit)
         let cacheDirectory = options.cacheDirectory ?? experiment.resolve(".evalkit/cache")
@@ -78,7 +76,7 @@ struct RunPlan: Sendable {
         return RunPlan(prepared: prepared, options: options, runID: runID, startedAt: startedAt, directory: directory, testExamples: testExamples,
                        selections: selections, models: models, concurrency: concurrency,
                        plannedRequests: experiment.candidates.count * testExamples.count * experiment.run.repeats, audit: audit,
-                       environment: environment, previousResults: previous, previousEnvironment: previousEnvironment,
+                       environment: environment, previousEnvironment: previousEnvironment,
                        cacheDirectory: cacheDirectory)
     }
 
