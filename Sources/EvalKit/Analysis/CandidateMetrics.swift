@@ -33,6 +33,9 @@ public struct CandidateMetrics: Sendable, Equatable {
     public var cachedAnswers: Int = 0
     /// Requests sent, retries included (cached answers send none).
     public var attempts: Int = 0
+    /// Requests sent whose result was kept (the results' own attempt counts); `attempts` minus this is
+    /// what went out and was lost with a killed process.
+    public var recordedAttempts: Int = 0
 
     public var errorRate: Double { requests == 0 ? 0 : Double(errors) / Double(requests) }
 }
@@ -77,7 +80,7 @@ public enum MetricsCalculator {
             tokensEstimated: estimated,
             costPer1kUSD: costs.isEmpty || costs.count < answeredCount ? nil : (mean(costs) ?? 0) * 1000,
             firstError: results.first(where: { $0.error != nil })?.error,
-            cachedAnswers: cachedAnswers, attempts: attempts)
+            cachedAnswers: cachedAnswers, attempts: attempts, recordedAttempts: attempts)
     }
 
     /// Metrics of every candidate of an experiment, from its results in candidate order. `sent`: requests

@@ -374,14 +374,15 @@ final class SocketHTTPTransport: Sendable {
 
 /// A name lookup's answer, delivered once to whoever awaits it: the lookup or the deadline, whichever comes first.
 private final class PendingLookup: Sendable {
+    typealias Outcome = Result<[SocketHTTPTransport.Address], SocketHTTPTransport.Failure>
     private struct State {
-        var result: Result<[SocketHTTPTransport.Address], SocketHTTPTransport.Failure>?
-        var waiter: CheckedContinuation<Result<[SocketHTTPTransport.Address], SocketHTTPTransport.Failure>, Never>?
+        var result: Outcome?
+        var waiter: CheckedContinuation<Outcome, Never>?
     }
     private let state = Mutex(State())
 
-    func finish(_ result: Result<[SocketHTTPTransport.Address], SocketHTTPTransport.Failure>) {
-        let waiter = state.withLock { state -> CheckedContinuation<Result<[SocketHTTPTransport.Address], SocketHTTPTransport.Failure>, Never>? in
+    func finish(_ result: Outcome) {
+        let waiter = state.withLock { state -> CheckedContinuation<Outcome, Never>? in
             guard state.result == nil else { return nil }
             state.result = result
             defer { state.waiter = nil }
@@ -390,9 +391,9 @@ private final class PendingLookup: Sendable {
         waiter?.resume(returning: result)
     }
 
-    func value() async -> Result<[SocketHTTPTransport.Address], SocketHTTPTransport.Failure> {
+    func value() async -> Outcome {
         await withCheckedContinuation { continuation in
-            let ready = state.withLock { state -> Result<[SocketHTTPTransport.Address], SocketHTTPTransport.Failure>? in
+            let ready = state.withLock { state -> Outcome? in
                 if let result = state.result { return result }
                 state.waiter = continuation
                 return nil

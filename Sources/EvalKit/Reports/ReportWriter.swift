@@ -88,7 +88,7 @@ public enum ReportWriter {
             // What went to the models over every process of the run, and how much of it has no kept
             // result (requests in flight when a process was killed).
             let total = summary.metrics.reduce(0) { $0 + $1.attempts }
-            let recorded = summary.results.reduce(0) { sum, column in column.reduce(sum) { $0 + $1.attempts } }
+            let recorded = summary.metrics.reduce(0) { $0 + $1.recordedAttempts }
             m.requestsSent = RunManifest.RequestsSent(total: total, unrecorded: max(0, total - recorded),
                                                       byCandidate: Dictionary(summary.metrics.map { ($0.candidate, $0.attempts) }, uniquingKeysWith: max))
         }

@@ -226,7 +226,7 @@ public struct RunManifest: Sendable {
     /// Reads `directory/run.json`; every problem names the file.
     public static func read(directory: String) throws(RunFolderError) -> RunManifest {
         let path = directory + "/run.json"
-        guard let bytes = SmallFile.bytes(at: path) ?? FileManager.default.contents(atPath: path).map({ [UInt8]($0) }) else { throw .missing(path: path) }
+        guard let bytes = SmallFile.bytes(at: path) else { throw .missing(path: path) }
         let json: JSON
         do { json = try JSON.parse(bytes: bytes) } catch { throw .corrupt(path: path, reason: "not JSON (\(error))") }
         do { return try RunManifest(json: json) } catch { throw .corrupt(path: path, reason: error.description) }
