@@ -67,8 +67,9 @@ import Testing
         let fast = try FakeLLMServer(environment: ["FAKE_FINGERPRINT": "build-a"])
         let baseline = try await Self.run(try Self.writeExperiment(in: dir, serverURL: fast.baseURL), into: dir + "/base")
         fast.stop()
-        // Another build, 40 ms a request: many times slower than the loopback baseline.
-        let slow = try FakeLLMServer(environment: ["FAKE_FINGERPRINT": "build-b", "FAKE_DELAY_MS": "40"])
+        // Another build, 300 ms a request: many times slower than the loopback baseline even when a loaded
+        // machine slows the baseline's own answers to tens of milliseconds (at 40 ms it was not, twice in six runs under busy loops).
+        let slow = try FakeLLMServer(environment: ["FAKE_FINGERPRINT": "build-b", "FAKE_DELAY_MS": "300"])
         let current = try await Self.run(try Self.writeExperiment(in: dir, serverURL: slow.baseURL), into: dir + "/now")
         let report = try Self.check(current, baseline)
         #expect(report.passed, "\(report.table)")
@@ -82,7 +83,7 @@ import Testing
         #expect(report.environmentSummary.contains("--against-ref"))
 
         // The same slowdown with the same build is a regression.
-        let sameBuild = try FakeLLMServer(environment: ["FAKE_FINGERPRINT": "build-a", "FAKE_DELAY_MS": "40"])
+        let sameBuild = try FakeLLMServer(environment: ["FAKE_FINGERPRINT": "build-a", "FAKE_DELAY_MS": "300"])
         let slowed = try await Self.run(try Self.writeExperiment(in: dir, serverURL: sameBuild.baseURL), into: dir + "/slowed")
         let gated = try Self.check(slowed, baseline)
         #expect(!gated.passed)
