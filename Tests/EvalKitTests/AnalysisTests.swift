@@ -236,7 +236,7 @@ extension Experiment {
         // 14 examples only the tuned model gets right, 13 only the big one: NI p = 0.0100 (scipy norm.sf of Tango's statistic at −0.03).
         let loose = marginCase(try experiment("{\"margin\": 0.03, \"alpha\": 0.05}"))
         let c = try #require(loose.assessment("tuned:p")?.comparison)
-        #expect(c.onlyCandidateRight == 14 && c.onlyReferenceRight == 13)
+        #expect(c.candidateBetter == 14 && c.referenceBetter == 13)
         #expect(abs(c.low + 0.0243305524) < 1e-7 && abs(c.high - 0.0295706539) < 1e-7)
         #expect(loose.verdict == .moveTo(candidate: "tuned:p"))
         let strict = marginCase(try experiment("{\"margin\": 0.03, \"alpha\": 0.01}"))
@@ -314,5 +314,44 @@ extension Experiment {
         #expect(try #require(Statistics.medianInterval(sorted: (1...20).map(Double.init), alpha: 0.05)) == (6, 15))
         #expect(try #require(Statistics.medianInterval(sorted: (1...250).map(Double.init), alpha: 0.05)) == (110, 141))
         #expect(Statistics.medianInterval(sorted: (1...5).map(Double.init), alpha: 0.05) == nil)
+    }
+
+    @Test func resamplingMethodsForScoresMatchScipy() throws {
+        // scipy.stats.permutation_test((d, zeros), mean of differences, permutation_type="samples", n_resamples=np.inf).pvalue.
+        #expect(Statistics.signFlipP([0.5, -0.25, 1, 0, 0.75, -0.5, 0.25, 1, 0.125, 0.5]) == 0.08203125)
+        #expect(Statistics.signFlipP([0.25, -0.25, 0.5, -0.5, 0.125, 0, 0, 0.25]) == 0.78125)
+        #expect(Statistics.signFlipP([0, 0, 0]) == 1)
+        // More than 2¹⁶ sign patterns: random ones, still a valid p-value, and the same on every call.
+        let many = (0..<40).map { Double($0 % 7) / 10 - 0.2 }
+        let p = Statistics.signFlipP(many)
+        #expect(p > 0 && p <= 1 && p == Statistics.signFlipP(many))
+        // scipy.stats.bootstrap((v,), np.mean, method="percentile", n_resamples=200000, random_state=1): (0.40375, 0.58125);
+        // 2,000 resamples put each bound within about 0.01 of it.
+        let v = Array(repeating: [0.1, 0.9, 0.4, 0.4, 1.0, 0.0, 0.7, 0.3, 0.55, 0.8, 0.2, 0.65, 0.45, 0.35, 0.9, 0.05, 0.6, 0.5, 0.75, 0.25], count: 2).flatMap { $0 }
+        let interval = try #require(Statistics.bootstrapMean(v, alpha: 0.05, threshold: 0.4))
+        #expect(abs(interval.low - 0.40375) < 0.015 && abs(interval.high - 0.58125) < 0.015)
+        // The mean 0.4925 sits above 0.4 with the lower bound: few resampled means fall at or below it.
+        #expect(interval.shareAtOrBelow < 0.05)
+        #expect(Statistics.bootstrapMean([], alpha: 0.05) == nil)
+        // ceil((norm.ppf(0.975) + norm.ppf(0.8))² · 0.09 / 0.05²) = 283; (z sum) · 0.3 / √400 = 0.042023778271694526.
+        #expect(Statistics.meanDifferenceSampleSize(delta: 0.05, variance: 0.09) == 283)
+        #expect(abs((Statistics.minimumDetectableMeanDifference(pairs: 400, variance: 0.09) ?? 0) - 0.042023778271694526) < 1e-8)
+        #expect(Statistics.meanDifferenceSampleSize(delta: 0.05, variance: 0) == nil)
+    }
+
+    @Test func resultLinesOfEitherLayoutRead() throws {
+        // Layout 1 had no score: a right answer scores 1, a wrong one 0.
+        let old = try JSON.parse(#"{"candidate": "c", "model": "m", "example_id": "e", "target": "a", "correct": true, "latency_ms": 1}"#)
+        #expect(ExampleResult(json: old)?.score == 1)
+        let wrong = try JSON.parse(#"{"candidate": "c", "model": "m", "example_id": "e", "target": "a", "correct": false, "latency_ms": 1}"#)
+        #expect(ExampleResult(json: wrong)?.score == 0)
+        var partial = ExampleResult(candidate: "c", model: "m", prompt: nil, exampleID: "e", target: "a", output: "b", label: "b", correct: false, latencyMs: 2)
+        partial.score = 0.1234567
+        let back = try #require(ExampleResult(json: try JSON.parse(partial.json.encoded())))
+        #expect(back.score == 0.123457 && !back.correct && back == partial.rounded())
+        for bad in ["1.5", "-0.1", "\"1\""] {
+            let line = #"{"candidate": "c", "model": "m", "example_id": "e", "target": "a", "correct": true, "latency_ms": 1, "score": "# + bad + "}"
+            #expect(ExampleResult(json: try JSON.parse(line)) == nil, "score \(bad)")
+        }
     }
 }

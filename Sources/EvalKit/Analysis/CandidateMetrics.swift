@@ -9,13 +9,18 @@ public struct CandidateMetrics: Sendable, Equatable {
     /// Requests that got an answer.
     public var answered: Int
     public var errors: Int
+    /// Answers with a full score (right, for right-or-wrong scores).
     public var correct: Int
     public var invalid: Int
-    /// Correct ÷ requests: a failed request counts as wrong (intent to treat), so failing on the hard
-    /// examples cannot raise it. Nil when nothing was requested.
+    /// Mean score over the requests (correct ÷ requests for right-or-wrong scores): a failed request
+    /// scores 0 (intent to treat), so failing on the hard examples cannot raise it. Nil when nothing was
+    /// requested.
     public var accuracy: Double?
-    /// Correct ÷ answered: accuracy over the requests that got an answer, shown beside `accuracy`.
+    /// Mean score over the requests that got an answer, shown beside `accuracy`.
     public var answeredAccuracy: Double?
+    /// True when every score is 0 or 1.
+    public var binaryScores: Bool = true
+    /// Macro-averaged F1 over the labels; nil when the task's scorer does not read labels.
     public var macroF1: Double?
     /// Answers with no readable label ÷ answered.
     public var invalidRate: Double?
@@ -46,7 +51,7 @@ public enum MetricsCalculator {
     public static func metrics(candidate: String, model: String, prompt: String?, role: ModelRole,
                                labels: [String], results: some Collection<ExampleResult>) -> CandidateMetrics {
         // One pass, copying no result: a candidate can have 100,000 of them.
-        var answeredCount = 0, correct = 0, invalid = 0, cachedAnswers = 0, attempts = 0
+        var answeredCount = 0, correct = 0, invalid = 0, cachedAnswers = 0, attempts = 0, scoreSum = 0.0, binary = true
         var latencies: [Double] = [], inputs: [Double] = [], outputs: [Double] = [], costs: [Double] = []
         var pairs: [(String, String?)] = []
         latencies.reserveCapacity(results.count)
@@ -58,6 +63,8 @@ public enum MetricsCalculator {
             guard r.answered else { continue }
             answeredCount += 1
             if r.correct { correct += 1 }
+            scoreSum += r.score
+            if r.score != 0 && r.score != 1 { binary = false }
             if r.invalid { invalid += 1 }
             latencies.append(r.latencyMs)
             if let t = r.inputTokens { inputs.append(Double(t)) }
@@ -67,12 +74,12 @@ public enum MetricsCalculator {
             pairs.append((r.target, r.label))
         }
         latencies.sort()
-        return CandidateMetrics(
+        var metrics = CandidateMetrics(
             candidate: candidate, model: model, prompt: prompt, role: role,
             requests: results.count, answered: answeredCount, errors: results.count - answeredCount,
             correct: correct, invalid: invalid,
-            accuracy: results.isEmpty ? nil : Double(correct) / Double(results.count),
-            answeredAccuracy: answeredCount == 0 ? nil : Double(correct) / Double(answeredCount),
+            accuracy: results.isEmpty ? nil : scoreSum / Double(results.count),
+            answeredAccuracy: answeredCount == 0 ? nil : scoreSum / Double(answeredCount),
             macroF1: answeredCount == 0 ? nil : macroF1(labels: labels, pairs: pairs),
             invalidRate: answeredCount == 0 ? nil : Double(invalid) / Double(answeredCount),
             latencyP50Ms: percentile(latencies, 0.5), latencyP95Ms: percentile(latencies, 0.95),
@@ -81,6 +88,8 @@ public enum MetricsCalculator {
             costPer1kUSD: costs.isEmpty || costs.count < answeredCount ? nil : (mean(costs) ?? 0) * 1000,
             firstError: results.first(where: { $0.error != nil })?.error,
             cachedAnswers: cachedAnswers, attempts: attempts, recordedAttempts: attempts)
+        metrics.binaryScores = binary
+        return metrics
     }
 
     /// Metrics of every candidate of an experiment, from its results in candidate order. `sent`: requests
@@ -92,6 +101,8 @@ public enum MetricsCalculator {
             var m = metrics(candidate: candidate.id, model: candidate.modelID, prompt: candidate.promptID,
                             role: experiment.model(candidate.modelID)?.role ?? .foundation, labels: experiment.task.labels, results: results[index])
             if let count = sent?[candidate.id] { m.attempts = max(m.attempts, count) }
+            // Macro-F1 over labels means nothing when the answers a scorer reads are not labels.
+            if !experiment.task.scorer.readsLabels { m.macroF1 = nil }
             return m
         }
     }

@@ -1,30 +1,46 @@
 import Foundation
 
-/// Two candidates compared on the examples both were asked (a failed request counts as wrong).
+/// How a paired comparison was tested: chosen by the scores, not the config.
+public enum PairedMethod: String, Sendable, Equatable {
+    /// Right-or-wrong scores: exact McNemar test, Tango's score interval and score test.
+    case proportions = "Tango score interval; exact McNemar test"
+    /// Scores between 0 and 1: paired sign-flip permutation test of the mean difference, percentile
+    /// bootstrap interval (2,000 resamples, fixed seed), non-inferiority from the same bootstrap.
+    case resampling = "percentile bootstrap interval (2,000 resamples); paired sign-flip permutation test"
+}
+
+/// Two candidates compared on the examples both were asked (a failed request scores 0).
 public struct PairedComparison: Sendable, Equatable {
     public var candidate: String
     /// What the candidate is compared with: the reference, the chosen candidate, a runner-up.
     public var reference: String
+    public var method: PairedMethod
     public var pairs: Int
-    /// Pairs where only the candidate is right (b) and only the reference is right (c).
-    public var onlyCandidateRight: Int
-    public var onlyReferenceRight: Int
-    /// Candidate accuracy minus reference accuracy on the paired examples.
+    /// Pairs where the candidate scored higher (b) and where the reference did (c); for right-or-wrong
+    /// scores, those only the candidate got right and those only the reference did.
+    public var candidateBetter: Int
+    public var referenceBetter: Int
+    /// Candidate mean score (accuracy) minus the reference's on the paired examples.
     public var difference: Double
-    /// Tango's score interval of the difference at the policy's 1 − α.
+    /// The interval of the difference at the policy's 1 − α (Tango's score interval, or the bootstrap's).
     public var low: Double
     public var high: Double
-    /// Exact McNemar p-value, and the same after Holm's adjustment within its family of comparisons.
+    /// Two-sided p-value of "no difference" (exact McNemar, or the sign-flip permutation test), and the
+    /// same after Holm's adjustment within its family of comparisons.
     public var pValue: Double
     public var pValueHolm: Double
+    /// Variance of the per-pair differences: what the sample sizes below rest on.
+    public var differenceVariance: Double
+    /// With resampling: the bootstrap's one-sided p-value of "difference ≤ −margin".
+    public var bootstrapNonInferiorityP: Double? = nil
     /// Smallest difference these pairs detect at the policy's α and power; nil when none is detectable.
     public var minimumDetectable: Double?
     /// Pairs a McNemar test needs to detect a difference as large as the margin, at the observed
     /// discordance (at least one discordant pair); nil when it cannot be computed.
     public var neededForMargin: Int?
 
-    /// Share of pairs where exactly one of the two is right.
-    public var discordance: Double { pairs == 0 ? 0 : Double(onlyCandidateRight + onlyReferenceRight) / Double(pairs) }
+    /// Share of pairs whose scores differ (for right-or-wrong scores: exactly one of the two is right).
+    public var discordance: Double { pairs == 0 ? 0 : Double(candidateBetter + referenceBetter) / Double(pairs) }
 }
 
 /// What the paired interval says about a candidate against the reference and the margin.
@@ -64,7 +80,8 @@ public enum BreakEven: Sendable, Equatable {
 /// Everything the decision weighs about one candidate.
 public struct CandidateAssessment: Sendable {
     public var metrics: CandidateMetrics
-    /// Wilson interval of the accuracy (failed requests count as wrong) at the policy's 1 − α.
+    /// Interval of the accuracy (failed requests score 0) at the policy's 1 − α: Wilson's for
+    /// right-or-wrong scores, else a percentile bootstrap of the mean score.
     public var accuracyLow: Double?
     public var accuracyHigh: Double?
     /// Share of examples whose repeated answers all agree; nil when each example was asked once.
@@ -143,9 +160,9 @@ public enum DecisionAnalyzer {
         var comparisons: [Int: PairedComparison] = [:]
         var tests: [Int: NonInferiorityTest] = [:]
         if let r = referenceIndex {
-            let referenceOutcomes = firstOutcomes(results[r])
+            let referenceScores = firstScores(results[r])
             for i in measured where i != r {
-                guard let c = compare(firstOutcomes(results[i]), referenceOutcomes, candidateID: metrics[i].candidate,
+                guard let c = compare(firstScores(results[i]), referenceScores, candidateID: metrics[i].candidate,
                                       referenceID: metrics[r].candidate, policy: policy) else { continue }
                 comparisons[i] = c
                 tests[i] = nonInferiority(c, policy: policy)
@@ -162,7 +179,7 @@ public enum DecisionAnalyzer {
         let referenceCost = referenceIndex.map { costs(metrics[$0], experiment: experiment, trainingSeconds: trainingSeconds, policy: policy) }
         var assessments: [CandidateAssessment] = metrics.indices.map { i in
             let m = metrics[i]
-            let interval = Statistics.wilson(successes: m.correct, trials: m.requests, z: z)
+            let interval = accuracyInterval(m, results[i], alpha: policy.alpha, z: z)
             let cost = costs(m, experiment: experiment, trainingSeconds: trainingSeconds, policy: policy)
             let failures = requirementFailures(m, low: interval?.low, policy: policy)
             let nonInferior: Bool? = i == referenceIndex ? true : tests[i].map { $0.status == .shown }
@@ -180,7 +197,7 @@ public enum DecisionAnalyzer {
                 requirementFailures: failures, nonInferior: nonInferior,
                 qualifies: m.answered > 0 && failures.isEmpty && nonInferior == true, recommended: false)
         }
-        for i in assessments.indices where metrics[i].answered > 0 {
+        for i in assessments.indices where metrics[i].answered > 0 && experiment.task.scorer.readsLabels {
             let pairs = Array(results[i].lazy.filter { $0.answered }.map { (target: $0.target, predicted: $0.label) })
             assessments[i].labelScores = MetricsCalculator.labelScores(labels: experiment.task.labels, pairs: pairs)
             assessments[i].confusion = MetricsCalculator.confusion(labels: experiment.task.labels, pairs: pairs)
@@ -242,12 +259,18 @@ public enum DecisionAnalyzer {
         return (nil, "no candidate produced answers")
     }
 
-    /// The first repeat's outcome for each example asked: right, or wrong (a wrong answer, an
-    /// unreadable one, or a failed request).
-    public static func firstOutcomes(_ results: some Collection<ExampleResult>) -> [String: Bool] {
-        var out: [String: Bool] = [:]
-        for r in results where r.repeatIndex == 0 { out[r.exampleID] = r.answered && r.correct }
+    /// The first repeat's score for each example asked (0 for a failed request).
+    public static func firstScores(_ results: some Collection<ExampleResult>) -> [String: Double] {
+        var out: [String: Double] = [:]
+        for r in results where r.repeatIndex == 0 { out[r.exampleID] = r.answered ? r.score : 0 }
         return out
+    }
+
+    /// The accuracy interval: Wilson's when every score is 0 or 1, else a percentile bootstrap of the
+    /// mean score over the requests (a failed request scores 0).
+    static func accuracyInterval(_ m: CandidateMetrics, _ results: some Collection<ExampleResult>, alpha: Double, z: Double) -> (low: Double, high: Double)? {
+        guard !m.binaryScores else { return Statistics.wilson(successes: m.correct, trials: m.requests, z: z) }
+        return Statistics.bootstrapMean(results.map { $0.answered ? $0.score : 0 }, alpha: alpha).map { ($0.low, $0.high) }
     }
 
     /// The first repeat's answered results by example id (failed requests left out): what latency and
@@ -258,31 +281,57 @@ public enum DecisionAnalyzer {
         return out
     }
 
-    /// Compares a candidate with another on the examples both were asked.
-    public static func compare(_ candidate: [String: Bool], _ reference: [String: Bool], candidateID: String, referenceID: String,
+    /// Compares a candidate with another on the examples both were asked: by the proportion methods when
+    /// every score is 0 or 1, else by resampling.
+    public static func compare(_ candidate: [String: Double], _ reference: [String: Double], candidateID: String, referenceID: String,
                                policy: DecisionPolicy) -> PairedComparison? {
         let paired = PairedOutcomes(candidate, reference)
-        let b = paired.onlyFirstRight, c = paired.onlySecondRight, n = paired.pairs
-        guard n > 0, let interval = Statistics.tangoInterval(b: b, c: c, n: n, alpha: policy.alpha) else { return nil }
-        let discordance = Double(b + c) / Double(n)
-        let p = paired.mcNemarP
+        let b = paired.firstBetter, c = paired.secondBetter, n = paired.pairs
+        guard n > 0 else { return nil }
+        let p = paired.pValue
+        if paired.binary {
+            guard let interval = Statistics.tangoInterval(b: b, c: c, n: n, alpha: policy.alpha) else { return nil }
+            let discordance = Double(b + c) / Double(n), difference = Double(b - c) / Double(n)
+            return PairedComparison(
+                candidate: candidateID, reference: referenceID, method: .proportions, pairs: n, candidateBetter: b, referenceBetter: c,
+                difference: difference, low: interval.low, high: interval.high, pValue: p, pValueHolm: p,
+                differenceVariance: discordance - difference * difference,
+                minimumDetectable: Statistics.minimumDetectableDifference(pairs: n, discordance: discordance, alpha: policy.alpha, power: policy.power),
+                neededForMargin: Statistics.pairedSampleSize(delta: policy.margin, discordance: max(discordance, 1 / Double(n)),
+                                                             alpha: policy.alpha, power: policy.power))
+        }
+        let d = paired.differences
+        let difference = d.reduce(0, +) / Double(n)
+        guard let boot = Statistics.bootstrapMean(d, alpha: policy.alpha, threshold: -policy.margin) else { return nil }
+        let variance = d.reduce(0) { $0 + ($1 - difference) * ($1 - difference) } / Double(n)
+        // Identical scores on every pair leave no variance; one pair's worth keeps the sample sizes finite.
+        let planning = max(variance, 1 / Double(n))
         return PairedComparison(
-            candidate: candidateID, reference: referenceID, pairs: n, onlyCandidateRight: b, onlyReferenceRight: c,
-            difference: Double(b - c) / Double(n), low: interval.low, high: interval.high, pValue: p, pValueHolm: p,
-            minimumDetectable: Statistics.minimumDetectableDifference(pairs: n, discordance: discordance, alpha: policy.alpha, power: policy.power),
-            neededForMargin: Statistics.pairedSampleSize(delta: policy.margin, discordance: max(discordance, 1 / Double(n)),
-                                                         alpha: policy.alpha, power: policy.power))
+            candidate: candidateID, reference: referenceID, method: .resampling, pairs: n, candidateBetter: b, referenceBetter: c,
+            difference: difference, low: boot.low, high: boot.high, pValue: p, pValueHolm: p, differenceVariance: variance,
+            bootstrapNonInferiorityP: boot.shareAtOrBelow,
+            minimumDetectable: variance > 0 ? Statistics.minimumDetectableMeanDifference(pairs: n, variance: variance, alpha: policy.alpha, power: policy.power) : nil,
+            neededForMargin: Statistics.meanDifferenceSampleSize(delta: policy.margin, variance: planning, alpha: policy.alpha, power: policy.power))
     }
 
-    /// The non-inferiority question before Holm's adjustment: shown when the one-sided score test at
-    /// α/2 rejects "worse by the margin or more" (the 1 − α interval's lower bound is above −margin).
+    /// The non-inferiority question before Holm's adjustment: shown when the one-sided test at α/2
+    /// rejects "worse by the margin or more" (the 1 − α interval's lower bound is above −margin): Tango's
+    /// score test for right-or-wrong scores, else the bootstrap's share of means at or below −margin.
     static func nonInferiority(_ c: PairedComparison, policy: DecisionPolicy) -> NonInferiorityTest {
-        let p = Statistics.tangoUpperP(theta: -policy.margin, b: c.onlyCandidateRight, c: c.onlyReferenceRight, n: c.pairs)
+        let p: Double, needed: Int?
+        switch c.method {
+        case .proportions:
+            p = Statistics.tangoUpperP(theta: -policy.margin, b: c.candidateBetter, c: c.referenceBetter, n: c.pairs)
+            needed = Statistics.nonInferioritySampleSize(delta: c.difference, discordance: c.discordance, margin: policy.margin,
+                                                         observedPairs: c.pairs, alpha: policy.alpha, power: policy.power)
+        case .resampling:
+            p = c.bootstrapNonInferiorityP ?? 1
+            let gap = c.difference + policy.margin
+            needed = gap > 0 ? Statistics.meanDifferenceSampleSize(delta: gap, variance: max(c.differenceVariance, 1 / Double(c.pairs)),
+                                                                   alpha: policy.alpha, power: policy.power) : nil
+        }
         let status: NonInferiority = p < policy.alpha / 2 ? .shown : (c.high < -policy.margin ? .inferior : .inconclusive)
-        return NonInferiorityTest(status: status, pValue: p, pValueHolm: p,
-                                  examplesNeeded: Statistics.nonInferioritySampleSize(delta: c.difference, discordance: c.discordance,
-                                                                                      margin: policy.margin, observedPairs: c.pairs,
-                                                                                      alpha: policy.alpha, power: policy.power))
+        return NonInferiorityTest(status: status, pValue: p, pValueHolm: p, examplesNeeded: needed)
     }
 
     /// Step 1: the most accurate foundation candidate against the runner-up (ties by candidate id).
@@ -293,7 +342,7 @@ public enum DecisionAnalyzer {
             return xa != xb ? xa > xb : metrics[a].candidate < metrics[b].candidate
         }
         guard ranked.count > 1 else { return nil }
-        return compare(firstOutcomes(results[ranked[0]]), firstOutcomes(results[ranked[1]]), candidateID: metrics[ranked[0]].candidate,
+        return compare(firstScores(results[ranked[0]]), firstScores(results[ranked[1]]), candidateID: metrics[ranked[0]].candidate,
                        referenceID: metrics[ranked[1]].candidate, policy: policy)
     }
 
@@ -304,7 +353,7 @@ public enum DecisionAnalyzer {
         var out: [PairedComparison] = []
         for d in metrics.indices where kind(metrics[d])?.isDynamic == true && metrics[d].answered > 0 {
             for s in metrics.indices where metrics[s].model == metrics[d].model && kind(metrics[s])?.isStaticFewShot == true && metrics[s].answered > 0 {
-                if let c = compare(firstOutcomes(results[d]), firstOutcomes(results[s]), candidateID: metrics[d].candidate,
+                if let c = compare(firstScores(results[d]), firstScores(results[s]), candidateID: metrics[d].candidate,
                                    referenceID: metrics[s].candidate, policy: policy) { out.append(c) }
             }
         }
@@ -317,11 +366,11 @@ public enum DecisionAnalyzer {
     /// more accurate, compared with the chosen one; Holm-adjusted as one family.
     static func rivalComparisons(chosen: Int, assessments: [CandidateAssessment], metrics: [CandidateMetrics],
                                  results: [some Collection<ExampleResult>], policy: DecisionPolicy) -> [PairedComparison] {
-        let chosenOutcomes = firstOutcomes(results[chosen])
+        let chosenScores = firstScores(results[chosen])
         var out: [PairedComparison] = []
         for i in assessments.indices where i != chosen && assessments[i].qualifies
             && (assessments[i].metrics.accuracy ?? 0) > (assessments[chosen].metrics.accuracy ?? 0) {
-            if let c = compare(firstOutcomes(results[i]), chosenOutcomes, candidateID: assessments[i].id, referenceID: assessments[chosen].id,
+            if let c = compare(firstScores(results[i]), chosenScores, candidateID: assessments[i].id, referenceID: assessments[chosen].id,
                                policy: policy) { out.append(c) }
         }
         let adjusted = Statistics.holm(out.map(\.pValue))
@@ -425,7 +474,7 @@ public enum DecisionAnalyzer {
         return (0..<repeats).compactMap { k in
             let asked = results.lazy.filter { $0.repeatIndex == k }
             let count = asked.count
-            return count == 0 ? nil : Double(asked.filter { $0.answered && $0.correct }.count) / Double(count)
+            return count == 0 ? nil : asked.reduce(0) { $0 + ($1.answered ? $1.score : 0) } / Double(count)
         }
     }
 }

@@ -180,4 +180,85 @@ public enum Statistics {
         }
         return high
     }
+
+    // MARK: scores that are not right-or-wrong
+
+    /// Two-sided p-value of the paired sign-flip permutation test of "the mean difference is 0", as
+    /// scipy.stats.permutation_test defines it for paired samples (twice the smaller tail, at most 1):
+    /// every sign pattern of the non-zero differences when there are at most 2¹⁶ of them (exact), else
+    /// `resamples` random patterns from `seed`, counting the observed one ((k + 1) ÷ (resamples + 1)).
+    public static func signFlipP(_ differences: [Double], resamples: Int = 9_999, seed: UInt64 = bootstrapSeed) -> Double {
+        let d = differences.filter { $0 != 0 }
+        guard !d.isEmpty else { return 1 }
+        let observed = d.reduce(0, +)
+        // Sums that equal the observed one up to rounding count as equal (scipy's relative tolerance).
+        let tolerance = abs(observed) * 1e-12 + 1e-12
+        var atLeast = 0, atMost = 0, total = 0
+        func tally(_ sum: Double) {
+            if sum >= observed - tolerance { atLeast += 1 }
+            if sum <= observed + tolerance { atMost += 1 }
+            total += 1
+        }
+        if d.count <= 16 {
+            for pattern in 0..<(1 << d.count) {
+                var sum = 0.0
+                for (j, x) in d.enumerated() { sum += pattern & (1 << j) == 0 ? x : -x }
+                tally(sum)
+            }
+            return min(1, 2 * Double(min(atLeast, atMost)) / Double(total))
+        }
+        var random = SeededRandom(seed: seed)
+        for _ in 0..<resamples {
+            var sum = 0.0, bits: UInt64 = 0
+            for (j, x) in d.enumerated() {
+                if j % 64 == 0 { bits = random.next() }
+                sum += bits & 1 == 0 ? x : -x
+                bits >>= 1
+            }
+            tally(sum)
+        }
+        return min(1, 2 * Double(min(atLeast, atMost) + 1) / Double(total + 1))
+    }
+
+    /// The seed of every resampling method here: figures do not change from run to run.
+    public static let bootstrapSeed: UInt64 = 0x6576_616c_6b69_74
+
+    /// Percentile bootstrap of a mean: the 1 − α interval from `resamples` resamples drawn from `seed`
+    /// (quantiles interpolated as numpy's default), and the share of resampled means at or below
+    /// `threshold` counting the observed one ((k + 1) ÷ (resamples + 1)): a one-sided p-value of "the
+    /// mean is at most `threshold`". Nil for no values.
+    public static func bootstrapMean(_ values: [Double], alpha: Double, threshold: Double = 0, resamples: Int = 2_000,
+                                     seed: UInt64 = bootstrapSeed) -> (low: Double, high: Double, shareAtOrBelow: Double)? {
+        guard !values.isEmpty else { return nil }
+        var random = SeededRandom(seed: seed)
+        let n = values.count
+        var means = [Double](repeating: 0, count: resamples)
+        for b in 0..<resamples {
+            var sum = 0.0
+            for _ in 0..<n { sum += values[Int(random.next() % UInt64(n))] }
+            means[b] = sum / Double(n)
+        }
+        means.sort()
+        let atOrBelow = means.count { $0 <= threshold }
+        return (MetricsCalculator.percentile(means, alpha / 2) ?? 0, MetricsCalculator.percentile(means, 1 - alpha / 2) ?? 0,
+                Double(atOrBelow + 1) / Double(resamples + 1))
+    }
+
+    /// Pairs a two-sided test of a mean difference needs to detect `delta` with the given power when the
+    /// differences have variance `variance` (normal approximation: n = (z₁₋α/₂ + z_power)² · σ² / δ²).
+    public static func meanDifferenceSampleSize(delta: Double, variance: Double, alpha: Double = 0.05, power: Double = 0.8) -> Int? {
+        let d = abs(delta)
+        guard d > 0, variance > 0 else { return nil }
+        let z = normalQuantile(1 - alpha / 2) + normalQuantile(power)
+        let n = z * z * variance / (d * d)
+        guard n.isFinite, n < 1e12 else { return nil }
+        return max(1, Int(n.rounded(.up)))
+    }
+
+    /// The smallest mean difference `n` pairs with variance `variance` detect (the inverse of
+    /// `meanDifferenceSampleSize`): (z₁₋α/₂ + z_power) · σ / √n.
+    public static func minimumDetectableMeanDifference(pairs n: Int, variance: Double, alpha: Double = 0.05, power: Double = 0.8) -> Double? {
+        guard n > 0, variance > 0 else { return nil }
+        return (normalQuantile(1 - alpha / 2) + normalQuantile(power)) * variance.squareRoot() / Double(n).squareRoot()
+    }
 }

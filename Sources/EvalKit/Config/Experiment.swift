@@ -35,13 +35,16 @@ public struct Experiment: Sendable {
     }
 }
 
-/// A classification task: its label set and how a label is read from a model's output.
+/// A classification task: its label set, how a label is read from a model's output, and how an answer
+/// is scored.
 public struct TaskSpec: Sendable {
     public var labels: [String]
     public var parsing: LabelParsing
+    /// How each answer is scored ("task.scorer"; label match unless the config names another).
+    public var scorer: any ScorerOptions
 
-    public init(labels: [String], parsing: LabelParsing) {
-        self.labels = labels; self.parsing = parsing
+    public init(labels: [String], parsing: LabelParsing, scorer: any ScorerOptions = LabelMatchOptions()) {
+        self.labels = labels; self.parsing = parsing; self.scorer = scorer
     }
 }
 

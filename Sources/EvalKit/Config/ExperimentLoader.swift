@@ -4,9 +4,9 @@ import Foundation
 public enum ExperimentLoader {
     static let topLevelKeys = ["name", "description", "task", "dataset", "prompts", "models", "candidates", "run", "decision", "check", "audit"]
 
-    /// Loads the experiment at `path`, whose models may name the providers of `providers`; throws
+    /// Loads the experiment at `path`, whose models and task may name the providers and scorers of `catalog`; throws
     /// `ConfigError` listing every problem found.
-    public static func load(path: String, providers: ProviderCatalog) throws(ConfigError) -> Experiment {
+    public static func load(path: String, catalog: Catalog) throws(ConfigError) -> Experiment {
         guard let data = FileManager.default.contents(atPath: path) else {
             let reason = FileManager.default.fileExists(atPath: path) ? "the file is not readable" : "no such file"
             throw .unreadable(file: path, reason: reason)
@@ -15,12 +15,12 @@ public enum ExperimentLoader {
         let json: JSON
         do { json = try JSON.parse(bytes: bytes) } catch { throw .malformedJSON(file: path, error) }
         let base = (path as NSString).deletingLastPathComponent
-        return try parse(json, configPath: path, baseDirectory: base, hash: SHA256.hex(bytes: bytes), providers: providers)
+        return try parse(json, configPath: path, baseDirectory: base, hash: SHA256.hex(bytes: bytes), catalog: catalog)
     }
 
     /// Builds an experiment from parsed JSON; throws `ConfigError.invalid` with every issue.
-    public static func parse(_ json: JSON, configPath: String, baseDirectory: String, hash: String, providers: ProviderCatalog) throws(ConfigError) -> Experiment {
-        let (issues, experiment) = read(json, configPath: configPath, baseDirectory: baseDirectory, hash: hash, providers: providers)
+    public static func parse(_ json: JSON, configPath: String, baseDirectory: String, hash: String, catalog: Catalog) throws(ConfigError) -> Experiment {
+        let (issues, experiment) = read(json, configPath: configPath, baseDirectory: baseDirectory, hash: hash, catalog: catalog)
         guard issues.isEmpty, let experiment else { throw .invalid(file: configPath, issues: issues) }
         return experiment
     }
@@ -28,7 +28,7 @@ public enum ExperimentLoader {
     /// Reads the experiment at `path` as far as it can be read: the config's problems, and an experiment
     /// whose task and dataset sections are sound even where other parts are not (what it could not read is
     /// left out), so its data and prompts can be checked in the same pass. Nil where even that fails.
-    public static func loadLeniently(path: String, providers: ProviderCatalog) -> (problem: ConfigError?, usable: Experiment?) {
+    public static func loadLeniently(path: String, catalog: Catalog) -> (problem: ConfigError?, usable: Experiment?) {
         guard let data = FileManager.default.contents(atPath: path) else {
             let reason = FileManager.default.fileExists(atPath: path) ? "the file is not readable" : "no such file"
             return (.unreadable(file: path, reason: reason), nil)
@@ -37,14 +37,14 @@ public enum ExperimentLoader {
         let json: JSON
         do { json = try JSON.parse(bytes: bytes) } catch { return (.malformedJSON(file: path, error), nil) }
         let (issues, experiment) = read(json, configPath: path, baseDirectory: (path as NSString).deletingLastPathComponent,
-                                         hash: SHA256.hex(bytes: bytes), providers: providers)
+                                         hash: SHA256.hex(bytes: bytes), catalog: catalog)
         let usable = issues.contains { $0.path.hasPrefix("$.task") || $0.path.hasPrefix("$.dataset") || $0.path == "$" } ? nil : experiment
         return (issues.isEmpty ? nil : .invalid(file: path, issues: issues), usable)
     }
 
     /// Every issue of the config, and the experiment built from what could be read (nil without a task or dataset).
     static func read(_ json: JSON, configPath: String, baseDirectory: String, hash: String,
-                     providers: ProviderCatalog) -> (issues: [ConfigIssue], experiment: Experiment?) {
+                     catalog: Catalog) -> (issues: [ConfigIssue], experiment: Experiment?) {
         var issues = IssueCollector()
         guard let root = ObjectReader(json, path: "$", issues: &issues) else { return (issues.issues, nil) }
         root.rejectUnknownKeys(topLevelKeys, issues: &issues)
@@ -54,11 +54,11 @@ public enum ExperimentLoader {
         } else if let name {
             checkID(name, path: "$.name", issues: &issues)
         }
-        let task = readTask(root, issues: &issues)
+        let task = readTask(root, catalog: catalog, issues: &issues)
         let dataset = readDataset(root, issues: &issues)
         let prompts = readPrompts(root, labels: task?.labels ?? [], issues: &issues)
         let run = readRun(root, issues: &issues)
-        let models = readModels(root, runConcurrency: run.concurrency, providers: providers, issues: &issues)
+        let models = readModels(root, runConcurrency: run.concurrency, catalog: catalog, issues: &issues)
         let candidates = readCandidates(root, prompts: prompts, models: models, issues: &issues)
         let decision = readDecision(root, candidates: candidates, issues: &issues)
         let check = readCheck(root, issues: &issues)
@@ -79,9 +79,9 @@ public enum ExperimentLoader {
 
     // MARK: task
 
-    static func readTask(_ root: ObjectReader, issues: inout IssueCollector) -> TaskSpec? {
+    static func readTask(_ root: ObjectReader, catalog: Catalog, issues: inout IssueCollector) -> TaskSpec? {
         guard let task = ObjectReader(root["task"], path: "$.task", issues: &issues) else { return nil }
-        task.rejectUnknownKeys(["type", "labels", "parse"], issues: &issues)
+        task.rejectUnknownKeys(["type", "labels", "parse", "scorer"], issues: &issues)
         if let type = task.string("type", issues: &issues), type != "classification" {
             issues.add(ConfigIssue(path: "$.task.type", expected: "\"classification\" (the only task type so far)", found: "\"\(type)\""))
         }
@@ -90,7 +90,32 @@ public enum ExperimentLoader {
             issues.add(ConfigIssue(path: "$.task.labels", expected: "distinct labels (case-insensitive)", found: labels.joined(separator: ", ")))
         }
         let parsing = readParsing(task["parse"], path: "$.task.parse", labels: labels, issues: &issues) ?? LabelParsing()
-        return TaskSpec(labels: labels, parsing: parsing)
+        var spec = TaskSpec(labels: labels, parsing: parsing)
+        if let scorer = readScorer(task["scorer"], path: "$.task.scorer", labels: labels, catalog: catalog, issues: &issues) { spec.scorer = scorer }
+        return spec
+    }
+
+    /// "task.scorer": a scorer's name, or an object with its name in "type" and its own options beside it.
+    static func readScorer(_ value: JSON?, path: String, labels: [String], catalog: Catalog, issues: inout IssueCollector) -> (any ScorerOptions)? {
+        guard let value else { return nil }
+        let expected = "a scorer name (" + catalog.scorerNames.map { "\"\($0)\"" }.joined(separator: ", ")
+            + ") or an object with one in \"type\""
+        let name: String, options: JSON, namePath: String
+        if let given = value.stringValue {
+            (name, options, namePath) = (given, .object([]), path)
+        } else if case .object(let members) = value, let given = value["type"]?.stringValue {
+            (name, options, namePath) = (given, .object(members.filter { $0.0 != "type" }), path + ".type")
+        } else {
+            issues.add(path, expected: expected, found: value)
+            return nil
+        }
+        guard let read = catalog.scorerReader(name) else {
+            issues.add(ConfigIssue(path: namePath, expected: expected, found: "\"\(name)\""))
+            return nil
+        }
+        let (scorer, problems) = read(options, path, labels)
+        for problem in problems { issues.add(problem) }
+        return scorer
     }
 
     static func readParsing(_ value: JSON?, path: String, labels: [String], issues: inout IssueCollector) -> LabelParsing? {
@@ -281,7 +306,7 @@ public enum ExperimentLoader {
 
     // MARK: models
 
-    static func readModels(_ root: ObjectReader, runConcurrency: Int, providers: ProviderCatalog, issues: inout IssueCollector) -> [ModelSpec] {
+    static func readModels(_ root: ObjectReader, runConcurrency: Int, catalog: Catalog, issues: inout IssueCollector) -> [ModelSpec] {
         guard let value = root["models"], let items = value.arrayValue, !items.isEmpty else {
             issues.add("$.models", expected: "a non-empty array of models", found: root["models"])
             return []
@@ -311,10 +336,10 @@ public enum ExperimentLoader {
                 issues.add(ConfigIssue(path: m.childPath("id"), expected: "a model id used once", found: "\"\(id)\" again"))
             }
             if let id { checkID(id, path: m.childPath("id"), issues: &issues) }
-            let providerName = m.oneOf("provider", providers.names, required: true, issues: &issues)
+            let providerName = m.oneOf("provider", catalog.providerNames, required: true, issues: &issues)
             let role = m.oneOf("role", ModelRole.allCases.map(\.rawValue), required: true, issues: &issues).flatMap(ModelRole.init(rawValue:))
             var provider: (any ProviderOptions)? = nil
-            if let name = providerName, let read = providers.reader(name) {
+            if let name = providerName, let read = catalog.providerReader(name) {
                 let (options, problems) = read(m["options"] ?? .object([]), m.childPath("options"))
                 for problem in problems { issues.add(problem) }
                 provider = options

@@ -24,27 +24,3 @@ public protocol ProviderOptions: Sendable {
     /// One line for the report.
     var reportLine: String { get }
 }
-
-/// The providers a config may name, each with the function that reads its options. The standard one
-/// is `ProviderRegistry.standard`; `adding` makes one with another provider.
-public struct ProviderCatalog: Sendable {
-    /// Reads a model's "options" object found at JSON path `path`: the options, or nil when they cannot be
-    /// used, and every problem found.
-    public typealias Reader = @Sendable (_ options: JSON, _ path: String) -> (options: (any ProviderOptions)?, issues: [ConfigIssue])
-
-    /// The provider names, in the order they were added.
-    public private(set) var names: [String] = []
-    private var readers: [String: Reader] = [:]
-
-    public init() {}
-
-    /// This catalog with `name` read by `reader` (replacing a provider of that name).
-    public func adding(_ name: String, reader: @escaping Reader) -> ProviderCatalog {
-        var copy = self
-        if copy.readers[name] == nil { copy.names.append(name) }
-        copy.readers[name] = reader
-        return copy
-    }
-
-    func reader(_ name: String) -> Reader? { readers[name] }
-}

@@ -128,7 +128,7 @@ public enum RegressionCheck {
     /// First-repeat outcomes of both runs on the examples both asked (a failed request is wrong): (baseline right, now right).
     static func pairs(_ base: ResultColumn?, _ now: ResultColumn?) -> PairedOutcomes? {
         guard let base, let now else { return nil }
-        return PairedOutcomes(DecisionAnalyzer.firstOutcomes(now), DecisionAnalyzer.firstOutcomes(base))
+        return PairedOutcomes(DecisionAnalyzer.firstScores(now), DecisionAnalyzer.firstScores(base))
     }
 
     /// First-repeat latencies of answered requests on the examples both runs answered: (baseline, now).
@@ -171,10 +171,11 @@ public enum RegressionCheck {
         }
         // The drop is large enough to matter; is it real?
         if let pairs, pairs.pairs > 0 {
-            let onlyNow = pairs.onlyFirstRight, onlyBase = pairs.onlySecondRight
-            let p = pairs.mcNemarP
-            let test = "exact McNemar on \(pairs.pairs) shared examples: \(onlyBase) now wrong, \(onlyNow) now right, p = \(Format.fixed(p, digits: 4))"
-            if p < policy.alpha && onlyBase > onlyNow {
+            let onlyNow = pairs.firstBetter, onlyBase = pairs.secondBetter
+            let p = pairs.pValue
+            let counts = pairs.binary ? "\(onlyBase) now wrong, \(onlyNow) now right" : "\(onlyBase) now lower, \(onlyNow) now higher"
+            let test = "\(pairs.testName) on \(pairs.pairs) shared examples: \(counts), p = \(Format.fixed(p, digits: 4))"
+            if p < policy.alpha && pairs.firstTotal < pairs.secondTotal {
                 row.verdict = .fail
                 row.detail = "drop beyond the \(allowed) and significant (\(test))"
             } else {

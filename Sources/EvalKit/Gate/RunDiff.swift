@@ -23,9 +23,9 @@ public enum RunDiff {
             }
             var test = "–"
             if let pairs = RegressionCheck.pairs(resultsA[c], resultsB[c]), pairs.pairs > 0 {
-                let p = pairs.mcNemarP
+                let p = pairs.pValue
                 let alpha = b.experiment.decision.alpha
-                test = "McNemar p = \(Format.fixed(p, digits: 4)) on \(pairs.pairs)" + (p < alpha ? " (significant at α = \(JSON.formatNumber(alpha)))" : "")
+                test = (pairs.binary ? "McNemar" : "sign-flip permutation") + " p = \(Format.fixed(p, digits: 4)) on \(pairs.pairs)" + (p < alpha ? " (significant at α = \(JSON.formatNumber(alpha)))" : "")
             }
             rows.append([c, Format.percent(x.number("accuracy")) + " → " + Format.percent(y.number("accuracy")),
                          delta(x.number("accuracy"), y.number("accuracy"), scale: 100, digits: 1, unit: " pts"), test,

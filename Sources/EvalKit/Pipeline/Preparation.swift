@@ -32,16 +32,16 @@ public enum PreparationError: Error, CustomStringConvertible, Sendable {
 /// Loads and checks everything an experiment needs before any request is made.
 public enum Preparation {
     /// Reads the config, loads the dataset and checks every prompt template, reporting all problems at once.
-    public static func prepare(configPath: String, providers: ProviderCatalog = ProviderRegistry.standard) throws(PreparationError) -> PreparedExperiment {
+    public static func prepare(configPath: String, catalog: Catalog = .standard) throws(PreparationError) -> PreparedExperiment {
         let experiment: Experiment
-        do { experiment = try ExperimentLoader.load(path: configPath, providers: providers) } catch { throw .config(error) }
+        do { experiment = try ExperimentLoader.load(path: configPath, catalog: catalog) } catch { throw .config(error) }
         return try prepare(experiment)
     }
 
     /// Like `prepare(configPath:)`, but a config with problems still has its data and prompts checked
     /// wherever its task and dataset sections are sound, so one run of `validate` lists everything.
-    public static func validate(configPath: String, providers: ProviderCatalog = ProviderRegistry.standard) throws(PreparationError) -> PreparedExperiment {
-        let (problem, usable) = ExperimentLoader.loadLeniently(path: configPath, providers: providers)
+    public static func validate(configPath: String, catalog: Catalog = .standard) throws(PreparationError) -> PreparedExperiment {
+        let (problem, usable) = ExperimentLoader.loadLeniently(path: configPath, catalog: catalog)
         guard let problem else {
             guard let usable else { throw .problems(file: configPath, ["the experiment could not be read"]) }
             return try prepare(usable)

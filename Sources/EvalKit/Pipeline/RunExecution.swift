@@ -234,21 +234,23 @@ actor RunRecorder {
     }
 }
 
-/// Turns a model's answer into a per-example result: the label read from it, right or wrong, its tokens
-/// (the server's counts, else estimated) and its cost; a failed request is a result with its error.
+/// Turns a model's answer into a per-example result: the answer the task's scorer read from it and its
+/// score, its tokens (the server's counts, else estimated) and its cost; a failed request is a result
+/// with its error and a score of 0.
 struct CompletionScorer {
     let plan: RunPlan
-    let parsers: [LabelParser]
+    let scorers: [any Scorer]
     let models: [ModelSpec?]
 
     init(plan: RunPlan) {
         self.plan = plan
         let experiment = plan.experiment
-        parsers = experiment.candidates.map { candidate in
+        let kind = experiment.task.scorer as? any ScorerKind ?? LabelMatchOptions()
+        scorers = experiment.candidates.map { candidate in
             let promptParsing = candidate.promptID.flatMap { experiment.prompt($0)?.parsing }
             // A model without a prompt (the builtin classifier) answers with a label, so it is read exactly.
             let fallback = experiment.model(candidate.modelID)?.provider.usesPrompts == false ? LabelParsing(method: .exact) : experiment.task.parsing
-            return LabelParser(labels: experiment.task.labels, parsing: promptParsing ?? fallback)
+            return kind.makeScorer(ScorerContext(labels: experiment.task.labels, parsing: promptParsing ?? fallback))
         }
         models = experiment.candidates.map { experiment.model($0.modelID) }
     }
@@ -268,8 +270,10 @@ struct CompletionScorer {
         case .success(let response):
             result.output = response.text
             result.labelProbabilities = response.labelProbabilities
-            result.label = parsers[job.candidateIndex].parse(response.text)
-            result.correct = result.label == example.target
+            let score = scorers[job.candidateIndex].score(output: response.text, target: example.target)
+            result.label = score.answer
+            // A scorer's value outside [0, 1] (or not a number) is clamped: it cannot trap or skew a mean.
+            result.score = score.value.isNaN ? 0 : min(1, max(0, score.value))
             if model?.provider.usesPrompts == true {
                 result.inputTokens = response.inputTokens
                 result.outputTokens = response.outputTokens

@@ -46,8 +46,8 @@ public enum RunFolderCommands {
     }
 
     /// Everything the reports of a finished run show, recomputed from its results, config and manifest.
-    public static func summary(of runDirectory: String, providers: ProviderCatalog = ProviderRegistry.standard) throws(RunFolderError) -> RunSummary {
-        var run = try RunFolder.load(runDirectory, requireSummary: false, withResults: false, providers: providers)
+    public static func summary(of runDirectory: String, catalog: Catalog = .standard) throws(RunFolderError) -> RunSummary {
+        var run = try RunFolder.load(runDirectory, requireSummary: false, withResults: false, catalog: catalog)
         let e = run.experiment
         let m = run.manifest
         // Split sizes and example inputs come from the dataset when it is still where it was. Audited

@@ -21,13 +21,13 @@ public enum RunVerifier {
     }
 
     /// The mismatches between summary.csv and its recomputation; empty when every figure agrees.
-    public static func verify(runDirectory: String, providers: ProviderCatalog = ProviderRegistry.standard) throws(RunFolderError) -> [Mismatch] {
-        let run = try RunFolder.load(runDirectory, providers: providers)
+    public static func verify(runDirectory: String, catalog: Catalog = .standard) throws(RunFolderError) -> [Mismatch] {
+        let run = try RunFolder.load(runDirectory, catalog: catalog)
         guard run.resultsByCandidateID != nil else { throw .missing(path: runDirectory + "/results.jsonl") }
         let analysis = run.recompute().analysis
         var mismatches = try summaryMismatches(run, analysis: analysis, runDirectory: runDirectory)
         mismatches += analysisMismatches(analysis, runDirectory: runDirectory)
-        mismatches += try reportMismatches(runDirectory: runDirectory, providers: providers)
+        mismatches += try reportMismatches(runDirectory: runDirectory, catalog: catalog)
         return mismatches
     }
 
@@ -46,12 +46,12 @@ public enum RunVerifier {
     }
 
     /// report.md below its header (times and durations) against a fresh rendering; the first differing line.
-    static func reportMismatches(runDirectory: String, providers: ProviderCatalog) throws(RunFolderError) -> [Mismatch] {
+    static func reportMismatches(runDirectory: String, catalog: Catalog) throws(RunFolderError) -> [Mismatch] {
         let path = runDirectory + "/report.md"
         guard let bytes = SmallFile.bytes(at: path) else {
             return [Mismatch(candidate: "report.md", column: "(file)", found: "missing", expected: "present")]
         }
-        let expected = DecisionReport.markdown(try RunFolderCommands.summary(of: runDirectory, providers: providers))
+        let expected = DecisionReport.markdown(try RunFolderCommands.summary(of: runDirectory, catalog: catalog))
         let marker = "<!-- /run-header -->"
         func body(_ text: String) -> [Substring] {
             let start = text.range(of: marker).map { text[$0.upperBound...] } ?? text[...]

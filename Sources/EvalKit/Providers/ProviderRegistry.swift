@@ -2,7 +2,7 @@ import Foundation
 
 /// A provider evalkit can run: its options type reads and validates a model's "options" object and
 /// makes the `ModelProvider` that sends that model its requests. Adding a provider is one type
-/// conforming to this, added to a catalog (`ProviderRegistry.standard.adding(MyProvider.self)`).
+/// conforming to this, added to a catalog (`Catalog.standard.adding(MyProvider.self)`).
 public protocol ProviderKind: ProviderOptions {
     /// The name a config gives in a model's "provider".
     static var name: String { get }
@@ -51,20 +51,10 @@ public struct PreparedProvider: Sendable {
     public init(provider: any ModelProvider, training: ModelTraining? = nil) { self.provider = provider; self.training = training }
 }
 
-/// The providers evalkit has.
-public enum ProviderRegistry {
-    public static let standard = ProviderCatalog(kinds: [OpenAISettings.self, AnthropicSettings.self, CommandSettings.self, BuiltinSettings.self])
-}
-
-extension ProviderCatalog {
-    /// A catalog of `kinds`, each read by its own `read`.
-    public init(kinds: [any ProviderKind.Type]) {
-        self = kinds.reduce(ProviderCatalog()) { $0.adding($1) }
-    }
-
-    /// This catalog with `kind` added.
-    public func adding(_ kind: any ProviderKind.Type) -> ProviderCatalog {
-        adding(kind.name) { options, path in
+extension Catalog {
+    /// This catalog with `kind` added, read by its own `read`.
+    public func adding(_ kind: any ProviderKind.Type) -> Catalog {
+        addingProvider(kind.name) { options, path in
             let (read, issues) = kind.read(options: options, path: path)
             return (read, issues)
         }
@@ -74,16 +64,6 @@ extension ProviderCatalog {
 extension ModelSpec {
     /// How this model runs; nil only for options no `ProviderKind` made (a catalog built by hand).
     public var runnable: (any ProviderKind)? { provider as? any ProviderKind }
-}
-
-extension ExperimentLoader {
-    /// Loads the experiment at `path` with evalkit's providers.
-    public static func load(path: String) throws(ConfigError) -> Experiment { try load(path: path, providers: ProviderRegistry.standard) }
-
-    /// Builds an experiment from parsed JSON with evalkit's providers.
-    public static func parse(_ json: JSON, configPath: String, baseDirectory: String, hash: String) throws(ConfigError) -> Experiment {
-        try parse(json, configPath: configPath, baseDirectory: baseDirectory, hash: hash, providers: ProviderRegistry.standard)
-    }
 }
 
 /// Reads the sampling and length settings the LLM providers share, from their options object.

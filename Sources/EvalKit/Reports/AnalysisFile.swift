@@ -86,9 +86,9 @@ public enum AnalysisFile {
     static func comparison(_ c: PairedComparison) -> JSON {
         .object([
             ("candidate", .string(c.candidate)), ("against", .string(c.reference)), ("pairs", integer(c.pairs)),
-            ("only_candidate_right", integer(c.onlyCandidateRight)), ("only_against_right", integer(c.onlyReferenceRight)),
+            ("only_candidate_right", integer(c.candidateBetter)), ("only_against_right", integer(c.referenceBetter)),
             ("difference", .number(c.difference)), ("ci_low", .number(c.low)), ("ci_high", .number(c.high)),
-            ("method", .string("Tango score interval; exact McNemar test")), ("p", .number(c.pValue)), ("p_holm", .number(c.pValueHolm)),
+            ("method", .string(c.method.rawValue)), ("p", .number(c.pValue)), ("p_holm", .number(c.pValueHolm)),
             ("minimum_detectable", number(c.minimumDetectable)), ("needed_for_margin", integer(c.neededForMargin)),
         ])
     }

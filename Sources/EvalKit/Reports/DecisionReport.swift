@@ -103,8 +103,15 @@ public enum DecisionReport {
                 md += "- \(Markdown.cell(c.id)): " + (reasons(c, p).isEmpty ? "meets every requirement" : reasons(c, p).map(Markdown.cell).joined(separator: "; ")) + "\n"
             }
         }
-        md += "\n\nAccuracy here counts a failed request as wrong (correct ÷ requests); Step 3 shows accuracy over answered requests beside it. "
-        md += "Intervals are at \(level(p)): Wilson for an accuracy, Tango's score interval for a paired difference.\n\n"
+        md += "\n\nScoring (`$.task.scorer`): \(s.experiment.task.scorer.reportLine). "
+        if resampled(a) {
+            md += "Accuracy here is the mean score over the requests, a failed request scoring 0; Step 3 shows it over answered requests beside it. "
+            md += "Intervals are at \(level(p)): where every score is 0 or 1, Wilson for an accuracy and Tango's score interval for a paired "
+            md += "difference; otherwise a percentile bootstrap of the mean (2,000 resamples, fixed seed).\n\n"
+        } else {
+            md += "Accuracy here counts a failed request as wrong (correct ÷ requests); Step 3 shows accuracy over answered requests beside it. "
+            md += "Intervals are at \(level(p)): Wilson for an accuracy, Tango's score interval for a paired difference.\n\n"
+        }
         md += "Policy (`$.decision`): " + policyText(p) + ". Reference: "
         md += a.referenceID.map { "**\(Markdown.cell($0))** (\($0 == p.reference ? "named in the config" : a.referenceReason))" } ?? a.referenceReason
         md += ".\n"
@@ -173,7 +180,8 @@ public enum DecisionReport {
             return "at the observed difference (\(points(c.difference))) more examples would not show it within the margin"
         }
         let more = needed - c.pairs
-        let power = "(power \(JSON.formatNumber(p.power)), if the observed difference \(points(c.difference)) and discordance \(Format.percent(c.discordance)) hold)"
+        let spread = c.method == .proportions ? "discordance \(Format.percent(c.discordance))" : "spread (SD \(Format.fixed(c.differenceVariance.squareRoot() * 100, digits: 1)) pts)"
+        let power = "(power \(JSON.formatNumber(p.power)), if the observed difference \(points(c.difference)) and \(spread) hold)"
         return more > 0 ? "about \(more) more paired examples (\(needed) in all) would settle it \(power)"
                         : "the \(c.pairs) paired examples are about what it needs \(power); it sits at the edge, and a few more would settle it"
     }
@@ -182,9 +190,13 @@ public enum DecisionReport {
     static func powerText(_ c: PairedComparison, _ p: DecisionPolicy) -> String {
         let setting = "α \(JSON.formatNumber(p.alpha)), power \(JSON.formatNumber(p.power))"
         var text: String
-        if let mde = c.minimumDetectable {
+        if c.method == .resampling {
+            let spread = "scores differ on \(Format.percent(c.discordance)); SD of the differences \(Format.fixed(c.differenceVariance.squareRoot() * 100, digits: 1)) pts"
+            text = "\(c.pairs) paired examples (\(spread)) " + (c.minimumDetectable.map { "detect differences of \(points($0).dropFirst()) or more" }
+                                                              ?? "detect no difference: every pair scored the same") + " (\(setting))"
+        } else if let mde = c.minimumDetectable {
             text = "\(c.pairs) paired examples (\(Format.percent(c.discordance)) discordant) detect differences of \(points(mde).dropFirst()) or more (\(setting))"
-        } else if c.onlyCandidateRight + c.onlyReferenceRight == 0 {
+        } else if c.candidateBetter + c.referenceBetter == 0 {
             text = "\(c.pairs) paired examples with no discordant pair (both right or both wrong on every one) detect no difference (\(setting))"
         } else {
             text = "\(c.pairs) paired examples (\(Format.percent(c.discordance)) discordant) are too few to detect any difference (\(setting))"
@@ -225,8 +237,19 @@ public enum DecisionReport {
     static func comparisonText(_ c: PairedComparison?, _ p: DecisionPolicy) -> String {
         guard let c else { return "not tested against the reference" }
         return "\(points(c.difference)) vs \(Markdown.cell(c.reference)) on \(c.pairs) paired examples, \(level(p)) CI \(points(c.low)) to \(points(c.high)), "
-            + "exact McNemar \(pEquals(c.pValue)) (Holm \(pEquals(c.pValueHolm)))"
+            + "\(testName(c)) \(pEquals(c.pValue)) (Holm \(pEquals(c.pValueHolm)))"
     }
+
+    /// The test a comparison's p-value comes from.
+    static func testName(_ c: PairedComparison) -> String { c.method == .proportions ? "exact McNemar" : "sign-flip permutation" }
+
+    /// True when some comparison or interval came from resampling (scores that are not all 0 or 1).
+    static func resampled(_ a: DecisionAnalysis) -> Bool {
+        a.assessments.contains { !$0.metrics.binaryScores || $0.comparison?.method == .resampling }
+    }
+
+    /// The heading of a column of comparison p-values.
+    static func pHeading(_ a: DecisionAnalysis) -> String { resampled(a) ? "p" : "McNemar p" }
 
     static func pValue(_ p: Double) -> String { p < 0.0001 ? "< 0.0001" : Format.fixed(p, digits: 4) }
     static func pEquals(_ p: Double) -> String { p < 0.0001 ? "p < 0.0001" : "p = " + Format.fixed(p, digits: 4) }
@@ -258,7 +281,7 @@ public enum DecisionReport {
                 var item = Markdown.cell(rival.id) + " (\(costWord(rival, chosen)), \(Format.usd(rival.horizonCostUSD)) over the horizon"
                 guard let c = a.rivalComparisons.first(where: { $0.candidate == rival.id }) else { return item + ")" }
                 item += "; \(Format.percent(rival.metrics.accuracy)), \(points(c.difference)) vs \(Markdown.cell(chosen.id)) on \(c.pairs) paired examples, "
-                item += "\(level(a.policy)) CI \(points(c.low)) to \(points(c.high)), exact McNemar \(pEquals(c.pValue)), Holm over these rivals \(pEquals(c.pValueHolm))"
+                item += "\(level(a.policy)) CI \(points(c.low)) to \(points(c.high)), \(testName(c)) \(pEquals(c.pValue)), Holm over these rivals \(pEquals(c.pValueHolm))"
                 item += c.pValueHolm < a.policy.alpha ? ": a real difference)" : ": not a significant difference)"
                 return item
             }.joined(separator: ", ") + ". "
@@ -290,7 +313,7 @@ public enum DecisionReport {
             let tie = c.difference == 0 && best?.metrics.accuracy == a.assessment(c.reference)?.metrics.accuracy
             md += "\nMost accurate variant: **\(Markdown.cell(c.candidate))** at \(Format.percent(best?.metrics.accuracy))"
             md += tie ? ", tied with \(Markdown.cell(c.reference)) (ties go to the lower candidate id)" : ", \(points(c.difference)) ahead of \(Markdown.cell(c.reference))"
-            md += " on \(c.pairs) paired examples (\(level(a.policy)) CI \(points(c.low)) to \(points(c.high)), exact McNemar \(pEquals(c.pValue)))"
+            md += " on \(c.pairs) paired examples (\(level(a.policy)) CI \(points(c.low)) to \(points(c.high)), \(testName(c)) \(pEquals(c.pValue)))"
             md += c.pValue < a.policy.alpha ? ": a real difference at α = \(JSON.formatNumber(a.policy.alpha)).\n"
                 : ": not a significant difference at α = \(JSON.formatNumber(a.policy.alpha)); the data do not tell these two apart.\n"
         } else if let only = foundation.first(where: { $0.metrics.answered > 0 }) {
@@ -376,7 +399,7 @@ public enum DecisionReport {
                              extraCost.map { ($0 >= 0 ? "+" : "−") + Format.usd(abs($0)) } ?? "–"])
             }
         }
-        md += Markdown.table(["dynamic candidate", "similarity", "accuracy", "static few-shot", "difference (\(level(s.analysis.policy)) CI)", "McNemar p",
+        md += Markdown.table(["dynamic candidate", "similarity", "accuracy", "static few-shot", "difference (\(level(s.analysis.policy)) CI)", pHeading(s.analysis),
                               "extra prompt tokens", "extra cost / 1k"], rows, alignRight: [2, 5, 6, 7])
         return md + "\n"
     }
@@ -389,9 +412,10 @@ public enum DecisionReport {
         var md = "## Step 3 — comparative analysis\n\n"
         md += "Reference: " + (a.referenceID.map { "**\(Markdown.cell($0))** (\(a.referenceReason))" } ?? a.referenceReason) + ". "
         md += "Accuracy counts failed requests as wrong; \"answered\" is accuracy over the requests that got an answer. "
-        md += "Δ is candidate minus reference, in accuracy points, on the examples both were asked, with Tango's score interval at \(level(p)). "
+        md += "Δ is candidate minus reference, in accuracy points, on the examples both were asked, with "
+            + (resampled(a) ? "its interval at \(level(p)) (methods below the table). " : "Tango's score interval at \(level(p)). ")
         md += "Costs: \(Format.count(p.monthlyRequests)) requests a month over \(Format.fixed(p.horizonMonths, digits: 0)) months.\n\n"
-        md += Markdown.table(["candidate", "role", "accuracy", "answered", "Δ vs reference", "\(level(p)) CI", "McNemar p", "Holm p", "non-inferiority",
+        md += Markdown.table(["candidate", "role", "accuracy", "answered", "Δ vs reference", "\(level(p)) CI", pHeading(a), "Holm p", "non-inferiority",
                               "p50", "p95", "cost / 1k", "monthly", "one-time", "horizon total", "break-even / month", "qualifies"],
                              a.assessments.map { c in
             let m = c.metrics
@@ -405,10 +429,15 @@ public enum DecisionReport {
                     Format.usd(c.oneTimeCostUSD), Format.usd(c.horizonCostUSD), breakEvenCell(c.breakEven),
                     c.qualifies ? "yes" : "no"]
         }, alignRight: Set(2...15))
-        md += "\n★ recommended. McNemar p is the exact two-sided test of \"no difference\"; non-inferiority is Tango's one-sided score test of "
+        md += "\n★ recommended. " + (resampled(a) ? "Where every score is 0 or 1, p is McNemar's exact" : "McNemar p is the exact")
+        md += " two-sided test of \"no difference\"; non-inferiority is Tango's one-sided score test of "
         md += "\"worse by the margin (\(Format.fixed(p.margin * 100, digits: 1)) points) or more\", shown when p < α/2 = \(JSON.formatNumber(p.alpha / 2)) "
         md += "(the \(level(p)) interval's lower bound above −\(Format.fixed(p.margin * 100, digits: 1)) points), inferior when the whole interval is below "
         md += "−\(Format.fixed(p.margin * 100, digits: 1)) points, inconclusive otherwise. "
+        if resampled(a) {
+            md += "Where scores are not all 0 or 1, p is the paired sign-flip permutation test of the mean difference, the interval a percentile "
+            md += "bootstrap (2,000 resamples, fixed seed) and non-inferiority the bootstrap's one-sided share of mean differences at or below the margin. "
+        }
         if a.comparisons > 1 {
             md += "Both p-values are Holm-adjusted over the \(a.comparisons) comparisons with the reference (the verdict uses the adjusted ones). "
         }
@@ -515,8 +544,10 @@ public enum DecisionReport {
     static func appendix(_ s: RunSummary) -> String {
         let e = s.experiment
         let labels = e.task.labels
-        var md = "## Appendix\n\n### Per-label precision, recall and F1\n\n"
-        for c in s.analysis.assessments where c.metrics.answered > 0 {
+        var md = "## Appendix\n\n"
+        // Per-label figures mean something only when the scorer reads labels (Analysis computes none otherwise).
+        if e.task.scorer.readsLabels { md += "### Per-label precision, recall and F1\n\n" }
+        for c in s.analysis.assessments where c.metrics.answered > 0 && e.task.scorer.readsLabels {
             md += "**\(Markdown.cell(c.id))**\n\n"
             md += Markdown.table(["label", "precision", "recall", "F1", "support"], c.labelScores.map {
                 [$0.label, Format.fixed($0.precision, digits: 3), Format.fixed($0.recall, digits: 3), Format.fixed($0.f1, digits: 3), String($0.support)]
@@ -533,7 +564,7 @@ public enum DecisionReport {
             let invalid = Array(s.results[i].lazy.filter(\.invalid).prefix(5))
             guard !wrong.isEmpty || !invalid.isEmpty else { continue }
             md += "**\(Markdown.cell(m.candidate))**\n\n"
-            md += Markdown.table(["kind", "example", "input", "target", "output"], (wrong.map { ("wrong", $0) } + invalid.map { ("invalid", $0) }).map { kind, r in
+            md += Markdown.table(["kind", "example", "input", "target", "output"], (wrong.map { (e.task.scorer.isBinary ? "wrong" : "score " + Format.fixed($0.score, digits: 2), $0) } + invalid.map { ("invalid", $0) }).map { kind, r in
                 [kind, r.exampleID, Text.preview(s.examples.first { $0.id == r.exampleID }?.input ?? "", limit: 100), r.target, Text.preview(r.output ?? "", limit: 80)]
             })
             md += "\n"

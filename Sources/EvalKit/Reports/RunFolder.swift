@@ -52,9 +52,9 @@ public struct RunFolder: Sendable {
     /// Loads a run folder; every problem names the file. Without `requireSummary`, a missing
     /// summary.csv reads as empty (it is about to be written again); without `withResults`,
     /// results.jsonl waits for `loadResults()`.
-    /// `providers` names the providers the run's models may use.
+    /// `catalog` names the providers and scorers the run's config may use.
     public static func load(_ directory: String, requireSummary: Bool = true, withResults: Bool = true,
-                            providers: ProviderCatalog = ProviderRegistry.standard) throws(RunFolderError) -> RunFolder {
+                            catalog: Catalog = .standard) throws(RunFolderError) -> RunFolder {
         let manifest = try RunManifest.read(directory: directory)
         let configPath = directory + "/config.json"
         guard let configData = FileManager.default.contents(atPath: configPath) else { throw .missing(path: configPath) }
@@ -74,7 +74,7 @@ public struct RunFolder: Sendable {
         }
         do {
             experiment = try ExperimentLoader.parse(configJSON, configPath: configPath, baseDirectory: base,
-                                                    hash: SHA256.hex(bytes: [UInt8](configData)), providers: providers)
+                                                    hash: SHA256.hex(bytes: [UInt8](configData)), catalog: catalog)
         } catch { throw .corrupt(path: configPath, reason: error.description) }
         var asRun = experiment
         asRun.configPath = original

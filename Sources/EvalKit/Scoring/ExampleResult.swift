@@ -2,7 +2,8 @@
     /// (a large run writes 100,000 of them); run.json's `results_schema` says which layout they have.
 public struct ExampleResult: Sendable, Equatable {
     /// The layout of results.jsonl lines this evalkit writes and reads (run.json's `results_schema`).
-    public static let schema = 1
+    /// 2 added `score`; a line of layout 1 scores 1 when `correct`, else 0.
+    public static let schema = 2
 
     // Stored properties in this order so each Bool fills the byte after an optional number (large runs
     // hold 100,000 results).
@@ -13,7 +14,8 @@ public struct ExampleResult: Sendable, Equatable {
     public var target: String
     /// The model's raw output; nil when the call failed.
     public var output: String?
-    /// The label read from the output; nil for an invalid output or a failed call.
+    /// The answer the scorer read from the output (for classification, the label); nil for an invalid
+    /// output or a failed call.
     public var label: String?
     /// Why the call failed; nil when it succeeded.
     public var error: String?
@@ -26,7 +28,8 @@ public struct ExampleResult: Sendable, Equatable {
     /// With likelihood scoring: each label's probability.
     public var labelProbabilities: [String: Double]? = nil
     public var inputTokens: Int?
-    public var correct: Bool
+    /// The scorer's score in [0, 1]: 1 for a right answer, 0 for a wrong one or a failed call.
+    public var score: Double
     public var outputTokens: Int?
     /// True when token counts are estimated (≈ 4 characters per token) because the server sent none.
     public var tokensEstimated: Bool
@@ -40,8 +43,14 @@ public struct ExampleResult: Sendable, Equatable {
                 outputTokens: Int? = nil, tokensEstimated: Bool = false, costUSD: Double? = nil, error: String? = nil) {
         self.candidate = candidate; self.model = model; self.prompt = prompt; self.exampleID = exampleID
         self.repeatIndex = repeatIndex; self.target = target; self.output = output; self.label = label
-        self.correct = correct; self.latencyMs = latencyMs; self.inputTokens = inputTokens
+        self.score = correct ? 1 : 0; self.latencyMs = latencyMs; self.inputTokens = inputTokens
         self.outputTokens = outputTokens; self.tokensEstimated = tokensEstimated; self.costUSD = costUSD; self.error = error
+    }
+
+    /// True for a full score: right, for a right-or-wrong scorer.
+    public var correct: Bool {
+        get { score >= 1 }
+        set { score = newValue ? 1 : 0 }
     }
 
     /// True when the model answered (whether or not a label could be read).
@@ -49,11 +58,12 @@ public struct ExampleResult: Sendable, Equatable {
     /// True when the model answered but no label could be read.
     public var invalid: Bool { error == nil && label == nil }
 
-    /// The result as results.jsonl keeps it: latency to the microsecond and label probabilities to 1e-6
-    /// (cost is written in full), so figures computed from it match those read back from the file.
+    /// The result as results.jsonl keeps it: latency to the microsecond, scores and label probabilities
+    /// to 1e-6 (cost is written in full), so figures computed from it match those read back from the file.
     public func rounded() -> ExampleResult {
         var copy = self
         copy.latencyMs = Self.roundLatency(latencyMs)
+        copy.score = Self.roundProbability(score)
         copy.labelProbabilities = labelProbabilities?.mapValues(Self.roundProbability)
         return copy
     }
@@ -68,7 +78,7 @@ public struct ExampleResult: Sendable, Equatable {
             ("candidate", .string(candidate)), ("model", .string(model)), ("prompt", prompt.map(JSON.string) ?? .null),
             ("example_id", .string(exampleID)), ("repeat", .number(Double(repeatIndex))), ("target", .string(target)),
             ("output", output.map(JSON.string) ?? .null), ("label", label.map(JSON.string) ?? .null),
-            ("correct", .bool(correct)), ("latency_ms", .number(Self.roundLatency(latencyMs))),
+            ("correct", .bool(correct)), ("score", .number(Self.roundProbability(score))), ("latency_ms", .number(Self.roundLatency(latencyMs))),
             ("input_tokens", optionalInt(inputTokens)), ("output_tokens", optionalInt(outputTokens)),
             ("tokens_estimated", .bool(tokensEstimated)), ("cost_usd", costUSD.map(JSON.number) ?? .null),
             ("error", error.map(JSON.string) ?? .null), ("attempts", .number(Double(attempts))), ("cached", .bool(cached)),
@@ -93,6 +103,10 @@ public struct ExampleResult: Sendable, Equatable {
                   inputTokens: json["input_tokens"]?.countValue, outputTokens: json["output_tokens"]?.countValue,
                   tokensEstimated: json["tokens_estimated"]?.boolValue ?? false, costUSD: json["cost_usd"]?.numberValue,
                   error: json["error"]?.stringValue)
+        if let value = json["score"], !value.isNull {
+            guard let score = value.numberValue, score >= 0, score <= 1 else { return nil }
+            self.score = score
+        }
         attempts = json["attempts"]?.countValue ?? 1
         cached = json["cached"]?.boolValue ?? false
         labelProbabilities = ModelResponse.probabilities(from: json["label_probabilities"])

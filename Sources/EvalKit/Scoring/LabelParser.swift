@@ -1,7 +1,7 @@
 import Foundation
 
 /// Reads a label from a model's free-text output, as the task or prompt says.
-public struct LabelParser {
+public struct LabelParser: Sendable {
     public let labels: [String]
     public let parsing: LabelParsing
     /// Lowercased label or synonym → canonical label.

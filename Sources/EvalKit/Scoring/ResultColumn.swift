@@ -1,5 +1,5 @@
-/// One candidate's results, held compactly: 64 bytes a result where an `ExampleResult` takes
-/// 208, because names, labels and outputs that repeat are stored once and numbers in their own
+/// One candidate's results, held compactly: 72 bytes a result where an `ExampleResult` takes
+/// 216, because names, labels and outputs that repeat are stored once and numbers in their own
 /// width. Runs of 100,000 results stay small in memory. Reads back as `ExampleResult` values.
 public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, ExpressibleByArrayLiteral {
     /// One result; string fields are indices into `strings` (-1 for nil).
@@ -15,8 +15,9 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
         var flags: UInt8
         var latencyMs: Double
         var costUSD: Double
+        var score: Double
 
-        static let correct: UInt8 = 1, estimated: UInt8 = 2, cached: UInt8 = 4, hasCost: UInt8 = 8
+        static let estimated: UInt8 = 2, cached: UInt8 = 4, hasCost: UInt8 = 8
     }
 
     private var rows: [Row] = []
@@ -43,9 +44,10 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
         var result = ExampleResult(
             candidate: identity.candidate, model: identity.model, prompt: identity.prompt, exampleID: row.exampleID,
             repeatIndex: Int(row.repeatIndex), target: string(row.target) ?? "", output: string(row.output), label: string(row.label),
-            correct: row.flags & Row.correct != 0, latencyMs: row.latencyMs,
+            correct: false, latencyMs: row.latencyMs,
             inputTokens: row.inputTokens < 0 ? nil : Int(row.inputTokens), outputTokens: row.outputTokens < 0 ? nil : Int(row.outputTokens),
             tokensEstimated: row.flags & Row.estimated != 0, costUSD: row.flags & Row.hasCost != 0 ? row.costUSD : nil, error: string(row.error))
+        result.score = row.score
         result.attempts = Int(row.attempts)
         result.cached = row.flags & Row.cached != 0
         result.labelProbabilities = probabilities[position]
@@ -56,7 +58,6 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
 
     public mutating func append(_ r: ExampleResult) {
         var flags: UInt8 = 0
-        if r.correct { flags |= Row.correct }
         if r.tokensEstimated { flags |= Row.estimated }
         if r.cached { flags |= Row.cached }
         if r.costUSD != nil { flags |= Row.hasCost }
@@ -70,7 +71,7 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
                         target: intern(r.target), output: intern(r.output), label: intern(r.label), error: intern(r.error),
                         inputTokens: r.inputTokens.map(Self.clamped) ?? -1, outputTokens: r.outputTokens.map(Self.clamped) ?? -1,
                         repeatIndex: UInt16(clamping: r.repeatIndex), attempts: UInt8(clamping: r.attempts), flags: flags,
-                        latencyMs: r.latencyMs, costUSD: r.costUSD ?? 0))
+                        latencyMs: r.latencyMs, costUSD: r.costUSD ?? 0, score: r.score))
     }
 
     /// Sorts in place into the canonical order (example id, then repeat).

@@ -1,0 +1,38 @@
+/// The providers and scorers a config may name, each with the function that reads its options. The
+/// standard one is `Catalog.standard`; `adding` makes one with another provider or scorer.
+public struct Catalog: Sendable {
+    /// Reads a model's "options" object found at JSON path `path`: the options, or nil when they cannot be
+    /// used, and every problem found.
+    public typealias ProviderReader = @Sendable (_ options: JSON, _ path: String) -> (options: (any ProviderOptions)?, issues: [ConfigIssue])
+    /// Reads "task.scorer" found at JSON path `path` (its object without "type"; empty when the config
+    /// gave only a name) for a task with `labels`.
+    public typealias ScorerReader = @Sendable (_ options: JSON, _ path: String, _ labels: [String]) -> (options: (any ScorerOptions)?, issues: [ConfigIssue])
+
+    /// The provider names, in the order they were added.
+    public private(set) var providerNames: [String] = []
+    /// The scorer names, in the order they were added.
+    public private(set) var scorerNames: [String] = []
+    private var providerReaders: [String: ProviderReader] = [:]
+    private var scorerReaders: [String: ScorerReader] = [:]
+
+    public init() {}
+
+    /// This catalog with provider `name` read by `reader` (replacing a provider of that name).
+    public func addingProvider(_ name: String, reader: @escaping ProviderReader) -> Catalog {
+        var copy = self
+        if copy.providerReaders[name] == nil { copy.providerNames.append(name) }
+        copy.providerReaders[name] = reader
+        return copy
+    }
+
+    /// This catalog with scorer `name` read by `reader` (replacing a scorer of that name).
+    public func addingScorer(_ name: String, reader: @escaping ScorerReader) -> Catalog {
+        var copy = self
+        if copy.scorerReaders[name] == nil { copy.scorerNames.append(name) }
+        copy.scorerReaders[name] = reader
+        return copy
+    }
+
+    func providerReader(_ name: String) -> ProviderReader? { providerReaders[name] }
+    func scorerReader(_ name: String) -> ScorerReader? { scorerReaders[name] }
+}
