@@ -23,7 +23,9 @@ import Testing
         let experiment = try Fixtures.experiment(Self.validConfig, in: dir)
         #expect(experiment.name == "demo")
         #expect(experiment.candidates.map(\.id) == ["big:plain", "big:terse", "clf"])
-        #expect(experiment.model("big")?.pricing?.basis == .perToken(inputPerMillion: 0.15, outputPerMillion: 0.6))
+        // Per-token prices without a "model" are the api cost model.
+        let api = try #require(experiment.model("big")?.pricing?.model as? APIPricing)
+        #expect(api.inputPerMillion == 0.15 && api.outputPerMillion == 0.6 && api.cachedInputPerMillion == nil)
         #expect(experiment.resolve("train.jsonl") == dir + "/train.jsonl")
         #expect(experiment.configHash.count == 64)
     }

@@ -44,15 +44,18 @@ import Testing
     }
 
     @Test func tokenAndHourlyCostArithmetic() {
-        let perToken = Pricing(basis: .perToken(inputPerMillion: 2.5, outputPerMillion: 10), source: nil, date: nil)
+        let perToken = APIPricing(inputPerMillion: 2.5, outputPerMillion: 10, cachedInputPerMillion: 1.25)
         // 1,000 input tokens at $2.50/M + 200 output at $10/M = 0.0025 + 0.002.
-        let tokenCost = CostModel.cost(pricing: perToken, inputTokens: 1000, outputTokens: 200, latencyMs: 999, concurrency: 1)
+        let tokenCost = perToken.requestCost(RequestUsage(inputTokens: 1000, outputTokens: 200, latencyMs: 999))
         #expect(abs((tokenCost ?? 0) - 0.0045) < 1e-15)
-        let hourly = Pricing(basis: .perHour(3.6), source: nil, date: nil)
-        // $3.60/h is $0.001/s; 500 ms on a machine serving 2 at once is 0.25 s of it.
-        let hourlyCost = CostModel.cost(pricing: hourly, inputTokens: nil, outputTokens: nil, latencyMs: 500, concurrency: 2)
-        #expect(abs((hourlyCost ?? 0) - 0.00025) < 1e-15)
-        #expect(CostModel.cost(pricing: nil, inputTokens: 1, outputTokens: 1, latencyMs: 1, concurrency: 1) == nil)
+        // 400 of the 1,000 input tokens from the prompt cache at $1.25/M: 600 × 2.5 + 400 × 1.25 + 200 × 10 per million.
+        let cachedCost = perToken.requestCost(RequestUsage(inputTokens: 1000, cachedInputTokens: 400, outputTokens: 200))
+        #expect(abs((cachedCost ?? 0) - 0.004) < 1e-15)
+        let hourly = ServerlessPricing(perHour: 3.6, perRequest: 0.0001)
+        // $3.60/h is $0.001/s; 500 ms on a machine serving 2 at once is 0.25 s of it, plus the fee.
+        let hourlyCost = hourly.requestCost(RequestUsage(latencyMs: 500, concurrency: 2))
+        #expect(abs((hourlyCost ?? 0) - 0.00035) < 1e-15)
+        #expect(DedicatedPricing(perHour: 1).requestCost(RequestUsage(latencyMs: 500)) == nil)
 
         let results = [result("a", "a", cost: 0.001), result("a", "a", cost: 0.003)]
         let m = MetricsCalculator.metrics(candidate: "c", model: "m", prompt: nil, role: .small, labels: ["a"], results: results)
@@ -87,5 +90,47 @@ import Testing
         // The probabilities moved with their row (row9 sorts last).
         #expect(column.last?.exampleID == "row9" && column.last?.labelProbabilities == answered.labelProbabilities)
         #expect(column.first(where: { $0.exampleID == "row1" && $0.repeatIndex == 0 })?.labelProbabilities == nil)
+    }
+
+    @Test func dedicatedAndServerlessMonthlyCostsByHand() throws {
+        // One instance serves 2 requests/s. 10M requests a month average 10,000,000 ÷ (730 × 3,600) = 3.805 requests/s;
+        // with a peak factor of 3 that is 11.42/s: ⌈11.42 ÷ 2⌉ = 6 instances × $0.50/h × 730 h = $2,190.
+        let dedicated = DedicatedPricing(perHour: 0.5, minInstances: 1, peakFactor: 3)
+        let capacity = Capacity(requestsPerSecond: 2, concurrency: 4, source: .probe)
+        let measured = CostMeasurements(meanRequestCostUSD: nil, capacity: capacity)
+        #expect(dedicated.instances(volume: 10_000_000, capacity: 2) == 6)
+        #expect(dedicated.monthly(volume: 10_000_000, measured: measured).usd == 2190)
+        // A quiet month still pays for min_instances, always on.
+        #expect(DedicatedPricing(perHour: 0.5, minInstances: 2).monthly(volume: 10, measured: measured).usd == 730)
+        #expect(DedicatedPricing(perHour: 0.5, minInstances: 0).monthly(volume: 0, measured: measured).usd == 0)
+        // Without a measured throughput the cost is unknown, and says why.
+        let unknown = dedicated.monthly(volume: 1000, measured: CostMeasurements())
+        #expect(unknown.usd == nil && unknown.basis.contains("throughput not measured"))
+        // Serverless: the mean measured request cost × the volume. 0.25 s busy of a $3.60/h machine = $0.00025.
+        let serverless = ServerlessPricing(perHour: 3.6)
+        #expect(abs((serverless.monthly(volume: 10_000_000, measured: CostMeasurements(meanRequestCostUSD: 0.00025)).usd ?? 0) - 2500) < 1e-9)
+        #expect(serverless.linearRate(CostMeasurements(meanRequestCostUSD: 0.00025)) == 0.00025 && dedicated.linearRate(measured) == nil)
+    }
+
+    @Test func breakEvenFindsTheStepOfADedicatedMachine() throws {
+        // The reference: an API at $0.001 a request. The candidate: one $1/h machine (730 $ a month) serving 1 request/s,
+        // 2,628,000 requests a month at peak factor 1. Over 1 month they cost the same at 730,000 requests: cheaper above.
+        let api = HorizonCost(model: APIPricing(inputPerMillion: 1, outputPerMillion: 1), measured: CostMeasurements(meanRequestCostUSD: 0.001), months: 1)
+        let machine = HorizonCost(model: DedicatedPricing(perHour: 1),
+                                  measured: CostMeasurements(capacity: Capacity(requestsPerSecond: 1, concurrency: 1, source: .probe)), months: 1)
+        guard case .above(let volume) = DecisionAnalyzer.breakEven(machine, api, volume: 1_000_000) else {
+            Issue.record("expected a volume above which the machine is cheaper"); return
+        }
+        #expect(abs(volume - 730_000) <= 1)
+        // The other way round: the API is the cheaper one below the same volume.
+        guard case .below(let back) = DecisionAnalyzer.breakEven(api, machine, volume: 1_000_000) else {
+            Issue.record("expected a volume below which the API is cheaper"); return
+        }
+        #expect(abs(back - 730_000) <= 1)
+        // With a one-time cost of $365 for the machine the crossing moves to 1,095,000 requests.
+        var trained = machine
+        trained.oneTime = 365
+        guard case .above(let later) = DecisionAnalyzer.breakEven(trained, api, volume: 1_000_000) else { Issue.record("no crossing"); return }
+        #expect(abs(later - 1_095_000) <= 1)
     }
 }

@@ -26,6 +26,8 @@ public struct CandidateMetrics: Sendable, Equatable {
     public var invalidRate: Double?
     public var latencyP50Ms: Double?
     public var latencyP95Ms: Double?
+    /// Mean latency of the answered requests: what throughput is estimated from.
+    public var latencyMeanMs: Double? = nil
     public var meanInputTokens: Double?
     public var meanOutputTokens: Double?
     /// True when any token count was estimated rather than reported by the server.
@@ -89,6 +91,7 @@ public enum MetricsCalculator {
             firstError: results.first(where: { $0.error != nil })?.error,
             cachedAnswers: cachedAnswers, attempts: attempts, recordedAttempts: attempts)
         metrics.binaryScores = binary
+        metrics.latencyMeanMs = mean(latencies)
         return metrics
     }
 

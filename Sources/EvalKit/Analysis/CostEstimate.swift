@@ -45,13 +45,15 @@ public enum CostEstimator {
             let maxOutput = (model?.provider.maxOutputTokens ?? 0) * requests
             var cost: Double? = nil
             var note: String
-            switch model?.pricing?.basis {
-            case let .perToken(inputPrice, outputPrice)?:
-                cost = (Double(input) * inputPrice + Double(maxOutput) * outputPrice) / 1_000_000
-                note = "estimated input tokens, output at max_tokens (an upper bound)"
-            case .perHour?:
-                note = "self-hosted: cost follows from measured latency, not estimated"
-            case nil:
+            if let pricing = model?.pricing?.model {
+                if pricing.followsLatency {
+                    note = "\(pricing.name): cost follows from measured time, not estimated"
+                } else {
+                    // Prices are linear in tokens, so the run's total prices like one request of all its tokens.
+                    cost = pricing.requestCost(RequestUsage(inputTokens: input, outputTokens: maxOutput))
+                    note = "estimated input tokens at the full input price, output at max_tokens (an upper bound)"
+                }
+            } else {
                 note = "no pricing given"
             }
             return CandidateEstimate(candidate: candidate.id, requests: requests, estimatedInputTokens: input,

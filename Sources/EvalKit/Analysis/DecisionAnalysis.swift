@@ -96,7 +96,13 @@ public struct CandidateAssessment: Sendable {
     public var comparison: PairedComparison?
     /// Nil for the reference itself and for candidates that share no example with it.
     public var nonInferiority: NonInferiorityTest?
+    /// Monthly cost ÷ monthly requests at the policy's volume (for per-request prices, the mean
+    /// measured cost of a request); nil when the cost is unknown.
     public var costPerRequestUSD: Double?
+    /// How the monthly cost was reached, or why it is unknown.
+    public var monthlyCostBasis: String = ""
+    /// One instance's throughput, where the cost model rests on it (dedicated).
+    public var capacity: Capacity? = nil
     public var oneTimeCostUSD: Double
     /// Where the one-time cost came from (config, measured training time, none).
     public var oneTimeCostSource: String
@@ -111,6 +117,8 @@ public struct CandidateAssessment: Sendable {
     public var recommended: Bool
 
     public var id: String { metrics.candidate }
+    /// Cost of 1,000 requests at the policy's monthly volume; nil when the cost is unknown.
+    public var costPer1kUSD: Double? { costPerRequestUSD.map { $0 * 1000 } }
 }
 
 /// The recommendation.
@@ -150,8 +158,10 @@ public struct DecisionAnalysis: Sendable {
 /// Computes the decision from per-example results, the metrics and the policy. Nothing depends on the
 /// order of the candidates in the config or on a random seed: ties are broken by the rules below.
 public enum DecisionAnalyzer {
+    /// `capacities`: one instance's throughput per candidate as the capacity probe measured it; a candidate
+    /// without one has it estimated from the accuracy pass.
     public static func analyze(experiment: Experiment, metrics: [CandidateMetrics], results: [some Collection<ExampleResult>],
-                               trainingSeconds: [String: Double]) -> DecisionAnalysis {
+                               trainingSeconds: [String: Double], capacities: [String: Capacity] = [:]) -> DecisionAnalysis {
         let policy = experiment.decision
         let measured = metrics.indices.filter { metrics[$0].requests > 0 && metrics[$0].answered > 0 }
         let (referenceIndex, reason) = chooseReference(experiment: experiment, metrics: metrics, answered: measured)
@@ -176,23 +186,23 @@ public enum DecisionAnalyzer {
         }
 
         let z = Statistics.normalQuantile(1 - policy.alpha / 2)
-        let referenceCost = referenceIndex.map { costs(metrics[$0], experiment: experiment, trainingSeconds: trainingSeconds, policy: policy) }
+        let referenceCost = referenceIndex.map { costs(metrics[$0], experiment: experiment, trainingSeconds: trainingSeconds, capacities: capacities) }
         var assessments: [CandidateAssessment] = metrics.indices.map { i in
             let m = metrics[i]
             let interval = accuracyInterval(m, results[i], alpha: policy.alpha, z: z)
-            let cost = costs(m, experiment: experiment, trainingSeconds: trainingSeconds, policy: policy)
-            let failures = requirementFailures(m, low: interval?.low, policy: policy)
+            let cost = costs(m, experiment: experiment, trainingSeconds: trainingSeconds, capacities: capacities)
+            let failures = requirementFailures(m, low: interval?.low, costPer1k: cost.perRequest.map { $0 * 1000 }, unknownCost: cost.basis, policy: policy)
             let nonInferior: Bool? = i == referenceIndex ? true : tests[i].map { $0.status == .shown }
             let breakEven: BreakEven
             if i == referenceIndex { breakEven = .notApplicable } else if let rc = referenceCost {
-                breakEven = Self.breakEven(oneTime: cost.oneTime, perRequest: cost.perRequest, referenceOneTime: rc.oneTime,
-                                           referencePerRequest: rc.perRequest, months: policy.horizonMonths)
+                breakEven = cost.curve.flatMap { c in rc.curve.map { Self.breakEven(c, $0, volume: policy.monthlyRequests) } } ?? .notApplicable
             } else { breakEven = .notApplicable }
             return CandidateAssessment(
                 metrics: m, accuracyLow: interval?.low, accuracyHigh: interval?.high,
                 consistency: consistency(results[i], repeats: experiment.run.repeats),
                 repeatAccuracies: repeatAccuracies(results[i], repeats: experiment.run.repeats),
-                comparison: comparisons[i], nonInferiority: tests[i], costPerRequestUSD: cost.perRequest, oneTimeCostUSD: cost.oneTime,
+                comparison: comparisons[i], nonInferiority: tests[i], costPerRequestUSD: cost.perRequest, monthlyCostBasis: cost.basis,
+                capacity: cost.capacity, oneTimeCostUSD: cost.oneTime,
                 oneTimeCostSource: cost.source, monthlyCostUSD: cost.monthly, horizonCostUSD: cost.horizon, breakEven: breakEven,
                 requirementFailures: failures, nonInferior: nonInferior,
                 qualifies: m.answered > 0 && failures.isEmpty && nonInferior == true, recommended: false)
@@ -378,21 +388,43 @@ public enum DecisionAnalyzer {
         return out.sorted { $0.candidate < $1.candidate }
     }
 
+    /// A candidate's costs at the policy's volume, and the cost model and measurements behind them.
     struct Costs {
         var perRequest: Double?
         var oneTime: Double
         var source: String
         var monthly: Double?
         var horizon: Double?
+        var basis: String
+        var capacity: Capacity?
+        /// The cost at any volume; nil without pricing.
+        var curve: HorizonCost?
     }
 
-    static func costs(_ m: CandidateMetrics, experiment: Experiment, trainingSeconds: [String: Double], policy: DecisionPolicy) -> Costs {
+    static func costs(_ m: CandidateMetrics, experiment: Experiment, trainingSeconds: [String: Double], capacities: [String: Capacity]) -> Costs {
+        let policy = experiment.decision
         let model = experiment.model(m.model)
         let (oneTime, source) = oneTimeCost(model, trainingSeconds: trainingSeconds[m.model])
-        let perRequest = m.costPer1kUSD.map { $0 / 1000 }
-        let monthly = perRequest.map { $0 * policy.monthlyRequests }
-        return Costs(perRequest: perRequest, oneTime: oneTime, source: source, monthly: monthly,
-                     horizon: monthly.map { oneTime + $0 * policy.horizonMonths })
+        let measured = CostMeasurements(meanRequestCostUSD: m.costPer1kUSD.map { $0 / 1000 },
+                                        capacity: capacities[m.candidate] ?? estimatedCapacity(m, model: model))
+        guard let kind = model?.pricing?.model as? any CostModelKind else {
+            return Costs(perRequest: nil, oneTime: oneTime, source: source, monthly: nil, horizon: nil, basis: "no pricing given", capacity: nil, curve: nil)
+        }
+        let figure = kind.monthly(volume: policy.monthlyRequests, measured: measured)
+        let perRequest = kind.linearRate(measured) ?? figure.usd.map { $0 / max(1, policy.monthlyRequests) }
+        return Costs(perRequest: perRequest, oneTime: oneTime, source: source, monthly: figure.usd,
+                     horizon: figure.usd.map { oneTime + $0 * policy.horizonMonths }, basis: figure.basis,
+                     capacity: kind.linearRate(measured) == nil ? measured.capacity : nil,
+                     curve: HorizonCost(model: kind, measured: measured, oneTime: oneTime, months: policy.horizonMonths))
+    }
+
+    /// One instance's throughput as the accuracy pass saw it: requests in flight ÷ mean latency of the
+    /// answered requests (with requests queued at a server that serves one at a time, latency grows
+    /// with them, so the figure stays that server's rate).
+    static func estimatedCapacity(_ m: CandidateMetrics, model: ModelSpec?) -> Capacity? {
+        guard let mean = m.latencyMeanMs, mean > 0, let model else { return nil }
+        let inFlight = model.provider.answersOneAtATime ? 1 : model.concurrency
+        return Capacity(requestsPerSecond: Double(inFlight) / (mean / 1000), concurrency: inFlight, source: .accuracyPass)
     }
 
     /// A model's one-time cost: from the config, else measured training time at its hourly price.
@@ -408,10 +440,45 @@ public enum DecisionAnalyzer {
             if !origin.isEmpty { source += " (\(origin))" }
             return (ft.usd, source)
         }
-        if let seconds = trainingSeconds, case .perHour(let hourly)? = model?.pricing?.basis {
+        if let seconds = trainingSeconds, let hourly = model?.pricing?.model.hourlyPrice {
             return (seconds / 3600 * hourly, "measured training time \(Format.fixed(seconds, digits: 2)) s × $\(JSON.formatNumber(hourly))/h")
         }
         return (0, "none")
+    }
+
+    /// Where `candidate`'s total over the horizon crosses `reference`'s: solved exactly when both cost the
+    /// same per request at any volume, else found on the costs' own curves (instances are whole, so a
+    /// dedicated model's cost rises in steps): the crossing nearest the policy's `volume`, to 1 request.
+    public static func breakEven(_ candidate: HorizonCost, _ reference: HorizonCost, volume: Double) -> BreakEven {
+        if let c = candidate.model.linearRate(candidate.measured), let r = reference.model.linearRate(reference.measured) {
+            return breakEven(oneTime: candidate.oneTime, perRequest: c, referenceOneTime: reference.oneTime, referencePerRequest: r,
+                             months: candidate.months)
+        }
+        func gap(_ v: Double) -> Double? {
+            guard let x = candidate.total(volume: v), let y = reference.total(volume: v) else { return nil }
+            return x - y
+        }
+        // Volumes from 1 to 10¹² requests a month, 50 a decade, and the policy's own.
+        let grid = ((0...600).map { pow(10, Double($0) / 50) } + [volume]).sorted()
+        var signs: [(volume: Double, cheaper: Bool)] = []
+        for v in grid {
+            guard let g = gap(v) else { return .notApplicable }
+            signs.append((v, g < 0))
+        }
+        if signs.allSatisfy(\.cheaper) { return .always }
+        if !signs.contains(where: \.cheaper) { return .never }
+        // Each change of sign between neighbouring volumes, narrowed to one request by bisection.
+        var crossings: [(volume: Double, cheaperAbove: Bool)] = []
+        for k in 1..<signs.count where signs[k].cheaper != signs[k - 1].cheaper {
+            var low = signs[k - 1].volume, high = signs[k].volume
+            while high - low > 1 {
+                let mid = (low + high) / 2
+                if ((gap(mid) ?? 0) < 0) == signs[k - 1].cheaper { low = mid } else { high = mid }
+            }
+            crossings.append((high, signs[k].cheaper))
+        }
+        guard let nearest = crossings.min(by: { abs(log($0.volume / volume)) < abs(log($1.volume / volume)) }) else { return .notApplicable }
+        return nearest.cheaperAbove ? .above(nearest.volume) : .below(nearest.volume)
     }
 
     /// Solves oneTime + V·months·perRequest = referenceOneTime + V·months·referencePerRequest for V.
@@ -430,7 +497,7 @@ public enum DecisionAnalyzer {
         return fixedGap < 0 ? .always : .never
     }
 
-    static func requirementFailures(_ m: CandidateMetrics, low: Double?, policy: DecisionPolicy) -> [String] {
+    static func requirementFailures(_ m: CandidateMetrics, low: Double?, costPer1k: Double?, unknownCost: String, policy: DecisionPolicy) -> [String] {
         guard m.answered > 0 else { return ["no answers (\(m.firstError ?? "every request failed"))"] }
         var failures: [String] = []
         if let min = policy.minAccuracy, let accuracy = m.accuracy {
@@ -447,10 +514,10 @@ public enum DecisionAnalyzer {
             failures.append("p95 latency \(Format.fixed(p95, digits: 1)) ms exceeds \(Format.fixed(max, digits: 1)) ms by \(Format.fixed(p95 - max, digits: 1)) ms")
         }
         if let max = policy.maxCostPer1kUSD {
-            if let cost = m.costPer1kUSD {
+            if let cost = costPer1k {
                 if cost > max { failures.append("cost \(Format.usd(cost)) per 1k requests exceeds \(Format.usd(max)) by \(Format.usd(cost - max))") }
             } else {
-                failures.append("cost per 1k requests is unknown (no pricing), so the cost limit \(Format.usd(max)) cannot be checked")
+                failures.append("cost per 1k requests is unknown (\(unknownCost)), so the cost limit \(Format.usd(max)) cannot be checked")
             }
         }
         if m.errorRate > policy.maxErrorRate {

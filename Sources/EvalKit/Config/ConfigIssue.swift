@@ -153,3 +153,11 @@ struct ObjectReader {
         return s
     }
 }
+
+/// Runs `body` on an options object as an `ObjectReader`, collecting its issues.
+func readOptions<T>(_ options: JSON, path: String, _ body: (ObjectReader, inout IssueCollector) -> T?) -> (options: T?, issues: [ConfigIssue]) {
+    var issues = IssueCollector()
+    guard let reader = ObjectReader(options, path: path, issues: &issues) else { return (nil, issues.issues) }
+    let read = body(reader, &issues)
+    return (read, issues.issues)
+}

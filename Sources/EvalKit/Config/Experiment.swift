@@ -236,23 +236,6 @@ public struct RequestLimits: Sendable, Equatable {
     public init() {}
 }
 
-/// What a model costs, with where the price came from.
-public struct Pricing: Sendable, Equatable {
-    public enum Basis: Sendable, Equatable {
-        /// USD per million input and output tokens.
-        case perToken(inputPerMillion: Double, outputPerMillion: Double)
-        /// USD per hour of a self-hosted machine; cost per request follows from latency and concurrency.
-        case perHour(Double)
-    }
-    public var basis: Basis
-    public var source: String?
-    public var date: String?
-
-    public init(basis: Basis, source: String? = nil, date: String? = nil) {
-        self.basis = basis; self.source = source; self.date = date
-    }
-}
-
 /// One (model, prompt) pair evaluated on the test split.
 public struct CandidateSpec: Sendable, Equatable {
     public var modelID: String

@@ -344,7 +344,7 @@ public enum ExperimentLoader {
                 for problem in problems { issues.add(problem) }
                 provider = options
             }
-            let pricing = readPricing(m["pricing"], path: m.childPath("pricing"), issues: &issues)
+            let pricing = readPricing(m["pricing"], path: m.childPath("pricing"), catalog: catalog, issues: &issues)
             let concurrency = m.integer("concurrency", minimum: 1, issues: &issues)
             if let concurrency, concurrency > 1, let provider, provider.answersOneAtATime {
                 issues.add(ConfigIssue(path: m.childPath("concurrency"), expected: "1 for a \(provider.name) model (it answers one request at a time)",
@@ -373,22 +373,26 @@ public enum ExperimentLoader {
         return models
     }
 
-    static func readPricing(_ value: JSON?, path: String, issues: inout IssueCollector) -> Pricing? {
-        guard let p = ObjectReader(value, path: path, issues: &issues, required: false) else { return nil }
-        p.rejectUnknownKeys(["input_per_million", "output_per_million", "per_hour", "source", "date"], issues: &issues)
-        let price = "a price in USD ≥ 0"
-        let input = p.number("input_per_million", range: 0...1e9, rangeText: price, issues: &issues)
-        let output = p.number("output_per_million", range: 0...1e9, rangeText: price, issues: &issues)
-        let hourly = p.number("per_hour", range: 0...1e9, rangeText: price, issues: &issues)
-        let basis: Pricing.Basis
-        switch (input, output, hourly) {
-        case let (i?, o?, nil): basis = .perToken(inputPerMillion: i, outputPerMillion: o)
-        case let (nil, nil, h?): basis = .perHour(h)
-        default:
-            issues.add(ConfigIssue(path: path, expected: "either input_per_million and output_per_million, or per_hour"))
+    /// "pricing": `{"model": name, …its prices, "source", "date"}`. Without "model", per-token prices are
+    /// "api" and a price per hour "serverless" (how configs written before cost models were read).
+    static func readPricing(_ value: JSON?, path: String, catalog: Catalog, issues: inout IssueCollector) -> Pricing? {
+        guard let p = ObjectReader(value, path: path, issues: &issues, required: false), case .object(let members)? = value else { return nil }
+        let source = p.string("source", issues: &issues), date = p.string("date", issues: &issues)
+        let name: String
+        if let given = p.oneOf("model", catalog.costModelNames, issues: &issues) {
+            name = given
+        } else if p["model"] != nil {
+            return nil
+        } else {
+            name = p["per_hour"] != nil ? "serverless" : "api"
+        }
+        guard let read = catalog.costModelReader(name) else {
+            issues.add(ConfigIssue(path: p.childPath("model"), expected: "one of " + catalog.costModelNames.joined(separator: ", ")))
             return nil
         }
-        return Pricing(basis: basis, source: p.string("source", issues: &issues), date: p.string("date", issues: &issues))
+        let (model, problems) = read(.object(members.filter { !["model", "source", "date"].contains($0.0) }), path)
+        for problem in problems { issues.add(problem) }
+        return model.map { Pricing(model: $0, source: source, date: date) }
     }
 
     // MARK: candidates and run

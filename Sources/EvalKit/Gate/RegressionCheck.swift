@@ -98,8 +98,8 @@ public enum RegressionCheck {
             rows.append(latency)
             var cost = ratioRow(candidate: base.candidate, metric: "cost per 1k (USD)", base: base.number("cost_per_1k_usd"),
                                 now: now.number("cost_per_1k_usd"), limit: policy.maxCostRatio, noise: costNoisePer1kUSD, digits: 6)
-            if !speedEnvironment.isEmpty, case .perHour? = e.model(model)?.pricing?.basis {
-                ungate(&cost, because: speedEnvironment, what: "per-hour pricing makes cost follow latency")
+            if !speedEnvironment.isEmpty, e.model(model)?.pricing?.model.followsLatency == true {
+                ungate(&cost, because: speedEnvironment, what: "its cost model makes cost follow latency")
             }
             rows.append(cost)
             for (column, name) in [("macro_f1", "macro-F1"), ("invalid_rate", "invalid rate"), ("error_rate", "error rate")] {

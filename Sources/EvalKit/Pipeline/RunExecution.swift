@@ -276,6 +276,7 @@ struct CompletionScorer {
             result.score = score.value.isNaN ? 0 : min(1, max(0, score.value))
             if model?.provider.usesPrompts == true {
                 result.inputTokens = response.inputTokens
+                result.cachedInputTokens = response.cachedInputTokens
                 result.outputTokens = response.outputTokens
                 if response.inputTokens == nil || response.outputTokens == nil {
                     result.tokensEstimated = true
@@ -283,8 +284,9 @@ struct CompletionScorer {
                     if result.outputTokens == nil { result.outputTokens = Text.estimatedTokens(response.text) }
                 }
             }
-            result.costUSD = CostModel.cost(pricing: model?.pricing, inputTokens: result.inputTokens, outputTokens: result.outputTokens,
-                                            latencyMs: completion.latencyMs, concurrency: plan.concurrency[candidate.modelID] ?? 1)
+            result.costUSD = model?.pricing?.model.requestCost(RequestUsage(
+                inputTokens: result.inputTokens, cachedInputTokens: result.cachedInputTokens, outputTokens: result.outputTokens,
+                latencyMs: completion.latencyMs, concurrency: plan.concurrency[candidate.modelID] ?? 1))
 
         case .failure(let error):
             result.error = error.description

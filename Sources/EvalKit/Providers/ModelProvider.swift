@@ -20,6 +20,8 @@ public struct ModelResponse: Sendable, Equatable {
     /// Token counts as the server reported them; nil when it reported none.
     public var inputTokens: Int?
     public var outputTokens: Int?
+    /// Input tokens the provider served from its prompt cache (part of `inputTokens`); nil when it reported none.
+    public var cachedInputTokens: Int?
     /// With likelihood scoring: each label's probability as the prompt's continuation.
     public var labelProbabilities: [String: Double]?
     /// The server's build as it reported it with the answer (OpenAI's and llama.cpp's `system_fingerprint`).
@@ -32,11 +34,22 @@ public struct ModelResponse: Sendable, Equatable {
     }
 
     /// An answer with the token counts of its API's `usage` object: OpenAI names them prompt_tokens and
-    /// completion_tokens, Anthropic and evalkit's workers input_tokens and output_tokens.
+    /// completion_tokens (prompt-cache hits in prompt_tokens_details.cached_tokens, part of prompt_tokens),
+    /// Anthropic and evalkit's workers input_tokens and output_tokens (Anthropic counts prompt-cache reads
+    /// and writes apart from input_tokens, so they are added to it).
     init(text: String, usage: JSON?, openAINames: Bool, labelProbabilities: [String: Double]? = nil, systemFingerprint: String? = nil) {
-        self.init(text: text, inputTokens: usage?[openAINames ? "prompt_tokens" : "input_tokens"]?.countValue,
-                  outputTokens: usage?[openAINames ? "completion_tokens" : "output_tokens"]?.countValue,
+        var input = usage?[openAINames ? "prompt_tokens" : "input_tokens"]?.countValue
+        let cached: Int?
+        if openAINames {
+            cached = usage?["prompt_tokens_details"]?["cached_tokens"]?.countValue
+        } else {
+            cached = usage?["cache_read_input_tokens"]?.countValue
+            let written = usage?["cache_creation_input_tokens"]?.countValue ?? 0
+            if let counted = input { input = counted &+ (cached ?? 0) &+ written }
+        }
+        self.init(text: text, inputTokens: input, outputTokens: usage?[openAINames ? "completion_tokens" : "output_tokens"]?.countValue,
                   labelProbabilities: labelProbabilities, systemFingerprint: systemFingerprint)
+        cachedInputTokens = cached
     }
 
     /// Label probabilities as the run's files keep them: an object, labels in order (null when there are none).

@@ -84,13 +84,6 @@ func readTimeout(_ o: ObjectReader, issues: inout IssueCollector) -> Double {
     o.number("timeout_seconds", range: 0.001...86_400, rangeText: "seconds > 0", issues: &issues) ?? 60
 }
 
-/// Runs `body` on an options object as an `ObjectReader`, collecting its issues.
-func readOptions<T>(_ options: JSON, path: String, _ body: (ObjectReader, inout IssueCollector) -> T?) -> (options: T?, issues: [ConfigIssue]) {
-    var issues = IssueCollector()
-    guard let reader = ObjectReader(options, path: path, issues: &issues) else { return (nil, issues.issues) }
-    let read = body(reader, &issues)
-    return (read, issues.issues)
-}
 
 /// True for a URL on this machine (loopback): such a model shares the machine's CPU with the run.
 func isLoopbackURL(_ url: String) -> Bool {

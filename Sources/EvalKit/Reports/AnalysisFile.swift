@@ -3,7 +3,7 @@
 public enum AnalysisFile {
     public static let name = "analysis.json"
     /// Version of the layout; a reader refuses newer ones.
-    public static let schema = 1
+    public static let schema = 2
 
     /// The analysis as analysis.json holds it.
     public static func json(_ a: DecisionAnalysis) -> JSON {
@@ -60,7 +60,10 @@ public enum AnalysisFile {
             ("repeat_accuracies", .array(c.repeatAccuracies.map(JSON.number))),
             ("latency_p50_ms", number(m.latencyP50Ms)), ("latency_p95_ms", number(m.latencyP95Ms)),
             ("mean_input_tokens", number(m.meanInputTokens)), ("mean_output_tokens", number(m.meanOutputTokens)),
-            ("tokens_estimated", .bool(m.tokensEstimated)), ("cost_per_1k_usd", number(m.costPer1kUSD)),
+            ("tokens_estimated", .bool(m.tokensEstimated)), ("measured_cost_per_1k_usd", number(m.costPer1kUSD)),
+            ("cost_per_1k_usd", number(c.costPer1kUSD)), ("monthly_cost_basis", .string(c.monthlyCostBasis)),
+            ("capacity", c.capacity.map { .object([("requests_per_second", .number($0.requestsPerSecond)), ("concurrency", integer($0.concurrency)),
+                                                   ("source", .string($0.source.rawValue))]) } ?? .null),
             ("one_time_cost_usd", .number(c.oneTimeCostUSD)), ("one_time_cost_source", .string(c.oneTimeCostSource)),
             ("monthly_cost_usd", number(c.monthlyCostUSD)), ("horizon_cost_usd", number(c.horizonCostUSD)), ("break_even", breakEven),
             ("requirement_failures", .array(c.requirementFailures.map(JSON.string))),

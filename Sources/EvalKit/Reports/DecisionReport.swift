@@ -306,7 +306,7 @@ public enum DecisionReport {
             return [c.id, readMethod(c.metrics, s.experiment), Format.percent(m.accuracy), "\(Format.percent(c.accuracyLow))–\(Format.percent(c.accuracyHigh))",
                     consistencyText(c), Format.percent(m.invalidRate), "\(m.errors) / \(m.requests)",
                     tokens(m.meanInputTokens, m.tokensEstimated), tokens(m.meanOutputTokens, m.tokensEstimated),
-                    Format.usd(m.costPer1kUSD), ms(m.latencyP50Ms), ms(m.latencyP95Ms)]
+                    Format.usd(c.costPer1kUSD), ms(m.latencyP50Ms), ms(m.latencyP95Ms)]
         }, alignRight: Set(2...11))
         if let c = a.promptComparison {
             let best = a.assessment(c.candidate)
@@ -391,7 +391,7 @@ public enum DecisionReport {
             for comparison in comparisons {
                 guard let st = s.analysis.assessment(comparison.reference) else { continue }
                 let extraTokens = d.metrics.meanInputTokens.flatMap { x in st.metrics.meanInputTokens.map { x - $0 } }
-                let extraCost = d.metrics.costPer1kUSD.flatMap { x in st.metrics.costPer1kUSD.map { x - $0 } }
+                let extraCost = d.costPer1kUSD.flatMap { x in st.costPer1kUSD.map { x - $0 } }
                 rows.append([d.id, how, Format.percent(d.metrics.accuracy), "\(st.id) \(Format.percent(st.metrics.accuracy))",
                              points(comparison.difference) + " (\(points(comparison.low)) to \(points(comparison.high)))",
                              pValue(comparison.pValue),
@@ -425,7 +425,7 @@ public enum DecisionReport {
                     cmp.map { "\(points($0.low)) to \(points($0.high))" } ?? "–",
                     cmp.map { pValue($0.pValue) } ?? "–", cmp.map { pValue($0.pValueHolm) } ?? "–",
                     c.nonInferiority.map { "\($0.status.rawValue) (Holm p \(pValue($0.pValueHolm)))" } ?? (c.id == a.referenceID ? "reference" : "–"),
-                    ms(m.latencyP50Ms), ms(m.latencyP95Ms), Format.usd(m.costPer1kUSD), Format.usd(c.monthlyCostUSD),
+                    ms(m.latencyP50Ms), ms(m.latencyP95Ms), Format.usd(c.costPer1kUSD), Format.usd(c.monthlyCostUSD),
                     Format.usd(c.oneTimeCostUSD), Format.usd(c.horizonCostUSD), breakEvenCell(c.breakEven),
                     c.qualifies ? "yes" : "no"]
         }, alignRight: Set(2...15))
@@ -455,10 +455,13 @@ public enum DecisionReport {
             for c in failing { md += "- \(Markdown.cell(c.id)): " + reasons(c, p).map(Markdown.cell).joined(separator: "; ") + "\n" }
             md += "\n"
         }
+        md += "Monthly costs at \(Format.count(p.monthlyRequests)) requests: " + a.assessments.map {
+            "\(Markdown.cell($0.id)) \(Format.usd($0.monthlyCostUSD)) (\(Markdown.cell($0.monthlyCostBasis)))"
+        }.joined(separator: "; ") + ".\n\n"
         md += "One-time costs: " + a.assessments.map { "\(Markdown.cell($0.id)) \(Format.usd($0.oneTimeCostUSD)) (\(Markdown.cell($0.oneTimeCostSource)))" }
             .joined(separator: "; ") + ".\n\n"
         md += "![Accuracy against cost per 1,000 requests](\(accuracyCostFile))\n\n![p50 and p95 latency per candidate](\(latencyFile))\n\n"
-        let unplotted = a.assessments.filter { $0.metrics.answered > 0 && ($0.metrics.costPer1kUSD ?? 0) <= 0 }
+        let unplotted = a.assessments.filter { $0.metrics.answered > 0 && ($0.costPer1kUSD ?? 0) <= 0 }
         if !unplotted.isEmpty {
             md += "Not on the cost chart (no positive cost per request): " + unplotted.map { Markdown.cell($0.id) }.joined(separator: ", ") + ".\n\n"
         }
@@ -571,10 +574,13 @@ public enum DecisionReport {
         }
         md += "### Models and pricing\n\n"
         md += Markdown.table(["model", "role", "provider", "price"], e.models.map { model in
-            [model.id, model.role.rawValue, providerDescription(model), CostModel.describe(model.pricing, concurrency: model.concurrency)]
+            [model.id, model.role.rawValue, providerDescription(model), model.pricing?.describe(concurrency: model.concurrency) ?? "no pricing given"]
         })
-        md += "\nCost per request: per-token prices × the token counts the server reported (≈ where estimated at 4 characters a token); "
-        md += "per-hour prices × measured latency ÷ requests served at once. Latency is wall-clock time per request as evalkit measured it.\n\n"
+        md += "\nCosts by cost model (`pricing.model`): api — per-token prices × the token counts the server reported (≈ where estimated at "
+        md += "4 characters a token), cached input at its own price; serverless — busy time (measured latency ÷ requests served at once) × "
+        md += "the hourly price, plus any fee a request; dedicated — instances × the hourly price × 730 h a month, always on, the instances "
+        md += "serving the peak rate at one instance's measured throughput. Cost per 1k requests in Step 3 is the monthly cost ÷ the monthly "
+        md += "volume × 1,000. Latency is wall-clock time per request as evalkit measured it.\n\n"
         let failures = s.metrics.filter { $0.errors > 0 }
         if !failures.isEmpty {
             md += "### Failures\n\n"
@@ -607,7 +613,7 @@ public enum DecisionReport {
 
     public static func accuracyCostChart(_ s: RunSummary) -> String {
         let points = s.analysis.assessments.compactMap { c -> Charts.CostPoint? in
-            guard let acc = c.metrics.accuracy, let cost = c.metrics.costPer1kUSD, cost > 0 else { return nil }
+            guard let acc = c.metrics.accuracy, let cost = c.costPer1kUSD, cost > 0 else { return nil }
             return Charts.CostPoint(label: c.id, costPer1k: cost, accuracy: acc, low: c.accuracyLow ?? acc, high: c.accuracyHigh ?? acc)
         }
         return Charts.accuracyVersusCost(points, title: "\(s.experiment.name): accuracy vs cost")

@@ -99,7 +99,7 @@ public enum ReportWriter {
     static func modelDescription(_ model: ModelSpec) -> JSON {
         var members: [(String, JSON)] = [("id", .string(model.id)), ("provider", .string(model.providerName)), ("role", .string(model.role.rawValue))]
         members += model.provider.manifestMembers
-        members.append(("pricing", .string(CostModel.describe(model.pricing, concurrency: model.concurrency))))
+        members.append(("pricing", .string(model.pricing?.describe(concurrency: model.concurrency) ?? "no pricing given")))
         return .object(members)
     }
 }

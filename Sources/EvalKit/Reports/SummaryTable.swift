@@ -25,12 +25,7 @@ public enum SummaryTable {
     static func row(_ a: CandidateAssessment, experiment: Experiment, analysis: DecisionAnalysis) -> [String] {
         let m = a.metrics
         let c = a.comparison
-        let pricing: String
-        switch experiment.model(m.model)?.pricing?.basis {
-        case .perToken?: pricing = "per_token"
-        case .perHour?: pricing = "per_hour"
-        case nil: pricing = "none"
-        }
+        let pricing = experiment.model(m.model)?.pricing?.model.name ?? "none"
         let breakEven: String
         switch a.breakEven {
         case .above(let v): breakEven = ">" + Format.fixed(v, digits: 0)
@@ -45,7 +40,7 @@ public enum SummaryTable {
             number(m.answeredAccuracy, 4),
             number(m.macroF1, 4), number(m.invalidRate, 4), Format.fixed(m.errorRate, digits: 4), number(a.consistency, 4),
             number(m.latencyP50Ms, 3), number(m.latencyP95Ms, 3), number(m.meanInputTokens, 2), number(m.meanOutputTokens, 2),
-            m.tokensEstimated ? "true" : "false", number(m.costPer1kUSD, 6), pricing,
+            m.tokensEstimated ? "true" : "false", number(a.costPer1kUSD, 6), pricing,
             analysis.referenceID ?? "", c.map { String($0.pairs) } ?? "", number(c?.difference, 4), number(c?.low, 4),
             number(c?.high, 4), number(c?.pValue, 6), number(c?.pValueHolm, 6),
             a.nonInferiority?.status.rawValue ?? "", number(a.nonInferiority?.pValue, 6), number(a.nonInferiority?.pValueHolm, 6),

@@ -2,7 +2,7 @@
     /// (a large run writes 100,000 of them); run.json's `results_schema` says which layout they have.
 public struct ExampleResult: Sendable, Equatable {
     /// The layout of results.jsonl lines this evalkit writes and reads (run.json's `results_schema`).
-    /// 2 added `score`; a line of layout 1 scores 1 when `correct`, else 0.
+    /// 2 added `score` and `cached_input_tokens`; a line of layout 1 scores 1 when `correct`, else 0.
     public static let schema = 2
 
     // Stored properties in this order so each Bool fills the byte after an optional number (large runs
@@ -28,6 +28,8 @@ public struct ExampleResult: Sendable, Equatable {
     /// With likelihood scoring: each label's probability.
     public var labelProbabilities: [String: Double]? = nil
     public var inputTokens: Int?
+    /// Input tokens served from the provider's prompt cache (part of `inputTokens`); nil when not reported.
+    public var cachedInputTokens: Int? = nil
     /// The scorer's score in [0, 1]: 1 for a right answer, 0 for a wrong one or a failed call.
     public var score: Double
     public var outputTokens: Int?
@@ -79,7 +81,7 @@ public struct ExampleResult: Sendable, Equatable {
             ("example_id", .string(exampleID)), ("repeat", .number(Double(repeatIndex))), ("target", .string(target)),
             ("output", output.map(JSON.string) ?? .null), ("label", label.map(JSON.string) ?? .null),
             ("correct", .bool(correct)), ("score", .number(Self.roundProbability(score))), ("latency_ms", .number(Self.roundLatency(latencyMs))),
-            ("input_tokens", optionalInt(inputTokens)), ("output_tokens", optionalInt(outputTokens)),
+            ("input_tokens", optionalInt(inputTokens)), ("cached_input_tokens", optionalInt(cachedInputTokens)), ("output_tokens", optionalInt(outputTokens)),
             ("tokens_estimated", .bool(tokensEstimated)), ("cost_usd", costUSD.map(JSON.number) ?? .null),
             ("error", error.map(JSON.string) ?? .null), ("attempts", .number(Double(attempts))), ("cached", .bool(cached)),
             ("label_probabilities", ModelResponse.probabilitiesJSON(labelProbabilities, rounded: Self.roundProbability)),
@@ -107,6 +109,7 @@ public struct ExampleResult: Sendable, Equatable {
             guard let score = value.numberValue, score >= 0, score <= 1 else { return nil }
             self.score = score
         }
+        cachedInputTokens = json["cached_input_tokens"]?.countValue
         attempts = json["attempts"]?.countValue ?? 1
         cached = json["cached"]?.boolValue ?? false
         labelProbabilities = ModelResponse.probabilities(from: json["label_probabilities"])

@@ -1,5 +1,5 @@
-/// One candidate's results, held compactly: 72 bytes a result where an `ExampleResult` takes
-/// 216, because names, labels and outputs that repeat are stored once and numbers in their own
+/// One candidate's results, held compactly: 80 bytes a result where an `ExampleResult` takes
+/// 232, because names, labels and outputs that repeat are stored once and numbers in their own
 /// width. Runs of 100,000 results stay small in memory. Reads back as `ExampleResult` values.
 public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, ExpressibleByArrayLiteral {
     /// One result; string fields are indices into `strings` (-1 for nil).
@@ -8,7 +8,7 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
         /// Index into `identities`: candidate, model and prompt.
         var identity: Int32
         var target: Int32, output: Int32, label: Int32, error: Int32
-        var inputTokens: Int32, outputTokens: Int32
+        var inputTokens: Int32, outputTokens: Int32, cachedInputTokens: Int32
         var repeatIndex: UInt16
         /// Attempts, up to 255 (a retry policy allows a handful).
         var attempts: UInt8
@@ -48,6 +48,7 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
             inputTokens: row.inputTokens < 0 ? nil : Int(row.inputTokens), outputTokens: row.outputTokens < 0 ? nil : Int(row.outputTokens),
             tokensEstimated: row.flags & Row.estimated != 0, costUSD: row.flags & Row.hasCost != 0 ? row.costUSD : nil, error: string(row.error))
         result.score = row.score
+        result.cachedInputTokens = row.cachedInputTokens < 0 ? nil : Int(row.cachedInputTokens)
         result.attempts = Int(row.attempts)
         result.cached = row.flags & Row.cached != 0
         result.labelProbabilities = probabilities[position]
@@ -70,6 +71,7 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
         rows.append(Row(exampleID: r.exampleID, identity: Int32(clamping: identity ?? 0),
                         target: intern(r.target), output: intern(r.output), label: intern(r.label), error: intern(r.error),
                         inputTokens: r.inputTokens.map(Self.clamped) ?? -1, outputTokens: r.outputTokens.map(Self.clamped) ?? -1,
+                        cachedInputTokens: r.cachedInputTokens.map(Self.clamped) ?? -1,
                         repeatIndex: UInt16(clamping: r.repeatIndex), attempts: UInt8(clamping: r.attempts), flags: flags,
                         latencyMs: r.latencyMs, costUSD: r.costUSD ?? 0, score: r.score))
     }

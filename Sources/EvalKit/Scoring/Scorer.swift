@@ -67,19 +67,4 @@ extension Catalog {
             return (read, issues)
         }
     }
-
-    /// The providers and scorers evalkit has.
-    public static let standard = Catalog()
-        .adding(OpenAISettings.self).adding(AnthropicSettings.self).adding(CommandSettings.self).adding(BuiltinSettings.self)
-        .adding(LabelMatchOptions.self)
-}
-
-extension ExperimentLoader {
-    /// Loads the experiment at `path` with evalkit's providers and scorers.
-    public static func load(path: String) throws(ConfigError) -> Experiment { try load(path: path, catalog: .standard) }
-
-    /// Builds an experiment from parsed JSON with evalkit's providers and scorers.
-    public static func parse(_ json: JSON, configPath: String, baseDirectory: String, hash: String) throws(ConfigError) -> Experiment {
-        try parse(json, configPath: configPath, baseDirectory: baseDirectory, hash: hash, catalog: .standard)
-    }
 }
