@@ -26,6 +26,10 @@ public struct CandidateMetrics: Sendable, Equatable {
     public var invalidRate: Double?
     public var latencyP50Ms: Double?
     public var latencyP95Ms: Double?
+    /// Percentiles of the end-to-end latency a user would see: every request sent (failed ones
+    /// included), from its first attempt to its outcome, retries and the waits between them included.
+    public var latencyTotalP50Ms: Double? = nil
+    public var latencyTotalP95Ms: Double? = nil
     /// Mean latency of the answered requests: what throughput is estimated from.
     public var latencyMeanMs: Double? = nil
     public var meanInputTokens: Double?
@@ -59,9 +63,13 @@ public enum MetricsCalculator {
         latencies.reserveCapacity(results.count)
         pairs.reserveCapacity(results.count)
         var estimated = false
+        var totals: [Double] = []
+        totals.reserveCapacity(results.count)
         for r in results {
             attempts += r.attempts
             if r.cached { cachedAnswers += 1 }
+            // A request never sent (its model did not start) has no latency to see.
+            if r.attempts > 0 || r.cached { totals.append(r.latencyTotalMs) }
             guard r.answered else { continue }
             answeredCount += 1
             if r.correct { correct += 1 }
@@ -92,6 +100,9 @@ public enum MetricsCalculator {
             cachedAnswers: cachedAnswers, attempts: attempts, recordedAttempts: attempts)
         metrics.binaryScores = binary
         metrics.latencyMeanMs = mean(latencies)
+        totals.sort()
+        metrics.latencyTotalP50Ms = percentile(totals, 0.5)
+        metrics.latencyTotalP95Ms = percentile(totals, 0.95)
         return metrics
     }
 

@@ -114,7 +114,8 @@ public enum CompareRun {
             evalkitVersion: EvalKitInfo.version,
             runFailure: runFailure(made: made, failed: failedCalls, limit: experiment.run.maxErrorRate),
             audit: plan.audit, curves: executed.curves + TrainingCurve.outside(experiment),
-            environment: executed.environment, onlyModels: plan.options.onlyModels, requestsSent: executed.sent ?? [:])
+            environment: executed.environment, onlyModels: plan.options.onlyModels, requestsSent: executed.sent ?? [:],
+            coldStarts: executed.coldStarts)
         do { try ReportWriter.write(summary, to: plan.directory) } catch { throw .output(error) }
         return CompareOutcome(runDirectory: plan.directory, summary: summary,
                               failed: !metrics.contains { $0.answered > 0 } || summary.runFailure != nil, incomplete: made < plan.plannedRequests)

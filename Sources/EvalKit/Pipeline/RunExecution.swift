@@ -11,6 +11,8 @@ struct ExecutedRun: Sendable {
     var environment: RunEnvironment
     /// Requests sent per candidate over every process of the run; nil without a readable ledger.
     var sent: [String: Int]?
+    /// Each model start over every process of the run, measured apart from every candidate's latency.
+    var coldStarts: [ColdStart]
 }
 
 /// Executes a planned run: makes each model's provider (training in-process models first), sends every
@@ -66,6 +68,8 @@ enum RunExecution {
                                 id: "\(candidate.id)/\(example.id)/\(job.repeatIndex)", labels: experiment.task.labels)
         }, onStartFailure: { model, error in
             await recorder.modelFailed(model, error)
+        }, onColdStart: { cold in
+            await recorder.started(cold)
         }, onSend: { job in
             do throws(ReportError) {
                 try ledger.record(candidate: candidates[job.candidateIndex].id, example: testExamples[job.exampleIndex].id, repeatIndex: job.repeatIndex)
@@ -84,7 +88,8 @@ enum RunExecution {
         // A damaged ledger (edited by hand) leaves the results' own counts, a lower bound.
         let sent = (try? SentLedger.counts(directory: plan.directory)) ?? nil
         return ExecutedRun(results: results, modelFailures: await recorder.modelFailures, training: training, curves: curves,
-                           environment: await recorder.environment(plan.environment, previous: plan.previousEnvironment), sent: sent)
+                           environment: await recorder.environment(plan.environment, previous: plan.previousEnvironment), sent: sent,
+                           coldStarts: plan.previousColdStarts + (await recorder.coldStarts))
     }
 
     /// Each model's jobs, in example-major order so that an interrupted run has covered every candidate
@@ -111,7 +116,8 @@ enum RunExecution {
             return ModelWorkload(modelID: model.id, provider: provider, concurrency: plan.concurrency[model.id] ?? 1, jobs: jobs,
                                  retry: RetryPolicy(limits), limiter: limiter, maxOutputTokens: model.provider.maxOutputTokens,
                                  cache: model.provider.usesPrompts ? cache : nil, seed: experiment.run.seed,
-                                 cacheSalt: plan.environment.model(model.id).map(CompareRun.cacheSalt) ?? "")
+                                 cacheSalt: plan.environment.model(model.id).map(CompareRun.cacheSalt) ?? "",
+                                 warmUp: model.server != nil || model.provider.answersOneAtATime)
         }
     }
 }
@@ -131,6 +137,7 @@ actor RunRecorder {
     let progress: @Sendable (ProgressSnapshot) -> Void
     private(set) var resultsByCandidate: [ResultColumn]
     private(set) var modelFailures: [(model: String, reason: String)] = []
+    private(set) var coldStarts: [ColdStart] = []
     private(set) var writeError: ReportError?
     private var done = 0
     private var errors = 0
@@ -192,6 +199,14 @@ actor RunRecorder {
     func takeResults() -> [ResultColumn] {
         defer { resultsByCandidate = [] }
         return resultsByCandidate
+    }
+
+    /// Keeps a model start, rounded as run.json keeps it, so the report and a re-rendered one agree.
+    func started(_ cold: ColdStart) {
+        var kept = cold
+        kept.startMs = ExampleResult.roundLatency(cold.startMs)
+        kept.warmupMs = cold.warmupMs.map(ExampleResult.roundLatency)
+        coldStarts.append(kept)
     }
 
     func modelFailed(_ model: String, _ error: ProviderError) {
@@ -266,6 +281,7 @@ struct CompletionScorer {
                                    latencyMs: completion.latencyMs)
         result.attempts = completion.attempts
         result.cached = completion.cached
+        result.latencyTotalMs = completion.totalMs
         switch completion.outcome {
         case .success(let response):
             result.output = response.text

@@ -81,6 +81,7 @@ public enum RunFolderCommands {
         var complete = summary
         complete.environment = run.environment
         complete.requestsSent = run.requestsSent
+        complete.coldStarts = m.coldStarts
         return complete
     }
 }

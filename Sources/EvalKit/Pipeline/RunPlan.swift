@@ -23,6 +23,8 @@ struct RunPlan: Sendable {
     /// The environment of the interrupted run being resumed (its results are read when it executes, so
     /// they are not held twice).
     let previousEnvironment: RunEnvironment?
+    /// The model starts of the processes a resumed run had before this one.
+    let previousColdStarts: [ColdStart]
     let cacheDirectory: String
 
     var experiment: Experiment { prepared.experiment }
@@ -33,12 +35,14 @@ struct RunPlan: Sendable {
         var runID = CompareRun.runID(startedAt)
         var limit = options.limit ?? experiment.run.limit
         var previousEnvironment: RunEnvironment?
+        var previousColdStarts: [ColdStart] = []
         if let manifest = options.resuming {
             // The resumed run keeps its id, start time and test subset (and, when it executes, every finished request).
             runID = manifest.runID
             startedAt = manifest.startedAt
             limit = manifest.limit ?? limit
             previousEnvironment = manifest.environment
+            previousColdStarts = manifest.coldStarts ?? []
         }
         let testExamples = prepared.dataset.test(limit: limit)
         let cacheDirectory = options.cacheDirectory ?? experiment.resolve(".evalkit/cache")
@@ -67,6 +71,8 @@ struct RunPlan: Sendable {
             started.limit = limit
             started.only = options.onlyModels
             started.environment = environment
+            // A resumed run keeps what its earlier processes measured, should this one be killed too.
+            started.coldStarts = previousColdStarts
             try started.write(to: directory)
         } catch { throw .output(error) }
         // Audited before any result is held, so its working memory is free again when results pile up;
@@ -76,7 +82,7 @@ struct RunPlan: Sendable {
         return RunPlan(prepared: prepared, options: options, runID: runID, startedAt: startedAt, directory: directory, testExamples: testExamples,
                        selections: selections, models: models, concurrency: concurrency,
                        plannedRequests: experiment.candidates.count * testExamples.count * experiment.run.repeats, audit: audit,
-                       environment: environment, previousEnvironment: previousEnvironment,
+                       environment: environment, previousEnvironment: previousEnvironment, previousColdStarts: previousColdStarts,
                        cacheDirectory: cacheDirectory)
     }
 

@@ -240,6 +240,18 @@ public enum DecisionReport {
             + "\(testName(c)) \(pEquals(c.pValue)) (Holm \(pEquals(c.pValueHolm)))"
     }
 
+    /// Each model start, measured apart from the latencies above.
+    static func coldStartText(_ starts: [ColdStart]?) -> String {
+        guard let starts else { return "Cold start: not recorded by the evalkit that made this run." }
+        guard !starts.isEmpty else { return "No model was started by evalkit in this run (nothing to warm up), or every answer was cached." }
+        return "Cold start, measured apart and in no latency figure (each start of a model evalkit runs, then one warm-up request): "
+            + starts.map { c in
+                var text = "\(Markdown.cell(c.modelID)) start \(ms(c.startMs))"
+                if let w = c.warmupMs { text += ", warm-up request \(ms(w))" + (c.warmupError.map { " (failed: \(Markdown.cell($0)))" } ?? "") }
+                return text
+            }.joined(separator: "; ") + "."
+    }
+
     /// The test a comparison's p-value comes from.
     static func testName(_ c: PairedComparison) -> String { c.method == .proportions ? "exact McNemar" : "sign-flip permutation" }
 
@@ -416,7 +428,7 @@ public enum DecisionReport {
             + (resampled(a) ? "its interval at \(level(p)) (methods below the table). " : "Tango's score interval at \(level(p)). ")
         md += "Costs: \(Format.count(p.monthlyRequests)) requests a month over \(Format.fixed(p.horizonMonths, digits: 0)) months.\n\n"
         md += Markdown.table(["candidate", "role", "accuracy", "answered", "Δ vs reference", "\(level(p)) CI", pHeading(a), "Holm p", "non-inferiority",
-                              "p50", "p95", "cost / 1k", "monthly", "one-time", "horizon total", "break-even / month", "qualifies"],
+                              "p50", "p95", "p95 end-to-end", "cost / 1k", "monthly", "one-time", "horizon total", "break-even / month", "qualifies"],
                              a.assessments.map { c in
             let m = c.metrics
             let cmp = c.comparison
@@ -425,10 +437,13 @@ public enum DecisionReport {
                     cmp.map { "\(points($0.low)) to \(points($0.high))" } ?? "–",
                     cmp.map { pValue($0.pValue) } ?? "–", cmp.map { pValue($0.pValueHolm) } ?? "–",
                     c.nonInferiority.map { "\($0.status.rawValue) (Holm p \(pValue($0.pValueHolm)))" } ?? (c.id == a.referenceID ? "reference" : "–"),
-                    ms(m.latencyP50Ms), ms(m.latencyP95Ms), Format.usd(c.costPer1kUSD), Format.usd(c.monthlyCostUSD),
+                    ms(m.latencyP50Ms), ms(m.latencyP95Ms), ms(m.latencyTotalP95Ms), Format.usd(c.costPer1kUSD), Format.usd(c.monthlyCostUSD),
                     Format.usd(c.oneTimeCostUSD), Format.usd(c.horizonCostUSD), breakEvenCell(c.breakEven),
                     c.qualifies ? "yes" : "no"]
-        }, alignRight: Set(2...15))
+        }, alignRight: Set(2...16))
+        md += "\nLatency: p50 and p95 of the answered requests' last attempt; p95 end-to-end of every request sent, failed ones included, "
+        md += "from its first attempt to its outcome with retries and back-off. "
+        md += coldStartText(s.coldStarts) + "\n"
         md += "\n★ recommended. " + (resampled(a) ? "Where every score is 0 or 1, p is McNemar's exact" : "McNemar p is the exact")
         md += " two-sided test of \"no difference\"; non-inferiority is Tango's one-sided score test of "
         md += "\"worse by the margin (\(Format.fixed(p.margin * 100, digits: 1)) points) or more\", shown when p < α/2 = \(JSON.formatNumber(p.alpha / 2)) "

@@ -84,6 +84,7 @@ public enum ReportWriter {
         m.models = e.models.map(modelDescription)
         m.only = summary.onlyModels
         m.environment = summary.environment
+        m.coldStarts = summary.coldStarts
         if summary.requestsSent != nil {
             // What went to the models over every process of the run, and how much of it has no kept
             // result (requests in flight when a process was killed).

@@ -64,6 +64,9 @@ public struct RunManifest: Sendable {
     /// The models `--only` kept.
     public var only: [String]?
     public var requestsSent: RequestsSent?
+    /// Each model start over every process of the run, measured apart from the candidates' latencies.
+    /// Nil in a run.json written before they were measured.
+    public var coldStarts: [ColdStart]? = []
     public var environment: RunEnvironment?
     /// The layout of the run's results.jsonl lines (`ExampleResult.schema`).
     public var resultsSchema = ExampleResult.schema
@@ -117,6 +120,11 @@ public struct RunManifest: Sendable {
             ("models", .array(models)),
             ("only", only.map { .array($0.map(JSON.string)) } ?? .null),
             ("requests_sent", requestsSent.map(Self.json) ?? .null),
+            ("cold_starts", coldStarts.map { starts in .array(starts.map { c in
+                .object([("model", .string(c.modelID)), ("start_ms", .number(ExampleResult.roundLatency(c.startMs))),
+                         ("warmup_ms", c.warmupMs.map { .number(ExampleResult.roundLatency($0)) } ?? .null),
+                         ("warmup_error", c.warmupError.map(JSON.string) ?? .null)])
+            }) } ?? .null),
             ("environment", environment?.json ?? .null),
         ]
         return .object(members)
@@ -205,6 +213,11 @@ public struct RunManifest: Sendable {
             let byCandidate = Dictionary(members.compactMap { name, value in value.countValue.map { (name, $0) } }, uniquingKeysWith: max)
             requestsSent = RequestsSent(total: sent["total"]?.countValue ?? byCandidate.values.reduce(0, +),
                                         unrecorded: sent["unrecorded"]?.countValue ?? 0, byCandidate: byCandidate)
+        }
+        coldStarts = json["cold_starts"]?.arrayValue?.compactMap { c in
+            guard let model = c["model"]?.stringValue, let start = c["start_ms"]?.numberValue, start.isFinite else { return nil }
+            return ColdStart(modelID: model, startMs: start, warmupMs: c["warmup_ms"]?.numberValue.flatMap { $0.isFinite ? $0 : nil },
+                             warmupError: c["warmup_error"]?.stringValue)
         }
         if let record = json["environment"], !record.isNull {
             do { environment = try RunEnvironment(json: record) } catch { throw .malformed(error.description) }

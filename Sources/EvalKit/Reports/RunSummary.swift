@@ -59,6 +59,9 @@ public struct RunSummary: Sendable {
     public var onlyModels: [String]? = nil
     /// Requests sent per candidate id over every process of the run (requests-sent.jsonl); nil when not counted.
     public var requestsSent: [String: Int]? = nil
+    /// Each model start over every process of the run (start-up and warm-up, apart from the latencies).
+    /// Nil for a run whose run.json predates their measurement.
+    public var coldStarts: [ColdStart]? = []
 
     /// Whole milliseconds, as run.json records it, so a re-rendered report shows the same figure.
     public var durationSeconds: Double { (finishedAt.timeIntervalSince(startedAt) * 1000).rounded() / 1000 }

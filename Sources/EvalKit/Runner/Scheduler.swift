@@ -33,12 +33,30 @@ public struct RunJob: Sendable, Equatable {
     }
 }
 
+/// What a model's start cost before its first answer, measured apart so that no candidate's latency
+/// carries it: the provider's start (a server, a worker) and one warm-up request.
+public struct ColdStart: Sendable, Equatable {
+    public var modelID: String
+    /// The provider's start: a server until it answered its ready URL, a worker process launched.
+    public var startMs: Double
+    /// The warm-up request after the start (nil when none was sent), and its error when it failed.
+    public var warmupMs: Double?
+    public var warmupError: String?
+
+    public init(modelID: String, startMs: Double, warmupMs: Double? = nil, warmupError: String? = nil) {
+        self.modelID = modelID; self.startMs = startMs; self.warmupMs = warmupMs; self.warmupError = warmupError
+    }
+}
+
 /// What came back for one job, with its measured wall-clock latency.
 public struct Completion: Sendable {
     public var job: RunJob
     public var outcome: Result<ModelResponse, ProviderError>
     /// Latency of the last attempt (for a cached answer: as measured when it was first obtained).
     public var latencyMs: Double
+    /// From the first attempt to the outcome: every attempt and every wait between them (for a cached
+    /// answer, the latency first measured).
+    public var totalMs: Double = 0
     /// Requests sent for this job (0 for a cached answer).
     public var attempts: Int = 1
     public var cached: Bool = false
@@ -62,12 +80,16 @@ public struct ModelWorkload: Sendable {
     /// What else decides this model's answers besides the request (digests of its weight and adapter
     /// files, its server's build), added to every cache key: a retrained adapter at the same path misses.
     public var cacheSalt: String
+    /// Send one warm-up request after the provider starts, measured as cold start and not as any
+    /// candidate's (for models evalkit starts: a first request after a start pays for loading).
+    public var warmUp = false
 
     public init(modelID: String, provider: any ModelProvider, concurrency: Int, jobs: [RunJob], retry: RetryPolicy = RetryPolicy(RequestLimits()),
-                limiter: RateLimiter? = nil, maxOutputTokens: Int = 0, cache: ResponseCache? = nil, seed: UInt64 = 0, cacheSalt: String = "") {
+                limiter: RateLimiter? = nil, maxOutputTokens: Int = 0, cache: ResponseCache? = nil, seed: UInt64 = 0, cacheSalt: String = "",
+                warmUp: Bool = false) {
         self.modelID = modelID; self.provider = provider; self.concurrency = concurrency; self.jobs = jobs
         self.retry = retry; self.limiter = limiter; self.maxOutputTokens = maxOutputTokens; self.cache = cache; self.seed = seed
-        self.cacheSalt = cacheSalt
+        self.cacheSalt = cacheSalt; self.warmUp = warmUp
     }
 }
 
@@ -81,6 +103,7 @@ public enum Scheduler {
     public static func run(_ workloads: [ModelWorkload], stop: StopSignal = StopSignal(), sequential: Bool = false,
                            request: @escaping @Sendable (RunJob) -> ModelRequest,
                            onStartFailure: @escaping @Sendable (String, ProviderError) async -> Void = { _, _ in },
+                           onColdStart: @escaping @Sendable (ColdStart) async -> Void = { _ in },
                            onSend: @escaping @Sendable (RunJob) -> Void = { _ in },
                            onCompletions: @escaping @Sendable ([Completion]) async -> Void) async {
         @Sendable func runOne(_ workload: ModelWorkload) async {
@@ -88,6 +111,7 @@ public enum Scheduler {
             // Answers already in the cache need no model: a fully cached re-run starts no server and sends nothing.
             let misses = await answerFromCache(workload, stop: stop, request: request, onCompletions: onCompletions)
             guard !misses.isEmpty, !stop.isStopped else { return }
+            let started = ContinuousClock.now
             do throws(ProviderError) {
                 try await workload.provider.start()
             } catch {
@@ -95,6 +119,13 @@ public enum Scheduler {
                 await onCompletions(misses.map { Completion(job: $0, outcome: .failure(error), latencyMs: 0, attempts: 0) })
                 return
             }
+            var cold = ColdStart(modelID: workload.modelID, startMs: milliseconds(since: started))
+            if workload.warmUp, let first = misses.first {
+                let warming = ContinuousClock.now
+                do throws(ProviderError) { _ = try await workload.provider.complete(request(first)) } catch { cold.warmupError = error.description }
+                cold.warmupMs = milliseconds(since: warming)
+            }
+            await onColdStart(cold)
             var remaining = workload
             remaining.jobs = misses
             await runModel(remaining, stop: stop, request: request, onSend: onSend, onCompletions: onCompletions)
@@ -146,7 +177,9 @@ public enum Scheduler {
                         let job = jobs[index]
                         if stop.isStopped { break }
                         if let key = cacheKey(job, workload: workload, request: request(job)), let hit = cache.lookup(key) {
-                            hits.append(Completion(job: job, outcome: .success(hit.response), latencyMs: hit.latencyMs, attempts: 0, cached: true))
+                            var completion = Completion(job: job, outcome: .success(hit.response), latencyMs: hit.latencyMs, attempts: 0, cached: true)
+                            completion.totalMs = hit.latencyMs
+                            hits.append(completion)
                             if hits.count == 256 {
                                 await onCompletions(hits)
                                 hits.removeAll(keepingCapacity: true)
@@ -183,16 +216,17 @@ public enum Scheduler {
         var attempt = 0, sent = 0
         var faults: [String] = []
         var staleRetryUsed = false
+        var firstSent: ContinuousClock.Instant? = nil
         while true {
             attempt += 1
             sent += 1
             await workload.limiter?.acquire(tokens: tokens)
             onSend(job)
             let started = ContinuousClock.now
+            if firstSent == nil { firstSent = started }
             let outcome: Result<ModelResponse, ProviderError>
             do throws(ProviderError) { outcome = .success(try await workload.provider.complete(request)) } catch { outcome = .failure(error) }
-            let elapsed = ContinuousClock.now - started
-            let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+            let ms = milliseconds(since: started)
             if case .failure(let error) = outcome { faults.append(error.kind) }
             // A kept connection the server closed as idle just as the request went out: send it again at
             // once, once per job, without taking one of the policy's attempts (it still counts as sent).
@@ -207,7 +241,14 @@ public enum Scheduler {
                 continue
             }
             if case .success(let response) = outcome, let key { workload.cache?.store(key, response: response, latencyMs: ms) }
-            return Completion(job: job, outcome: outcome, latencyMs: ms, attempts: sent, faults: faults)
+            var completion = Completion(job: job, outcome: outcome, latencyMs: ms, attempts: sent, faults: faults)
+            completion.totalMs = milliseconds(since: firstSent ?? started)
+            return completion
         }
+    }
+
+    static func milliseconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
     }
 }

@@ -2,7 +2,7 @@
     /// (a large run writes 100,000 of them); run.json's `results_schema` says which layout they have.
 public struct ExampleResult: Sendable, Equatable {
     /// The layout of results.jsonl lines this evalkit writes and reads (run.json's `results_schema`).
-    /// 2 added `score` and `cached_input_tokens`; a line of layout 1 scores 1 when `correct`, else 0.
+    /// 2 added `score`, `cached_input_tokens` and `latency_total_ms` (layout 1: the last attempt's latency); a line of layout 1 scores 1 when `correct`, else 0.
     public static let schema = 2
 
     // Stored properties in this order so each Bool fills the byte after an optional number (large runs
@@ -21,8 +21,10 @@ public struct ExampleResult: Sendable, Equatable {
     public var error: String?
     /// 0-based repeat index when examples are asked more than once.
     public var repeatIndex: Int
-    /// Wall-clock milliseconds of the request (including failed ones).
+    /// Wall-clock milliseconds of the request's last attempt (including a failed one).
     public var latencyMs: Double
+    /// Milliseconds from the first attempt to the outcome: every attempt and the waits between them.
+    public var latencyTotalMs: Double
     /// Requests sent for this example (retries included); 0 when the answer came from the cache.
     public var attempts: Int = 1
     /// With likelihood scoring: each label's probability.
@@ -45,7 +47,7 @@ public struct ExampleResult: Sendable, Equatable {
                 outputTokens: Int? = nil, tokensEstimated: Bool = false, costUSD: Double? = nil, error: String? = nil) {
         self.candidate = candidate; self.model = model; self.prompt = prompt; self.exampleID = exampleID
         self.repeatIndex = repeatIndex; self.target = target; self.output = output; self.label = label
-        self.score = correct ? 1 : 0; self.latencyMs = latencyMs; self.inputTokens = inputTokens
+        self.score = correct ? 1 : 0; self.latencyMs = latencyMs; self.latencyTotalMs = latencyMs; self.inputTokens = inputTokens
         self.outputTokens = outputTokens; self.tokensEstimated = tokensEstimated; self.costUSD = costUSD; self.error = error
     }
 
@@ -65,6 +67,7 @@ public struct ExampleResult: Sendable, Equatable {
     public func rounded() -> ExampleResult {
         var copy = self
         copy.latencyMs = Self.roundLatency(latencyMs)
+        copy.latencyTotalMs = Self.roundLatency(latencyTotalMs)
         copy.score = Self.roundProbability(score)
         copy.labelProbabilities = labelProbabilities?.mapValues(Self.roundProbability)
         return copy
@@ -81,6 +84,7 @@ public struct ExampleResult: Sendable, Equatable {
             ("example_id", .string(exampleID)), ("repeat", .number(Double(repeatIndex))), ("target", .string(target)),
             ("output", output.map(JSON.string) ?? .null), ("label", label.map(JSON.string) ?? .null),
             ("correct", .bool(correct)), ("score", .number(Self.roundProbability(score))), ("latency_ms", .number(Self.roundLatency(latencyMs))),
+            ("latency_total_ms", .number(Self.roundLatency(latencyTotalMs))),
             ("input_tokens", optionalInt(inputTokens)), ("cached_input_tokens", optionalInt(cachedInputTokens)), ("output_tokens", optionalInt(outputTokens)),
             ("tokens_estimated", .bool(tokensEstimated)), ("cost_usd", costUSD.map(JSON.number) ?? .null),
             ("error", error.map(JSON.string) ?? .null), ("attempts", .number(Double(attempts))), ("cached", .bool(cached)),
@@ -110,6 +114,10 @@ public struct ExampleResult: Sendable, Equatable {
             self.score = score
         }
         cachedInputTokens = json["cached_input_tokens"]?.countValue
+        if let total = json["latency_total_ms"], !total.isNull {
+            guard let ms = total.numberValue, ms.isFinite else { return nil }
+            latencyTotalMs = ms
+        }
         attempts = json["attempts"]?.countValue ?? 1
         cached = json["cached"]?.boolValue ?? false
         labelProbabilities = ModelResponse.probabilities(from: json["label_probabilities"])

@@ -1,5 +1,5 @@
-/// One candidate's results, held compactly: 80 bytes a result where an `ExampleResult` takes
-/// 232, because names, labels and outputs that repeat are stored once and numbers in their own
+/// One candidate's results, held compactly: 88 bytes a result where an `ExampleResult` takes
+/// 240, because names, labels and outputs that repeat are stored once and numbers in their own
 /// width. Runs of 100,000 results stay small in memory. Reads back as `ExampleResult` values.
 public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, ExpressibleByArrayLiteral {
     /// One result; string fields are indices into `strings` (-1 for nil).
@@ -16,6 +16,7 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
         var latencyMs: Double
         var costUSD: Double
         var score: Double
+        var latencyTotalMs: Double
 
         static let estimated: UInt8 = 2, cached: UInt8 = 4, hasCost: UInt8 = 8
     }
@@ -48,6 +49,7 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
             inputTokens: row.inputTokens < 0 ? nil : Int(row.inputTokens), outputTokens: row.outputTokens < 0 ? nil : Int(row.outputTokens),
             tokensEstimated: row.flags & Row.estimated != 0, costUSD: row.flags & Row.hasCost != 0 ? row.costUSD : nil, error: string(row.error))
         result.score = row.score
+        result.latencyTotalMs = row.latencyTotalMs
         result.cachedInputTokens = row.cachedInputTokens < 0 ? nil : Int(row.cachedInputTokens)
         result.attempts = Int(row.attempts)
         result.cached = row.flags & Row.cached != 0
@@ -73,7 +75,7 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
                         inputTokens: r.inputTokens.map(Self.clamped) ?? -1, outputTokens: r.outputTokens.map(Self.clamped) ?? -1,
                         cachedInputTokens: r.cachedInputTokens.map(Self.clamped) ?? -1,
                         repeatIndex: UInt16(clamping: r.repeatIndex), attempts: UInt8(clamping: r.attempts), flags: flags,
-                        latencyMs: r.latencyMs, costUSD: r.costUSD ?? 0, score: r.score))
+                        latencyMs: r.latencyMs, costUSD: r.costUSD ?? 0, score: r.score, latencyTotalMs: r.latencyTotalMs))
     }
 
     /// Sorts in place into the canonical order (example id, then repeat).

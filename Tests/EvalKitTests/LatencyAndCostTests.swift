@@ -1,0 +1,106 @@
+import EvalKit
+import Foundation
+import Testing
+
+/// A model side with a scripted first attempt: it fails after `failAfterMs`, then answers at once.
+/// Stands in for a flaky endpoint; the scheduler under test is evalkit's own.
+actor FlakyModel: ModelProvider {
+    let failAfterMs: Int
+    private var failed: Set<String> = []
+    init(failAfterMs: Int) { self.failAfterMs = failAfterMs }
+    func start() async throws(ProviderError) {}
+    func complete(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse {
+        if failed.insert(request.id).inserted {
+            try? await Task.sleep(for: .milliseconds(failAfterMs))
+            throw .http(status: 503, url: "flaky", message: "busy", retryAfter: nil)
+        }
+        return ModelResponse(text: "positive")
+    }
+    func stop() async {}
+}
+
+@Suite(.serialized) struct LatencyAndCostTests {
+    @Test func endToEndLatencyKeepsTheFailedAttempts() async throws {
+        var limits = RequestLimits()
+        limits.baseDelaySeconds = 0.001
+        let workload = ModelWorkload(modelID: "flaky", provider: FlakyModel(failAfterMs: 300), concurrency: 2,
+                                     jobs: (0..<4).map { RunJob(candidateIndex: 0, exampleIndex: $0) }, retry: RetryPolicy(limits))
+        let collected = Collected()
+        await Scheduler.run([workload], request: { ModelRequest(prompt: RenderedPrompt(system: nil, user: "x"), input: "x", id: "\($0.exampleIndex)") },
+                            onCompletions: { await collected.add($0) })
+        let completions = await collected.all
+        #expect(completions.count == 4)
+        for c in completions {
+            // The answering attempt was quick; the request as a user saw it took the failed 300 ms too.
+            #expect(c.attempts == 2 && c.latencyMs < 250 && c.totalMs >= 300 && c.totalMs >= c.latencyMs)
+        }
+    }
+
+    /// A worker that takes 3 s to load before it answers, as a real model would.
+    static func slowWorker(in dir: String) throws -> String {
+        try Fixtures.write("""
+        import json, sys, time
+        time.sleep(3)
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            out = "positive" if "love" in r["input"] else ("negative" if "hate" in r["input"] else "neutral")
+            sys.stdout.write(json.dumps({"id": r["id"], "output": out}) + "\\n")
+            sys.stdout.flush()
+        """, to: "slow_worker.py", in: dir)
+    }
+
+    @Test func coldStartIsMeasuredApartAndCandidateOrderChangesNoFigure() async throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let rows = (0..<9).map { i in ("t\(i)", ["I love it \(i)", "I hate it \(i)", "a chair \(i)"][i % 3], ["positive", "negative", "neutral"][i % 3]) }
+        try Fixtures.write(Fixtures.jsonl(rows), to: "test.jsonl", in: dir)
+        try Fixtures.write(Fixtures.jsonl(rows.map { ("tr" + $0.0, $0.1, $0.2) }), to: "train.jsonl", in: dir)
+        try Fixtures.write("{{input}}", to: "a.txt", in: dir)
+        try Fixtures.write("Text: {{input}}", to: "b.txt", in: dir)
+        let worker = try Self.slowWorker(in: dir)
+        func run(_ order: [String]) async throws -> (CompareOutcome, JSON) {
+            let candidates = order.map { "{\"model\": \"worker\", \"prompt\": \"\($0)\"}" }.joined(separator: ", ")
+            let config = try Fixtures.write("""
+            {"name": "cold", "task": {"labels": ["negative", "neutral", "positive"]},
+             "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label"}},
+             "prompts": [{"id": "a", "user": "a.txt"}, {"id": "b", "user": "b.txt"}],
+             "models": [{"id": "worker", "provider": "command", "role": "small", "options": {"argv": ["python3", "\(worker)"]},
+                         "pricing": {"model": "dedicated", "per_hour": 0.1}}],
+             "candidates": [\(candidates)]}
+            """, to: "evalkit.json", in: dir)
+            var options = CompareOptions()
+            options.outDirectory = dir + "/run-" + order.joined()
+            options.cacheMode = .off
+            let outcome = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+            let manifest = try JSON.parse(try String(contentsOfFile: options.outDirectory! + "/run.json", encoding: .utf8))
+            return (outcome, manifest)
+        }
+        let (first, firstManifest) = try await run(["a", "b"])
+        let (second, secondManifest) = try await run(["b", "a"])
+        for manifest in [firstManifest, secondManifest] {
+            // The 3 s load lands in the warm-up request, recorded in run.json.
+            let cold = try #require(manifest["cold_starts"]?.arrayValue?.first)
+            #expect(cold["model"]?.stringValue == "worker" && (cold["warmup_ms"]?.numberValue ?? 0) >= 2900)
+        }
+        for outcome in [first, second] {
+            for m in outcome.summary.metrics {
+                // No candidate carries the load, whichever came first.
+                #expect(m.answered == 9, "\(m.candidate)")
+            }
+            // The model's first request (the first candidate's first example) is the one a start would land in; had it
+            // paid for the load it would have taken at least the 3 s the worker sleeps.
+            let firstRequest = try #require(outcome.summary.results.first?.first { $0.exampleID == "1" })
+            #expect(firstRequest.latencyMs < 3000 && firstRequest.latencyTotalMs < 3000, "\(firstRequest.latencyMs) ms")
+        }
+        // Each candidate's cost: one dedicated machine whichever order ran them.
+        for id in ["worker:a", "worker:b"] {
+            let x = try #require(first.summary.analysis.assessment(id)), y = try #require(second.summary.analysis.assessment(id))
+            #expect(x.monthlyCostUSD == 73 && y.monthlyCostUSD == 73)
+            #expect(x.monthlyCostBasis.contains("1 instance") && x.capacity?.source == .accuracyPass)
+        }
+        let report = try String(contentsOfFile: dir + "/run-ab/report.md", encoding: .utf8)
+        #expect(report.contains("Cold start, measured apart and in no latency figure") && report.contains("worker start"))
+        #expect(try RunVerifier.verify(runDirectory: dir + "/run-ab") == [])
+    }
+}
