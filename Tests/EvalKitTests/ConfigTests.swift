@@ -43,7 +43,11 @@ import Testing
             {"id": "m1", "provider": "opena", "role": "foundation"},
             {"id": "m2", "provider": "openai", "role": "boss", "options": {"base_url": "ftp://x", "model": "m", "temperature": 7}},
             {"id": "m3", "provider": "builtin", "role": "small", "pricing": {"input_per_million": -1}},
-            {"id": "m5", "provider": "builtin", "role": "small", "options": {"learning_rate": 2, "l2": 0.5}}
+            {"id": "m5", "provider": "builtin", "role": "small", "options": {"learning_rate": 2, "l2": 0.5}},
+            {"id": "m6", "provider": "builtin", "role": "small", "pricing": {"model": "reserved", "per_hour": 1}},
+            {"id": "m7", "provider": "builtin", "role": "small", "pricing": {"model": "dedicated", "per_hour": 1, "peak_factor": 0.5},
+             "capacity_probe": {"max_concurrency": 4}},
+            {"id": "m8", "provider": "builtin", "role": "small", "pricing": {"model": "api", "per_hour": 1}}
           ],
           "candidates": [{"model": "m4", "prompt": "q"}]
         }
@@ -59,7 +63,9 @@ import Testing
             for expected in ["$.tsk", "$.task.parse.pattern", "$.dataset.test", "$.dataset.fields.target", "$.prompts[0].user",
                              "$.models[0].provider", "$.models[1].role", "$.models[1].options.base_url",
                              "$.models[1].options.temperature", "$.models[2].pricing.input_per_million",
-                             "$.candidates[0].model", "$.models[3].options.l2"] {
+                             "$.candidates[0].model", "$.models[3].options.l2", "$.models[4].pricing.model",
+                             "$.models[5].pricing.peak_factor", "$.models[5].capacity_probe.max_concurrency",
+                             "$.models[6].pricing.per_hour", "$.models[6].pricing.input_per_million"] {
                 #expect(paths.contains(expected), "missing \(expected) in \(paths)")
             }
             let provider = try #require(issues.first { $0.path == "$.models[0].provider" })

@@ -97,10 +97,59 @@ actor FlakyModel: ModelProvider {
         for id in ["worker:a", "worker:b"] {
             let x = try #require(first.summary.analysis.assessment(id)), y = try #require(second.summary.analysis.assessment(id))
             #expect(x.monthlyCostUSD == 73 && y.monthlyCostUSD == 73)
-            #expect(x.monthlyCostBasis.contains("1 instance") && x.capacity?.source == .accuracyPass)
+            // Dedicated pricing probes the model by default; a worker answers one request at a time, so at 1 in flight only.
+            #expect(x.monthlyCostBasis.contains("1 instance") && x.capacity?.source == .probe && x.capacity?.concurrency == 1)
         }
         let report = try String(contentsOfFile: dir + "/run-ab/report.md", encoding: .utf8)
         #expect(report.contains("Cold start, measured apart and in no latency figure") && report.contains("worker start"))
         #expect(try RunVerifier.verify(runDirectory: dir + "/run-ab") == [])
+    }
+
+    @Test func theCapacityProbeFindsTheKneeOfASaturatingServer() async throws {
+        // The server works on at most 2 requests at once, 200 ms each: 5 requests/s at 1 in flight, 10 at 2, still 10 at 4.
+        let server = try FakeLLMServer(environment: ["FAKE_DELAY_MS": "200", "FAKE_SLOTS": "2"])
+        let dir = try Fixtures.temporaryDirectory()
+        let rows = (0..<4).map { i in ("t\(i)", ["I love it \(i)", "I hate it \(i)"][i % 2], ["positive", "negative"][i % 2]) }
+        try Fixtures.write(Fixtures.jsonl(rows), to: "test.jsonl", in: dir)
+        try Fixtures.write(Fixtures.jsonl(rows.map { ("tr" + $0.0, $0.1, $0.2) }), to: "train.jsonl", in: dir)
+        try Fixtures.write("{{input}}", to: "p.txt", in: dir)
+        let config = try Fixtures.write("""
+        {"name": "probe", "task": {"labels": ["negative", "positive"]},
+         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label"}},
+         "prompts": [{"id": "p", "user": "p.txt"}],
+         "models": [{"id": "local", "provider": "openai", "role": "small", "concurrency": 1,
+                     "options": {"base_url": "\(server.baseURL)", "model": "fake"},
+                     "pricing": {"model": "dedicated", "per_hour": 1, "peak_factor": 2},
+                     "capacity_probe": {"max_concurrency": 16, "requests_per_level": 16}}],
+         "decision": {"monthly_requests": 100000000}}
+        """, to: "evalkit.json", in: dir)
+        var options = CompareOptions()
+        options.outDirectory = dir + "/run"
+        options.cacheMode = .off
+        let outcome = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        let levels = outcome.summary.capacity
+        // It stopped at the first level that added nothing: 1, 2, 4.
+        #expect(levels.map(\.concurrency) == [1, 2, 4], "\(levels)")
+        #expect(levels.allSatisfy { $0.errors == 0 && $0.requests == 16 && $0.candidate == "local:p" })
+        let assessment = try #require(outcome.summary.analysis.assessment("local:p"))
+        let capacity = try #require(assessment.capacity)
+        #expect(capacity.source == .probe && capacity.concurrency == 2)
+        #expect(capacity.requestsPerSecond > 7 && capacity.requestsPerSecond <= 10.5, "\(capacity.requestsPerSecond)")
+        // 100M requests a month at twice the average rate is 76.1 requests/s: ⌈76.1 ÷ capacity⌉ machines at $730 a month.
+        let machines = (100_000_000 / (730 * 3600) * 2 / capacity.requestsPerSecond).rounded(.up)
+        #expect(assessment.monthlyCostUSD == machines * 730)
+        // The probe's requests are its own: the accuracy pass's 4 plus a warm-up-free 48 reached the server.
+        #expect(try server.requests().count == 4 + 48)
+        let csv = try String(contentsOfFile: dir + "/run/capacity.csv", encoding: .utf8)
+        #expect(csv.hasPrefix("candidate,concurrency,requests,errors,seconds,requests_per_second,p50_ms,p95_ms\n"))
+        let report = try String(contentsOfFile: dir + "/run/report.md", encoding: .utf8)
+        #expect(report.contains("Capacity probe:") && report.contains("| local:p | 2 ★ | 16 | 0 |"))
+        #expect(FileManager.default.fileExists(atPath: dir + "/run/capacity.svg"))
+        #expect(try RunVerifier.verify(runDirectory: dir + "/run") == [])
+        // A damaged capacity.csv is named with its line.
+        try Fixtures.write(csv + "local:p,x,1,0,1,1,,\n", to: "run/capacity.csv", in: dir)
+        #expect { _ = try RunVerifier.verify(runDirectory: dir + "/run") } throws: {
+            "\($0)".contains("capacity.csv") && "\($0)".contains("line \(levels.count + 2)")
+        }
     }
 }

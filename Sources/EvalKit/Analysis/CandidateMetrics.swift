@@ -122,14 +122,7 @@ public enum MetricsCalculator {
     }
 
     /// Percentile by linear interpolation between closest ranks (numpy's default); `sorted` ascending.
-    public static func percentile(_ sorted: [Double], _ q: Double) -> Double? {
-        guard !sorted.isEmpty else { return nil }
-        let position = q * Double(sorted.count - 1)
-        let lower = Int(position.rounded(.down))
-        let upper = min(sorted.count - 1, lower + 1)
-        let fraction = position - Double(lower)
-        return sorted[lower] + (sorted[upper] - sorted[lower]) * fraction
-    }
+    public static func percentile(_ sorted: [Double], _ q: Double) -> Double? { Quantile.linear(sorted, q) }
 
     public static func mean(_ values: [Double]) -> Double? {
         values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)

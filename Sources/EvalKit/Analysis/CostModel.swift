@@ -15,6 +15,26 @@ public struct Capacity: Sendable, Equatable {
     public init(requestsPerSecond: Double, concurrency: Int, source: Source) {
         self.requestsPerSecond = requestsPerSecond; self.concurrency = concurrency; self.source = source
     }
+
+    /// Each candidate's capacity from the probe's levels: among those with no failed request and p95 within
+    /// `latencyLimitMs`, the fewest in flight that serve within 10 % of the most requests a second any of
+    /// them served (the knee: more in flight adds latency, not throughput); a candidate none of whose
+    /// levels qualify has none.
+    public static func best(of levels: [CapacityLevel], latencyLimitMs: Double?) -> [String: Capacity] {
+        var out: [String: Capacity] = [:]
+        for (candidate, own) in Dictionary(grouping: levels, by: \.candidate) {
+            let usable = own.filter { (level: CapacityLevel) -> Bool in
+                guard level.errors == 0, level.requestsPerSecond > 0 else { return false }
+                guard let limit = latencyLimitMs else { return true }
+                return (level.p95Ms ?? 0) <= limit
+            }
+            let most = usable.map(\.requestsPerSecond).max() ?? 0
+            let top = usable.filter { $0.requestsPerSecond >= most / CapacityProbe.growth }.min { $0.concurrency < $1.concurrency }
+            guard let top else { continue }
+            out[candidate] = Capacity(requestsPerSecond: top.requestsPerSecond, concurrency: top.concurrency, source: .probe)
+        }
+        return out
+    }
 }
 
 /// What a candidate's monthly cost rests on, as measured.
@@ -107,6 +127,7 @@ public struct APIPricing: CostModelKind {
 
     public var hourlyPrice: Double? { nil }
     public var followsLatency: Bool { false }
+    public var needsCapacity: Bool { false }
 
     public func describe(concurrency: Int) -> String {
         var text = "API: $\(JSON.formatNumber(inputPerMillion)) / M input tokens"
@@ -146,6 +167,7 @@ public struct ServerlessPricing: CostModelKind {
 
     public var hourlyPrice: Double? { perHour }
     public var followsLatency: Bool { true }
+    public var needsCapacity: Bool { false }
 
     public func describe(concurrency: Int) -> String {
         var text = "serverless at $\(JSON.formatNumber(perHour)) / busy hour; per request = latency × price ÷ \(concurrency) concurrent"
@@ -187,6 +209,7 @@ public struct DedicatedPricing: CostModelKind {
     public func requestCost(_ usage: RequestUsage) -> Double? { nil }
     public var hourlyPrice: Double? { perHour }
     public var followsLatency: Bool { true }
+    public var needsCapacity: Bool { true }
 
     public func describe(concurrency: Int) -> String {
         "dedicated at $\(JSON.formatNumber(perHour)) / instance-hour, always on (\(JSON.formatNumber(hoursPerMonth)) h a month); "

@@ -27,6 +27,8 @@ public protocol CostModelOptions: Sendable {
     /// True when its cost follows measured latency (busy time, or capacity measured in requests a second):
     /// a slower machine, not the experiment, can change it.
     var followsLatency: Bool { get }
+    /// True when its cost rests on one instance's throughput (dedicated): such a model is probed for it.
+    var needsCapacity: Bool { get }
     /// How the price is stated in reports.
     func describe(concurrency: Int) -> String
 }

@@ -177,6 +177,14 @@ public struct EmbeddingsSettings: Sendable, Equatable {
     }
 }
 
+/// How the capacity probe measures one instance's throughput: requests sent at 1, 2, 4, … in flight, up
+/// to `maxConcurrency`, `requestsPerLevel` at each (at least twice the level).
+public struct CapacityProbeSettings: Sendable, Equatable {
+    public var maxConcurrency = 8
+    public var requestsPerLevel = 16
+    public init() {}
+}
+
 /// The role a model plays in the decision.
 public enum ModelRole: String, Sendable, CaseIterable {
     case foundation, small
@@ -198,6 +206,8 @@ public struct ModelSpec: Sendable {
     public var limits: RequestLimits = RequestLimits()
     /// A training log from outside (OpenAI result CSV or Hugging Face trainer_state.json) to diagnose.
     public var trainingLog: String?
+    /// The capacity probe after the accuracy pass; nil when the model is not probed.
+    public var capacityProbe: CapacityProbeSettings? = nil
     /// A server evalkit starts for this model and stops at the end.
     public var server: ServerSettings?
     /// The files that make this model (weights, adapters, a worker's script), fingerprinted into every

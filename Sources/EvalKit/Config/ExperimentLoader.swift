@@ -315,7 +315,7 @@ public enum ExperimentLoader {
         for (i, item) in items.enumerated() {
             let path = "$.models[\(i)]"
             guard let m = ObjectReader(item, path: path, issues: &issues) else { continue }
-            m.rejectUnknownKeys(["id", "description", "provider", "role", "options", "pricing", "concurrency", "fine_tuning", "retry", "requests_per_minute", "tokens_per_minute", "training_log", "server", "files"], issues: &issues)
+            m.rejectUnknownKeys(["id", "description", "provider", "role", "options", "pricing", "concurrency", "fine_tuning", "retry", "requests_per_minute", "tokens_per_minute", "training_log", "server", "files", "capacity_probe"], issues: &issues)
             var server: ServerSettings? = nil
             if let sv = ObjectReader(m["server"], path: m.childPath("server"), issues: &issues, required: false) {
                 sv.rejectUnknownKeys(["command", "ready_url", "startup_timeout_seconds", "identify"], issues: &issues)
@@ -365,12 +365,35 @@ public enum ExperimentLoader {
             }
             limits.requestsPerMinute = m.number("requests_per_minute", range: 0.001...1e9, rangeText: "requests per minute > 0", issues: &issues)
             limits.tokensPerMinute = m.number("tokens_per_minute", range: 1...1e12, rangeText: "tokens per minute ≥ 1", issues: &issues)
-            models.append(ModelSpec(id: id, role: role, provider: provider, pricing: pricing,
-                                    concurrency: concurrency ?? defaultConcurrency, description: m.string("description", issues: &issues),
-                                    fineTuning: fineTuning, limits: limits, trainingLog: m.string("training_log", issues: &issues), server: server,
-                                    files: m.stringArray("files", issues: &issues)))
+            var model = ModelSpec(id: id, role: role, provider: provider, pricing: pricing,
+                                  concurrency: concurrency ?? defaultConcurrency, description: m.string("description", issues: &issues),
+                                  fineTuning: fineTuning, limits: limits, trainingLog: m.string("training_log", issues: &issues), server: server,
+                                  files: m.stringArray("files", issues: &issues))
+            model.capacityProbe = readCapacityProbe(m["capacity_probe"], path: m.childPath("capacity_probe"),
+                                                    byDefault: pricing?.model.needsCapacity == true, oneAtATime: provider.answersOneAtATime, issues: &issues)
+            models.append(model)
         }
         return models
+    }
+
+    /// "capacity_probe": true, false, or `{"max_concurrency", "requests_per_level"}`; by default on for a
+    /// model whose cost rests on its throughput. A model that answers one request at a time is probed at 1 only.
+    static func readCapacityProbe(_ value: JSON?, path: String, byDefault: Bool, oneAtATime: Bool, issues: inout IssueCollector) -> CapacityProbeSettings? {
+        var settings = CapacityProbeSettings()
+        if oneAtATime { settings.maxConcurrency = 1 }
+        guard let value else { return byDefault ? settings : nil }
+        if let on = value.boolValue { return on ? settings : nil }
+        guard let p = ObjectReader(value, path: path, issues: &issues) else { return nil }
+        p.rejectUnknownKeys(["max_concurrency", "requests_per_level"], issues: &issues)
+        if let v = p.integer("max_concurrency", minimum: 1, issues: &issues) {
+            if oneAtATime && v > 1 {
+                issues.add(ConfigIssue(path: p.childPath("max_concurrency"), expected: "1 for a model that answers one request at a time", found: String(v)))
+            } else {
+                settings.maxConcurrency = min(v, 1024)
+            }
+        }
+        if let v = p.integer("requests_per_level", minimum: 1, issues: &issues) { settings.requestsPerLevel = min(v, 100_000) }
+        return settings
     }
 
     /// "pricing": `{"model": name, …its prices, "source", "date"}`. Without "model", per-token prices are

@@ -101,7 +101,8 @@ public enum CompareRun {
         let made = metrics.reduce(0) { $0 + $1.requests }
         let failedCalls = metrics.reduce(0) { $0 + $1.errors }
         let trainingSeconds = Dictionary(executed.training.map { ($0.modelID, $0.seconds) }, uniquingKeysWith: { a, _ in a })
-        let analysis = DecisionAnalyzer.analyze(experiment: experiment, metrics: metrics, results: results, trainingSeconds: trainingSeconds)
+        let analysis = DecisionAnalyzer.analyze(experiment: experiment, metrics: metrics, results: results, trainingSeconds: trainingSeconds,
+                                                capacities: Capacity.best(of: executed.capacity, latencyLimitMs: experiment.decision.maxP95LatencyMs))
         let summary = RunSummary(
             experiment: experiment, runID: plan.runID,
             splits: plan.prepared.dataset.splits.map { .init(name: $0.name, count: $0.examples.count,
@@ -115,7 +116,7 @@ public enum CompareRun {
             runFailure: runFailure(made: made, failed: failedCalls, limit: experiment.run.maxErrorRate),
             audit: plan.audit, curves: executed.curves + TrainingCurve.outside(experiment),
             environment: executed.environment, onlyModels: plan.options.onlyModels, requestsSent: executed.sent ?? [:],
-            coldStarts: executed.coldStarts)
+            coldStarts: executed.coldStarts, capacity: executed.capacity)
         do { try ReportWriter.write(summary, to: plan.directory) } catch { throw .output(error) }
         return CompareOutcome(runDirectory: plan.directory, summary: summary,
                               failed: !metrics.contains { $0.answered > 0 } || summary.runFailure != nil, incomplete: made < plan.plannedRequests)

@@ -13,6 +13,8 @@ struct ExecutedRun: Sendable {
     var sent: [String: Int]?
     /// Each model start over every process of the run, measured apart from every candidate's latency.
     var coldStarts: [ColdStart]
+    /// What the capacity probe measured, per candidate (a resumed run keeps the levels of candidates not probed again).
+    var capacity: [CapacityLevel]
 }
 
 /// Executes a planned run: makes each model's provider (training in-process models first), sends every
@@ -70,6 +72,8 @@ enum RunExecution {
             await recorder.modelFailed(model, error)
         }, onColdStart: { cold in
             await recorder.started(cold)
+        }, onProbe: { levels in
+            await recorder.probed(levels)
         }, onSend: { job in
             do throws(ReportError) {
                 try ledger.record(candidate: candidates[job.candidateIndex].id, example: testExamples[job.exampleIndex].id, repeatIndex: job.repeatIndex)
@@ -89,7 +93,8 @@ enum RunExecution {
         let sent = (try? SentLedger.counts(directory: plan.directory)) ?? nil
         return ExecutedRun(results: results, modelFailures: await recorder.modelFailures, training: training, curves: curves,
                            environment: await recorder.environment(plan.environment, previous: plan.previousEnvironment), sent: sent,
-                           coldStarts: plan.previousColdStarts + (await recorder.coldStarts))
+                           coldStarts: plan.previousColdStarts + (await recorder.coldStarts),
+                           capacity: await recorder.capacity(previous: plan.options.resume ? ((try? CapacityFile.read(directory: plan.directory)) ?? []) : []))
     }
 
     /// Each model's jobs, in example-major order so that an interrupted run has covered every candidate
@@ -117,7 +122,11 @@ enum RunExecution {
                                  retry: RetryPolicy(limits), limiter: limiter, maxOutputTokens: model.provider.maxOutputTokens,
                                  cache: model.provider.usesPrompts ? cache : nil, seed: experiment.run.seed,
                                  cacheSalt: plan.environment.model(model.id).map(CompareRun.cacheSalt) ?? "",
-                                 warmUp: model.server != nil || model.provider.answersOneAtATime)
+                                 warmUp: model.server != nil || model.provider.answersOneAtATime,
+                                 probe: model.capacityProbe.map { settings in
+                                     CapacityProbe(settings: settings, latencyLimitMs: experiment.decision.maxP95LatencyMs,
+                                                   candidates: indices.map { ($0, candidates[$0].id) }, exampleCount: plan.testExamples.count)
+                                 })
         }
     }
 }
@@ -138,6 +147,7 @@ actor RunRecorder {
     private(set) var resultsByCandidate: [ResultColumn]
     private(set) var modelFailures: [(model: String, reason: String)] = []
     private(set) var coldStarts: [ColdStart] = []
+    private var probedLevels: [CapacityLevel] = []
     private(set) var writeError: ReportError?
     private var done = 0
     private var errors = 0
@@ -207,6 +217,14 @@ actor RunRecorder {
         kept.startMs = ExampleResult.roundLatency(cold.startMs)
         kept.warmupMs = cold.warmupMs.map(ExampleResult.roundLatency)
         coldStarts.append(kept)
+    }
+
+    func probed(_ levels: [CapacityLevel]) { probedLevels += levels.map(CapacityFile.rounded) }
+
+    /// The probe's levels: this process's, and `previous` ones of candidates it did not probe.
+    func capacity(previous: [CapacityLevel]) -> [CapacityLevel] {
+        let probed = Set(probedLevels.map(\.candidate))
+        return previous.filter { !probed.contains($0.candidate) } + probedLevels
     }
 
     func modelFailed(_ model: String, _ error: ProviderError) {

@@ -82,6 +82,7 @@ public enum RunFolderCommands {
         complete.environment = run.environment
         complete.requestsSent = run.requestsSent
         complete.coldStarts = m.coldStarts
+        complete.capacity = run.capacity
         return complete
     }
 }

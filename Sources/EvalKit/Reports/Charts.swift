@@ -177,6 +177,13 @@ public enum Charts {
         return svg + "</svg>\n"
     }
 
+    /// One panel of lines: `series` against a shared x axis.
+    public static func lines(_ series: [Series], title: String, xLabel: String, yLabel: String) -> String {
+        let width = 760, height = 320
+        return header(width: width, height: height, title: title)
+            + panel(series, top: 45, height: 220, width: width, yLabel: yLabel, unit: xLabel, markStep: nil) + "</svg>\n"
+    }
+
     static func panel(_ series: [Series], top: Double, height: Double, width: Int, yLabel: String, unit: String, markStep: Double?) -> String {
         let left = 70.0, right = 190.0
         let plotW = Double(width) - left - right

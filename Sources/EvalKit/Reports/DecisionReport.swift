@@ -4,6 +4,7 @@ import Foundation
 public enum DecisionReport {
     public static let accuracyCostFile = "accuracy-vs-cost.svg"
     public static let latencyFile = "latency.svg"
+    public static let capacityFile = "capacity.svg"
 
     public static func markdown(_ s: RunSummary) -> String {
         let e = s.experiment
@@ -240,6 +241,23 @@ public enum DecisionReport {
             + "\(testName(c)) \(pEquals(c.pValue)) (Holm \(pEquals(c.pValueHolm)))"
     }
 
+    /// The capacity probe's levels, and which one each dedicated cost used.
+    static func capacityText(_ s: RunSummary) -> String {
+        guard !s.capacity.isEmpty else { return "" }
+        let seconds = s.capacity.reduce(0) { $0 + $1.seconds }
+        var md = "Capacity probe: one instance of each probed model, sent the candidate's own requests at 1, 2, 4, … in flight until "
+        md += "throughput stopped growing, p95 passed the latency requirement or a request failed (no retries, no cache); "
+        md += "it took \(Format.fixed(seconds, digits: 1)) s. A dedicated cost uses the knee (★): of the levels with no failure and p95 "
+        md += "within the requirement, the fewest in flight that served within 10% of the most requests a second.\n\n"
+        md += Markdown.table(["candidate", "in flight", "requests", "errors", "requests / s", "p50", "p95"], s.capacity.map { l in
+            let used = s.analysis.assessment(l.candidate)?.capacity
+            let mark = used?.source == .probe && used?.concurrency == l.concurrency ? " ★" : ""
+            return [l.candidate, String(l.concurrency) + mark, String(l.requests), String(l.errors), Format.fixed(l.requestsPerSecond, digits: 2),
+                    ms(l.p50Ms), ms(l.p95Ms)]
+        }, alignRight: Set(1...6))
+        return md + "\n![Requests per second against requests in flight](\(capacityFile))\n\n"
+    }
+
     /// Each model start, measured apart from the latencies above.
     static func coldStartText(_ starts: [ColdStart]?) -> String {
         guard let starts else { return "Cold start: not recorded by the evalkit that made this run." }
@@ -473,6 +491,7 @@ public enum DecisionReport {
         md += "Monthly costs at \(Format.count(p.monthlyRequests)) requests: " + a.assessments.map {
             "\(Markdown.cell($0.id)) \(Format.usd($0.monthlyCostUSD)) (\(Markdown.cell($0.monthlyCostBasis)))"
         }.joined(separator: "; ") + ".\n\n"
+        md += capacityText(s)
         md += "One-time costs: " + a.assessments.map { "\(Markdown.cell($0.id)) \(Format.usd($0.oneTimeCostUSD)) (\(Markdown.cell($0.oneTimeCostSource)))" }
             .joined(separator: "; ") + ".\n\n"
         md += "![Accuracy against cost per 1,000 requests](\(accuracyCostFile))\n\n![p50 and p95 latency per candidate](\(latencyFile))\n\n"
@@ -632,6 +651,17 @@ public enum DecisionReport {
             return Charts.CostPoint(label: c.id, costPer1k: cost, accuracy: acc, low: c.accuracyLow ?? acc, high: c.accuracyHigh ?? acc)
         }
         return Charts.accuracyVersusCost(points, title: "\(s.experiment.name): accuracy vs cost")
+    }
+
+    /// Requests a second against requests in flight, one line per probed candidate.
+    public static func capacityChart(_ s: RunSummary) -> String {
+        let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
+        let candidates = s.experiment.candidates.map(\.id).filter { id in s.capacity.contains { $0.candidate == id } }
+        let series = candidates.enumerated().map { i, id in
+            Charts.Series(name: id, color: palette[i % palette.count], dashed: i >= palette.count,
+                          points: s.capacity.filter { $0.candidate == id }.map { (Double($0.concurrency), $0.requestsPerSecond) })
+        }
+        return Charts.lines(series, title: "\(s.experiment.name): capacity probe", xLabel: "requests in flight", yLabel: "requests per second")
     }
 
     public static func latencyChart(_ s: RunSummary) -> String {

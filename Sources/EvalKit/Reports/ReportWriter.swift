@@ -11,6 +11,10 @@ public enum ReportWriter {
         if writeManifest { try manifest(summary).write(to: directory) }
         try save(DecisionReport.accuracyCostChart(summary), to: directory + "/" + DecisionReport.accuracyCostFile)
         try save(DecisionReport.latencyChart(summary), to: directory + "/" + DecisionReport.latencyFile)
+        if !summary.capacity.isEmpty {
+            try save(CapacityFile.csv(summary.capacity), to: directory + "/" + CapacityFile.name)
+            try save(DecisionReport.capacityChart(summary), to: directory + "/" + DecisionReport.capacityFile)
+        }
         for curve in summary.curves {
             try save(TrainingCurveFile.csv(curve), to: directory + "/" + curve.dataFile)
             try save(Charts.trainingCurves(curve.points, title: "\(curve.modelID): training curves (\(curve.source))", unit: curve.unit, markStep: curve.keptStep),

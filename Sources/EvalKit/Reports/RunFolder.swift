@@ -37,6 +37,8 @@ public struct RunFolder: Sendable {
     public var summaryText: String
     public var manifest: RunManifest
     public var trainingSeconds: [String: Double]
+    /// What the capacity probe measured (capacity.csv; empty without one).
+    public var capacity: [CapacityLevel] = []
     /// config.json as parsed JSON, for showing what changed between runs.
     public var experimentJSON: JSON
 
@@ -95,6 +97,7 @@ public struct RunFolder: Sendable {
         let training = Dictionary(manifest.training.map { ($0.modelID, $0.seconds) }, uniquingKeysWith: { a, _ in a })
         var run = RunFolder(directory: directory, experiment: asRun, resultsByCandidateID: nil, summary: summary, summaryText: summaryText,
                             manifest: manifest, trainingSeconds: training, experimentJSON: configJSON, environment: manifest.environment)
+        run.capacity = try CapacityFile.read(directory: directory)
         if withResults { try run.loadResults() }
         return run
     }
@@ -148,6 +151,7 @@ public struct RunFolder: Sendable {
     public func recompute() -> (metrics: [CandidateMetrics], analysis: DecisionAnalysis) {
         let perCandidate = resultsByCandidate
         let metrics = MetricsCalculator.metrics(experiment: experiment, results: perCandidate, sent: requestsSent)
-        return (metrics, DecisionAnalyzer.analyze(experiment: experiment, metrics: metrics, results: perCandidate, trainingSeconds: trainingSeconds))
+        return (metrics, DecisionAnalyzer.analyze(experiment: experiment, metrics: metrics, results: perCandidate, trainingSeconds: trainingSeconds,
+                                                  capacities: Capacity.best(of: capacity, latencyLimitMs: experiment.decision.maxP95LatencyMs)))
     }
 }

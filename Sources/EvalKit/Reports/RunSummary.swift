@@ -62,6 +62,8 @@ public struct RunSummary: Sendable {
     /// Each model start over every process of the run (start-up and warm-up, apart from the latencies).
     /// Nil for a run whose run.json predates their measurement.
     public var coldStarts: [ColdStart]? = []
+    /// What the capacity probe measured (capacity.csv).
+    public var capacity: [CapacityLevel] = []
 
     /// Whole milliseconds, as run.json records it, so a re-rendered report shows the same figure.
     public var durationSeconds: Double { (finishedAt.timeIntervalSince(startedAt) * 1000).rounded() / 1000 }

@@ -83,13 +83,15 @@ public struct ModelWorkload: Sendable {
     /// Send one warm-up request after the provider starts, measured as cold start and not as any
     /// candidate's (for models evalkit starts: a first request after a start pays for loading).
     public var warmUp = false
+    /// Measures the model's capacity after its jobs, before it is stopped; nil for none.
+    public var probe: CapacityProbe? = nil
 
     public init(modelID: String, provider: any ModelProvider, concurrency: Int, jobs: [RunJob], retry: RetryPolicy = RetryPolicy(RequestLimits()),
                 limiter: RateLimiter? = nil, maxOutputTokens: Int = 0, cache: ResponseCache? = nil, seed: UInt64 = 0, cacheSalt: String = "",
-                warmUp: Bool = false) {
+                warmUp: Bool = false, probe: CapacityProbe? = nil) {
         self.modelID = modelID; self.provider = provider; self.concurrency = concurrency; self.jobs = jobs
         self.retry = retry; self.limiter = limiter; self.maxOutputTokens = maxOutputTokens; self.cache = cache; self.seed = seed
-        self.cacheSalt = cacheSalt; self.warmUp = warmUp
+        self.cacheSalt = cacheSalt; self.warmUp = warmUp; self.probe = probe
     }
 }
 
@@ -104,6 +106,7 @@ public enum Scheduler {
                            request: @escaping @Sendable (RunJob) -> ModelRequest,
                            onStartFailure: @escaping @Sendable (String, ProviderError) async -> Void = { _, _ in },
                            onColdStart: @escaping @Sendable (ColdStart) async -> Void = { _ in },
+                           onProbe: @escaping @Sendable ([CapacityLevel]) async -> Void = { _ in },
                            onSend: @escaping @Sendable (RunJob) -> Void = { _ in },
                            onCompletions: @escaping @Sendable ([Completion]) async -> Void) async {
         @Sendable func runOne(_ workload: ModelWorkload) async {
@@ -129,6 +132,7 @@ public enum Scheduler {
             var remaining = workload
             remaining.jobs = misses
             await runModel(remaining, stop: stop, request: request, onSend: onSend, onCompletions: onCompletions)
+            if let probe = workload.probe, !stop.isStopped { await onProbe(await probe.run(workload.provider, request: request, stop: stop)) }
         }
         if sequential {
             for workload in workloads {

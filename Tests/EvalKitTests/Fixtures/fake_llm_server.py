@@ -8,14 +8,16 @@ those faults; inputs containing ECHO are echoed back; ECHOKEY answers with the A
 the log file named by the first argument, so tests can check what was really sent.
 
 Set by the test through the environment: FAKE_DELAY_MS (each completion waits that long),
-FAKE_FINGERPRINT (sent as "system_fingerprint"), FAKE_SWAP=1 (positive and negative answers trade
+FAKE_SLOTS (at most that many completions are worked on at once, the rest wait: a server whose
+throughput saturates at that concurrency), FAKE_FINGERPRINT (sent as "system_fingerprint"), FAKE_SWAP=1 (positive and negative answers trade
 places: a server whose answers changed).
 """
-import json, os, signal, sys, time
+import json, os, signal, socket, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOG = sys.argv[1] if len(sys.argv) > 1 else None
 DELAY = float(os.environ.get("FAKE_DELAY_MS", "0")) / 1000
+SLOTS = threading.Semaphore(int(os.environ["FAKE_SLOTS"])) if os.environ.get("FAKE_SLOTS") else None
 FINGERPRINT = os.environ.get("FAKE_FINGERPRINT")
 SWAP = os.environ.get("FAKE_SWAP") == "1"
 
@@ -33,13 +35,23 @@ def classify(text):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
+    def setup(self):
+        super().setup()
+        # Headers and body go out in two writes: without this, Nagle holds the body for the client's
+        # delayed ACK (40 ms), which would be the server's, not evalkit's, time.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, *args):
         pass
 
     def reply(self, status, body, raw=None):
         if status == 200 and isinstance(body, dict) and "choices" in body:
             if DELAY:
-                time.sleep(DELAY)
+                if SLOTS:
+                    with SLOTS:
+                        time.sleep(DELAY)
+                else:
+                    time.sleep(DELAY)
             if FINGERPRINT:
                 body["system_fingerprint"] = FINGERPRINT
         data = raw if raw is not None else json.dumps(body).encode()
