@@ -126,7 +126,7 @@ import Testing
         // Similar examples are chosen for the estimate too.
         #expect(dry.stdout.contains("| gemma-270m:raw-similar | 10 |"))
         #expect(dry.stdout.contains("| gemma-270m:raw-fewshot | 10 |"))
-        #expect(dry.stdout.contains("serverless: cost follows from measured time, not estimated"))
+        #expect(dry.stdout.contains("dedicated: cost follows from measured time, not estimated"))
 
         let dir = try Fixtures.temporaryDirectory()
         #expect(try run(["compare", "--only", "builtin-lr", "--limit", "30", "--out", dir + "/run"]).status == 0)

@@ -232,7 +232,7 @@ import Testing
         }
         // …and, when the spend cannot be estimated beforehand (self-hosted at a price per hour), stopped
         // cleanly once the measured spend reaches the budget, keeping what it got.
-        let tight = text.replacingOccurrences(of: "\"repeats\": 3,", with: "\"repeats\": 3, \"budget_usd\": 50,")
+        let tight = text.replacingOccurrences(of: "\"repeats\": 3,", with: "\"repeats\": 3, \"budget_usd\": 2,")
             .replacingOccurrences(of: "\"input_per_million\": 1.0, \"output_per_million\": 2.0", with: "\"per_hour\": 3600000")
         try tight.write(toFile: config, atomically: true, encoding: .utf8)
         options.outDirectory = dir + "/budget"

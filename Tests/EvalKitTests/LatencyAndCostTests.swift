@@ -106,8 +106,8 @@ actor FlakyModel: ModelProvider {
     }
 
     @Test func theCapacityProbeFindsTheKneeOfASaturatingServer() async throws {
-        // The server works on at most 2 requests at once, 200 ms each: 5 requests/s at 1 in flight, 10 at 2, still 10 at 4.
-        let server = try FakeLLMServer(environment: ["FAKE_DELAY_MS": "200", "FAKE_SLOTS": "2"])
+        // The server works on at most 2 requests at once, 300 ms each: 3.3 requests/s at 1 in flight, 6.7 at 2, no more at 4.
+        let server = try FakeLLMServer(environment: ["FAKE_DELAY_MS": "300", "FAKE_SLOTS": "2"])
         let dir = try Fixtures.temporaryDirectory()
         let rows = (0..<4).map { i in ("t\(i)", ["I love it \(i)", "I hate it \(i)"][i % 2], ["positive", "negative"][i % 2]) }
         try Fixtures.write(Fixtures.jsonl(rows), to: "test.jsonl", in: dir)
@@ -128,22 +128,26 @@ actor FlakyModel: ModelProvider {
         options.cacheMode = .off
         let outcome = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
         let levels = outcome.summary.capacity
-        // It stopped at the first level that added nothing: 1, 2, 4.
-        #expect(levels.map(\.concurrency) == [1, 2, 4], "\(levels)")
+        // It doubled the requests in flight while throughput grew and stopped at the first level that added
+        // less than 10 % (on a busy machine the server's own overhead can move that to 4 or 8 in flight).
+        #expect(levels.count >= 3 && Array(levels.map(\.concurrency).prefix(3)) == [1, 2, 4], "\(levels)")
+        let last = try #require(levels.last)
+        #expect(last.requestsPerSecond < levels.dropLast().map(\.requestsPerSecond).max()! * CapacityProbe.growth, "\(levels)")
         #expect(levels.allSatisfy { $0.errors == 0 && $0.requests == 16 && $0.candidate == "local:p" })
         let assessment = try #require(outcome.summary.analysis.assessment("local:p"))
         let capacity = try #require(assessment.capacity)
-        #expect(capacity.source == .probe && capacity.concurrency == 2)
-        #expect(capacity.requestsPerSecond > 7 && capacity.requestsPerSecond <= 10.5, "\(capacity.requestsPerSecond)")
+        // The knee: never 1 in flight (a second slot doubles throughput), and no more than the 2 slots serve.
+        #expect(capacity.source == .probe && capacity.concurrency >= 2, "\(levels)")
+        #expect(capacity.requestsPerSecond > 4.5 && capacity.requestsPerSecond <= 6.8, "\(capacity.requestsPerSecond)")
         // 100M requests a month at twice the average rate is 76.1 requests/s: ⌈76.1 ÷ capacity⌉ machines at $730 a month.
         let machines = (100_000_000 / (730 * 3600) * 2 / capacity.requestsPerSecond).rounded(.up)
         #expect(assessment.monthlyCostUSD == machines * 730)
-        // The probe's requests are its own: the accuracy pass's 4 plus a warm-up-free 48 reached the server.
-        #expect(try server.requests().count == 4 + 48)
+        // The probe's requests are its own: the accuracy pass's 4 plus 16 a level reached the server (no warm-up for a server evalkit did not start).
+        #expect(try server.requests().count == 4 + 16 * levels.count)
         let csv = try String(contentsOfFile: dir + "/run/capacity.csv", encoding: .utf8)
         #expect(csv.hasPrefix("candidate,concurrency,requests,errors,seconds,requests_per_second,p50_ms,p95_ms\n"))
         let report = try String(contentsOfFile: dir + "/run/report.md", encoding: .utf8)
-        #expect(report.contains("Capacity probe:") && report.contains("| local:p | 2 ★ | 16 | 0 |"))
+        #expect(report.contains("Capacity probe:") && report.contains("| local:p | \(capacity.concurrency) ★ | 16 | 0 |"))
         #expect(FileManager.default.fileExists(atPath: dir + "/run/capacity.svg"))
         #expect(try RunVerifier.verify(runDirectory: dir + "/run") == [])
         // A damaged capacity.csv is named with its line.

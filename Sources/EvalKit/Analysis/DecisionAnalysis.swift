@@ -213,14 +213,14 @@ public enum DecisionAnalyzer {
             assessments[i].confusion = MetricsCalculator.confusion(labels: experiment.task.labels, pairs: pairs)
         }
         let qualifying = assessments.indices.filter { assessments[$0].qualifies }
-        let best = qualifying.min { preferred(assessments[$0], over: assessments[$1]) }
+        let best = choose(qualifying, assessments, costTie: policy.costTie)
         // Candidates that meet every requirement, could not be told apart from the reference, and
         // would beat the best qualifying candidate on cost (or are all there is): the evidence is short.
         let undecided = assessments.indices.filter { i in
             guard assessments[i].requirementFailures.isEmpty, assessments[i].nonInferiority?.status == .inconclusive else { return false }
             guard let best else { return true }
             guard let cost = assessments[i].horizonCostUSD, let bestCost = assessments[best].horizonCostUSD else { return false }
-            return cost < bestCost
+            return cost * (1 + policy.costTie) < bestCost
         }.sorted { preferred(assessments[$0], over: assessments[$1]) }
         var verdict = Verdict.noneQualifies
         if let best { assessments[best].recommended = undecided.isEmpty }
@@ -236,6 +236,19 @@ public enum DecisionAnalyzer {
         analysis.dynamicComparisons = dynamicComparisons(experiment: experiment, metrics: metrics, results: results, policy: policy)
         if let best { analysis.rivalComparisons = rivalComparisons(chosen: best, assessments: assessments, metrics: metrics, results: results, policy: policy) }
         return analysis
+    }
+
+    /// The recommended candidate among `qualifying`: the most accurate of those whose cost over the horizon
+    /// is within `costTie` of the lowest (ties to the cheaper, then the lower id); by `preferred` alone when
+    /// no qualifying candidate has a known cost.
+    static func choose(_ qualifying: [Int], _ assessments: [CandidateAssessment], costTie: Double) -> Int? {
+        guard let cheapest = qualifying.min(by: { preferred(assessments[$0], over: assessments[$1]) }) else { return nil }
+        guard let lowest = assessments[cheapest].horizonCostUSD else { return cheapest }
+        let band = qualifying.filter { (assessments[$0].horizonCostUSD ?? .infinity) <= lowest * (1 + costTie) }
+        return band.min { a, b in
+            let xa = assessments[a].metrics.accuracy ?? -1, xb = assessments[b].metrics.accuracy ?? -1
+            return xa != xb ? xa > xb : preferred(assessments[a], over: assessments[b])
+        }
     }
 
     /// The order candidates are preferred in: lower horizon cost (unknown cost last), then higher

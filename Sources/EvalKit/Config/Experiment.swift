@@ -294,6 +294,9 @@ public struct DecisionPolicy: Sendable {
     public var maxErrorRate: Double = 0.05
     /// Whether `minAccuracy` is met by the accuracy itself or by its interval's lower bound.
     public var minAccuracyBy: MinAccuracyRule = .estimate
+    /// Qualifying candidates whose costs over the horizon are within this share of the cheapest count as
+    /// costing the same, and the more accurate of them is chosen (a cent must not outweigh accuracy).
+    public var costTie: Double = 0.01
     public init() {}
 }
 

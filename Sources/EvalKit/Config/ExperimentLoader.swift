@@ -482,7 +482,7 @@ public enum ExperimentLoader {
     static func readDecision(_ root: ObjectReader, candidates: [CandidateSpec], issues: inout IssueCollector) -> DecisionPolicy {
         var policy = DecisionPolicy()
         guard let d = ObjectReader(root["decision"], path: "$.decision", issues: &issues, required: false) else { return policy }
-        d.rejectUnknownKeys(["reference", "requirements", "margin", "monthly_requests", "horizon_months", "alpha", "power", "max_error_rate"],
+        d.rejectUnknownKeys(["reference", "requirements", "margin", "monthly_requests", "horizon_months", "alpha", "power", "max_error_rate", "cost_tie"],
                             issues: &issues)
         if let reference = d.string("reference", issues: &issues) {
             if candidates.contains(where: { $0.id == reference }) {
@@ -508,6 +508,7 @@ public enum ExperimentLoader {
         if let v = d.number("alpha", range: 1e-6...0.5, rangeText: "a significance level between 0 and 0.5", issues: &issues) { policy.alpha = v }
         if let v = d.number("power", range: 0.5...0.999_999, rangeText: "a power between 0.5 and 1", issues: &issues) { policy.power = v }
         if let v = d.number("max_error_rate", range: 0...1, rangeText: "a share of requests between 0 and 1", issues: &issues) { policy.maxErrorRate = v }
+        if let v = d.number("cost_tie", range: 0...1, rangeText: "a share of the lowest cost between 0 and 1", issues: &issues) { policy.costTie = v }
         return policy
     }
 

@@ -58,13 +58,14 @@ public enum DecisionReport {
             md += "**Keep prompting the foundation model: \(Markdown.cell(id))** (prompt `\(Markdown.cell(chosen.metrics.prompt ?? "-"))`). "
             md += "It reaches \(accuracyWithInterval(chosen, p)), meets every requirement, and "
             if let cost = chosen.horizonCostUSD {
-                md += "is the cheapest qualifying candidate over \(horizonText(p)): \(Format.usd(cost))"
+                md += cheaperThanChosen(a, chosen).isEmpty ? "is the cheapest qualifying candidate over \(horizonText(p)): \(Format.usd(cost))"
+                    : "costs \(Format.usd(cost)) over \(horizonText(p))"
             } else {
                 // Priced candidates rank before unpriced ones, so none that qualified had a price.
                 md += "is the most accurate qualifying candidate (no qualifying candidate has a price, so cost could not rank them)"
             }
             md += chosen.id == a.referenceID ? ". " : " (\(comparisonText(chosen.comparison, p))). "
-            md += rivalsText(a, chosen: chosen)
+            md += tieText(a, chosen) + rivalsText(a, chosen: chosen)
         case .moveTo(let id):
             guard let chosen = a.assessment(id) else { break }
             md += "**Move to the \(chosen.metrics.role == .fineTuned ? "fine-tuned" : "smaller") model: \(Markdown.cell(id)).** "
@@ -82,7 +83,7 @@ public enum DecisionReport {
                 if let reference { md += " against \(Format.usd(reference.horizonCostUSD)) for the reference (one-time cost \(Format.usd(reference.oneTimeCostUSD)) included)" }
                 md += "; p95 latency \(ms(chosen.metrics.latencyP95Ms))"
                 if let reference { md += " against \(ms(reference.metrics.latencyP95Ms))" }
-                md += ". " + breakEvenSentence(chosen) + " " + rivalsText(a, chosen: chosen)
+                md += ". " + breakEvenSentence(chosen) + " " + tieText(a, chosen) + rivalsText(a, chosen: chosen)
             }
         case let .notEnoughEvidence(candidates, fallback):
             md += "**Not enough evidence to decide.** "
@@ -293,6 +294,22 @@ public enum DecisionReport {
         case .never: return "It is never cheaper than the reference."
         case .notApplicable: return ""
         }
+    }
+
+    /// Qualifying candidates cheaper than the chosen one (within the cost tie, or it would not have been chosen).
+    static func cheaperThanChosen(_ a: DecisionAnalysis, _ chosen: CandidateAssessment) -> [CandidateAssessment] {
+        guard let cost = chosen.horizonCostUSD else { return [] }
+        return a.assessments.filter { $0.qualifies && $0.id != chosen.id && ($0.horizonCostUSD ?? .infinity) < cost }
+    }
+
+    /// Why a candidate that is not the cheapest was chosen: the cheaper ones cost the same within the tie.
+    static func tieText(_ a: DecisionAnalysis, _ chosen: CandidateAssessment) -> String {
+        let cheaper = cheaperThanChosen(a, chosen)
+        guard !cheaper.isEmpty, let cost = chosen.horizonCostUSD else { return "" }
+        let share = Format.fixed(a.policy.costTie * 100, digits: a.policy.costTie * 100 == (a.policy.costTie * 100).rounded() ? 0 : 1)
+        return "Costs within \(share)% count as the same (`$.decision.cost_tie`), and among those it is the most accurate: "
+            + cheaper.map { "\(Markdown.cell($0.id)) costs \(Format.usd($0.horizonCostUSD)) (\(Format.usd(cost - ($0.horizonCostUSD ?? cost))) less) at "
+                + "\(Format.percent($0.metrics.accuracy))" }.joined(separator: ", ") + ". "
     }
 
     /// How another candidate's cost compares with the chosen one's.

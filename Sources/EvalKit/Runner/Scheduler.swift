@@ -111,19 +111,22 @@ public enum Scheduler {
                            onCompletions: @escaping @Sendable ([Completion]) async -> Void) async {
         @Sendable func runOne(_ workload: ModelWorkload) async {
             guard !workload.jobs.isEmpty, !stop.isStopped else { return }
-            // Answers already in the cache need no model: a fully cached re-run starts no server and sends nothing.
+            // Answers already in the cache need no model: a fully cached re-run starts no server and sends nothing,
+            // unless the model's capacity is to be measured (a measurement no cache can hold).
             let misses = await answerFromCache(workload, stop: stop, request: request, onCompletions: onCompletions)
-            guard !misses.isEmpty, !stop.isStopped else { return }
+            guard !misses.isEmpty || workload.probe != nil, !stop.isStopped else { return }
             let started = ContinuousClock.now
             do throws(ProviderError) {
                 try await workload.provider.start()
             } catch {
+                // With every answer cached, only the probe needed the model: its absence fails no request.
+                guard !misses.isEmpty else { return }
                 await onStartFailure(workload.modelID, error)
                 await onCompletions(misses.map { Completion(job: $0, outcome: .failure(error), latencyMs: 0, attempts: 0) })
                 return
             }
             var cold = ColdStart(modelID: workload.modelID, startMs: milliseconds(since: started))
-            if workload.warmUp, let first = misses.first {
+            if workload.warmUp, let first = misses.first ?? workload.jobs.first {
                 let warming = ContinuousClock.now
                 do throws(ProviderError) { _ = try await workload.provider.complete(request(first)) } catch { cold.warmupError = error.description }
                 cold.warmupMs = milliseconds(since: warming)
@@ -131,7 +134,7 @@ public enum Scheduler {
             await onColdStart(cold)
             var remaining = workload
             remaining.jobs = misses
-            await runModel(remaining, stop: stop, request: request, onSend: onSend, onCompletions: onCompletions)
+            if !misses.isEmpty { await runModel(remaining, stop: stop, request: request, onSend: onSend, onCompletions: onCompletions) }
             if let probe = workload.probe, !stop.isStopped { await onProbe(await probe.run(workload.provider, request: request, stop: stop)) }
         }
         if sequential {
