@@ -156,4 +156,30 @@ actor FlakyModel: ModelProvider {
             "\($0)".contains("capacity.csv") && "\($0)".contains("line \(levels.count + 2)")
         }
     }
+
+    @Test func anUnknownCostIsNeitherCheaperNorCostlierAndTheVerdictSaysSo() async throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let rows = (0..<60).map { i in ("t\(i)", ["I love it \(i)", "I hate it \(i)"][i % 2], ["positive", "negative"][i % 2]) }
+        try Fixtures.write(Fixtures.jsonl(rows), to: "test.jsonl", in: dir)
+        try Fixtures.write(Fixtures.jsonl(rows.map { ("tr" + $0.0, $0.1, $0.2) }), to: "train.jsonl", in: dir)
+        try Fixtures.write("{{input}}", to: "p.txt", in: dir)
+        // Two identical classifiers: the same answers, one priced and one not.
+        let config = try Fixtures.write("""
+        {"name": "unknown", "task": {"labels": ["negative", "positive"]},
+         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label"}},
+         "prompts": [{"id": "p", "user": "p.txt"}],
+         "models": [{"id": "priced", "provider": "builtin", "role": "small", "options": {"epochs": 3, "hash_bits": 12},
+                     "pricing": {"model": "serverless", "per_hour": 1}},
+                    {"id": "unpriced", "provider": "builtin", "role": "small", "options": {"epochs": 3, "hash_bits": 12}}],
+         "decision": {"reference": "unpriced", "margin": 0.1}}
+        """, to: "evalkit.json", in: dir)
+        var options = CompareOptions()
+        options.outDirectory = dir + "/run"
+        let outcome = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        let unpriced = try #require(outcome.summary.analysis.assessment("unpriced"))
+        #expect(unpriced.qualifies && unpriced.horizonCostUSD == nil && unpriced.breakEven == .notApplicable)
+        #expect(outcome.summary.analysis.verdict == .moveTo(candidate: "priced"))
+        let report = try String(contentsOfFile: dir + "/run/report.md", encoding: .utf8)
+        #expect(report.contains("Not weighed on cost: unpriced (") && report.contains("could be cheaper or costlier than priced"))
+    }
 }

@@ -65,7 +65,7 @@ public enum DecisionReport {
                 md += "is the most accurate qualifying candidate (no qualifying candidate has a price, so cost could not rank them)"
             }
             md += chosen.id == a.referenceID ? ". " : " (\(comparisonText(chosen.comparison, p))). "
-            md += tieText(a, chosen) + rivalsText(a, chosen: chosen)
+            md += tieText(a, chosen) + unweighedText(a, chosen) + rivalsText(a, chosen: chosen)
         case .moveTo(let id):
             guard let chosen = a.assessment(id) else { break }
             md += "**Move to the \(chosen.metrics.role == .fineTuned ? "fine-tuned" : "smaller") model: \(Markdown.cell(id)).** "
@@ -77,13 +77,13 @@ public enum DecisionReport {
             if chosen.id == a.referenceID {
                 md += ". Over \(horizonText(p)) it costs \(Format.usd(chosen.horizonCostUSD)) (one-time cost \(Format.usd(chosen.oneTimeCostUSD)) included); "
                 md += "p95 latency \(ms(chosen.metrics.latencyP95Ms)). It is the reference itself: \(a.referenceReason), so nothing was tested against "
-                md += "a prompted foundation model. " + rivalsText(a, chosen: chosen)
+                md += "a prompted foundation model. " + unweighedText(a, chosen) + rivalsText(a, chosen: chosen)
             } else {
                 md += ". Over \(horizonText(p)) it costs \(Format.usd(chosen.horizonCostUSD))"
                 if let reference { md += " against \(Format.usd(reference.horizonCostUSD)) for the reference (one-time cost \(Format.usd(reference.oneTimeCostUSD)) included)" }
                 md += "; p95 latency \(ms(chosen.metrics.latencyP95Ms))"
                 if let reference { md += " against \(ms(reference.metrics.latencyP95Ms))" }
-                md += ". " + breakEvenSentence(chosen) + " " + tieText(a, chosen) + rivalsText(a, chosen: chosen)
+                md += ". " + breakEvenSentence(chosen) + " " + tieText(a, chosen) + unweighedText(a, chosen) + rivalsText(a, chosen: chosen)
             }
         case let .notEnoughEvidence(candidates, fallback):
             md += "**Not enough evidence to decide.** "
@@ -302,6 +302,16 @@ public enum DecisionReport {
         return a.assessments.filter { $0.qualifies && $0.id != chosen.id && ($0.horizonCostUSD ?? .infinity) < cost }
     }
 
+    /// Qualifying candidates whose cost is unknown, so the choice could not weigh them on cost.
+    static func unweighedText(_ a: DecisionAnalysis, _ chosen: CandidateAssessment) -> String {
+        guard chosen.horizonCostUSD != nil else { return "" }
+        let unknown = a.assessments.filter { $0.qualifies && $0.id != chosen.id && $0.horizonCostUSD == nil }
+        guard !unknown.isEmpty else { return "" }
+        return "Not weighed on cost: " + unknown.map { "\(Markdown.cell($0.id)) (\(Format.percent($0.metrics.accuracy)); \(Markdown.cell($0.monthlyCostBasis)))" }
+            .joined(separator: ", ") + " also qualif\(unknown.count == 1 ? "ies" : "y"), but with its cost unknown it could be cheaper or costlier than "
+            + "\(Markdown.cell(chosen.id)); give it a `pricing` to compare. "
+    }
+
     /// Why a candidate that is not the cheapest was chosen: the cheaper ones cost the same within the tie.
     static func tieText(_ a: DecisionAnalysis, _ chosen: CandidateAssessment) -> String {
         let cheaper = cheaperThanChosen(a, chosen)
@@ -492,7 +502,9 @@ public enum DecisionReport {
             md += "Both p-values are Holm-adjusted over the \(a.comparisons) comparisons with the reference (the verdict uses the adjusted ones). "
         }
         md += "Break-even: the monthly volume at which the candidate's total over the horizon equals the reference's. "
-        md += "Ties on cost are broken by accuracy, then candidate id; a candidate without pricing has cost unknown and ranks last.\n\n"
+        md += "Costs within \(Format.fixed(p.costTie * 100, digits: 1))% of the cheapest count as the same and are decided by accuracy, then candidate id. "
+        md += "A candidate whose cost is unknown is neither cheaper nor costlier: it is chosen only when no qualifying candidate has a known cost, "
+        md += "and the decision names it as not weighed.\n\n"
         let powered = a.assessments.compactMap { c in c.comparison.map { (c.id, $0) } }
         if !powered.isEmpty {
             md += "Power of each comparison with the reference:\n\n"
