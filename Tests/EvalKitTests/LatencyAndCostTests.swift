@@ -54,8 +54,7 @@ actor FlakyModel: ModelProvider {
     @Test func coldStartIsMeasuredApartAndCandidateOrderChangesNoFigure() async throws {
         let dir = try Fixtures.temporaryDirectory()
         let rows = (0..<9).map { i in ("t\(i)", ["I love it \(i)", "I hate it \(i)", "a chair \(i)"][i % 3], ["positive", "negative", "neutral"][i % 3]) }
-        try Fixtures.write(Fixtures.jsonl(rows), to: "test.jsonl", in: dir)
-        try Fixtures.write(Fixtures.jsonl(rows.map { ("tr" + $0.0, $0.1, $0.2) }), to: "train.jsonl", in: dir)
+        try Fixtures.writeSplitsAndPrompt(rows, in: dir)
         try Fixtures.write("{{input}}", to: "a.txt", in: dir)
         try Fixtures.write("Text: {{input}}", to: "b.txt", in: dir)
         let worker = try Self.slowWorker(in: dir)
@@ -110,9 +109,7 @@ actor FlakyModel: ModelProvider {
         let server = try FakeLLMServer(environment: ["FAKE_DELAY_MS": "300", "FAKE_SLOTS": "2"])
         let dir = try Fixtures.temporaryDirectory()
         let rows = (0..<4).map { i in ("t\(i)", ["I love it \(i)", "I hate it \(i)"][i % 2], ["positive", "negative"][i % 2]) }
-        try Fixtures.write(Fixtures.jsonl(rows), to: "test.jsonl", in: dir)
-        try Fixtures.write(Fixtures.jsonl(rows.map { ("tr" + $0.0, $0.1, $0.2) }), to: "train.jsonl", in: dir)
-        try Fixtures.write("{{input}}", to: "p.txt", in: dir)
+        try Fixtures.writeSplitsAndPrompt(rows, in: dir)
         let config = try Fixtures.write("""
         {"name": "probe", "task": {"labels": ["negative", "positive"]},
          "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label"}},
@@ -160,9 +157,7 @@ actor FlakyModel: ModelProvider {
     @Test func anUnknownCostIsNeitherCheaperNorCostlierAndTheVerdictSaysSo() async throws {
         let dir = try Fixtures.temporaryDirectory()
         let rows = (0..<60).map { i in ("t\(i)", ["I love it \(i)", "I hate it \(i)"][i % 2], ["positive", "negative"][i % 2]) }
-        try Fixtures.write(Fixtures.jsonl(rows), to: "test.jsonl", in: dir)
-        try Fixtures.write(Fixtures.jsonl(rows.map { ("tr" + $0.0, $0.1, $0.2) }), to: "train.jsonl", in: dir)
-        try Fixtures.write("{{input}}", to: "p.txt", in: dir)
+        try Fixtures.writeSplitsAndPrompt(rows, in: dir)
         // Two identical classifiers: the same answers, one priced and one not.
         let config = try Fixtures.write("""
         {"name": "unknown", "task": {"labels": ["negative", "positive"]},
@@ -181,5 +176,50 @@ actor FlakyModel: ModelProvider {
         #expect(outcome.summary.analysis.verdict == .moveTo(candidate: "priced"))
         let report = try String(contentsOfFile: dir + "/run/report.md", encoding: .utf8)
         #expect(report.contains("Not weighed on cost: unpriced (") && report.contains("could be cheaper or costlier than priced"))
+    }
+
+    @Test(arguments: [true, false]) func streamedAnswersGiveTimeToFirstToken(serverSendsUsage: Bool) async throws {
+        // Each streamed word waits 60 ms: "I think it is neutral" arrives over about 300 ms, its first word after 60.
+        var environment = ["FAKE_STREAM_GAP_MS": "60"]
+        if !serverSendsUsage { environment["FAKE_STREAM_USAGE"] = "0" }
+        let server = try FakeLLMServer(environment: environment)
+        let dir = try Fixtures.temporaryDirectory()
+        let rows = (0..<4).map { i in ("t\(i)", ["I love it \(i)", "a chair \(i)"][i % 2], ["positive", "neutral"][i % 2]) }
+        try Fixtures.writeSplitsAndPrompt(rows, in: dir)
+        let config = try Fixtures.write("""
+        {"name": "stream", "task": {"labels": ["negative", "neutral", "positive"]},
+         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label"}},
+         "prompts": [{"id": "p", "user": "p.txt"}],
+         "models": [{"id": "chat", "provider": "openai", "role": "foundation", "options": {"base_url": "\(server.baseURL)", "model": "fake", "stream": true}},
+                    {"id": "raw", "provider": "openai", "role": "small",
+                     "options": {"base_url": "\(server.baseURL)", "model": "fake", "endpoint": "completions", "stream": true}}]}
+        """, to: "evalkit.json", in: dir)
+        var options = CompareOptions()
+        options.outDirectory = dir + "/run"
+        options.cacheMode = .off
+        let outcome = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        for column in outcome.summary.results {
+            for r in column {
+                // The text is put together from the stream and read as usual.
+                #expect(r.answered && r.correct, "\(r.candidate) \(r.exampleID): \(r.output ?? r.error ?? "")")
+                let ttft = try #require(r.timeToFirstTokenMs)
+                #expect(ttft >= 50 && ttft < r.latencyMs, "\(ttft) of \(r.latencyMs) ms")
+                // Usage when the stream carries it (one token a word here), estimated and marked when it does not.
+                #expect(r.tokensEstimated == !serverSendsUsage)
+                if r.target == "neutral" {
+                    if serverSendsUsage { #expect(r.outputTokens == 5) }
+                    // 4 tokens after the first over about 240 ms: some 17 a second, less on a busy machine.
+                    let rate = try #require(r.outputTokensPerSecond)
+                    #expect(rate > 2 && rate < 25, "\(rate)")
+                }
+            }
+        }
+        let m = try #require(outcome.summary.metrics.first)
+        #expect(m.streamedAnswers == 4 && (m.timeToFirstTokenP50Ms ?? 0) >= 50)
+        let sent = try server.requests()
+        #expect(sent.allSatisfy { $0["body"]?["stream"]?.boolValue == true && $0["body"]?["stream_options"]?["include_usage"]?.boolValue == true })
+        let report = try String(contentsOfFile: dir + "/run/report.md", encoding: .utf8)
+        #expect(report.contains("Streamed answers (`\"stream\": true`): chat:p time to first token p50"))
+        #expect(try RunVerifier.verify(runDirectory: dir + "/run") == [])
     }
 }

@@ -69,9 +69,7 @@ struct KeywordProvider: ModelProvider {
     @Test func aProviderDefinedOutsideEvalKitRunsOnceRegistered() async throws {
         let dir = try Fixtures.temporaryDirectory()
         let rows = (0..<12).map { i in ("t\(i)", ["I love it \(i)", "I hate it \(i)", "a chair \(i)"][i % 3], ["positive", "negative", "neutral"][i % 3]) }
-        try Fixtures.write(Fixtures.jsonl(rows), to: "test.jsonl", in: dir)
-        try Fixtures.write(Fixtures.jsonl(rows.map { ("tr" + $0.0, $0.1, $0.2) }), to: "train.jsonl", in: dir)
-        try Fixtures.write("{{input}}", to: "p.txt", in: dir)
+        try Fixtures.writeSplitsAndPrompt(rows, in: dir)
         let config = try Fixtures.write("""
         {"name": "keywords", "task": {"labels": ["negative", "neutral", "positive"]},
          "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label"}},
@@ -97,9 +95,7 @@ struct KeywordProvider: ModelProvider {
     @Test func aScorerDefinedOutsideEvalKitScoresThroughTheAnalysis() async throws {
         let dir = try Fixtures.temporaryDirectory()
         let rows = (0..<12).map { i in ("t\(i)", ["I love it \(i)", "I hate it \(i)", "a chair \(i)"][i % 3], ["positive", "negative", "neutral"][i % 3]) }
-        try Fixtures.write(Fixtures.jsonl(rows), to: "test.jsonl", in: dir)
-        try Fixtures.write(Fixtures.jsonl(rows.map { ("tr" + $0.0, $0.1, $0.2) }), to: "train.jsonl", in: dir)
-        try Fixtures.write("{{input}}", to: "p.txt", in: dir)
+        try Fixtures.writeSplitsAndPrompt(rows, in: dir)
         func config(_ scorer: String) throws -> String {
             try Fixtures.write("""
             {"name": "letters", "task": {"labels": ["negative", "neutral", "positive"], "scorer": \(scorer)},

@@ -49,6 +49,14 @@ enum Fixtures {
         """, to: "evalkit.json", in: directory)
     }
 
+    /// `rows` as test.jsonl, the same texts as train.jsonl (ids prefixed "tr"), and p.txt, a prompt of the
+    /// input alone: what an experiment about scoring, cost or latency needs of data.
+    static func writeSplitsAndPrompt(_ rows: [(String, String, String)], in dir: String) throws {
+        try write(jsonl(rows), to: "test.jsonl", in: dir)
+        try write(jsonl(rows.map { ("tr" + $0.0, $0.1, $0.2) }), to: "train.jsonl", in: dir)
+        try write("{{input}}", to: "p.txt", in: dir)
+    }
+
     /// A small labelled dataset in JSONL, one object per line.
     static func jsonl(_ rows: [(String, String, String)]) -> String {
         rows.map { JSON.object([("id", .string($0.0)), ("text", .string($0.1)), ("label", .string($0.2))]).encoded() }

@@ -30,6 +30,12 @@ public struct CandidateMetrics: Sendable, Equatable {
     /// included), from its first attempt to its outcome, retries and the waits between them included.
     public var latencyTotalP50Ms: Double? = nil
     public var latencyTotalP95Ms: Double? = nil
+    /// Streamed answers (measured, not cached): time to first token at p50 and p95, and the median output
+    /// tokens a second after it; nil without any.
+    public var streamedAnswers = 0
+    public var timeToFirstTokenP50Ms: Double? = nil
+    public var timeToFirstTokenP95Ms: Double? = nil
+    public var outputTokensPerSecond: Double? = nil
     /// Mean latency of the answered requests: what throughput is estimated from.
     public var latencyMeanMs: Double? = nil
     public var meanInputTokens: Double?
@@ -63,13 +69,15 @@ public enum MetricsCalculator {
         latencies.reserveCapacity(results.count)
         pairs.reserveCapacity(results.count)
         var estimated = false
-        var totals: [Double] = []
+        var totals: [Double] = [], firstTokens: [Double] = [], rates: [Double] = []
         totals.reserveCapacity(results.count)
         for r in results {
             attempts += r.attempts
             if r.cached { cachedAnswers += 1 }
             // A request never sent (its model did not start) has no latency to see.
             if r.attempts > 0 || r.cached { totals.append(r.latencyTotalMs) }
+            if let ttft = r.timeToFirstTokenMs { firstTokens.append(ttft) }
+            if let rate = r.outputTokensPerSecond { rates.append(rate) }
             guard r.answered else { continue }
             answeredCount += 1
             if r.correct { correct += 1 }
@@ -103,6 +111,12 @@ public enum MetricsCalculator {
         totals.sort()
         metrics.latencyTotalP50Ms = percentile(totals, 0.5)
         metrics.latencyTotalP95Ms = percentile(totals, 0.95)
+        firstTokens.sort()
+        rates.sort()
+        metrics.streamedAnswers = firstTokens.count
+        metrics.timeToFirstTokenP50Ms = percentile(firstTokens, 0.5)
+        metrics.timeToFirstTokenP95Ms = percentile(firstTokens, 0.95)
+        metrics.outputTokensPerSecond = percentile(rates, 0.5)
         return metrics
     }
 

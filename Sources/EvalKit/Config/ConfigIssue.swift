@@ -95,6 +95,15 @@ struct ObjectReader {
         return s
     }
 
+    func bool(_ key: String, issues: inout IssueCollector) -> Bool? {
+        guard let value = self[key] else { return nil }
+        guard let b = value.boolValue else {
+            issues.add(childPath(key), expected: "true or false", found: value)
+            return nil
+        }
+        return b
+    }
+
     func number(_ key: String, required: Bool = false, range: ClosedRange<Double> = -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude,
                 rangeText: String? = nil, issues: inout IssueCollector) -> Double? {
         guard let value = self[key] else {

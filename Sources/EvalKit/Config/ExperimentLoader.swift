@@ -268,8 +268,7 @@ public enum ExperimentLoader {
         switch e.oneOf("kind", ["none", "fixed", "first", "similar"], required: true, issues: &issues) {
         case "similar":
             let k = e.integer("k", required: true, minimum: 1, issues: &issues) ?? 1
-            var spec = SimilarExamplesSpec(k: k, balanced: e["balanced"]?.boolValue ?? false)
-            if let balanced = e["balanced"], balanced.boolValue == nil { issues.add(e.childPath("balanced"), expected: "true or false", found: balanced) }
+            var spec = SimilarExamplesSpec(k: k, balanced: e.bool("balanced", issues: &issues) ?? false)
             if e.oneOf("similarity", ["tfidf", "embeddings"], issues: &issues) == "embeddings" {
                 guard let em = ObjectReader(e["embeddings"], path: e.childPath("embeddings"), issues: &issues) else { return .similar(spec) }
                 em.rejectUnknownKeys(["base_url", "model", "api_key_env", "timeout_seconds"], issues: &issues)

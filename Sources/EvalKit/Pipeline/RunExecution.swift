@@ -318,6 +318,11 @@ struct CompletionScorer {
                     if result.outputTokens == nil { result.outputTokens = Text.estimatedTokens(response.text) }
                 }
             }
+            // Output tokens a second after the first text: the tokens that followed it over the time they took.
+            result.timeToFirstTokenMs = response.timeToFirstTokenMs
+            if let generation = response.generationMs, generation > 0, let tokens = result.outputTokens, tokens > 1 {
+                result.outputTokensPerSecond = Double(tokens - 1) / (generation / 1000)
+            }
             result.costUSD = model?.pricing?.model.requestCost(RequestUsage(
                 inputTokens: result.inputTokens, cachedInputTokens: result.cachedInputTokens, outputTokens: result.outputTokens,
                 latencyMs: completion.latencyMs, concurrency: plan.concurrency[candidate.modelID] ?? 1))

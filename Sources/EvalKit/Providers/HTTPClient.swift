@@ -59,23 +59,30 @@ struct HTTPClient: Sendable {
 
     /// POSTs a JSON body and returns the parsed JSON answer.
     func postJSON(_ url: String, body: JSON, headers: [String: String]) async throws(ProviderError) -> JSON {
-        var bytes: [UInt8] = []
-        body.encode(into: &bytes)
-        let response = try await send("POST", url, headers: headers, body: bytes, timeout: timeoutSeconds, keepAlive: true)
+        let response = try await post(url, body: body, headers: headers, timeline: false)
         let parsed = try? JSON.parse(bytes: response.body)
-        guard (200..<300).contains(response.status) else {
-            throw .http(status: response.status, url: url, message: Self.errorMessage(parsed, raw: response.body),
-                        retryAfter: response.header("retry-after").flatMap(Self.retryAfterSeconds))
-        }
         guard let parsed else {
             throw .badResponse(url: url, reason: "the body is not JSON: \"\(Text.preview(String(decoding: response.body, as: UTF8.self), limit: 120))\"")
         }
         return parsed
     }
 
+    /// POSTs a JSON body and returns a 2xx response as it came (with `timeline`, when each part of its body
+    /// arrived, over evalkit's own connections); any other status is an error.
+    func post(_ url: String, body: JSON, headers: [String: String], timeline: Bool) async throws(ProviderError) -> HTTPResponseMessage {
+        var bytes: [UInt8] = []
+        body.encode(into: &bytes)
+        let response = try await send("POST", url, headers: headers, body: bytes, timeout: timeoutSeconds, keepAlive: true, timeline: timeline)
+        guard (200..<300).contains(response.status) else {
+            throw .http(status: response.status, url: url, message: Self.errorMessage(try? JSON.parse(bytes: response.body), raw: response.body),
+                        retryAfter: response.header("retry-after").flatMap(Self.retryAfterSeconds))
+        }
+        return response
+    }
+
     /// One request through the transport that fits the URL's scheme.
     func send(_ method: String, _ url: String, headers: [String: String], body: [UInt8]?, timeout: Double,
-              keepAlive: Bool) async throws(ProviderError) -> HTTPResponseMessage {
+              keepAlive: Bool, timeline: Bool = false) async throws(ProviderError) -> HTTPResponseMessage {
         var fields: [(String, String)] = body == nil ? [] : [("Content-Type", "application/json")]
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) {
             guard !HTTPRequestBytes.isUnsafe(name), !HTTPRequestBytes.isUnsafe(value) else {
@@ -88,7 +95,8 @@ struct HTTPClient: Sendable {
             if !keepAlive { fields.append(("Connection", "close")) }
             let request = HTTPRequestBytes.make(method: method, target: target, headers: fields, body: body)
             do {
-                return try await sockets.exchange(request, method: method, to: target, deadline: .now + .seconds(timeout), reuse: keepAlive)
+                return try await sockets.exchange(request, method: method, to: target, deadline: .now + .seconds(timeout), reuse: keepAlive,
+                                                  timeline: timeline)
             } catch {
                 switch error {
                 case .timedOut: throw .timeout(seconds: timeout)
@@ -233,15 +241,28 @@ struct APIAccess: Sendable {
             // A server may echo the key inside a normal answer too: it must reach no result, cache or report.
             return redacted(try await client.postJSON(url, body: body, headers: headers))
         } catch {
-            guard case let .http(status, _, serverMessage, retryAfter) = error else { throw error }
-            // Some servers quote the key back in their error; it must not reach results or logs.
-            let message = key.map { serverMessage.replacingOccurrences(of: $0, with: "[redacted]") } ?? serverMessage
-            if status == 401 || status == 403 {
-                let source = keyVariable.map { "the API key from environment variable \($0)" } ?? "the request has no API key (set api_key_env)"
-                throw .http(status: status, url: url, message: "\(source) was rejected: \(message)")
-            }
-            throw .http(status: status, url: url, message: message, retryAfter: retryAfter)
+            throw mapped(error, url: url, keyVariable: keyVariable)
         }
+    }
+
+    /// POSTs a request whose answer is a stream of server-sent events, with when each part arrived (the
+    /// caller redacts what it reads from it, as `post` does).
+    func postStream(_ url: String, body: JSON, headers: [String: String], keyVariable: String?) async throws(ProviderError) -> HTTPResponseMessage {
+        do { return try await client.post(url, body: body, headers: headers, timeline: true) } catch {
+            throw mapped(error, url: url, keyVariable: keyVariable)
+        }
+    }
+
+    /// An HTTP error as the user should read it: a rejected key names its variable, never its value.
+    func mapped(_ error: ProviderError, url: String, keyVariable: String?) -> ProviderError {
+        guard case let .http(status, _, serverMessage, retryAfter) = error else { return error }
+        // Some servers quote the key back in their error; it must not reach results or logs.
+        let message = key.map { serverMessage.replacingOccurrences(of: $0, with: "[redacted]") } ?? serverMessage
+        if status == 401 || status == 403 {
+            let source = keyVariable.map { "the API key from environment variable \($0)" } ?? "the request has no API key (set api_key_env)"
+            return .http(status: status, url: url, message: "\(source) was rejected: \(message)")
+        }
+        return .http(status: status, url: url, message: message, retryAfter: retryAfter)
     }
 
     /// The answer with every occurrence of the key in its strings replaced by "[redacted]".

@@ -80,9 +80,18 @@ public struct HTTPResponseMessage: Sendable {
     public var body: [UInt8]
     /// False when the server asked to close the connection (or framed the body by closing it).
     public var keepAlive: Bool
+    /// When the body arrived, read by read (only when asked for: a streamed answer's timing).
+    public var arrivals: [BodyArrival] = []
 
     /// The first value of a header, by its lower-case name.
     public func header(_ name: String) -> String? { headers.first { $0.name == name }?.value }
+}
+
+/// How much of a body had arrived, and when.
+public struct BodyArrival: Sendable {
+    /// Body bytes received so far (after removing chunked coding).
+    public var bodyBytes: Int
+    public var at: ContinuousClock.Instant
 }
 
 /// Why a response could not be read as HTTP/1.1.
@@ -120,6 +129,13 @@ public struct HTTPResponseParser: Sendable {
 
     /// True once any byte of a response has arrived.
     public var hasStarted: Bool { !buffer.isEmpty || head != nil }
+
+    /// Body bytes decoded so far (0 before the head is complete).
+    public var bodyBytesSoFar: Int {
+        guard let head else { return 0 }
+        if case .chunked = head.framing { return chunkedBody.count }
+        return max(0, buffer.count - head.bodyStart)
+    }
 
     /// Adds bytes; returns the response once it is complete.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(HTTPWireError) -> HTTPResponseMessage? {

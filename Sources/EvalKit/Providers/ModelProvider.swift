@@ -22,6 +22,10 @@ public struct ModelResponse: Sendable, Equatable {
     public var outputTokens: Int?
     /// Input tokens the provider served from its prompt cache (part of `inputTokens`); nil when it reported none.
     public var cachedInputTokens: Int?
+    /// A streamed answer: milliseconds from sending the request to its first generated text, and from
+    /// there to the end of the stream; nil when the answer was not streamed (or its timing unknown).
+    public var timeToFirstTokenMs: Double?
+    public var generationMs: Double?
     /// With likelihood scoring: each label's probability as the prompt's continuation.
     public var labelProbabilities: [String: Double]?
     /// The server's build as it reported it with the answer (OpenAI's and llama.cpp's `system_fingerprint`).

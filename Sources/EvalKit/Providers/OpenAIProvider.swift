@@ -34,6 +34,10 @@ public struct OpenAIProvider: ModelProvider {
             body.append(("prompt", .string(request.prompt.completionText)))
         }
         settings.generation.appendOpenAIFields(to: &body)
+        if settings.stream {
+            body.append(("stream", .bool(true)))
+            body.append(("stream_options", .object([("include_usage", .bool(true))])))
+        }
         return (path, .object(body))
     }
 
@@ -46,6 +50,7 @@ public struct OpenAIProvider: ModelProvider {
 
     public func complete(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse {
         if settings.scoring == .likelihood { return try await scoreLabels(request) }
+        if settings.stream { return try await streamed(request) }
         let (path, body) = wireRequest(request)
         let url = HTTPClient.url(settings.baseURL, path)
         let answer = try await access.post(url, body: body, headers: headers, keyVariable: settings.apiKeyEnv)
@@ -64,6 +69,44 @@ public struct OpenAIProvider: ModelProvider {
     }
 
     public func stop() async { access.client.shutdown() }
+
+    /// A streamed completion: the text joined from its events, usage from the event that carries it (none
+    /// when the server sends none: the tokens are then estimated), and when the first text and the end
+    /// arrived. Over https the arrival times are not seen, so the timing is unknown.
+    func streamed(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse {
+        let (path, body) = wireRequest(request)
+        let url = HTTPClient.url(settings.baseURL, path)
+        let sent = ContinuousClock.now
+        let response = try await access.postStream(url, body: body, headers: headers, keyVariable: settings.apiKeyEnv)
+        let stream: ServerSentEvents
+        do { stream = try ServerSentEvents(response.body) } catch {
+            guard case .badResponse(_, let reason) = error else { throw error }
+            throw .badResponse(url: url, reason: reason)
+        }
+        guard !stream.events.isEmpty else {
+            throw .badResponse(url: url, reason: "a stream with no events: \"\(Text.preview(String(decoding: response.body, as: UTF8.self), limit: 120))\"")
+        }
+        var text = "", usage: JSON? = nil, fingerprint: String? = nil, firstText: Int? = nil
+        for event in stream.events {
+            let data = access.redacted(event.data)
+            if let u = data["usage"], !u.isNull { usage = u }
+            if let f = data["system_fingerprint"]?.stringValue { fingerprint = f }
+            guard let choice = data["choices"]?.arrayValue?.first else { continue }
+            let piece = settings.endpoint == .chat ? choice["delta"]?["content"]?.stringValue : choice["text"]?.stringValue
+            if let piece, !piece.isEmpty {
+                text += piece
+                if firstText == nil { firstText = event.end }
+            }
+        }
+        var answer = ModelResponse(text: text, usage: usage, openAINames: true, systemFingerprint: fingerprint)
+        if let firstText, let first = response.arrivals.first(where: { $0.bodyBytes >= firstText }), let last = response.arrivals.last {
+            answer.timeToFirstTokenMs = Self.milliseconds(first.at - sent)
+            answer.generationMs = Self.milliseconds(last.at - first.at)
+        }
+        return answer
+    }
+
+    static func milliseconds(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
 
     /// Scores each label by the probability the model gives its first token as the prompt's next
     /// token (one request, `logprobs` top 20), and answers with the most likely label. Spellings that
@@ -141,6 +184,9 @@ public struct OpenAISettings: Sendable {
     public var generation: GenerationSettings
     public var timeoutSeconds: Double
     public var scoring: ScoringMethod = .generate
+    /// Ask for the answer as a stream of server-sent events, to measure time to first token and output
+    /// tokens a second (usage is asked for with `stream_options.include_usage`).
+    public var stream = false
 
     public init(baseURL: String, model: String, apiKeyEnv: String?, endpoint: OpenAIEndpoint, generation: GenerationSettings, timeoutSeconds: Double) {
         self.baseURL = baseURL; self.model = model; self.apiKeyEnv = apiKeyEnv; self.endpoint = endpoint; self.generation = generation; self.timeoutSeconds = timeoutSeconds
@@ -158,12 +204,12 @@ extension OpenAISettings: PromptedProviderKind {
     }
     public var reportLine: String {
         let reading = scoring == .likelihood ? "; scored by label likelihood (each label's probability as the next token)" : ""
-        return "openai \(endpoint.rawValue), model \(model) at \(baseURL)\(reading)"
+        return "openai \(endpoint.rawValue)\(stream ? " (streamed)" : ""), model \(model) at \(baseURL)\(reading)"
     }
 
     public static func read(options: JSON, path: String) -> (options: OpenAISettings?, issues: [ConfigIssue]) {
         readOptions(options, path: path) { o, issues in
-            o.rejectUnknownKeys(["base_url", "model", "api_key_env", "endpoint", "scoring"] + generationKeys, issues: &issues)
+            o.rejectUnknownKeys(["base_url", "model", "api_key_env", "endpoint", "scoring", "stream"] + generationKeys, issues: &issues)
             let timeout = readTimeout(o, issues: &issues)
             let scoring = o.oneOf("scoring", ["generate", "likelihood"], issues: &issues).flatMap(ScoringMethod.init(rawValue:)) ?? .generate
             let baseURL = o.string("base_url", required: true, issues: &issues)
@@ -177,10 +223,16 @@ extension OpenAISettings: PromptedProviderKind {
                 issues.add(ConfigIssue(path: o.childPath("scoring"), expected: "\"endpoint\": \"completions\" with likelihood scoring (it scores the raw prompt's continuation)",
                                        found: "endpoint \"\(endpoint.rawValue)\""))
             }
+            let stream = o.bool("stream", issues: &issues) ?? false
+            if stream && scoring == .likelihood {
+                issues.add(ConfigIssue(path: o.childPath("stream"), expected: "false with likelihood scoring (it reads one token's logprobs, nothing to stream)",
+                                       found: "true"))
+            }
             guard let baseURL, let model else { return nil }
             var settings = OpenAISettings(baseURL: baseURL, model: model, apiKeyEnv: o.string("api_key_env", issues: &issues),
                                           endpoint: endpoint, generation: generation, timeoutSeconds: timeout)
             settings.scoring = scoring
+            settings.stream = stream
             return settings
         }
     }

@@ -187,8 +187,9 @@ final class SocketHTTPTransport: Sendable {
     /// Sends one request and reads its response. Kept connections that the server has closed are
     /// dropped before use; a request is sent again only when none of it was written (as Go's client does
     /// for POST): once written, the server may have acted on it, and the failure is the caller's.
+    /// With `timeline`, the response says when each part of its body arrived.
     func exchange(_ request: [UInt8], method: String, to target: PlainHTTPTarget, deadline: ContinuousClock.Instant,
-                  reuse: Bool = true) async throws(Failure) -> HTTPResponseMessage {
+                  reuse: Bool = true, timeline: Bool = false) async throws(Failure) -> HTTPResponseMessage {
         let key = "\(target.host):\(target.port)"
         var fresh = false
         while true {
@@ -196,7 +197,7 @@ final class SocketHTTPTransport: Sendable {
             let fd: Int32
             if let reused { fd = reused } else { fd = try await connect(target, key: key, deadline: deadline) }
             do throws(Failure) {
-                let response = try await roundTrip(fd, request: request, method: method, deadline: deadline)
+                let response = try await roundTrip(fd, request: request, method: method, deadline: deadline, timeline: timeline)
                 if reuse && response.keepAlive { checkIn(fd, key: key) } else { close(fd) }
                 return response
             } catch {
@@ -228,7 +229,8 @@ final class SocketHTTPTransport: Sendable {
         if !kept { close(fd) }
     }
 
-    private func roundTrip(_ fd: Int32, request: [UInt8], method: String, deadline: ContinuousClock.Instant) async throws(Failure) -> HTTPResponseMessage {
+    private func roundTrip(_ fd: Int32, request: [UInt8], method: String, deadline: ContinuousClock.Instant,
+                           timeline: Bool) async throws(Failure) -> HTTPResponseMessage {
         var offset = 0
         while offset < request.count {
             let sent = request.withUnsafeBytes { all in
@@ -247,6 +249,18 @@ final class SocketHTTPTransport: Sendable {
         }
         var parser = HTTPResponseParser(requestMethod: method)
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        var arrivals: [BodyArrival] = []
+        func note() {
+            let bytes = parser.bodyBytesSoFar
+            if timeline && bytes > (arrivals.last?.bodyBytes ?? 0) { arrivals.append(BodyArrival(bodyBytes: bytes, at: .now)) }
+        }
+        func timed(_ response: HTTPResponseMessage) -> HTTPResponseMessage {
+            guard timeline else { return response }
+            var copy = response
+            if response.body.count > (arrivals.last?.bodyBytes ?? 0) { arrivals.append(BodyArrival(bodyBytes: response.body.count, at: .now)) }
+            copy.arrivals = arrivals
+            return copy
+        }
         // The answer cannot be there yet: wait before the first read instead of a read that finds nothing.
         if await reactor.wait(fd, for: .readable, until: deadline) == .timedOut { throw .timedOut }
         while true {
@@ -256,14 +270,14 @@ final class SocketHTTPTransport: Sendable {
                     Result { () throws(HTTPWireError) in try parser.feed(UnsafeRawBufferPointer(rebasing: bytes[0..<received])) }
                 }
                 switch fed {
-                case .success(let response?): return response
-                case .success(nil): continue
+                case .success(let response?): return timed(response)
+                case .success(nil): note(); continue
                 case .failure(let problem): throw .wire(problem)
                 }
             }
             if received == 0 {
                 guard parser.hasStarted else { throw .lost(answered: false) }
-                do throws(HTTPWireError) { return try parser.finish() } catch { throw .lost(answered: true) }
+                do throws(HTTPWireError) { return timed(try parser.finish()) } catch { throw .lost(answered: true) }
             }
             let code = errno
             if code == EAGAIN || code == EWOULDBLOCK {

@@ -60,6 +60,8 @@ public enum AnalysisFile {
             ("repeat_accuracies", .array(c.repeatAccuracies.map(JSON.number))),
             ("latency_p50_ms", number(m.latencyP50Ms)), ("latency_p95_ms", number(m.latencyP95Ms)),
             ("latency_total_p50_ms", number(m.latencyTotalP50Ms)), ("latency_total_p95_ms", number(m.latencyTotalP95Ms)),
+            ("streamed_answers", integer(m.streamedAnswers)), ("ttft_p50_ms", number(m.timeToFirstTokenP50Ms)),
+            ("ttft_p95_ms", number(m.timeToFirstTokenP95Ms)), ("output_tokens_per_second", number(m.outputTokensPerSecond)),
             ("mean_input_tokens", number(m.meanInputTokens)), ("mean_output_tokens", number(m.meanOutputTokens)),
             ("tokens_estimated", .bool(m.tokensEstimated)), ("measured_cost_per_1k_usd", number(m.costPer1kUSD)),
             ("cost_per_1k_usd", number(c.costPer1kUSD)), ("monthly_cost_basis", .string(c.monthlyCostBasis)),

@@ -259,6 +259,17 @@ public enum DecisionReport {
         return md + "\n![Requests per second against requests in flight](\(capacityFile))\n\n"
     }
 
+    /// Time to first token and output speed of the candidates whose answers were streamed.
+    static func streamingText(_ s: RunSummary) -> String {
+        let streamed = s.metrics.filter { $0.streamedAnswers > 0 }
+        guard !streamed.isEmpty else { return "" }
+        return " Streamed answers (`\"stream\": true`): " + streamed.map { m in
+            let rate = m.outputTokensPerSecond.map { (m.tokensEstimated ? "≈" : "") + Format.fixed($0, digits: 1) + " output tokens a second (median)" }
+            return "\(Markdown.cell(m.candidate)) time to first token p50 \(ms(m.timeToFirstTokenP50Ms)), p95 \(ms(m.timeToFirstTokenP95Ms))"
+                + (rate.map { ", " + $0 } ?? "") + " over \(m.streamedAnswers) answers"
+        }.joined(separator: "; ") + "."
+    }
+
     /// Each model start, measured apart from the latencies above.
     static func coldStartText(_ starts: [ColdStart]?) -> String {
         guard let starts else { return "Cold start: not recorded by the evalkit that made this run." }
@@ -488,7 +499,7 @@ public enum DecisionReport {
         }, alignRight: Set(2...16))
         md += "\nLatency: p50 and p95 of the answered requests' last attempt; p95 end-to-end of every request sent, failed ones included, "
         md += "from its first attempt to its outcome with retries and back-off. "
-        md += coldStartText(s.coldStarts) + "\n"
+        md += coldStartText(s.coldStarts) + streamingText(s) + "\n"
         md += "\n★ recommended. " + (resampled(a) ? "Where every score is 0 or 1, p is McNemar's exact" : "McNemar p is the exact")
         md += " two-sided test of \"no difference\"; non-inferiority is Tango's one-sided score test of "
         md += "\"worse by the margin (\(Format.fixed(p.margin * 100, digits: 1)) points) or more\", shown when p < α/2 = \(JSON.formatNumber(p.alpha / 2)) "

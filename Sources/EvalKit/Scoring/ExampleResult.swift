@@ -41,6 +41,10 @@ public struct ExampleResult: Sendable, Equatable {
     public var costUSD: Double?
     /// True when the answer came from the response cache (its latency is the one first measured).
     public var cached: Bool = false
+    /// A streamed answer: milliseconds from sending to its first text, and output tokens a second after
+    /// it (from estimated tokens when `tokensEstimated`); nil when not streamed or from the cache.
+    public var timeToFirstTokenMs: Double? = nil
+    public var outputTokensPerSecond: Double? = nil
 
     public init(candidate: String, model: String, prompt: String?, exampleID: String, repeatIndex: Int = 0, target: String,
                 output: String?, label: String?, correct: Bool, latencyMs: Double, inputTokens: Int? = nil,
@@ -68,6 +72,8 @@ public struct ExampleResult: Sendable, Equatable {
         var copy = self
         copy.latencyMs = Self.roundLatency(latencyMs)
         copy.latencyTotalMs = Self.roundLatency(latencyTotalMs)
+        copy.timeToFirstTokenMs = timeToFirstTokenMs.map(Self.roundLatency)
+        copy.outputTokensPerSecond = outputTokensPerSecond.map(Self.roundLatency)
         copy.score = Self.roundProbability(score)
         copy.labelProbabilities = labelProbabilities?.mapValues(Self.roundProbability)
         return copy
@@ -76,9 +82,13 @@ public struct ExampleResult: Sendable, Equatable {
     static func roundLatency(_ ms: Double) -> Double { (ms * 1000).rounded() / 1000 }
     static func roundProbability(_ p: Double) -> Double { (p * 1e6).rounded() / 1e6 }
 
-    /// The JSON object written to results.jsonl, keys in a fixed order.
+    /// The JSON object written to results.jsonl, keys in a fixed order (the streaming figures only when
+    /// there are some).
     public var json: JSON {
         func optionalInt(_ v: Int?) -> JSON { v.map { .number(Double($0)) } ?? .null }
+        var streaming: [(String, JSON)] = []
+        if let ttft = timeToFirstTokenMs { streaming.append(("ttft_ms", .number(Self.roundLatency(ttft)))) }
+        if let rate = outputTokensPerSecond { streaming.append(("output_tokens_per_second", .number(Self.roundLatency(rate)))) }
         return .object([
             ("candidate", .string(candidate)), ("model", .string(model)), ("prompt", prompt.map(JSON.string) ?? .null),
             ("example_id", .string(exampleID)), ("repeat", .number(Double(repeatIndex))), ("target", .string(target)),
@@ -89,7 +99,7 @@ public struct ExampleResult: Sendable, Equatable {
             ("tokens_estimated", .bool(tokensEstimated)), ("cost_usd", costUSD.map(JSON.number) ?? .null),
             ("error", error.map(JSON.string) ?? .null), ("attempts", .number(Double(attempts))), ("cached", .bool(cached)),
             ("label_probabilities", ModelResponse.probabilitiesJSON(labelProbabilities, rounded: Self.roundProbability)),
-        ])
+        ] + streaming)
     }
 
     /// Reads a results.jsonl object back; nil when a required field is missing.
@@ -114,6 +124,11 @@ public struct ExampleResult: Sendable, Equatable {
             self.score = score
         }
         cachedInputTokens = json["cached_input_tokens"]?.countValue
+        for (key, keyPath) in [("ttft_ms", \ExampleResult.timeToFirstTokenMs), ("output_tokens_per_second", \ExampleResult.outputTokensPerSecond)] {
+            guard let value = json[key], !value.isNull else { continue }
+            guard let number = value.numberValue, number.isFinite, number >= 0 else { return nil }
+            self[keyPath: keyPath] = number
+        }
         if let total = json["latency_total_ms"], !total.isNull {
             guard let ms = total.numberValue, ms.isFinite else { return nil }
             latencyTotalMs = ms

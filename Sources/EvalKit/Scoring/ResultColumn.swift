@@ -25,8 +25,13 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
     private var identities: [(candidate: String, model: String, prompt: String?)] = []
     private var strings: [String] = []
     private var stringIndex: [String: Int32] = [:]
-    /// Label probabilities (likelihood scoring only), by row.
-    private var probabilities: [Int: [String: Double]] = [:]
+    /// What few rows have, by row: label probabilities (likelihood scoring) and streaming figures.
+    private struct Extras: Sendable, Equatable {
+        var probabilities: [String: Double]?
+        var timeToFirstTokenMs: Double?
+        var outputTokensPerSecond: Double?
+    }
+    private var extras: [Int: Extras] = [:]
 
     public init() {}
 
@@ -53,7 +58,11 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
         result.cachedInputTokens = row.cachedInputTokens < 0 ? nil : Int(row.cachedInputTokens)
         result.attempts = Int(row.attempts)
         result.cached = row.flags & Row.cached != 0
-        result.labelProbabilities = probabilities[position]
+        if let extra = extras[position] {
+            result.labelProbabilities = extra.probabilities
+            result.timeToFirstTokenMs = extra.timeToFirstTokenMs
+            result.outputTokensPerSecond = extra.outputTokensPerSecond
+        }
         return result
     }
 
@@ -64,7 +73,10 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
         if r.tokensEstimated { flags |= Row.estimated }
         if r.cached { flags |= Row.cached }
         if r.costUSD != nil { flags |= Row.hasCost }
-        if let p = r.labelProbabilities { probabilities[rows.count] = p }
+        if r.labelProbabilities != nil || r.timeToFirstTokenMs != nil || r.outputTokensPerSecond != nil {
+            extras[rows.count] = Extras(probabilities: r.labelProbabilities, timeToFirstTokenMs: r.timeToFirstTokenMs,
+                                        outputTokensPerSecond: r.outputTokensPerSecond)
+        }
         var identity = identities.lastIndex { $0.candidate == r.candidate && $0.model == r.model && $0.prompt == r.prompt }
         if identity == nil {
             identities.append((r.candidate, r.model, r.prompt))
@@ -81,14 +93,14 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
     /// Sorts in place into the canonical order (example id, then repeat).
     public mutating func sortCanonically() {
         func before(_ a: Row, _ b: Row) -> Bool { (a.exampleID, a.repeatIndex) < (b.exampleID, b.repeatIndex) }
-        guard !probabilities.isEmpty else { rows.sort(by: before); return }
-        // Probabilities are keyed by row, so they move with their rows.
+        guard !extras.isEmpty else { rows.sort(by: before); return }
+        // Extras are keyed by row, so they move with their rows.
         var order = Array(rows.indices)
         order.sort { before(rows[$0], rows[$1]) }
         rows = order.map { rows[$0] }
-        var moved: [Int: [String: Double]] = [:]
-        for (newIndex, oldIndex) in order.enumerated() { if let p = probabilities[oldIndex] { moved[newIndex] = p } }
-        probabilities = moved
+        var moved: [Int: Extras] = [:]
+        for (newIndex, oldIndex) in order.enumerated() { if let e = extras[oldIndex] { moved[newIndex] = e } }
+        extras = moved
     }
 
     public static func == (a: ResultColumn, b: ResultColumn) -> Bool { a.elementsEqual(b) }

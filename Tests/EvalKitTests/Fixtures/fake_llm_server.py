@@ -8,7 +8,8 @@ those faults; inputs containing ECHO are echoed back; ECHOKEY answers with the A
 the log file named by the first argument, so tests can check what was really sent.
 
 Set by the test through the environment: FAKE_DELAY_MS (each completion waits that long),
-FAKE_SLOTS (at most that many completions are worked on at once, the rest wait: a server whose
+FAKE_STREAM_GAP_MS (with "stream": true, the pause before each streamed word: default 30), FAKE_STREAM_USAGE=0
+(a stream that never carries usage, even when asked), FAKE_SLOTS (at most that many completions are worked on at once, the rest wait: a server whose
 throughput saturates at that concurrency), FAKE_FINGERPRINT (sent as "system_fingerprint"), FAKE_SWAP=1 (positive and negative answers trade
 places: a server whose answers changed).
 """
@@ -17,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOG = sys.argv[1] if len(sys.argv) > 1 else None
 DELAY = float(os.environ.get("FAKE_DELAY_MS", "0")) / 1000
+STREAM_GAP = float(os.environ.get("FAKE_STREAM_GAP_MS", "30")) / 1000
+STREAM_USAGE = os.environ.get("FAKE_STREAM_USAGE") != "0"
 SLOTS = threading.Semaphore(int(os.environ["FAKE_SLOTS"])) if os.environ.get("FAKE_SLOTS") else None
 FINGERPRINT = os.environ.get("FAKE_FINGERPRINT")
 SWAP = os.environ.get("FAKE_SWAP") == "1"
@@ -60,6 +63,34 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def stream(self, answer, chat, usage, include_usage):
+        """Server-sent events as OpenAI and llama.cpp send them: one chunk a word, usage last when asked."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def event(obj):
+            data = ("data: " + (obj if isinstance(obj, str) else json.dumps(obj)) + "\n\n").encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+        if chat:
+            event({"id": "c", "choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]})
+        words = answer.split(" ")
+        for i, word in enumerate(words):
+            time.sleep(STREAM_GAP)
+            piece = (" " if i > 0 or not chat else "") + word
+            choice = {"index": 0, "delta": {"content": piece}} if chat else {"index": 0, "text": piece}
+            event({"id": "c", "choices": [dict(choice, finish_reason=None)]})
+        done = {"index": 0, "delta": {}} if chat else {"index": 0, "text": ""}
+        event({"id": "c", "choices": [dict(done, finish_reason="stop")]})
+        if include_usage and STREAM_USAGE:
+            event({"id": "c", "choices": [], "usage": usage})
+        event("[DONE]")
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
     def do_GET(self):
         if self.path.endswith("/models"):
@@ -123,6 +154,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, {"type": "message", "role": "assistant", "content": [{"type": "text", "text": answer}],
                                     "usage": {"input_tokens": prompt_tokens, "output_tokens": 2}})
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": 2, "total_tokens": prompt_tokens + 2}
+        if body.get("stream"):
+            usage["completion_tokens"] = len(answer.split(" "))
+            include = bool((body.get("stream_options") or {}).get("include_usage"))
+            return self.stream(answer, self.path.endswith("/chat/completions"), usage, include)
         if self.path.endswith("/chat/completions"):
             choice = {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}
         else:
