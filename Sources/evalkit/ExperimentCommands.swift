@@ -14,6 +14,7 @@ struct CompareCommand: Command {
         CommandOption("dry-run", nil, "render every request and print the request count, estimated tokens and cost per candidate; send nothing"),
         CommandOption("no-cache", nil, "neither read nor write the response cache (.evalkit/cache/)"),
         CommandOption("refresh", nil, "ask every model again and overwrite the cache"),
+        CommandOption("no-probe", nil, "skip the capacity probe (a dedicated cost then uses throughput estimated from the accuracy pass)"),
         CommandOption("resume", "RUN_DIR", "finish an interrupted run: its finished requests are not sent again"),
     ]
     let otherForms = ["--resume RUN_DIR"]
@@ -43,6 +44,7 @@ struct CompareCommand: Command {
             options.concurrency = try parsed.positiveInt("concurrency")
             if parsed.flags.contains("no-cache") && parsed.flags.contains("refresh") { throw UsageError("--no-cache and --refresh exclude each other") }
             options.cacheMode = parsed.flags.contains("no-cache") ? .off : (parsed.flags.contains("refresh") ? .refresh : .use)
+            options.probeCapacity = !parsed.flags.contains("no-probe")
             if parsed.options["resume"] != nil && (parsed.options["out"] != nil || !parsed.positionals.isEmpty) {
                 throw UsageError("--resume takes the run folder only: evalkit compare --resume RUN_DIR")
             }

@@ -147,6 +147,12 @@ actor FlakyModel: ModelProvider {
         #expect(report.contains("Capacity probe:") && report.contains("| local:p | \(capacity.concurrency) ★ | 16 | 0 |"))
         #expect(FileManager.default.fileExists(atPath: dir + "/run/capacity.svg"))
         #expect(try RunVerifier.verify(runDirectory: dir + "/run") == [])
+        // Without the probe (--no-probe) the same cost rests on the accuracy pass's estimate, and says so.
+        options.outDirectory = dir + "/unprobed"
+        options.probeCapacity = false
+        let unprobed = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        #expect(unprobed.summary.capacity.isEmpty && !FileManager.default.fileExists(atPath: dir + "/unprobed/capacity.csv"))
+        #expect(unprobed.summary.analysis.assessment("local:p")?.capacity?.source == .accuracyPass)
         // A damaged capacity.csv is named with its line.
         try Fixtures.write(csv + "local:p,x,1,0,1,1,,\n", to: "run/capacity.csv", in: dir)
         #expect { _ = try RunVerifier.verify(runDirectory: dir + "/run") } throws: {

@@ -58,6 +58,9 @@ public enum BaselineRerun {
         options.outDirectory = outDirectory
         options.limit = current.manifest.limit
         options.cacheMode = .use
+        // The gate compares answers, latency and cost: a dedicated cost at this volume does not need a second
+        // probe of machines the run already measured (and the probe is the slow part of a cached re-run).
+        options.probeCapacity = false
         options.cacheDirectory = cacheDirectory ?? current.experiment.resolve(".evalkit/cache")
         options.reproduceCommand = command
         options.stop = stop

@@ -18,6 +18,9 @@ public struct CompareOptions: Sendable {
     public var resume: Bool { resuming != nil }
     /// The response cache: used, off (`--no-cache`) or refreshed (`--refresh`).
     public var cacheMode: ResponseCache.Mode = .use
+    /// Run the capacity probe of the models that have one (`--no-probe`: a dedicated cost then rests on the
+    /// throughput estimated from the accuracy pass, and the report says so).
+    public var probeCapacity = true
     /// Where cached answers live; default `.evalkit/cache` beside the experiment file.
     public var cacheDirectory: String?
     /// Raised from outside (Ctrl-C) to stop taking new work; requests in flight finish.

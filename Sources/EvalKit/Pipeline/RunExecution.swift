@@ -123,7 +123,7 @@ enum RunExecution {
                                  cache: model.provider.usesPrompts ? cache : nil, seed: experiment.run.seed,
                                  cacheSalt: plan.environment.model(model.id).map(CompareRun.cacheSalt) ?? "",
                                  warmUp: model.server != nil || model.provider.answersOneAtATime,
-                                 probe: model.capacityProbe.map { settings in
+                                 probe: (plan.options.probeCapacity ? model.capacityProbe : nil).map { settings in
                                      CapacityProbe(settings: settings, latencyLimitMs: experiment.decision.maxP95LatencyMs,
                                                    candidates: indices.map { ($0, candidates[$0].id) }, exampleCount: plan.testExamples.count)
                                  })
