@@ -209,17 +209,20 @@ actor FlakyModel: ModelProvider {
                 // The text is put together from the stream and read as usual.
                 #expect(r.answered && r.correct, "\(r.candidate) \(r.exampleID): \(r.output ?? r.error ?? "")")
                 let ttft = try #require(r.timeToFirstTokenMs)
-                #expect(ttft >= 50 && ttft < r.latencyMs, "\(ttft) of \(r.latencyMs) ms")
+                #expect(ttft >= 50 && ttft <= r.latencyMs, "\(ttft) of \(r.latencyMs) ms")
                 // Usage when the stream carries it (one token a word here), estimated and marked when it does not.
                 #expect(r.tokensEstimated == !serverSendsUsage)
                 if r.target == "neutral" {
                     if serverSendsUsage { #expect(r.outputTokens == 5) }
-                    // 4 tokens after the first over about 240 ms: some 17 a second, less on a busy machine.
-                    let rate = try #require(r.outputTokensPerSecond)
-                    #expect(rate > 2 && rate < 25, "\(rate)")
+                    // 4 tokens after the first over about 240 ms: some 17 a second (from 5 estimated tokens without usage),
+                    // fewer or more on a busy machine, where the words can arrive late or in a burst; a stream read in one
+                    // piece has no time between its first text and its end, so no rate rather than an infinite one.
+                    if let rate = r.outputTokensPerSecond { #expect(rate > 1 && rate < 1000, "\(rate)") }
                 }
             }
         }
+        // On a quiet machine the words arrive as they are sent, and the rate is measured.
+        #expect(outcome.summary.results.joined().contains { $0.outputTokensPerSecond != nil })
         let m = try #require(outcome.summary.metrics.first)
         #expect(m.streamedAnswers == 4 && (m.timeToFirstTokenP50Ms ?? 0) >= 50)
         let sent = try server.requests()
