@@ -31,6 +31,8 @@ public struct PairedComparison: Sendable, Equatable {
     public var pValueHolm: Double
     /// Variance of the per-pair differences: what the sample sizes below rest on.
     public var differenceVariance: Double
+    /// Standard deviation of the per-pair differences.
+    public var differenceStandardDeviation: Double { differenceVariance.squareRoot() }
     /// With resampling: the bootstrap's one-sided p-value of "difference ≤ −margin".
     public var bootstrapNonInferiorityP: Double? = nil
     /// Smallest difference these pairs detect at the policy's α and power; nil when none is detectable.

@@ -182,7 +182,7 @@ public enum DecisionReport {
             return "at the observed difference (\(points(c.difference))) more examples would not show it within the margin"
         }
         let more = needed - c.pairs
-        let spread = c.method == .proportions ? "discordance \(Format.percent(c.discordance))" : "spread (SD \(Format.fixed(c.differenceVariance.squareRoot() * 100, digits: 1)) pts)"
+        let spread = c.method == .proportions ? "discordance \(Format.percent(c.discordance))" : "spread (SD \(Format.fixed(c.differenceStandardDeviation * 100, digits: 1)) pts)"
         let power = "(power \(JSON.formatNumber(p.power)), if the observed difference \(points(c.difference)) and \(spread) hold)"
         return more > 0 ? "about \(more) more paired examples (\(needed) in all) would settle it \(power)"
                         : "the \(c.pairs) paired examples are about what it needs \(power); it sits at the edge, and a few more would settle it"
@@ -193,7 +193,7 @@ public enum DecisionReport {
         let setting = "α \(JSON.formatNumber(p.alpha)), power \(JSON.formatNumber(p.power))"
         var text: String
         if c.method == .resampling {
-            let spread = "scores differ on \(Format.percent(c.discordance)); SD of the differences \(Format.fixed(c.differenceVariance.squareRoot() * 100, digits: 1)) pts"
+            let spread = "scores differ on \(Format.percent(c.discordance)); SD of the differences \(Format.fixed(c.differenceStandardDeviation * 100, digits: 1)) pts"
             text = "\(c.pairs) paired examples (\(spread)) " + (c.minimumDetectable.map { "detect differences of \(points($0).dropFirst()) or more" }
                                                               ?? "detect no difference: every pair scored the same") + " (\(setting))"
         } else if let mde = c.minimumDetectable {
