@@ -252,4 +252,9 @@ import Testing
         let results = try ResultsJournal.read(path: journal)
         #expect(results.count == 6 && Set(results.map(\.exampleID)).count == 6)
     }
+
+    /// The committed baseline is what CI gates on: every file of it must still be what its results give.
+    @Test func theCommittedBaselineMatchesItsRecomputation() throws {
+        #expect(try RunVerifier.verify(runDirectory: Fixtures.repositoryRoot + "/reports/twitter-sentiment/baseline") == [])
+    }
 }
