@@ -40,7 +40,7 @@ struct LetterOverlapScorer: ScorerKind, Scorer {
     var readsLabels: Bool { false }
     var reportLine: String { "letters in common: the share of the target's letters the output contains" }
 
-    static func read(options: JSON, path: String, labels: [String]) -> (options: LetterOverlapScorer?, issues: [ConfigIssue]) {
+    static func read(options: JSON, path: String, task: TaskSpec) -> (options: LetterOverlapScorer?, issues: [ConfigIssue]) {
         if case .object(let members) = options, let key = members.first?.0 {
             return (nil, [ConfigIssue(path: path + "." + key, expected: "no options")])
         }
@@ -49,8 +49,8 @@ struct LetterOverlapScorer: ScorerKind, Scorer {
 
     func makeScorer(_ context: ScorerContext) -> any Scorer { self }
 
-    func score(output: String, target: String) -> Score {
-        let wanted = Set(target.lowercased().filter(\.isLetter)), found = Set(output.lowercased().filter(\.isLetter))
+    func score(output: String, example: Example) -> Score {
+        let wanted = Set(example.target.lowercased().filter(\.isLetter)), found = Set(output.lowercased().filter(\.isLetter))
         return Score(answer: output, value: wanted.isEmpty ? 0 : Double(wanted.intersection(found).count) / Double(wanted.count))
     }
 }

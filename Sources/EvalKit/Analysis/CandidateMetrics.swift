@@ -54,7 +54,19 @@ public struct CandidateMetrics: Sendable, Equatable {
     /// what went out and was lost with a killed process.
     public var recordedAttempts: Int = 0
 
+    /// The mean of each measure the scorer gave beside the score (exact match, token F1, each field of an
+    /// extraction, JSON validity), over the requests that have it; a failed request counts 0.
+    public var scoreParts: [PartMean] = []
+
     public var errorRate: Double { requests == 0 ? 0 : Double(errors) / Double(requests) }
+}
+
+/// The mean of one score part over a candidate's results.
+public struct PartMean: Sendable, Equatable {
+    public var name: String
+    public var mean: Double
+    /// Results that have this part (an extraction field's: the examples whose target has the field).
+    public var count: Int
 }
 
 /// Computes candidate metrics from per-example results.
@@ -71,7 +83,13 @@ public enum MetricsCalculator {
         var estimated = false
         var totals: [Double] = [], firstTokens: [Double] = [], rates: [Double] = []
         totals.reserveCapacity(results.count)
+        var partSums: [String: (sum: Double, count: Int)] = [:], partOrder: [String] = []
         for r in results {
+            for part in r.scoreParts {
+                if partSums[part.name] == nil { partOrder.append(part.name) }
+                partSums[part.name, default: (0, 0)].sum += part.value
+                partSums[part.name, default: (0, 0)].count += 1
+            }
             attempts += r.attempts
             if r.cached { cachedAnswers += 1 }
             // A request never sent (its model did not start) has no latency to see.
@@ -117,6 +135,7 @@ public enum MetricsCalculator {
         metrics.timeToFirstTokenP50Ms = percentile(firstTokens, 0.5)
         metrics.timeToFirstTokenP95Ms = percentile(firstTokens, 0.95)
         metrics.outputTokensPerSecond = percentile(rates, 0.5)
+        metrics.scoreParts = partOrder.compactMap { name in partSums[name].map { PartMean(name: name, mean: $0.sum / Double($0.count), count: $0.count) } }
         return metrics
     }
 

@@ -251,7 +251,7 @@ extension Catalog {
     /// The providers, scorers and cost models evalkit has.
     public static let standard = Catalog()
         .adding(OpenAISettings.self).adding(AnthropicSettings.self).adding(CommandSettings.self).adding(BuiltinSettings.self)
-        .adding(LabelMatchOptions.self)
+        .adding(LabelMatchOptions.self).adding(FieldMatchOptions.self).adding(AnswerMatchOptions.self).adding(OverlapOptions.self)
         .adding(APIPricing.self).adding(DedicatedPricing.self).adding(ServerlessPricing.self)
 }
 

@@ -5,8 +5,8 @@ public struct Catalog: Sendable {
     /// used, and every problem found.
     public typealias ProviderReader = @Sendable (_ options: JSON, _ path: String) -> (options: (any ProviderOptions)?, issues: [ConfigIssue])
     /// Reads "task.scorer" found at JSON path `path` (its object without "type"; empty when the config
-    /// gave only a name) for a task with `labels`.
-    public typealias ScorerReader = @Sendable (_ options: JSON, _ path: String, _ labels: [String]) -> (options: (any ScorerOptions)?, issues: [ConfigIssue])
+    /// gave only a name) for `task` (read so far: its type, labels, parsing and schema).
+    public typealias ScorerReader = @Sendable (_ options: JSON, _ path: String, _ task: TaskSpec) -> (options: (any ScorerOptions)?, issues: [ConfigIssue])
     /// Reads a model's "pricing" object found at JSON path `path` (without "model", "source" and "date").
     public typealias CostModelReader = @Sendable (_ options: JSON, _ path: String) -> (options: (any CostModelOptions)?, issues: [ConfigIssue])
 

@@ -35,16 +35,21 @@ public struct Experiment: Sendable {
     }
 }
 
-/// A classification task: its label set, how a label is read from a model's output, and how an answer
-/// is scored.
+/// A task: its type, label set (classification) or output schema (extraction), how a label is read
+/// from a model's output, and how an answer is scored.
 public struct TaskSpec: Sendable {
+    public var type: TaskType
+    /// The label set of a classification task; empty for other types.
     public var labels: [String]
     public var parsing: LabelParsing
-    /// How each answer is scored ("task.scorer"; label match unless the config names another).
+    /// How each answer is scored ("task.scorer"; the task type's default scorer unless the config names another).
     public var scorer: any ScorerOptions
+    /// The JSON Schema an extraction task's answers should follow ("task.schema"), where given.
+    public var schema: JSONSchema?
 
-    public init(labels: [String], parsing: LabelParsing, scorer: any ScorerOptions = LabelMatchOptions()) {
-        self.labels = labels; self.parsing = parsing; self.scorer = scorer
+    public init(labels: [String], parsing: LabelParsing, scorer: any ScorerOptions = LabelMatchOptions(),
+                type: TaskType = .classification, schema: JSONSchema? = nil) {
+        self.type = type; self.labels = labels; self.parsing = parsing; self.scorer = scorer; self.schema = schema
     }
 }
 

@@ -59,6 +59,13 @@ public enum ExperimentLoader {
         let prompts = readPrompts(root, labels: task?.labels ?? [], issues: &issues)
         let run = readRun(root, issues: &issues)
         let models = readModels(root, runConcurrency: run.concurrency, catalog: catalog, issues: &issues)
+        if let task, task.type != .classification {
+            for model in models where model.provider.answersWithLabels {
+                let index = root["models"]?.arrayValue?.firstIndex { $0["id"]?.stringValue == model.id } ?? 0
+                issues.add(ConfigIssue(path: "$.models[\(index)]", expected: "a model that generates text for a \(task.type.rawValue) task",
+                                       found: "\"\(model.id)\", which answers with labels (\(model.provider.answerReading ?? model.provider.name)) and serves classification only"))
+            }
+        }
         let candidates = readCandidates(root, prompts: prompts, models: models, issues: &issues)
         let decision = readDecision(root, candidates: candidates, issues: &issues)
         let check = readCheck(root, issues: &issues)
@@ -81,23 +88,51 @@ public enum ExperimentLoader {
 
     static func readTask(_ root: ObjectReader, catalog: Catalog, issues: inout IssueCollector) -> TaskSpec? {
         guard let task = ObjectReader(root["task"], path: "$.task", issues: &issues) else { return nil }
-        task.rejectUnknownKeys(["type", "labels", "parse", "scorer"], issues: &issues)
-        if let type = task.string("type", issues: &issues), type != "classification" {
-            issues.add(ConfigIssue(path: "$.task.type", expected: "\"classification\" (the only task type so far)", found: "\"\(type)\""))
+        task.rejectUnknownKeys(["type", "labels", "parse", "scorer", "schema"], issues: &issues)
+        var type = TaskType.classification
+        if let name = task.string("type", issues: &issues) {
+            if let known = TaskType(rawValue: name) { type = known } else {
+                issues.add(ConfigIssue(path: "$.task.type", expected: "a task type (" + TaskType.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ") + ")",
+                                       found: "\"\(name)\""))
+            }
         }
-        let labels = task.stringArray("labels", required: true, nonEmpty: true, issues: &issues) ?? []
-        if Set(labels.map { $0.lowercased() }).count != labels.count {
-            issues.add(ConfigIssue(path: "$.task.labels", expected: "distinct labels (case-insensitive)", found: labels.joined(separator: ", ")))
+        var labels: [String] = []
+        var parsing = LabelParsing()
+        if type == .classification {
+            labels = task.stringArray("labels", required: true, nonEmpty: true, issues: &issues) ?? []
+            if Set(labels.map { $0.lowercased() }).count != labels.count {
+                issues.add(ConfigIssue(path: "$.task.labels", expected: "distinct labels (case-insensitive)", found: labels.joined(separator: ", ")))
+            }
+            parsing = readParsing(task["parse"], path: "$.task.parse", labels: labels, issues: &issues) ?? LabelParsing()
+        } else {
+            // Labels and label parsing mean nothing to a task whose answers are not labels: refused, not ignored.
+            for key in ["labels", "parse"] where task[key] != nil {
+                issues.add(ConfigIssue(path: "$.task." + key, expected: "no \"\(key)\" for a \(type.rawValue) task (it is for classification)"))
+            }
         }
-        let parsing = readParsing(task["parse"], path: "$.task.parse", labels: labels, issues: &issues) ?? LabelParsing()
-        var spec = TaskSpec(labels: labels, parsing: parsing)
-        if let scorer = readScorer(task["scorer"], path: "$.task.scorer", labels: labels, catalog: catalog, issues: &issues) { spec.scorer = scorer }
+        var schema: JSONSchema? = nil
+        if let given = task["schema"] {
+            if type != .extraction {
+                issues.add(ConfigIssue(path: "$.task.schema", expected: "no \"schema\" for a \(type.rawValue) task (it describes an extraction task's output)"))
+            } else {
+                let (read, problems) = JSONSchema.read(given, path: "$.task.schema")
+                for problem in problems { issues.add(problem) }
+                schema = read
+            }
+        }
+        var spec = TaskSpec(labels: labels, parsing: parsing, type: type, schema: schema)
+        let scorer = readScorer(task["scorer"] ?? .string(type.defaultScorer), path: "$.task.scorer", task: spec, catalog: catalog, issues: &issues)
+        if let scorer {
+            if scorer.targets == type.targets { spec.scorer = scorer } else {
+                issues.add(ConfigIssue(path: "$.task.scorer", expected: "a scorer of \(type.targets.described) for a \(type.rawValue) task",
+                                       found: "\"\(scorer.name)\", which scores \(scorer.targets.described)"))
+            }
+        }
         return spec
     }
 
     /// "task.scorer": a scorer's name, or an object with its name in "type" and its own options beside it.
-    static func readScorer(_ value: JSON?, path: String, labels: [String], catalog: Catalog, issues: inout IssueCollector) -> (any ScorerOptions)? {
-        guard let value else { return nil }
+    static func readScorer(_ value: JSON, path: String, task: TaskSpec, catalog: Catalog, issues: inout IssueCollector) -> (any ScorerOptions)? {
         let expected = "a scorer name (" + catalog.scorerNames.map { "\"\($0)\"" }.joined(separator: ", ")
             + ") or an object with one in \"type\""
         let name: String, options: JSON, namePath: String
@@ -113,7 +148,7 @@ public enum ExperimentLoader {
             issues.add(ConfigIssue(path: namePath, expected: expected, found: "\"\(name)\""))
             return nil
         }
-        let (scorer, problems) = read(options, path, labels)
+        let (scorer, problems) = read(options, path, task)
         for problem in problems { issues.add(problem) }
         return scorer
     }

@@ -23,4 +23,11 @@ public protocol ProviderOptions: Sendable {
     var manifestMembers: [(String, JSON)] { get }
     /// One line for the report.
     var reportLine: String { get }
+    /// True for a model whose answers are labels of the task's set (a trained classifier, label
+    /// likelihood): it serves classification tasks only.
+    var answersWithLabels: Bool { get }
+}
+
+extension ProviderOptions {
+    public var answersWithLabels: Bool { false }
 }

@@ -12,6 +12,15 @@ public protocol ScorerOptions: Sendable {
     var readsLabels: Bool { get }
     /// One line for the report: what a score is.
     var reportLine: String { get }
+    /// What the scorer scores against: labels, JSON objects or reference texts (a task type's targets).
+    var targets: TargetKind { get }
+    /// What the score's mean is called in the report ("accuracy", "exact match", "chrF").
+    var scoreName: String { get }
+}
+
+extension ScorerOptions {
+    public var targets: TargetKind { .label }
+    public var scoreName: String { isBinary ? "accuracy" : "mean score" }
 }
 
 /// The standard scorer of a classification task: the label read from the output (by the prompt's or

@@ -38,7 +38,8 @@ public enum AuditFix: String, Sendable, CaseIterable {
 public struct DataAudit: Sendable {
     public var findings: [AuditFinding]
     /// Label counts per split, in label order.
-    public var balance: [(split: String, counts: [Int])]
+    /// Each split's size and, in a classification task, its examples of each label.
+    public var balance: [(split: String, size: Int, counts: [Int])]
     public var labels: [String]
     /// Training tokens, estimated at about 4 characters a token.
     public var trainingTokens: Int
@@ -137,8 +138,8 @@ public enum DataAuditor {
         }
 
         // Label balance.
-        let balance = dataset.splits.map { split in (split.name, Dataset.labelCounts(split.examples, labels: labels).map(\.count)) }
-        if let trainCounts = balance.first?.1, let total = Optional(trainCounts.reduce(0, +)), total > 0 {
+        let balance = dataset.splits.map { split in (split.name, split.examples.count, Dataset.labelCounts(split.examples, labels: labels).map(\.count)) }
+        if !labels.isEmpty, let trainCounts = balance.first?.2, let total = Optional(trainCounts.reduce(0, +)), total > 0 {
             let uniform = Double(total) / Double(labels.count)
             let rare = labels.indices.filter { Double(trainCounts[$0]) < uniform / 2 }
             if !rare.isEmpty {

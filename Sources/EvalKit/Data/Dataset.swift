@@ -4,16 +4,22 @@ import Foundation
 public struct Example: Sendable, Equatable {
     public var id: String
     public var input: String
-    /// The label, spelled as in the task's label set.
+    /// The target: a label spelled as in the task's label set, an extraction target's JSON, or the first
+    /// accepted answer or reference text.
     public var target: String
+    /// Further accepted answers or references (short-answer and generation tasks); usually none.
+    public var alternatives: [String]
     /// Annotator confidence, where the dataset has such a field.
     public var confidence: Double?
     /// Where the example was read from, e.g. `datasets/x/test.jsonl:12`.
     public var location: String
 
-    public init(id: String, input: String, target: String, confidence: Double? = nil, location: String = "") {
-        self.id = id; self.input = input; self.target = target; self.confidence = confidence; self.location = location
+    public init(id: String, input: String, target: String, alternatives: [String] = [], confidence: Double? = nil, location: String = "") {
+        self.id = id; self.input = input; self.target = target; self.alternatives = alternatives; self.confidence = confidence; self.location = location
     }
+
+    /// Every accepted answer: the target, then the alternatives.
+    public var references: [String] { [target] + alternatives }
 }
 
 /// The train, validation and test splits of a dataset.

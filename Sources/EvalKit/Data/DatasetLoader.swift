@@ -17,14 +17,14 @@ public enum DatasetLoader {
 
     static func loadSplits(_ experiment: Experiment) throws(DataError) -> Dataset {
         let spec = experiment.dataset
-        let labels = experiment.task.labels
+        let task = experiment.task
         switch spec.source {
         case let .files(train, validation, test):
             // Every file is read even when one has problems, so that all of them are reported at once.
             var problems: [DataError] = []
             func examples(_ path: String?) -> [Example] {
                 guard let path else { return [] }
-                do { return try loadFile(experiment.resolve(path), fields: spec.fields, labels: labels).map(\.example) } catch {
+                do { return try loadFile(experiment.resolve(path), fields: spec.fields, task: task).map(\.example) } catch {
                     problems.append(error)
                     return []
                 }
@@ -36,7 +36,7 @@ public enum DatasetLoader {
             return Dataset(train: trainSet, validation: validationSet, test: testSet)
 
         case let .splitField(path, field, names):
-            let rows = try loadFile(experiment.resolve(path), fields: spec.fields, labels: labels, extraField: field)
+            let rows = try loadFile(experiment.resolve(path), fields: spec.fields, task: task, extraField: field)
             var dataset = Dataset(train: [], validation: [], test: [])
             for row in rows {
                 switch row.extra {
@@ -53,7 +53,7 @@ public enum DatasetLoader {
             return dataset
 
         case let .ratio(path, train, validation, _, seed):
-            var examples = try loadFile(experiment.resolve(path), fields: spec.fields, labels: labels).map(\.example)
+            var examples = try loadFile(experiment.resolve(path), fields: spec.fields, task: task).map(\.example)
             var rng = SeededRandom(seed: seed)
             examples.shuffle(using: &rng)
             let trainEnd = Int((Double(examples.count) * train).rounded())
@@ -73,13 +73,18 @@ public enum DatasetLoader {
         public var extra: String?
     }
 
-    /// Loads one JSONL or CSV file (chosen by extension: `.csv` is CSV, anything else JSONL).
+    /// Loads one JSONL or CSV file of a classification task with `labels`.
     public static func loadFile(_ path: String, fields: FieldMapping, labels: [String], extraField: String? = nil) throws(DataError) -> [Row] {
+        try loadFile(path, fields: fields, task: TaskSpec(labels: labels, parsing: LabelParsing()), extraField: extraField)
+    }
+
+    /// Loads one JSONL or CSV file (chosen by extension: `.csv` is CSV, anything else JSONL), reading
+    /// targets as `task`'s type has them.
+    public static func loadFile(_ path: String, fields: FieldMapping, task: TaskSpec, extraField: String? = nil) throws(DataError) -> [Row] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw .unreadable(file: path, reason: FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")
         }
-        let canonical = Dictionary(labels.map { ($0.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })
-        let builder = RowBuilder(path: path, fields: fields, canonicalLabels: canonical, labels: labels, extraField: extraField)
+        let builder = RowBuilder(path: path, fields: fields, targets: TargetReader(task), extraField: extraField)
         var bytes = [UInt8](data)
         // A UTF-8 byte-order mark (Excel writes one) is not part of the first field's name or line.
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
@@ -171,8 +176,7 @@ public enum DatasetLoader {
 struct RowBuilder {
     let path: String
     let fields: FieldMapping
-    let canonicalLabels: [String: String]
-    let labels: [String]
+    let targets: TargetReader
     let extraField: String?
 
     func row(line: Int, index: Int, _ field: (String) -> JSON?) throws(DataError) -> DatasetLoader.Row {
@@ -181,18 +185,17 @@ struct RowBuilder {
                 if required { throw .badRecord(file: path, line: line, reason: "missing field \"\(name)\"") }
                 return nil
             }
-            switch value {
-            case .string(let s): return s
-            case .number(let n): return JSON.formatNumber(n)
-            case .bool(let b): return String(b)
-            default: throw .badRecord(file: path, line: line, reason: "field \"\(name)\" is \(value.kindDescription); expected text")
+            guard let text = TargetReader.scalarText(value) else {
+                throw .badRecord(file: path, line: line, reason: "field \"\(name)\" is \(value.kindDescription); expected text")
             }
+            return text
         }
         let input = try text(fields.input, required: true) ?? ""
-        let rawTarget = try text(fields.target, required: true) ?? ""
-        guard let target = canonicalLabels[rawTarget.trimmingCharacters(in: .whitespaces).lowercased()] else {
-            throw .badRecord(file: path, line: line,
-                             reason: "label \"\(rawTarget)\" in field \"\(fields.target)\" is not in the task's label set (\(labels.joined(separator: ", ")))")
+        guard let rawTarget = field(fields.target), !rawTarget.isNull else { throw .badRecord(file: path, line: line, reason: "missing field \"\(fields.target)\"") }
+        let target: (text: String, alternatives: [String])
+        switch targets.read(rawTarget, field: fields.target) {
+        case .success(let read): target = read
+        case .failure(let problem): throw .badRecord(file: path, line: line, reason: problem.reason)
         }
         let id = try fields.id.flatMap { name throws(DataError) in try text(name, required: true) } ?? "\(index + 1)"
         var confidence: Double? = nil
@@ -204,7 +207,73 @@ struct RowBuilder {
         }
         let extra = try extraField.flatMap { name throws(DataError) in try text(name, required: true) }
         let fileName = (path as NSString).lastPathComponent
-        return DatasetLoader.Row(example: Example(id: id, input: input, target: target, confidence: confidence, location: "\(fileName):\(line)"),
+        return DatasetLoader.Row(example: Example(id: id, input: input, target: target.text, alternatives: target.alternatives,
+                                                         confidence: confidence, location: "\(fileName):\(line)"),
                                  line: line, extra: extra)
+    }
+}
+
+/// Why a target could not be read.
+struct TargetProblem: Error { let reason: String }
+
+/// Reads a record's target field as the task's type has it: a label of the set, a JSON object (which
+/// must follow the task's schema, where it has one), or a text or list of accepted texts.
+struct TargetReader {
+    let kind: TargetKind
+    let labels: [String]
+    let canonicalLabels: [String: String]
+    let schema: JSONSchema?
+
+    init(_ task: TaskSpec) {
+        kind = task.type.targets
+        labels = task.labels
+        canonicalLabels = Dictionary(task.labels.map { ($0.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })
+        schema = task.schema
+    }
+
+    /// The target's text (the label, the object's JSON, the first accepted text) and any other accepted texts.
+    func read(_ value: JSON, field: String) -> Result<(text: String, alternatives: [String]), TargetProblem> {
+        switch kind {
+        case .label:
+            guard let raw = Self.scalarText(value) else {
+                return .failure(TargetProblem(reason: "field \"\(field)\" is \(value.kindDescription); expected a label (\(labels.joined(separator: ", ")))"))
+            }
+            guard let label = canonicalLabels[raw.trimmingCharacters(in: .whitespaces).lowercased()] else {
+                return .failure(TargetProblem(reason: "label \"\(raw)\" in field \"\(field)\" is not in the task's label set (\(labels.joined(separator: ", ")))"))
+            }
+            return .success((label, []))
+        case .jsonObject:
+            var object = value
+            // CSV holds text only: there the object is written as its JSON.
+            if let text = value.stringValue, let parsed = try? JSON.parse(text) { object = parsed }
+            guard object.objectValue != nil else {
+                return .failure(TargetProblem(reason: "field \"\(field)\" is \(value.kindDescription); expected a JSON object (the fields to extract), as the task is extraction"))
+            }
+            if let schema, let first = schema.violations(of: object).first {
+                return .failure(TargetProblem(reason: "field \"\(field)\" does not follow the task's schema: \(first.replacingOccurrences(of: "$", with: field, options: .anchored))"))
+            }
+            return .success((object.encoded(), []))
+        case .text:
+            if let texts = value.arrayValue {
+                let strings = texts.compactMap(Self.scalarText)
+                guard !strings.isEmpty, strings.count == texts.count else {
+                    return .failure(TargetProblem(reason: "field \"\(field)\" is an array with \(texts.isEmpty ? "nothing in it" : "a value that is not text"); expected a non-empty array of accepted texts"))
+                }
+                return .success((strings[0], Array(strings.dropFirst())))
+            }
+            guard let text = Self.scalarText(value) else {
+                return .failure(TargetProblem(reason: "field \"\(field)\" is \(value.kindDescription); expected a reference text or an array of accepted texts"))
+            }
+            return .success((text, []))
+        }
+    }
+
+    static func scalarText(_ value: JSON) -> String? {
+        switch value {
+        case .string(let s): return s
+        case .number(let n): return JSON.formatNumber(n)
+        case .bool(let b): return String(b)
+        default: return nil
+        }
     }
 }

@@ -304,8 +304,9 @@ struct CompletionScorer {
         case .success(let response):
             result.output = response.text
             result.labelProbabilities = response.labelProbabilities
-            let score = scorers[job.candidateIndex].score(output: response.text, target: example.target)
+            let score = scorers[job.candidateIndex].score(output: response.text, example: example)
             result.label = score.answer
+            result.scoreParts = score.parts.map { ScorePart($0.name, $0.value.isNaN ? 0 : min(1, max(0, $0.value))) }
             // A scorer's value outside [0, 1] (or not a number) is clamped: it cannot trap or skew a mean.
             result.score = score.value.isNaN ? 0 : min(1, max(0, score.value))
             if model?.provider.usesPrompts == true {
@@ -329,6 +330,8 @@ struct CompletionScorer {
 
         case .failure(let error):
             result.error = error.description
+            // A failed call's parts count as wrong: they are those of an empty answer, never left out of a mean.
+            result.scoreParts = scorers[job.candidateIndex].score(output: "", example: example).parts.map { ScorePart($0.name, 0) }
             // What every attempt met, when there was more than one: a flaky endpoint shows as such.
             if completion.faults.count > 1 { result.error = error.description + " (attempts: " + completion.faults.joined(separator: ", ") + ")" }
         }

@@ -16,8 +16,16 @@ public struct RenderedPrompt: Sendable, Equatable {
 
 /// A prompt variant ready to render: templates parsed and few-shot examples chosen.
 public struct PromptBuilder: Sendable {
-    public static let templatePlaceholders = ["input", "labels", "examples"]
-    public static let examplePlaceholders = ["input", "label"]
+    /// Placeholders of a prompt template: {labels} in a classification task, {schema} (the output's JSON
+    /// Schema) in an extraction task with one.
+    public static let templatePlaceholders = ["input", "labels", "examples", "schema"]
+    /// Placeholders of a few-shot example: {label} and {target} are both the example's target.
+    public static let examplePlaceholders = ["input", "label", "target"]
+
+    /// The template placeholders a task offers.
+    public static func placeholders(for task: TaskSpec) -> [String] {
+        ["input", "examples"] + (task.type == .classification ? ["labels"] : []) + (task.schema != nil ? ["schema"] : [])
+    }
 
     public let spec: PromptSpec
     let system: Template?
@@ -25,18 +33,21 @@ public struct PromptBuilder: Sendable {
     let examplesBlock: String
     let exampleTemplate: Template
     let labelsText: String
+    let schemaText: String
 
     /// Reads and checks the template files of `spec`; picks fixed examples from `train`.
     public init(spec: PromptSpec, experiment: Experiment, train: [Example]) throws(PromptError) {
         self.spec = spec
         system = try spec.systemPath.map { path throws(PromptError) in
-            try Template(Self.read(experiment.resolve(path), shown: path), allowed: Self.templatePlaceholders, source: path)
+            try Template(Self.read(experiment.resolve(path), shown: path), allowed: Self.placeholders(for: experiment.task), source: path)
         }
-        user = try Template(Self.read(experiment.resolve(spec.userPath), shown: spec.userPath), allowed: Self.templatePlaceholders, source: spec.userPath)
+        user = try Template(Self.read(experiment.resolve(spec.userPath), shown: spec.userPath), allowed: Self.placeholders(for: experiment.task),
+                            source: spec.userPath)
         if !user.placeholders.contains("input") { throw .missingInput(source: spec.userPath) }
         exampleTemplate = try Template(spec.exampleTemplate, allowed: Self.examplePlaceholders,
                                            source: "example_template of prompt \"\(spec.id)\"")
         labelsText = experiment.task.labels.joined(separator: ", ")
+        schemaText = experiment.task.schema?.json.encoded() ?? ""
         let chosen: [Example]
         switch spec.examples {
         case .none, .similar: chosen = []
@@ -52,13 +63,13 @@ public struct PromptBuilder: Sendable {
     }
 
     static func block(_ examples: [Example], template: Template, separator: String) -> String {
-        examples.map { template.render(["input": $0.input, "label": $0.target]) }.joined(separator: separator)
+        examples.map { template.render(["input": $0.input, "label": $0.target, "target": $0.target]) }.joined(separator: separator)
     }
 
     /// The prompt for one input; `examples` replaces the prompt's own (the similar ones chosen for this input).
     public func render(input: String, examples: [Example]? = nil) -> RenderedPrompt {
         let block = examples.map { Self.block($0, template: exampleTemplate, separator: spec.exampleSeparator) } ?? examplesBlock
-        let values = ["input": input, "labels": labelsText, "examples": block]
+        let values = ["input": input, "labels": labelsText, "examples": block, "schema": schemaText]
         let systemText = system?.render(values)
         return RenderedPrompt(system: systemText?.isEmpty == true ? nil : systemText, user: user.render(values))
     }

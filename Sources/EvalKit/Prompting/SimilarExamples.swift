@@ -74,7 +74,8 @@ public struct SimilarityIndex: Sendable {
         let own = Text.comparisonKey(input)
         let ranked = train.indices.filter { Text.comparisonKey(train[$0].input) != own }
             .sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }
-        guard balanced else { return ranked.prefix(k).map { train[$0] } }
+        // Only labels can take turns: without a label set (other task types), the k most similar.
+        guard balanced, !labels.isEmpty else { return ranked.prefix(k).map { train[$0] } }
         var queues = labels.map { label in ranked.filter { train[$0].target == label }[...] }
         var chosen: [Int] = []
         while chosen.count < k && queues.contains(where: { !$0.isEmpty }) {

@@ -197,6 +197,7 @@ extension OpenAISettings: PromptedProviderKind {
     public static let name = "openai"
     public var serverURL: String? { baseURL }
     public var answerReading: String? { scoring == .likelihood ? "label likelihood" : nil }
+    public var answersWithLabels: Bool { scoring == .likelihood }
     public var manifestMembers: [(String, JSON)] {
         // Only the variable's name: the key itself is never written.
         [("base_url", .string(baseURL)), ("model", .string(model)), ("endpoint", .string(endpoint.rawValue))]

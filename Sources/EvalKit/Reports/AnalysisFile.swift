@@ -2,8 +2,8 @@
 /// check each figure without parsing Markdown. Written here and nowhere else.
 public enum AnalysisFile {
     public static let name = "analysis.json"
-    /// Version of the layout; a reader refuses newer ones.
-    public static let schema = 2
+    /// Version of the layout; a reader refuses newer ones. 3 added each candidate's `score_parts`.
+    public static let schema = 3
 
     /// The analysis as analysis.json holds it.
     public static func json(_ a: DecisionAnalysis) -> JSON {
@@ -70,6 +70,7 @@ public enum AnalysisFile {
             ("one_time_cost_usd", .number(c.oneTimeCostUSD)), ("one_time_cost_source", .string(c.oneTimeCostSource)),
             ("monthly_cost_usd", number(c.monthlyCostUSD)), ("horizon_cost_usd", number(c.horizonCostUSD)), ("break_even", breakEven),
             ("requirement_failures", .array(c.requirementFailures.map(JSON.string))),
+            ("score_parts", .array(m.scoreParts.map { .object([("name", .string($0.name)), ("mean", .number($0.mean)), ("count", integer($0.count))]) })),
             ("label_scores", .array(c.labelScores.map(labelScore))),
             ("confusion", .array(c.confusion.map(row))),
             ("comparison", c.comparison.map(comparison) ?? .null),

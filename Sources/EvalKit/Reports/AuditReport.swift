@@ -22,7 +22,7 @@ public enum AuditReport {
     /// The whole audit of an experiment's data, as `evalkit audit` prints it.
     public static func markdown(_ audit: DataAudit, experiment: String, labels: [String]) -> String {
         var md = "# Data audit: \(Markdown.cell(experiment))\n\n"
-        md += Markdown.table(["split", "examples"] + labels, audit.balance.map { [$0.split, String($0.counts.reduce(0, +))] + $0.counts.map(String.init) },
+        md += Markdown.table(["split", "examples"] + labels, audit.balance.map { [$0.split, String($0.size)] + $0.counts.map(String.init) },
                              alignRight: Set(1...(labels.count + 1)))
         md += "\n" + findings(audit)
         md += "\nTraining split: about \(Format.count(Double(audit.trainingTokens))) tokens (≈ 4 characters a token).\n"

@@ -56,7 +56,7 @@ public enum DecisionReport {
         case .keepFoundation(let id):
             guard let chosen = a.assessment(id) else { break }
             md += "**Keep prompting the foundation model: \(Markdown.cell(id))** (prompt `\(Markdown.cell(chosen.metrics.prompt ?? "-"))`). "
-            md += "It reaches \(accuracyWithInterval(chosen, p)), meets every requirement, and "
+            md += "It reaches \(accuracyWithInterval(chosen, p, s.experiment.task.scorer.scoreName)), meets every requirement, and "
             if let cost = chosen.horizonCostUSD {
                 md += cheaperThanChosen(a, chosen).isEmpty ? "is the cheapest qualifying candidate over \(horizonText(p)): \(Format.usd(cost))"
                     : "costs \(Format.usd(cost)) over \(horizonText(p))"
@@ -69,9 +69,9 @@ public enum DecisionReport {
         case .moveTo(let id):
             guard let chosen = a.assessment(id) else { break }
             md += "**Move to the \(chosen.metrics.role == .fineTuned ? "fine-tuned" : "smaller") model: \(Markdown.cell(id)).** "
-            md += "It reaches \(accuracyWithInterval(chosen, p))"
+            md += "It reaches \(accuracyWithInterval(chosen, p, s.experiment.task.scorer.scoreName))"
             if let reference, let c = chosen.comparison {
-                md += " against \(accuracyWithInterval(reference, p)) for the reference \(Markdown.cell(reference.id)): \(comparisonText(c, p)); "
+                md += " against \(accuracyWithInterval(reference, p, s.experiment.task.scorer.scoreName)) for the reference \(Markdown.cell(reference.id)): \(comparisonText(c, p)); "
                 md += nonInferiorityText(chosen, p)
             }
             if chosen.id == a.referenceID {
@@ -94,7 +94,7 @@ public enum DecisionReport {
                 md += "\(comparisonText(cmp, p)); " + inconclusiveText(cmp, test, a) + ". " + capitalised(examplesNeededText(test, cmp, p)) + ". "
             }
             if let fallback, let chosen = a.assessment(fallback) {
-                md += "Until then, the candidate that qualifies on this evidence is \(Markdown.cell(fallback)) (\(accuracyWithInterval(chosen, p)), "
+                md += "Until then, the candidate that qualifies on this evidence is \(Markdown.cell(fallback)) (\(accuracyWithInterval(chosen, p, s.experiment.task.scorer.scoreName)), "
                 md += "\(Format.usd(chosen.horizonCostUSD)) over the horizon)."
             } else {
                 md += "No other candidate qualifies on this evidence."
@@ -107,7 +107,7 @@ public enum DecisionReport {
         }
         md += "\n\nScoring (`$.task.scorer`): \(s.experiment.task.scorer.reportLine). "
         if resampled(a) {
-            md += "Accuracy here is the mean score over the requests, a failed request scoring 0; Step 3 shows it over answered requests beside it. "
+            md += "\(capitalised(s.experiment.task.scorer.scoreName)) here is the mean score over the requests, a failed request scoring 0; Step 3 shows it over answered requests beside it. "
             md += "Intervals are at \(level(p)): where every score is 0 or 1, Wilson for an accuracy and Tango's score interval for a paired "
             md += "difference; otherwise a percentile bootstrap of the mean (2,000 resamples, fixed seed).\n\n"
         } else {
@@ -227,8 +227,8 @@ public enum DecisionReport {
         "\(Format.fixed(p.horizonMonths, digits: 0)) months at \(Format.count(p.monthlyRequests)) requests a month"
     }
 
-    static func accuracyWithInterval(_ a: CandidateAssessment, _ p: DecisionPolicy) -> String {
-        "\(Format.percent(a.metrics.accuracy)) accuracy (\(level(p)) CI \(Format.percent(a.accuracyLow))–\(Format.percent(a.accuracyHigh)), n = \(a.metrics.requests))"
+    static func accuracyWithInterval(_ a: CandidateAssessment, _ p: DecisionPolicy, _ word: String = "accuracy") -> String {
+        "\(Format.percent(a.metrics.accuracy)) \(word) (\(level(p)) CI \(Format.percent(a.accuracyLow))–\(Format.percent(a.accuracyHigh)), n = \(a.metrics.requests))"
     }
 
     static func points(_ v: Double) -> String { (v >= 0 ? "+" : "−") + Format.fixed(abs(v) * 100, digits: 1) + " pts" }
@@ -368,7 +368,7 @@ public enum DecisionReport {
         var md = "## Step 1 — prompt engineering on the foundation model\n\n"
         let foundation = a.assessments.filter { $0.metrics.role == .foundation }
         guard !foundation.isEmpty else { return md + "No candidate has the role `foundation`, so no prompt variants were compared.\n\n" }
-        md += Markdown.table(["candidate", "answer read by", "accuracy", "\(level(a.policy)) CI", "consistency", "invalid", "errors", "input tokens", "output tokens",
+        md += Markdown.table(["candidate", "answer read by", s.experiment.task.scorer.scoreName, "\(level(a.policy)) CI", "consistency", "invalid", "errors", "input tokens", "output tokens",
                               "cost / 1k", "p50", "p95"], foundation.map { c in
             let m = c.metrics
             return [c.id, readMethod(c.metrics, s.experiment), Format.percent(m.accuracy), "\(Format.percent(c.accuracyLow))–\(Format.percent(c.accuracyHigh))",
@@ -467,7 +467,7 @@ public enum DecisionReport {
                              extraCost.map { ($0 >= 0 ? "+" : "−") + Format.usd(abs($0)) } ?? "–"])
             }
         }
-        md += Markdown.table(["dynamic candidate", "similarity", "accuracy", "static few-shot", "difference (\(level(s.analysis.policy)) CI)", pHeading(s.analysis),
+        md += Markdown.table(["dynamic candidate", "similarity", s.experiment.task.scorer.scoreName, "static few-shot", "difference (\(level(s.analysis.policy)) CI)", pHeading(s.analysis),
                               "extra prompt tokens", "extra cost / 1k"], rows, alignRight: [2, 5, 6, 7])
         return md + "\n"
     }
@@ -479,11 +479,12 @@ public enum DecisionReport {
         let p = a.policy
         var md = "## Step 3 — comparative analysis\n\n"
         md += "Reference: " + (a.referenceID.map { "**\(Markdown.cell($0))** (\(a.referenceReason))" } ?? a.referenceReason) + ". "
-        md += "Accuracy counts failed requests as wrong; \"answered\" is accuracy over the requests that got an answer. "
-        md += "Δ is candidate minus reference, in accuracy points, on the examples both were asked, with "
+        let word = s.experiment.task.scorer.scoreName
+        md += "\(capitalised(word)) counts failed requests as wrong; \"answered\" is \(word) over the requests that got an answer. "
+        md += "Δ is candidate minus reference, in \(word) points, on the examples both were asked, with "
             + (resampled(a) ? "its interval at \(level(p)) (methods below the table). " : "Tango's score interval at \(level(p)). ")
         md += "Costs: \(Format.count(p.monthlyRequests)) requests a month over \(Format.fixed(p.horizonMonths, digits: 0)) months.\n\n"
-        md += Markdown.table(["candidate", "role", "accuracy", "answered", "Δ vs reference", "\(level(p)) CI", pHeading(a), "Holm p", "non-inferiority",
+        md += Markdown.table(["candidate", "role", word, "answered", "Δ vs reference", "\(level(p)) CI", pHeading(a), "Holm p", "non-inferiority",
                               "p50", "p95", "p95 end-to-end", "cost / 1k", "monthly", "one-time", "horizon total", "break-even / month", "qualifies"],
                              a.assessments.map { c in
             let m = c.metrics
@@ -497,6 +498,7 @@ public enum DecisionReport {
                     Format.usd(c.oneTimeCostUSD), Format.usd(c.horizonCostUSD), breakEvenCell(c.breakEven),
                     c.qualifies ? "yes" : "no"]
         }, alignRight: Set(2...16))
+        md += scorePartsText(a)
         md += "\nLatency: p50 and p95 of the answered requests' last attempt; p95 end-to-end of every request sent, failed ones included, "
         md += "from its first attempt to its outcome with retries and back-off. "
         md += coldStartText(s.coldStarts) + streamingText(s) + "\n"
@@ -539,6 +541,21 @@ public enum DecisionReport {
         if !unplotted.isEmpty {
             md += "Not on the cost chart (no positive cost per request): " + unplotted.map { Markdown.cell($0.id) }.joined(separator: ", ") + ".\n\n"
         }
+        return md
+    }
+
+    /// The measures each score is made of, per candidate: a row a measure, a column a candidate.
+    static func scorePartsText(_ a: DecisionAnalysis) -> String {
+        var names: [String] = []
+        for c in a.assessments { for part in c.metrics.scoreParts where !names.contains(part.name) { names.append(part.name) } }
+        guard !names.isEmpty else { return "" }
+        var md = "\nScore parts (means over the requests that have each; a failed request counts 0; `field.X` is the share of examples "
+        md += "whose target has field X that got it right; `valid_json` is the share of answers with a JSON object in them):\n\n"
+        md += Markdown.table(["measure"] + a.assessments.map(\.id), names.map { name in
+            [name] + a.assessments.map { c in
+                c.metrics.scoreParts.first { $0.name == name }.map { Format.percent($0.mean) + ($0.count < c.metrics.requests ? " (n = \($0.count))" : "") } ?? "–"
+            }
+        }, alignRight: Set(1...max(1, a.assessments.count)))
         return md
     }
 

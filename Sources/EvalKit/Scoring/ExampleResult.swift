@@ -3,7 +3,8 @@
 public struct ExampleResult: Sendable, Equatable {
     /// The layout of results.jsonl lines this evalkit writes and reads (run.json's `results_schema`).
     /// 2 added `score`, `cached_input_tokens` and `latency_total_ms` (layout 1: the last attempt's latency); a line of layout 1 scores 1 when `correct`, else 0.
-    public static let schema = 2
+    /// 3 added `score_parts` (written only when the scorer gives some).
+    public static let schema = 3
 
     // Stored properties in this order so each Bool fills the byte after an optional number (large runs
     // hold 100,000 results).
@@ -45,6 +46,8 @@ public struct ExampleResult: Sendable, Equatable {
     /// it (from estimated tokens when `tokensEstimated`); nil when not streamed or from the cache.
     public var timeToFirstTokenMs: Double? = nil
     public var outputTokensPerSecond: Double? = nil
+    /// The measures the scorer gave beside the score (see `Score.parts`); empty for a label scorer.
+    public var scoreParts: [ScorePart] = []
 
     public init(candidate: String, model: String, prompt: String?, exampleID: String, repeatIndex: Int = 0, target: String,
                 output: String?, label: String?, correct: Bool, latencyMs: Double, inputTokens: Int? = nil,
@@ -75,6 +78,7 @@ public struct ExampleResult: Sendable, Equatable {
         copy.timeToFirstTokenMs = timeToFirstTokenMs.map(Self.roundLatency)
         copy.outputTokensPerSecond = outputTokensPerSecond.map(Self.roundLatency)
         copy.score = Self.roundProbability(score)
+        copy.scoreParts = scoreParts.map { ScorePart($0.name, Self.roundProbability($0.value)) }
         copy.labelProbabilities = labelProbabilities?.mapValues(Self.roundProbability)
         return copy
     }
@@ -89,6 +93,7 @@ public struct ExampleResult: Sendable, Equatable {
         var streaming: [(String, JSON)] = []
         if let ttft = timeToFirstTokenMs { streaming.append(("ttft_ms", .number(Self.roundLatency(ttft)))) }
         if let rate = outputTokensPerSecond { streaming.append(("output_tokens_per_second", .number(Self.roundLatency(rate)))) }
+        if !scoreParts.isEmpty { streaming.append(("score_parts", .object(scoreParts.map { ($0.name, .number(Self.roundProbability($0.value))) }))) }
         return .object([
             ("candidate", .string(candidate)), ("model", .string(model)), ("prompt", prompt.map(JSON.string) ?? .null),
             ("example_id", .string(exampleID)), ("repeat", .number(Double(repeatIndex))), ("target", .string(target)),
@@ -132,6 +137,13 @@ public struct ExampleResult: Sendable, Equatable {
         if let total = json["latency_total_ms"], !total.isNull {
             guard let ms = total.numberValue, ms.isFinite else { return nil }
             latencyTotalMs = ms
+        }
+        if let parts = json["score_parts"], !parts.isNull {
+            guard let members = parts.objectValue else { return nil }
+            for (name, value) in members {
+                guard let number = value.numberValue, number >= 0, number <= 1 else { return nil }
+                scoreParts.append(ScorePart(name, number))
+            }
         }
         attempts = json["attempts"]?.countValue ?? 1
         cached = json["cached"]?.boolValue ?? false

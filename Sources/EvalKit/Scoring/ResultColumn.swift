@@ -25,11 +25,13 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
     private var identities: [(candidate: String, model: String, prompt: String?)] = []
     private var strings: [String] = []
     private var stringIndex: [String: Int32] = [:]
-    /// What few rows have, by row: label probabilities (likelihood scoring) and streaming figures.
+    /// What some rows have, by row: label probabilities (likelihood scoring), streaming figures and
+    /// score parts (scorers other than the label scorer).
     private struct Extras: Sendable, Equatable {
         var probabilities: [String: Double]?
         var timeToFirstTokenMs: Double?
         var outputTokensPerSecond: Double?
+        var scoreParts: [ScorePart] = []
     }
     private var extras: [Int: Extras] = [:]
 
@@ -62,6 +64,7 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
             result.labelProbabilities = extra.probabilities
             result.timeToFirstTokenMs = extra.timeToFirstTokenMs
             result.outputTokensPerSecond = extra.outputTokensPerSecond
+            result.scoreParts = extra.scoreParts
         }
         return result
     }
@@ -73,9 +76,9 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
         if r.tokensEstimated { flags |= Row.estimated }
         if r.cached { flags |= Row.cached }
         if r.costUSD != nil { flags |= Row.hasCost }
-        if r.labelProbabilities != nil || r.timeToFirstTokenMs != nil || r.outputTokensPerSecond != nil {
+        if r.labelProbabilities != nil || r.timeToFirstTokenMs != nil || r.outputTokensPerSecond != nil || !r.scoreParts.isEmpty {
             extras[rows.count] = Extras(probabilities: r.labelProbabilities, timeToFirstTokenMs: r.timeToFirstTokenMs,
-                                        outputTokensPerSecond: r.outputTokensPerSecond)
+                                        outputTokensPerSecond: r.outputTokensPerSecond, scoreParts: r.scoreParts)
         }
         var identity = identities.lastIndex { $0.candidate == r.candidate && $0.model == r.model && $0.prompt == r.prompt }
         if identity == nil {

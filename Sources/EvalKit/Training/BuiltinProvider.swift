@@ -34,6 +34,7 @@ extension BuiltinSettings: ProviderKind {
     public var serverURL: String? { nil }
     public var fileArguments: [String] { [] }
     public var answerReading: String? { "classifier" }
+    public var answersWithLabels: Bool { true }
     public var manifestMembers: [(String, JSON)] { [] }
     public var reportLine: String { "builtin logistic regression (2^\(hashBits) hashed n-gram features, \(epochs) epochs)" }
 
