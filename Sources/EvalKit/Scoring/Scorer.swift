@@ -49,6 +49,8 @@ public struct ScorerContext: Sendable {
     /// How this candidate's labels are read: its prompt's rules, else the task's; exact for a model that
     /// answers with a label and takes no prompt (the builtin classifier).
     public var parsing: LabelParsing
+
+    public init(labels: [String], parsing: LabelParsing) { self.labels = labels; self.parsing = parsing }
 }
 
 extension LabelMatchOptions: ScorerKind {
