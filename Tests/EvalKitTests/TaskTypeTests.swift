@@ -169,6 +169,21 @@ import Testing
         let analysis = try JSON.parse(String(contentsOfFile: dir + "/run/analysis.json", encoding: .utf8))
         #expect(analysis["candidates"]?.arrayValue?.first?["score_parts"]?.arrayValue?.isEmpty == false)
         #expect(try RunVerifier.verify(runDirectory: dir + "/run") == [])
+
+        // The gate passes the run against itself and refuses a baseline scored another way.
+        let folder = try RunFolder.load(dir + "/run")
+        #expect(try RegressionCheck.check(current: folder, baseline: folder, policy: CheckPolicy()).passed)
+        options.outDirectory = dir + "/f1"
+        let f1Config = try String(contentsOfFile: config, encoding: .utf8)
+            .replacingOccurrences(of: #""type": "extraction"}"#, with: #""type": "extraction", "scorer": {"type": "fields", "primary": "field_f1"}}"#)
+        _ = try await CompareRun.run(try Preparation.prepare(configPath: try Fixtures.write(f1Config, to: "f1.json", in: dir)), options: options)
+        #expect { try RegressionCheck.check(current: try RunFolder.load(dir + "/f1"), baseline: folder, policy: CheckPolicy()) }
+            throws: { "\($0)".contains("exact match") && "\($0)".contains("field-level F1") }
+
+        // Fine-tuning data: the completion is the target object's JSON.
+        let export = try FineTuneExport.write(try Preparation.prepare(configPath: config), promptID: "echo", fixes: AuditFixes(), directory: dir + "/export")
+        let first = try JSON.parse(String(try String(contentsOfFile: export.promptCompletionFile, encoding: .utf8).split(separator: "\n")[0]))
+        #expect(first["completion"]?.stringValue == #" {"name":"Person 0","total":0}"#)
     }
 
     /// Short-answer and generation runs: several accepted answers, non-binary scores through the paired

@@ -63,6 +63,10 @@ public enum RegressionCheck {
     public static func check(current: RunFolder, baseline: RunFolder, policy: CheckPolicy) throws(CheckError) -> CheckReport {
         let e = current.experiment, b = baseline.experiment
         guard e.name == b.name else { throw .mismatched("it is for experiment \"\(b.name)\", the run for \"\(e.name)\"") }
+        // Scores of another task type or scorer measure something else: comparing them would gate nothing.
+        guard e.task.type == b.task.type, e.task.scorer.reportLine == b.task.scorer.reportLine else {
+            throw .mismatched("it is a \(b.task.type.rawValue) task scored by \(b.task.scorer.reportLine); the run a \(e.task.type.rawValue) task scored by \(e.task.scorer.reportLine)")
+        }
         guard e.task.labels == b.task.labels else {
             throw .mismatched("its labels are \(b.task.labels.joined(separator: ", ")), the run's \(e.task.labels.joined(separator: ", "))")
         }

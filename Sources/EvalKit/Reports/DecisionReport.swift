@@ -111,10 +111,11 @@ public enum DecisionReport {
             md += "Intervals are at \(level(p)): where every score is 0 or 1, Wilson for an accuracy and Tango's score interval for a paired "
             md += "difference; otherwise a percentile bootstrap of the mean (2,000 resamples, fixed seed).\n\n"
         } else {
-            md += "Accuracy here counts a failed request as wrong (correct ÷ requests); Step 3 shows accuracy over answered requests beside it. "
+            let word = s.experiment.task.scorer.scoreName
+            md += "\(capitalised(word)) here counts a failed request as wrong (correct ÷ requests); Step 3 shows \(word) over answered requests beside it. "
             md += "Intervals are at \(level(p)): Wilson for an accuracy, Tango's score interval for a paired difference.\n\n"
         }
-        md += "Policy (`$.decision`): " + policyText(p) + ". Reference: "
+        md += "Policy (`$.decision`): " + policyText(p, s.experiment.task.scorer.scoreName) + ". Reference: "
         md += a.referenceID.map { "**\(Markdown.cell($0))** (\($0 == p.reference ? "named in the config" : a.referenceReason))" } ?? a.referenceReason
         md += ".\n"
         var warnings: [String] = []
@@ -209,15 +210,15 @@ public enum DecisionReport {
 
     static func level(_ p: DecisionPolicy) -> String { Format.fixed((1 - p.alpha) * 100, digits: p.alpha * 100 == (p.alpha * 100).rounded() ? 0 : 1) + "%" }
 
-    static func policyText(_ p: DecisionPolicy) -> String {
+    static func policyText(_ p: DecisionPolicy, _ word: String = "accuracy") -> String {
         var parts: [String] = []
         if let v = p.minAccuracy {
-            parts.append(p.minAccuracyBy == .estimate ? "accuracy ≥ \(Format.percent(v))" : "accuracy's \(level(p)) lower bound ≥ \(Format.percent(v))")
+            parts.append(p.minAccuracyBy == .estimate ? "\(word) ≥ \(Format.percent(v))" : "\(word)'s \(level(p)) lower bound ≥ \(Format.percent(v))")
         }
         if let v = p.maxP95LatencyMs { parts.append("p95 latency ≤ \(Format.fixed(v, digits: 0)) ms") }
         if let v = p.maxCostPer1kUSD { parts.append("cost ≤ \(Format.usd(v)) per 1k requests") }
         parts.append("errors ≤ \(Format.percent(p.maxErrorRate)) of requests")
-        parts.append("non-inferiority margin \(Format.fixed(p.margin * 100, digits: 1)) accuracy points")
+        parts.append("non-inferiority margin \(Format.fixed(p.margin * 100, digits: 1)) \(word) points")
         parts.append("α = \(JSON.formatNumber(p.alpha)), power \(JSON.formatNumber(p.power))")
         parts.append("\(Format.count(p.monthlyRequests)) requests a month over \(Format.fixed(p.horizonMonths, digits: 0)) months")
         return parts.joined(separator: ", ")
@@ -395,7 +396,7 @@ public enum DecisionReport {
         let invalid = foundation.filter { ($0.metrics.invalidRate ?? 0) > 0.2 }
         if !invalid.isEmpty {
             md += "\nHigh invalid-output rates (" + invalid.map { "\(Markdown.cell($0.id)) \(Format.percent($0.metrics.invalidRate))" }.joined(separator: ", ")
-            md += ") mean the model often answered in a form no label could be read from; see the invalid-output samples in the Appendix.\n"
+            md += ") mean the model often answered in a form no " + (s.experiment.task.scorer.readsLabels ? "label" : "answer") + " could be read from; see the invalid-output samples in the Appendix.\n"
         }
         return md + "\n"
     }
@@ -404,6 +405,8 @@ public enum DecisionReport {
     static func readMethod(_ m: CandidateMetrics, _ e: Experiment) -> String {
         guard let model = e.model(m.model) else { return "–" }
         if let reading = model.provider.answerReading { return reading }
+        // Other scorers read their own kind of answer (a JSON object, a short answer, a text).
+        guard e.task.scorer.readsLabels else { return "scorer \"" + e.task.scorer.name + "\"" }
         let parsing = m.prompt.flatMap { e.prompt($0)?.parsing } ?? e.task.parsing
         switch parsing.method {
         case .exact: return "parsed: exact"
