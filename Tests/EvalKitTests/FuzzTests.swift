@@ -121,13 +121,15 @@ import Testing
 
     @Test func damagedResultRecordsAreReadOrRefusedByLine() throws {
         var random = Fuzz(seed: Self.seed &+ 6)
-        let good = ExampleResult(candidate: "m:p", model: "m", prompt: "p", exampleID: "e1", target: "a", output: "a", label: "a",
+        var good = ExampleResult(candidate: "m:p", model: "m", prompt: "p", exampleID: "e1", target: "a", output: "a", label: "a",
                                  correct: true, latencyMs: 12.5, inputTokens: 10, outputTokens: 2, costUSD: 0.0001)
+        good.scoreParts = [ScorePart("exact_match", 1), ScorePart("field.a", 0.5)]
         // Value-level damage: a field of another type, an out-of-range number, a missing or extra key.
         for _ in 0..<(5_000 * Self.scale) {
             let damaged = random.mutateValue(good.json)
             if let read = ExampleResult(json: damaged) {
                 #expect(read.attempts >= 0 && read.repeatIndex >= 0 && read.latencyMs.isFinite)
+                #expect(read.scoreParts.allSatisfy { $0.value >= 0 && $0.value <= 1 })
             }
         }
         // Byte-level damage to whole files, through the reader a run folder uses and the one resume uses.
@@ -147,6 +149,46 @@ import Testing
         }
     }
 
+    // MARK: scorers
+
+    @Test func scorersReadAnyOutputIntoScoresInRange() throws {
+        var random = Fuzz(seed: Self.seed &+ 8)
+        let target = JSON.object([("invoice", .string("INV-1")), ("total", .number(1234.5)), ("customer", .object([("name", .string("Ann"))])),
+                                  ("tags", .array([.string("a"), .string("b")]))])
+        let example = Example(id: "x", input: "", target: target.encoded(), alternatives: ["the answer", "1,000"])
+        let context = ScorerContext(labels: [], parsing: LabelParsing())
+        var synonyms = FieldMatchOptions()
+        synonyms.synonyms = ["invoice": ["inv 1": "INV-1"]]
+        let scorers: [any Scorer] = [FieldMatchOptions().makeScorer(context), synonyms.makeScorer(context),
+                                     AnswerMatchOptions().makeScorer(context), OverlapOptions().makeScorer(context)]
+        func check(_ output: String) {
+            for scorer in scorers {
+                let score = scorer.score(output: output, example: example)
+                #expect(score.value >= 0 && score.value <= 1, "\(output)")
+                #expect(score.parts.allSatisfy { $0.value >= 0 && $0.value <= 1 }, "\(output)")
+            }
+        }
+        // Outputs near a right answer (damaged JSON, prose around it) and bytes from nowhere.
+        let right = "Here: ```json\n" + target.encoded() + "\n``` done"
+        for _ in 0..<(2_000 * Self.scale) {
+            check(String(decoding: random.mutate(Array(right.utf8)), as: UTF8.self))
+            check(random.mutateValue(target).encoded())
+        }
+        // Numbers written every which way go through the number reading without trapping.
+        for text in [".", ",", ",.", "1,2", "1,234.5.6", "$", "%", "-", "1e400", "nan", "inf", "€1,000,000.00", "1,,000", "+", "e"] {
+            _ = FieldMatchOptions.number(in: text)
+            check(#"{"total": "\#(text)"}"#)
+        }
+        // A damaged schema reads or names its JSON path.
+        let schema = try JSON.parse(#"{"type": "object", "properties": {"a": {"type": ["string", "null"], "enum": ["x", null]}, "b": {"type": "array", "items": {"type": "integer"}}}, "required": ["a"], "additionalProperties": false}"#)
+        for _ in 0..<(2_000 * Self.scale) {
+            let (read, issues) = JSONSchema.read(random.mutateValue(schema), path: "$.task.schema")
+            #expect((read == nil) == !issues.isEmpty)
+            #expect(issues.allSatisfy { $0.path.hasPrefix("$.task.schema") })
+            if let read { _ = read.violations(of: random.mutateValue(target)) }
+        }
+    }
+
     // MARK: config
 
     @Test func damagedConfigsLoadOrNameTheJSONPath() throws {
@@ -160,6 +202,21 @@ import Testing
                 _ = try ExperimentLoader.parse(damaged, configPath: path, baseDirectory: Fixtures.repositoryRoot, hash: "fuzz")
             } catch {
                 #expect(error.description.contains("$") || error.description.contains("evalkit.json"), "\(error)")
+            }
+        }
+        // An extraction task's config: schema and scorer options damaged the same way.
+        let extraction = try JSON.parse(#"""
+        {"name": "x", "task": {"type": "extraction", "schema": {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]},
+          "scorer": {"type": "fields", "primary": "field_f1", "normalize": {"case": false}, "synonyms": {"a": {"x": "y"}}}},
+         "dataset": {"train": "t.jsonl", "test": "t.jsonl", "fields": {"input": "text", "target": "fields"}},
+         "prompts": [{"id": "p", "user": "p.txt"}],
+         "models": [{"id": "m", "provider": "openai", "role": "foundation", "options": {"base_url": "http://127.0.0.1:1/v1", "model": "m"}}]}
+        """#)
+        for _ in 0..<(1_000 * Self.scale) {
+            do {
+                _ = try ExperimentLoader.parse(random.mutateValue(extraction), configPath: path, baseDirectory: Fixtures.repositoryRoot, hash: "fuzz")
+            } catch {
+                #expect(error.description.contains("$"), "\(error)")
             }
         }
         let dir = try Fixtures.temporaryDirectory()

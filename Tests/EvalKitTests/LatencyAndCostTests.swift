@@ -231,4 +231,33 @@ actor FlakyModel: ModelProvider {
         #expect(report.contains("Streamed answers (`\"stream\": true`): chat:p time to first token p50"))
         #expect(try RunVerifier.verify(runDirectory: dir + "/run") == [])
     }
+
+    /// A stream that breaks: an event that is not JSON, a body cut short. Each is that request's recorded
+    /// failure, with what went wrong; the other answers are scored and the run verifies.
+    @Test func aBrokenStreamIsARecordedFailure() async throws {
+        let server = try FakeLLMServer(environment: ["FAKE_STREAM_GAP_MS": "1"])
+        let dir = try Fixtures.temporaryDirectory()
+        let rows = [("t0", "I love it BADSTREAM", "positive"), ("t1", "I love it CUTSTREAM", "positive"), ("t2", "I love it", "positive"),
+                    ("t3", "a chair", "neutral")]
+        try Fixtures.writeSplitsAndPrompt(rows, in: dir)
+        let config = try Fixtures.write("""
+        {"name": "broken-stream", "task": {"labels": ["negative", "neutral", "positive"]},
+         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label"}},
+         "prompts": [{"id": "p", "user": "p.txt"}],
+         "models": [{"id": "chat", "provider": "openai", "role": "foundation", "retry": {"max_attempts": 1},
+                     "options": {"base_url": "\(server.baseURL)", "model": "fake", "stream": true}}]}
+        """, to: "evalkit.json", in: dir)
+        var options = CompareOptions()
+        options.outDirectory = dir + "/run"
+        options.cacheMode = .off
+        let outcome = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        let results = Dictionary(uniqueKeysWithValues: try #require(outcome.summary.results.first).map { ($0.exampleID, $0) })
+        let bad = try #require(results["1"]), cut = try #require(results["2"])
+        #expect(!bad.answered && bad.output == nil && bad.score == 0)
+        #expect(bad.error?.contains("JSON") == true, "\(bad.error ?? "")")
+        #expect(!cut.answered && cut.output == nil && cut.error != nil, "\(cut.output ?? "")")
+        #expect(results["3"]?.correct == true && results["4"]?.correct == true)
+        #expect(outcome.summary.metrics.first?.errors == 2)
+        #expect(try RunVerifier.verify(runDirectory: dir + "/run") == [])
+    }
 }

@@ -90,7 +90,7 @@ public struct FieldMatchOptions: ScorerKind {
     }
 
     /// A number written with thousands separators, a currency sign or a trailing percent sign; nil for other text.
-    static func number(in text: String) -> Double? {
+    public static func number(in text: String) -> Double? {
         var t = text.trimmingCharacters(in: .whitespaces)
         for sign in ["$", "€", "£", "¥"] where t.hasPrefix(sign) || t.hasSuffix(sign) {
             t = t.replacingOccurrences(of: sign, with: "").trimmingCharacters(in: .whitespaces)
@@ -99,7 +99,7 @@ public struct FieldMatchOptions: ScorerKind {
         let digitsOnly = t.replacingOccurrences(of: ",", with: "")
         // Separators only between digit groups of three ("1,234"), never "1,2".
         if digitsOnly != t {
-            let whole = t.split(separator: ".", maxSplits: 1)[0].split(separator: ",", omittingEmptySubsequences: false)
+            let whole = t.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)[0].split(separator: ",", omittingEmptySubsequences: false)
             guard whole.dropFirst().allSatisfy({ $0.count == 3 }), let first = whole.first, !first.isEmpty else { return nil }
         }
         guard let value = Double(digitsOnly), value.isFinite, digitsOnly.allSatisfy({ $0.isNumber || $0 == "." || $0 == "-" || $0 == "+" || $0 == "e" || $0 == "E" }) else { return nil }

@@ -4,7 +4,7 @@
 Binds 127.0.0.1 on a free port and prints the port on its first stdout line. Answers by
 keyword: a prompt whose last line of input mentions "love" or "great" is positive, "hate" or
 "awful" negative, anything else neutral. Inputs containing FAIL500, NOJSON or NOCHOICES get
-those faults; inputs containing ECHO are echoed back; ECHOKEY answers with the Authorization header; the key "sk-bad-key" gets a 401. Every request (path, headers that matter, body) is appended as a JSON line to
+those faults (streamed, BADSTREAM and CUTSTREAM: see stream); inputs containing ECHO are echoed back; ECHOKEY answers with the Authorization header; the key "sk-bad-key" gets a 401. Every request (path, headers that matter, body) is appended as a JSON line to
 the log file named by the first argument, so tests can check what was really sent.
 
 Set by the test through the environment: FAKE_DELAY_MS (each completion waits that long),
@@ -64,8 +64,10 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def stream(self, answer, chat, usage, include_usage):
-        """Server-sent events as OpenAI and llama.cpp send them: one chunk a word, usage last when asked."""
+    def stream(self, answer, chat, usage, include_usage, fault=None):
+        """Server-sent events as OpenAI and llama.cpp send them: one chunk a word, usage last when asked.
+        fault BADSTREAM: an event whose data is not JSON after the first word; CUTSTREAM: the body ends after the
+        first word, without [DONE] or the chunked terminator."""
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
@@ -84,6 +86,11 @@ class Handler(BaseHTTPRequestHandler):
             piece = (" " if i > 0 or not chat else "") + word
             choice = {"index": 0, "delta": {"content": piece}} if chat else {"index": 0, "text": piece}
             event({"id": "c", "choices": [dict(choice, finish_reason=None)]})
+            if fault == "BADSTREAM":
+                event("{\"id\": \"c\", \"choices\": [<html>proxy error")
+            if fault == "CUTSTREAM":
+                self.close_connection = True
+                return
         done = {"index": 0, "delta": {}} if chat else {"index": 0, "text": ""}
         event({"id": "c", "choices": [dict(done, finish_reason="stop")]})
         if include_usage and STREAM_USAGE:
@@ -157,7 +164,7 @@ class Handler(BaseHTTPRequestHandler):
         if body.get("stream"):
             usage["completion_tokens"] = len(answer.split(" "))
             include = bool((body.get("stream_options") or {}).get("include_usage"))
-            return self.stream(answer, self.path.endswith("/chat/completions"), usage, include)
+            return self.stream(answer, self.path.endswith("/chat/completions"), usage, include, fault=next((f for f in ("BADSTREAM", "CUTSTREAM") if f in text), None))
         if self.path.endswith("/chat/completions"):
             choice = {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}
         else:
