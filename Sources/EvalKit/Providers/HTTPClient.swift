@@ -41,7 +41,9 @@ struct HTTPClient: Sendable {
     /// It waits as long as a request may (up to 30 s): a busy machine can take seconds to answer.
     func probe(_ url: String, headers: [String: String] = [:]) async throws(ProviderError) {
         do {
-            _ = try await send("GET", url, headers: headers, body: nil, timeout: min(timeoutSeconds, 30), keepAlive: false)
+            // At least 10 s whatever the request timeout: a server busy as a run starts answers its probe late, and
+            // a failed probe fails every request of the model; a dead one is refused at once anyway.
+            _ = try await send("GET", url, headers: headers, body: nil, timeout: min(max(timeoutSeconds, 10), 30), keepAlive: false)
         } catch {
             switch error {
             case .unreachable: throw error
