@@ -38,7 +38,7 @@ struct HTTPClient: Sendable {
     }
 
     /// Checks that something answers HTTP at `url`: any status counts, only a failed connection does not.
-    /// It waits as long as a request may (up to 30 s): a busy machine can take seconds to answer.
+    /// It waits at least 10 s and at most 30 (longer when a request may take longer): a busy machine can take seconds to answer.
     func probe(_ url: String, headers: [String: String] = [:]) async throws(ProviderError) {
         do {
             // At least 10 s whatever the request timeout: a server busy as a run starts answers its probe late, and
