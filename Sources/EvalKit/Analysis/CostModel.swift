@@ -252,6 +252,7 @@ extension Catalog {
     public static let standard = Catalog()
         .adding(OpenAISettings.self).adding(AnthropicSettings.self).adding(CommandSettings.self).adding(BuiltinSettings.self)
         .adding(LabelMatchOptions.self).adding(FieldMatchOptions.self).adding(AnswerMatchOptions.self).adding(OverlapOptions.self)
+        .adding(JudgeOptions.self)
         .adding(APIPricing.self).adding(DedicatedPricing.self).adding(ServerlessPricing.self)
 }
 

@@ -150,6 +150,8 @@ public struct DecisionAnalysis: Sendable {
     public var promptComparison: PairedComparison?
     /// Step 2: each dynamic (similar-example) prompt against each static few-shot prompt of its model.
     public var dynamicComparisons: [PairedComparison] = []
+    /// The LLM judge's work, cost and calibration; nil without a judge.
+    public var judge: JudgeSummary? = nil
     /// The chosen candidate against each costlier qualifying candidate that is more accurate, Holm-adjusted as one family.
     public var rivalComparisons: [PairedComparison] = []
 
@@ -163,7 +165,8 @@ public enum DecisionAnalyzer {
     /// `capacities`: one instance's throughput per candidate as the capacity probe measured it; a candidate
     /// without one has it estimated from the accuracy pass.
     public static func analyze(experiment: Experiment, metrics: [CandidateMetrics], results: [some Collection<ExampleResult>],
-                               trainingSeconds: [String: Double], capacities: [String: Capacity] = [:]) -> DecisionAnalysis {
+                               trainingSeconds: [String: Double], capacities: [String: Capacity] = [:],
+                               judgements: [Judgement] = []) -> DecisionAnalysis {
         let policy = experiment.decision
         let measured = metrics.indices.filter { metrics[$0].requests > 0 && metrics[$0].answered > 0 }
         let (referenceIndex, reason) = chooseReference(experiment: experiment, metrics: metrics, answered: measured)
@@ -237,6 +240,7 @@ public enum DecisionAnalyzer {
         analysis.promptComparison = promptComparison(experiment: experiment, metrics: metrics, results: results, policy: policy)
         analysis.dynamicComparisons = dynamicComparisons(experiment: experiment, metrics: metrics, results: results, policy: policy)
         if let best { analysis.rivalComparisons = rivalComparisons(chosen: best, assessments: assessments, metrics: metrics, results: results, policy: policy) }
+        analysis.judge = JudgeGrades.summary(judgements, experiment: experiment)
         return analysis
     }
 

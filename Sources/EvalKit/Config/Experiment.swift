@@ -46,6 +46,8 @@ public struct TaskSpec: Sendable {
     public var scorer: any ScorerOptions
     /// The JSON Schema an extraction task's answers should follow ("task.schema"), where given.
     public var schema: JSONSchema?
+    /// The model that grades answers ("task.judge"), where given.
+    public var judge: JudgeSpec?
 
     public init(labels: [String], parsing: LabelParsing, scorer: any ScorerOptions = LabelMatchOptions(),
                 type: TaskType = .classification, schema: JSONSchema? = nil) {
@@ -113,6 +115,9 @@ public struct FieldMapping: Sendable {
     public var target: String
     public var id: String?
     public var confidence: String?
+    /// A human's answer and their grade of it on the judge's scale: the slice the judge is calibrated on.
+    public var humanAnswer: String?
+    public var humanGrade: String?
 
     public init(input: String, target: String, id: String? = nil, confidence: String? = nil) {
         self.input = input; self.target = target; self.id = id; self.confidence = confidence

@@ -59,6 +59,16 @@ public enum ExperimentLoader {
         let prompts = readPrompts(root, labels: task?.labels ?? [], issues: &issues)
         let run = readRun(root, issues: &issues)
         let models = readModels(root, runConcurrency: run.concurrency, catalog: catalog, issues: &issues)
+        if let judge = task?.judge {
+            if let model = models.first(where: { $0.id == judge.modelID }) {
+                if !model.provider.usesPrompts || model.provider.answersWithLabels {
+                    issues.add(ConfigIssue(path: "$.task.judge.model", expected: "a model that generates text from a prompt", found: "\"\(judge.modelID)\""))
+                }
+            } else {
+                issues.add(ConfigIssue(path: "$.task.judge.model", expected: "the id of one of the models (" + models.map { "\"\($0.id)\"" }.joined(separator: ", ") + ")",
+                                       found: "\"\(judge.modelID)\""))
+            }
+        }
         if let task, task.type != .classification {
             for model in models where model.provider.answersWithLabels {
                 let index = root["models"]?.arrayValue?.firstIndex { $0["id"]?.stringValue == model.id } ?? 0
@@ -88,7 +98,7 @@ public enum ExperimentLoader {
 
     static func readTask(_ root: ObjectReader, catalog: Catalog, issues: inout IssueCollector) -> TaskSpec? {
         guard let task = ObjectReader(root["task"], path: "$.task", issues: &issues) else { return nil }
-        task.rejectUnknownKeys(["type", "labels", "parse", "scorer", "schema"], issues: &issues)
+        task.rejectUnknownKeys(["type", "labels", "parse", "scorer", "schema", "judge"], issues: &issues)
         var type = TaskType.classification
         if let name = task.string("type", issues: &issues) {
             if let known = TaskType(rawValue: name) { type = known } else {
@@ -121,6 +131,13 @@ public enum ExperimentLoader {
             }
         }
         var spec = TaskSpec(labels: labels, parsing: parsing, type: type, schema: schema)
+        if let given = task["judge"] {
+            if type == .classification {
+                issues.add(ConfigIssue(path: "$.task.judge", expected: "no judge for a classification task (a label is right or wrong)"))
+            } else {
+                spec.judge = readJudge(given, issues: &issues)
+            }
+        }
         let scorer = readScorer(task["scorer"] ?? .string(type.defaultScorer), path: "$.task.scorer", task: spec, catalog: catalog, issues: &issues)
         if let scorer {
             if scorer.targets == type.targets { spec.scorer = scorer } else {
@@ -129,6 +146,17 @@ public enum ExperimentLoader {
             }
         }
         return spec
+    }
+
+    /// "task.judge": the model that grades answers, its prompt and its scale.
+    static func readJudge(_ value: JSON, issues: inout IssueCollector) -> JudgeSpec? {
+        guard let judge = ObjectReader(value, path: "$.task.judge", issues: &issues) else { return nil }
+        judge.rejectUnknownKeys(["model", "prompt", "scale"], issues: &issues)
+        let model = judge.string("model", required: true, issues: &issues)
+        let prompt = judge.string("prompt", required: true, issues: &issues)
+        let scale = judge.oneOf("scale", JudgeScale.allCases.map(\.rawValue), issues: &issues).flatMap(JudgeScale.init(rawValue:)) ?? .passFail
+        guard let model, let prompt else { return nil }
+        return JudgeSpec(modelID: model, promptPath: prompt, scale: scale)
     }
 
     /// "task.scorer": a scorer's name, or an object with its name in "type" and its own options beside it.
@@ -210,12 +238,17 @@ public enum ExperimentLoader {
         ds.rejectUnknownKeys(["train", "validation", "test", "path", "split_field", "split_values", "split_ratios", "seed", "fields", "citation"], issues: &issues)
         var fieldsSpec: FieldMapping?
         if let fields = ObjectReader(ds["fields"], path: "$.dataset.fields", issues: &issues) {
-            fields.rejectUnknownKeys(["input", "target", "id", "confidence"], issues: &issues)
+            fields.rejectUnknownKeys(["input", "target", "id", "confidence", "human_answer", "human_grade"], issues: &issues)
             let input = fields.string("input", required: true, issues: &issues)
             let target = fields.string("target", required: true, issues: &issues)
             if let input, let target {
                 fieldsSpec = FieldMapping(input: input, target: target, id: fields.string("id", issues: &issues),
                                           confidence: fields.string("confidence", issues: &issues))
+                fieldsSpec?.humanAnswer = fields.string("human_answer", issues: &issues)
+                fieldsSpec?.humanGrade = fields.string("human_grade", issues: &issues)
+                if (fieldsSpec?.humanAnswer == nil) != (fieldsSpec?.humanGrade == nil) {
+                    issues.add(ConfigIssue(path: "$.dataset.fields", expected: "both \"human_answer\" and \"human_grade\" (a human's grade of that answer), or neither"))
+                }
             }
         }
         let hasFiles = ds["train"] != nil || ds["test"] != nil

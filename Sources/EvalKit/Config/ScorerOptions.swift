@@ -14,12 +14,15 @@ public protocol ScorerOptions: Sendable {
     var reportLine: String { get }
     /// What the scorer scores against: labels, JSON objects or reference texts (a task type's targets).
     var targets: TargetKind { get }
+    /// True when the score is the LLM judge's grade ("task.judge"), given after the answers are in.
+    var gradedByJudge: Bool { get }
     /// What the score's mean is called in the report ("accuracy", "exact match", "chrF").
     var scoreName: String { get }
 }
 
 extension ScorerOptions {
     public var targets: TargetKind { .label }
+    public var gradedByJudge: Bool { false }
     public var scoreName: String { isBinary ? "accuracy" : "mean score" }
 }
 

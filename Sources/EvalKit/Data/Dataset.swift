@@ -13,6 +13,10 @@ public struct Example: Sendable, Equatable {
     public var confidence: Double?
     /// Where the example was read from, e.g. `datasets/x/test.jsonl:12`.
     public var location: String
+    /// A human's answer to this input and their grade of it on the judge's scale, where the data has them:
+    /// the judge grades the same answer, and the two grades are compared.
+    public var humanAnswer: String? = nil
+    public var humanGrade: String? = nil
 
     public init(id: String, input: String, target: String, alternatives: [String] = [], confidence: Double? = nil, location: String = "") {
         self.id = id; self.input = input; self.target = target; self.alternatives = alternatives; self.confidence = confidence; self.location = location

@@ -206,10 +206,30 @@ struct RowBuilder {
             confidence = value
         }
         let extra = try extraField.flatMap { name throws(DataError) in try text(name, required: true) }
+        // A human's graded answer: both fields or neither, the grade on the judge's scale.
+        var humanAnswer: String? = nil, humanGrade: String? = nil
+        if let answerField = fields.humanAnswer, let gradeField = fields.humanGrade {
+            humanAnswer = try text(answerField, required: false)
+            let grade = try text(gradeField, required: false)
+            if (humanAnswer == nil) != (grade == nil) {
+                throw .badRecord(file: path, line: line, reason: "\"\(answerField)\" and \"\(gradeField)\" go together: a human's answer and their grade of it")
+            }
+            if let grade {
+                guard let scale = targets.judgeScale else {
+                    throw .badRecord(file: path, line: line, reason: "field \"\(gradeField)\" holds a human grade, but the task has no judge (\"task.judge\")")
+                }
+                guard let canonical = scale.canonical(grade) else {
+                    throw .badRecord(file: path, line: line, reason: "field \"\(gradeField)\" is \"\(grade)\"; expected a grade on the judge's \(scale.rawValue) scale (\(scale.grades.joined(separator: ", ")))")
+                }
+                humanGrade = canonical
+            }
+        }
         let fileName = (path as NSString).lastPathComponent
-        return DatasetLoader.Row(example: Example(id: id, input: input, target: target.text, alternatives: target.alternatives,
-                                                         confidence: confidence, location: "\(fileName):\(line)"),
-                                 line: line, extra: extra)
+        var example = Example(id: id, input: input, target: target.text, alternatives: target.alternatives, confidence: confidence,
+                              location: "\(fileName):\(line)")
+        example.humanAnswer = humanAnswer
+        example.humanGrade = humanGrade
+        return DatasetLoader.Row(example: example, line: line, extra: extra)
     }
 }
 
@@ -223,8 +243,11 @@ struct TargetReader {
     let labels: [String]
     let canonicalLabels: [String: String]
     let schema: JSONSchema?
+    /// The judge's scale, which human grades are read on; nil without a judge.
+    let judgeScale: JudgeScale?
 
     init(_ task: TaskSpec) {
+        judgeScale = task.judge?.scale
         kind = task.type.targets
         labels = task.labels
         canonicalLabels = Dictionary(task.labels.map { ($0.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })

@@ -99,13 +99,14 @@ public enum CompareRun {
     /// The analysis and the reports of an executed run.
     static func summarise(_ plan: RunPlan, _ executed: ExecutedRun) throws(CompareError) -> CompareOutcome {
         let experiment = plan.experiment
-        let results = executed.results
+        let results = JudgeGrades.apply(executed.judgements, to: executed.results, experiment: experiment)
         let metrics = MetricsCalculator.metrics(experiment: experiment, results: results, sent: executed.sent)
         let made = metrics.reduce(0) { $0 + $1.requests }
         let failedCalls = metrics.reduce(0) { $0 + $1.errors }
         let trainingSeconds = Dictionary(executed.training.map { ($0.modelID, $0.seconds) }, uniquingKeysWith: { a, _ in a })
         let analysis = DecisionAnalyzer.analyze(experiment: experiment, metrics: metrics, results: results, trainingSeconds: trainingSeconds,
-                                                capacities: Capacity.best(of: executed.capacity, latencyLimitMs: experiment.decision.maxP95LatencyMs))
+                                                capacities: Capacity.best(of: executed.capacity, latencyLimitMs: experiment.decision.maxP95LatencyMs),
+                                                judgements: executed.judgements)
         let summary = RunSummary(
             experiment: experiment, runID: plan.runID,
             splits: plan.prepared.dataset.splits.map { .init(name: $0.name, count: $0.examples.count,

@@ -6,6 +6,8 @@ public struct PreparedExperiment: Sendable {
     public var dataset: Dataset
     /// Prompt builders by prompt id.
     public var builders: [String: PromptBuilder]
+    /// The judge's rubric template ("task.judge.prompt"), where the task has a judge.
+    public var judgePrompt: Template? = nil
 }
 
 /// Why an experiment cannot run: every problem found, each naming where it is.
@@ -85,8 +87,20 @@ public enum Preparation {
             guard let log = model.trainingLog else { continue }
             do { _ = try TrainingLogReader.read(experiment.resolve(log)) } catch { problems.append("$.models[\(index)].training_log: \(error)") }
         }
+        var judgePrompt: Template? = nil
+        if let judge = experiment.task.judge {
+            do {
+                let template = try Template(PromptBuilder.read(experiment.resolve(judge.promptPath), shown: judge.promptPath),
+                                            allowed: JudgeSpec.placeholders, source: judge.promptPath)
+                if template.placeholders.contains("answer") { judgePrompt = template } else {
+                    problems.append("$.task.judge.prompt: \(judge.promptPath) never uses {{answer}}, so the judge would not see the answer it grades")
+                }
+            } catch { problems.append("$.task.judge.prompt: \(error)") }
+        }
         guard problems.isEmpty, let dataset else { throw .problems(file: experiment.configPath, problems) }
-        return PreparedExperiment(experiment: experiment, dataset: dataset, builders: builders)
+        var prepared = PreparedExperiment(experiment: experiment, dataset: dataset, builders: builders)
+        prepared.judgePrompt = judgePrompt
+        return prepared
     }
 }
 

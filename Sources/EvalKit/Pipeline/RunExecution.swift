@@ -15,6 +15,8 @@ struct ExecutedRun: Sendable {
     var coldStarts: [ColdStart]
     /// What the capacity probe measured, per candidate (a resumed run keeps the levels of candidates not probed again).
     var capacity: [CapacityLevel]
+    /// The LLM judge's grades (empty without a judge).
+    var judgements: [Judgement] = []
 }
 
 /// Executes a planned run: makes each model's provider (training in-process models first), sends every
@@ -27,10 +29,7 @@ enum RunExecution {
         var training: [RunSummary.TrainingSummary] = []
         var curves: [TrainingCurve] = []
         for model in plan.models {
-            guard let kind = model.runnable else { throw .notRunnable(model: model.id, provider: model.providerName) }
-            let made = kind.makeProvider(ProviderContext(modelID: model.id, concurrency: plan.concurrency[model.id] ?? 1,
-                                                         baseDirectory: experiment.baseDirectory, labels: experiment.task.labels,
-                                                         train: plan.prepared.dataset.train, validation: plan.prepared.dataset.validation))
+            let made = try makeProvider(model, plan: plan)
             providers[model.id] = made.provider
             if let t = made.training {
                 training.append(.init(modelID: model.id, seconds: t.seconds, examples: t.examples, last: t.last, bestEpoch: t.bestEpoch,
@@ -38,11 +37,6 @@ enum RunExecution {
                 curves.append(t.curve)
             }
             if let outside = RunSummary.TrainingSummary.outside(experiment, model: model) { training.append(outside) }
-            // A model with a managed server: the server starts before its first request and stops after its last.
-            if let server = model.server {
-                providers[model.id] = ServedProvider(inner: made.provider, server: ManagedServer(settings: server, modelID: model.id,
-                                                                                                directory: experiment.baseDirectory))
-            }
         }
 
         // A resumed run's finished results: a torn last line (the process was killed inside a write) is cut.
@@ -89,12 +83,29 @@ enum RunExecution {
 
         var results = await recorder.takeResults()
         for i in results.indices { results[i].sortCanonically() }
+        // The judge grades the answers once they are all in (and, resuming, those it had not graded yet).
+        let judgements = try await JudgePass.run(plan, results: results)
         // A damaged ledger (edited by hand) leaves the results' own counts, a lower bound.
         let sent = (try? SentLedger.counts(directory: plan.directory)) ?? nil
         return ExecutedRun(results: results, modelFailures: await recorder.modelFailures, training: training, curves: curves,
                            environment: await recorder.environment(plan.environment, previous: plan.previousEnvironment), sent: sent,
                            coldStarts: plan.previousColdStarts + (await recorder.coldStarts),
-                           capacity: await recorder.capacity(previous: plan.options.resume ? ((try? CapacityFile.read(directory: plan.directory)) ?? []) : []))
+                           capacity: await recorder.capacity(previous: plan.options.resume ? ((try? CapacityFile.read(directory: plan.directory)) ?? []) : []),
+                           judgements: judgements)
+    }
+
+    /// A model's provider, made (and trained, for an in-process model) for this run; a model with a managed
+    /// server gets it started before its first request and stopped after its last.
+    static func makeProvider(_ model: ModelSpec, plan: RunPlan) throws(CompareError) -> PreparedProvider {
+        let experiment = plan.experiment
+        guard let kind = model.runnable else { throw .notRunnable(model: model.id, provider: model.providerName) }
+        var made = kind.makeProvider(ProviderContext(modelID: model.id, concurrency: plan.concurrency[model.id] ?? model.concurrency,
+                                                     baseDirectory: experiment.baseDirectory, labels: experiment.task.labels,
+                                                     train: plan.prepared.dataset.train, validation: plan.prepared.dataset.validation))
+        if let server = model.server {
+            made.provider = ServedProvider(inner: made.provider, server: ManagedServer(settings: server, modelID: model.id, directory: experiment.baseDirectory))
+        }
+        return made
     }
 
     /// Each model's jobs, in example-major order so that an interrupted run has covered every candidate

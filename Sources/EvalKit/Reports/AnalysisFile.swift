@@ -2,7 +2,7 @@
 /// check each figure without parsing Markdown. Written here and nowhere else.
 public enum AnalysisFile {
     public static let name = "analysis.json"
-    /// Version of the layout; a reader refuses newer ones. 3 added each candidate's `score_parts`.
+    /// Version of the layout; a reader refuses newer ones. 3 added each candidate's `score_parts` and `judge`.
     public static let schema = 3
 
     /// The analysis as analysis.json holds it.
@@ -33,11 +33,25 @@ public enum AnalysisFile {
             ("prompt_comparison", a.promptComparison.map(comparison) ?? .null),
             ("dynamic_comparisons", .array(a.dynamicComparisons.map(comparison))),
             ("rival_comparisons", .array(a.rivalComparisons.map(comparison))),
+            ("judge", a.judge.map(judge) ?? .null),
         ])
     }
 
     static func number(_ v: Double?) -> JSON { v.map(JSON.number) ?? .null }
     static func integer(_ v: Int?) -> JSON { v.map { .number(Double($0)) } ?? .null }
+
+    /// The LLM judge's entry.
+    static func judge(_ j: JudgeSummary) -> JSON {
+        .object([
+            ("model", .string(j.modelID)), ("scale", .string(j.scale.rawValue)), ("graded", integer(j.graded)), ("ungraded", integer(j.ungraded)),
+            ("cached_calls", integer(j.cachedCalls)), ("cost_usd", number(j.costUSD)), ("decides", .bool(j.decides)),
+            ("calibration", j.calibration.map { c in
+                .object([("count", integer(c.count)), ("agreement", .number(c.agreement)), ("kappa", number(c.kappa)),
+                         ("bias", .number(c.bias)), ("confusion", .array(c.confusion.map { .array($0.map { .number(Double($0)) }) }))])
+            } ?? .null),
+            ("trust", .string(j.trust)),
+        ])
+    }
 
     /// One candidate's entry.
     public static func candidate(_ c: CandidateAssessment) -> JSON {

@@ -136,6 +136,10 @@ public enum DecisionReport {
         for f in s.audit?.critical ?? [] {
             warnings.append("data audit: \(f.count) \(Markdown.cell(f.title)) — the comparison favours models trained on them (see Step 4)")
         }
+        if let judge = a.judge, judge.decides {
+            let sentence = "this verdict rests on the grades of an LLM judge (\(Markdown.cell(judge.modelID))), \(judge.trust)"
+            warnings.append(judge.isWeak ? sentence + "; add or check human grades (`human_answer`, `human_grade`) before acting on it" : sentence)
+        }
         if !warnings.isEmpty { md += "\nRead with care:\n\n" + warnings.map { "- " + $0 + "\n" }.joined() }
         return md + "\n"
     }
@@ -502,6 +506,7 @@ public enum DecisionReport {
                     c.qualifies ? "yes" : "no"]
         }, alignRight: Set(2...16))
         md += scorePartsText(a)
+        md += judgeText(a)
         md += "\nLatency: p50 and p95 of the answered requests' last attempt; p95 end-to-end of every request sent, failed ones included, "
         md += "from its first attempt to its outcome with retries and back-off. "
         md += coldStartText(s.coldStarts) + streamingText(s) + "\n"
@@ -559,6 +564,26 @@ public enum DecisionReport {
                 c.metrics.scoreParts.first { $0.name == name }.map { Format.percent($0.mean) + ($0.count < c.metrics.requests ? " (n = \($0.count))" : "") } ?? "–"
             }
         }, alignRight: Set(1...max(1, a.assessments.count)))
+        return md
+    }
+
+    /// The judge's work and cost (apart from every candidate's) and its agreement with human grades.
+    static func judgeText(_ a: DecisionAnalysis) -> String {
+        guard let j = a.judge else { return "" }
+        var md = "\nLLM judge (`$.task.judge`): **\(Markdown.cell(j.modelID))** graded \(j.graded) answers on a \(j.scale.rawValue) scale"
+        if j.ungraded > 0 { md += "; \(j.ungraded) could not be graded (a failed call or no grade in its output) and count 0" }
+        if j.cachedCalls > 0 { md += "; \(j.cachedCalls) grades came from the response cache" }
+        md += ". Its requests cost " + (j.costUSD.map(Format.usd) ?? "an unknown amount (no pricing)") + ", counted in no candidate's cost. "
+        md += "Its grade is the score part `judge`" + (j.decides ? " and the score itself. " : ". ")
+        guard let c = j.calibration else { return md + "It is uncalibrated: the data has no human grades to compare with.\n" }
+        md += "Against human grades of the same \(c.count) answers: agreement \(Format.percent(c.agreement)), Cohen's κ "
+        md += (c.kappa.map { Format.fixed($0, digits: 3) } ?? "undefined (one grade throughout)")
+        md += ", bias \(points(c.bias)) (judge minus human, in score points: "
+        md += (c.bias > 0 ? "more lenient" : c.bias < 0 ? "stricter" : "neither more lenient nor stricter") + "); \(j.trust).\n\n"
+        let grades = j.scale.grades
+        md += Markdown.table(["human \\ judge"] + grades + ["none"], grades.indices.map { [grades[$0]] + c.confusion[$0].map(String.init) },
+                             alignRight: Set(1...(grades.count + 1)))
+        if j.isWeak { md += "\nThe judge's grades are not reliable enough to decide alone: compare them with more human grades.\n" }
         return md
     }
 

@@ -39,6 +39,8 @@ public struct RunFolder: Sendable {
     public var trainingSeconds: [String: Double]
     /// What the capacity probe measured (capacity.csv; empty without one).
     public var capacity: [CapacityLevel] = []
+    /// The LLM judge's grades (judgements.jsonl); empty without a judge.
+    public var judgements: [Judgement] = []
     /// config.json as parsed JSON, for showing what changed between runs.
     public var experimentJSON: JSON
 
@@ -121,6 +123,15 @@ public struct RunFolder: Sendable {
             column.sortCanonically()
             sorted[key] = column
         }
+        // The judge's grades complete the answers (the score part "judge", or the score itself).
+        do { judgements = try JudgementsFile.read(directory: directory) } catch {
+            throw .corrupt(path: directory + "/" + JudgementsFile.name, reason: error.description)
+        }
+        if !judgements.isEmpty || experiment.task.judge != nil {
+            let ids = experiment.candidates.map(\.id)
+            let judged = JudgeGrades.apply(judgements, to: ids.map { sorted[$0] ?? [] }, experiment: experiment)
+            for (id, column) in zip(ids, judged) where sorted[id] != nil { sorted[id] = column }
+        }
         resultsByCandidateID = sorted
     }
 
@@ -152,6 +163,7 @@ public struct RunFolder: Sendable {
         let perCandidate = resultsByCandidate
         let metrics = MetricsCalculator.metrics(experiment: experiment, results: perCandidate, sent: requestsSent)
         return (metrics, DecisionAnalyzer.analyze(experiment: experiment, metrics: metrics, results: perCandidate, trainingSeconds: trainingSeconds,
-                                                  capacities: Capacity.best(of: capacity, latencyLimitMs: experiment.decision.maxP95LatencyMs)))
+                                                  capacities: Capacity.best(of: capacity, latencyLimitMs: experiment.decision.maxP95LatencyMs),
+                                                  judgements: judgements))
     }
 }

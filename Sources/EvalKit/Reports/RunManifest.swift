@@ -96,6 +96,7 @@ public struct RunManifest: Sendable {
         var members: [(String, JSON)] = [
             ("schema", .number(Double(Self.schema))),
             ("results_schema", .number(Double(resultsSchema))),
+            ("judgements_schema", .number(Double(Judgement.schema))),
             ("evalkit_version", .string(evalkitVersion)),
             ("experiment", .string(experiment)),
             ("run_id", .string(runID)),
@@ -174,6 +175,12 @@ public struct RunManifest: Sendable {
             guard let schema = value.intValue else { throw .malformed("\"results_schema\" is not an integer") }
             guard schema <= ExampleResult.schema else {
                 throw .malformed("its results.jsonl has schema \(schema), newer than this evalkit reads (\(ExampleResult.schema)); use a newer evalkit")
+            }
+        }
+        if let value = json["judgements_schema"], !value.isNull {
+            guard let schema = value.intValue else { throw .malformed("\"judgements_schema\" is not an integer") }
+            guard schema <= Judgement.schema else {
+                throw .malformed("its judgements.jsonl has schema \(schema), newer than this evalkit reads (\(Judgement.schema)); use a newer evalkit")
             }
         }
         guard let runID = json["run_id"]?.stringValue else { throw .malformed("no \"run_id\" string") }

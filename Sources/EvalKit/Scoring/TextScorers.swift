@@ -89,3 +89,42 @@ enum TextAnswer {
         return answer.isEmpty ? nil : answer
     }
 }
+
+/// The LLM judge's grade as the score ("task.scorer": "judge"): the model of "task.judge" grades each
+/// answer with its rubric prompt after the candidates have answered; pass scores 1 and fail 0, or a
+/// 1–5 grade (grade − 1) ÷ 4. An answer the judge could not grade scores 0.
+public struct JudgeOptions: ScorerKind {
+    public static let name = "judge"
+    public var scale: JudgeScale = .passFail
+
+    public init() {}
+    public var isBinary: Bool { scale == .passFail }
+    public var readsLabels: Bool { false }
+    public var targets: TargetKind { .text }
+    public var gradedByJudge: Bool { true }
+    public var scoreName: String { scale == .passFail ? "judge pass rate" : "judge score" }
+    public var reportLine: String {
+        "LLM judge: the grade the judge model gives each answer (" + (scale == .passFail ? "pass 1, fail 0" : "1–5, scored (grade − 1) ÷ 4")
+            + "); an answer it could not grade scores 0"
+    }
+
+    public static func read(options: JSON, path: String, task: TaskSpec) -> (options: JudgeOptions?, issues: [ConfigIssue]) {
+        var issues = IssueCollector()
+        guard let reader = ObjectReader(options, path: path, issues: &issues) else { return (nil, issues.issues) }
+        reader.rejectUnknownKeys([], issues: &issues)
+        guard let judge = task.judge else {
+            issues.add(ConfigIssue(path: "$.task.judge", expected: "the judge the \"judge\" scorer needs: {\"model\": a model id, \"prompt\": a rubric template, \"scale\": \"pass-fail\" or \"1-5\"}"))
+            return (nil, issues.issues)
+        }
+        var read = JudgeOptions()
+        read.scale = judge.scale
+        return (issues.issues.isEmpty ? read : nil, issues.issues)
+    }
+
+    /// Until the judge has graded it, an answer is only read (trimmed; nil when empty) and scores 0.
+    public func makeScorer(_ context: ScorerContext) -> any Scorer { PendingJudgeScorer() }
+}
+
+struct PendingJudgeScorer: Scorer {
+    func score(output: String, example: Example) -> Score { Score(answer: TextAnswer.read(output, firstLineOnly: false), value: 0) }
+}

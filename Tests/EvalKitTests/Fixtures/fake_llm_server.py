@@ -4,7 +4,7 @@
 Binds 127.0.0.1 on a free port and prints the port on its first stdout line. Answers by
 keyword: a prompt whose last line of input mentions "love" or "great" is positive, "hate" or
 "awful" negative, anything else neutral. Inputs containing FAIL500, NOJSON or NOCHOICES get
-those faults (streamed, BADSTREAM and CUTSTREAM: see stream); inputs containing ECHO are echoed back; ECHOKEY answers with the Authorization header; the key "sk-bad-key" gets a 401. Every request (path, headers that matter, body) is appended as a JSON line to
+those faults (streamed, BADSTREAM and CUTSTREAM: see stream); inputs containing ECHO are echoed back; prompts containing JUDGE are graded as a judge would (see below); ECHOKEY answers with the Authorization header; the key "sk-bad-key" gets a 401. Every request (path, headers that matter, body) is appended as a JSON line to
 the log file named by the first argument, so tests can check what was really sent.
 
 Set by the test through the environment: FAKE_DELAY_MS (each completion waits that long),
@@ -152,6 +152,29 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, None, raw=b"<html>gateway says hello</html>")
         if "NOCHOICES" in text:
             return self.reply(200, {"id": "x", "object": "chat.completion"})
+        # JUDGE: a judge's rubric prompt; the grade compares its "Answer:" line (less a leading "ECHO ") with its
+        # "Reference:" line: PASS when equal ignoring case, else Fail; 5 and 1 with JUDGE5. An answer with NOGRADE
+        # gets no grade at all, one with J500 a server error.
+        if "JUDGE" in text:
+            fields = {}
+            for line in text.splitlines():
+                key, _, value = line.partition(": ")
+                fields[key.strip()] = value.strip()
+            answer = fields.get("Answer", "")
+            answer = answer[5:] if answer.startswith("ECHO ") else answer
+            if "J500" in answer:
+                return self.reply(500, {"error": {"message": "judge overloaded"}})
+            same = answer.lower() == fields.get("Reference", "").lower()
+            if "NOGRADE" in answer:
+                verdict = "I cannot tell."
+            elif "JUDGE5" in text:
+                verdict = "Score: 5" if same else "Score: 1"
+            else:
+                verdict = "PASS - it matches" if same else "Fail."
+            usage = {"prompt_tokens": len(text.split()), "completion_tokens": 3, "total_tokens": len(text.split()) + 3}
+            choice = ({"index": 0, "message": {"role": "assistant", "content": verdict}, "finish_reason": "stop"}
+                      if self.path.endswith("/chat/completions") else {"index": 0, "text": " " + verdict, "finish_reason": "stop"})
+            return self.reply(200, {"id": "judge-1", "choices": [choice], "usage": usage})
         # ECHO: answer with the prompt's last input line verbatim (hostile text comes back as output).
         answer = text.strip().splitlines()[-2] if "ECHO" in text and len(text.strip().splitlines()) > 1 else classify(text)
         if "ECHOKEY" in text:
