@@ -90,9 +90,10 @@ func usageFailure(_ error: UsageError, command: String) -> Int32 {
     return Exit.usage
 }
 
-/// The experiment at `configPath`, loaded and checked, or nil after printing why not.
-func prepare(_ configPath: String) -> PreparedExperiment? {
-    do { return try Preparation.prepare(configPath: configPath) } catch {
+/// The experiment at `configPath`, loaded and checked (its model files too, with `checkingModels`), or nil
+/// after printing why not.
+func prepare(_ configPath: String, checkingModels: Bool = true) -> PreparedExperiment? {
+    do { return try Preparation.prepare(configPath: configPath, checkingModels: checkingModels) } catch {
         printError("error: \(error)")
         return nil
     }

@@ -165,7 +165,8 @@ struct AuditCommand: Command {
     """
 
     func run(_ parsed: ParsedArguments) async -> Int32 {
-        guard let prepared = prepare(parsed.positionals.first ?? "evalkit.json") else { return Exit.usage }
+        // The audit reads data only: it runs before any model exists.
+        guard let prepared = prepare(parsed.positionals.first ?? "evalkit.json", checkingModels: false) else { return Exit.usage }
         let e = prepared.experiment
         let audit = DataAuditor.audit(prepared.dataset, labels: e.task.labels, minConfidence: e.audit.minConfidence, maxCharacters: e.audit.maxCharacters)
         print(AuditReport.markdown(audit, experiment: e.name, labels: e.task.labels), terminator: "")
@@ -194,7 +195,8 @@ struct ExportCommand: Command {
 
     func run(_ parsed: ParsedArguments) async -> Int32 {
         guard let promptID = parsed.options["prompt"] else { return usageFailure(UsageError("export-finetune needs --prompt ID"), command: name) }
-        guard let prepared = prepare(parsed.positionals.first ?? "evalkit.json") else { return Exit.usage }
+        // The training data comes before the model trained on it: its adapter and log need not exist yet.
+        guard let prepared = prepare(parsed.positionals.first ?? "evalkit.json", checkingModels: false) else { return Exit.usage }
         let fixes = AuditFixes(dropDuplicates: parsed.flags.contains("dedupe"), dropConflicts: parsed.flags.contains("drop-conflicts"),
                                dropLeaked: parsed.flags.contains("drop-leaked"))
         let directory = parsed.options["out"] ?? "reports/\(prepared.experiment.name)/finetune-\(promptID)"

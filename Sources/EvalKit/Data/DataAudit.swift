@@ -113,7 +113,8 @@ public enum DataAuditor {
         // The same text with different labels, anywhere in the data.
         var labelsByText: [String: [(String, Example)]] = [:]
         for (split, e) in all { labelsByText[Text.comparisonKey(e.input), default: []].append((split, e)) }
-        let conflicts = labelsByText.filter { !$0.key.isEmpty && Set($0.value.map { $0.1.target }).count > 1 }.values
+        // Targets compared as texts are (an extraction target copies its input's punctuation, which the key drops).
+        let conflicts = labelsByText.filter { !$0.key.isEmpty && Set($0.value.map { Text.comparisonKey($0.1.target) }).count > 1 }.values
             .sorted { $0[0].1.location < $1[0].1.location }
         if !conflicts.isEmpty {
             findings.append(AuditFinding(id: "conflicting-labels", title: "the same text with conflicting labels", severity: .warning,
@@ -190,7 +191,7 @@ public enum DataAuditor {
         }
         if fixes.dropConflicts {
             var labelsByText: [String: Set<String>] = [:]
-            for e in dataset.train + dataset.validation + dataset.test { labelsByText[Text.comparisonKey(e.input), default: []].insert(e.target) }
+            for e in dataset.train + dataset.validation + dataset.test { labelsByText[Text.comparisonKey(e.input), default: []].insert(Text.comparisonKey(e.target)) }
             train = train.filter { (labelsByText[Text.comparisonKey($0.input)]?.count ?? 1) <= 1 }
         }
         if fixes.dropDuplicates {

@@ -34,10 +34,12 @@ public enum PreparationError: Error, CustomStringConvertible, Sendable {
 /// Loads and checks everything an experiment needs before any request is made.
 public enum Preparation {
     /// Reads the config, loads the dataset and checks every prompt template, reporting all problems at once.
-    public static func prepare(configPath: String, catalog: Catalog = .standard) throws(PreparationError) -> PreparedExperiment {
+    /// Without `checkingModels`, the files models are made of (adapters, training logs) are not required:
+    /// commands that read only data and prompts (audit, export-finetune) run before a model is trained.
+    public static func prepare(configPath: String, catalog: Catalog = .standard, checkingModels: Bool = true) throws(PreparationError) -> PreparedExperiment {
         let experiment: Experiment
         do { experiment = try ExperimentLoader.load(path: configPath, catalog: catalog) } catch { throw .config(error) }
-        return try prepare(experiment)
+        return try prepare(experiment, checkingModels: checkingModels)
     }
 
     /// Like `prepare(configPath:)`, but a config with problems still has its data and prompts checked
@@ -66,7 +68,7 @@ public enum Preparation {
     }
 
     /// Loads the dataset and checks the prompts of an already-read experiment.
-    public static func prepare(_ experiment: Experiment) throws(PreparationError) -> PreparedExperiment {
+    public static func prepare(_ experiment: Experiment, checkingModels: Bool = true) throws(PreparationError) -> PreparedExperiment {
         var problems: [String] = []
         var dataset: Dataset?
         do { dataset = try DatasetLoader.load(experiment) } catch { problems += error.listed.map { "$.dataset: \($0)" } }
@@ -80,7 +82,7 @@ public enum Preparation {
                 problems.append("$.prompts[\(index)] (\(prompt.id)): \(error)")
             }
         }
-        for (index, model) in experiment.models.enumerated() {
+        for (index, model) in experiment.models.enumerated() where checkingModels {
             for (fileIndex, file) in (model.files ?? []).enumerated() where !FileManager.default.fileExists(atPath: experiment.resolve(file)) {
                 problems.append("$.models[\(index)].files[\(fileIndex)]: no file at \(experiment.resolve(file)) (expected a file the model is made of)")
             }
