@@ -65,12 +65,18 @@ struct CompareCommand: Command {
                 return Exit.usage
             }
         } else {
-            guard let loaded = prepare(parsed.positionals.first ?? "evalkit.json") else { return Exit.usage }
+            // With --only, only the models kept need their files (another may not be trained yet).
+            guard let loaded = prepare(parsed.positionals.first ?? "evalkit.json", checkingModels: onlyModels == nil) else { return Exit.usage }
             prepared = loaded
         }
         if let onlyModels {
             do throws(UsageError) { prepared = try prepared.restricted(toModels: onlyModels) } catch { return usageFailure(error, command: name) }
             options.onlyModels = onlyModels
+            let missing = Preparation.modelFileProblems(prepared.experiment)
+            if !missing.isEmpty {
+                printError("error: \(prepared.experiment.configPath): " + missing.joined(separator: "\n  - "))
+                return Exit.usage
+            }
         }
         if parsed.flags.contains("dry-run") { return await printEstimate(prepared, limit: options.limit) }
         let progress = ProgressLine()

@@ -121,4 +121,22 @@ import Testing
                                                              with: "\"path\": \"all.csv\", \"split_ratios\": {\"train\": 0.5, \"test\": 0.4}")
         #expect(throws: ConfigError.self) { try Fixtures.experiment(badRatio, in: dir) }
     }
+
+    /// A model not trained yet blocks only what needs it: the data-only commands and `--only` the others.
+    @Test func aMissingModelFileBlocksOnlyWhatUsesIt() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        try Fixtures.writeSplitsAndPrompt([("a", "I love it", "positive"), ("b", "I hate it", "negative")], in: dir)
+        let config = try Fixtures.write("""
+        {"name": "x", "task": {"labels": ["negative", "positive"]},
+         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label"}},
+         "prompts": [{"id": "p", "user": "p.txt"}],
+         "models": [{"id": "base", "provider": "openai", "role": "foundation", "options": {"base_url": "http://127.0.0.1:1/v1", "model": "m"}},
+                    {"id": "tuned", "provider": "openai", "role": "fine-tuned", "options": {"base_url": "http://127.0.0.1:1/v1", "model": "t"},
+                     "training_log": "adapter/trainer_state.json"}]}
+        """, to: "evalkit.json", in: dir)
+        #expect { _ = try Preparation.prepare(configPath: config) } throws: { "\($0)".contains("$.models[1].training_log") }
+        let dataOnly = try Preparation.prepare(configPath: config, checkingModels: false)
+        #expect(Preparation.modelFileProblems(dataOnly.experiment).count == 1)
+        #expect(Preparation.modelFileProblems(try dataOnly.restricted(toModels: ["base"]).experiment).isEmpty)
+    }
 }

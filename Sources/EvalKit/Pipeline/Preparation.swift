@@ -82,13 +82,7 @@ public enum Preparation {
                 problems.append("$.prompts[\(index)] (\(prompt.id)): \(error)")
             }
         }
-        for (index, model) in experiment.models.enumerated() where checkingModels {
-            for (fileIndex, file) in (model.files ?? []).enumerated() where !FileManager.default.fileExists(atPath: experiment.resolve(file)) {
-                problems.append("$.models[\(index)].files[\(fileIndex)]: no file at \(experiment.resolve(file)) (expected a file the model is made of)")
-            }
-            guard let log = model.trainingLog else { continue }
-            do { _ = try TrainingLogReader.read(experiment.resolve(log)) } catch { problems.append("$.models[\(index)].training_log: \(error)") }
-        }
+        if checkingModels { problems += modelFileProblems(experiment) }
         var judgePrompt: Template? = nil
         if let judge = experiment.task.judge {
             do {
@@ -103,6 +97,23 @@ public enum Preparation {
         var prepared = PreparedExperiment(experiment: experiment, dataset: dataset, builders: builders)
         prepared.judgePrompt = judgePrompt
         return prepared
+    }
+}
+
+extension Preparation {
+    /// What is missing of the files the models that candidates use are made of (weights, adapters,
+    /// training logs), each with its JSON path; a model no candidate uses (left out by `--only`) needs none.
+    public static func modelFileProblems(_ experiment: Experiment) -> [String] {
+        var problems: [String] = []
+        let used = Set(experiment.candidates.map(\.modelID)).union(experiment.task.judge.map { [$0.modelID] } ?? [])
+        for (index, model) in experiment.models.enumerated() where used.contains(model.id) {
+            for (fileIndex, file) in (model.files ?? []).enumerated() where !FileManager.default.fileExists(atPath: experiment.resolve(file)) {
+                problems.append("$.models[\(index)].files[\(fileIndex)]: no file at \(experiment.resolve(file)) (expected a file the model is made of)")
+            }
+            guard let log = model.trainingLog else { continue }
+            do { _ = try TrainingLogReader.read(experiment.resolve(log)) } catch { problems.append("$.models[\(index)].training_log: \(error)") }
+        }
+        return problems
     }
 }
 
