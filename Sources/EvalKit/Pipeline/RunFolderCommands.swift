@@ -4,7 +4,8 @@ import Foundation
 public enum RunFolderCommands {
     /// The files a baseline keeps: the summary and per-example results (small enough to commit).
     public static let baselineFiles = ["summary.csv", "results.jsonl", "run.json", "config.json", "report.md", AnalysisFile.name,
-                                       DecisionReport.accuracyCostFile, DecisionReport.latencyFile, CapacityFile.name, DecisionReport.capacityFile]
+                                       DecisionReport.accuracyCostFile, DecisionReport.latencyFile, CapacityFile.name, DecisionReport.capacityFile,
+                                       JudgementsFile.name]
 
     /// Copies a run into `reports/<experiment>/baseline/` (or `destination`), replacing what was there.
     public static func promoteBaseline(runDirectory: String, reportsRoot: String = "reports", destination: String? = nil) throws(RunFolderError) -> String {
