@@ -253,8 +253,8 @@ import Testing
         #expect(results.count == 6 && Set(results.map(\.exampleID)).count == 6)
     }
 
-    /// The committed baseline is what CI gates on: every file of it must still be what its results give.
-    @Test func theCommittedBaselineMatchesItsRecomputation() throws {
-        #expect(try RunVerifier.verify(runDirectory: Fixtures.repositoryRoot + "/reports/twitter-sentiment/baseline") == [])
+    /// The committed baselines are what CI gates on: every file of each must still be what its results give.
+    @Test(arguments: ["twitter-sentiment", "us-addresses"]) func theCommittedBaselineMatchesItsRecomputation(example: String) throws {
+        #expect(try RunVerifier.verify(runDirectory: Fixtures.repositoryRoot + "/reports/\(example)/baseline") == [])
     }
 }
