@@ -149,6 +149,29 @@ import Testing
         }
     }
 
+    @Test func damagedJudgementsAreReadOrRefusedByLine() throws {
+        var random = Fuzz(seed: Self.seed &+ 9)
+        let good = Judgement(candidate: "m:p", exampleID: "e1", repeatIndex: 0, grade: "pass", humanGrade: nil, output: "PASS",
+                             error: nil, latencyMs: 12.5, attempts: 1, cached: false, costUSD: 0.0001)
+        for _ in 0..<(2_000 * Self.scale) {
+            if let read = Judgement(json: random.mutateValue(good.json)) {
+                #expect(read.attempts >= 0 && read.repeatIndex >= 0 && read.latencyMs.isFinite && (read.costUSD?.isFinite ?? true))
+            }
+        }
+        let dir = try Fixtures.temporaryDirectory()
+        let lines = (0..<4).map { i -> String in
+            var judgement = good
+            judgement.exampleID = "e\(i)"
+            return judgement.json.encoded()
+        }.joined(separator: "\n") + "\n"
+        for _ in 0..<(200 * Self.scale) {
+            try Data(random.mutate(Array(lines.utf8))).write(to: URL(fileURLWithPath: dir + "/" + JudgementsFile.name))
+            do { _ = try JudgementsFile.read(directory: dir) } catch {
+                if case .badRecord(let file, let line, _) = error { #expect(file.hasSuffix(JudgementsFile.name) && line >= 1) }
+            }
+        }
+    }
+
     // MARK: scorers
 
     @Test func scorersReadAnyOutputIntoScoresInRange() throws {

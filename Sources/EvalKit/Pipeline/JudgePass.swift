@@ -30,15 +30,9 @@ enum JudgePass {
         guard !items.isEmpty else { return previous }
 
         let provider = try RunExecution.makeProvider(model, plan: plan).provider
-        let concurrency = plan.concurrency[model.id] ?? model.concurrency
-        let workload = ModelWorkload(
-            modelID: model.id, provider: provider, concurrency: concurrency,
-            jobs: items.indices.map { RunJob(candidateIndex: 0, exampleIndex: $0) }, retry: RetryPolicy(model.limits),
-            limiter: model.limits.requestsPerMinute == nil && model.limits.tokensPerMinute == nil ? nil
-                : RateLimiter(requestsPerMinute: model.limits.requestsPerMinute, tokensPerMinute: model.limits.tokensPerMinute),
-            maxOutputTokens: model.provider.maxOutputTokens, cache: ResponseCache(directory: plan.cacheDirectory, mode: plan.options.cacheMode),
-            seed: experiment.run.seed, cacheSalt: plan.environment.model(model.id).map(CompareRun.cacheSalt) ?? "",
-            warmUp: model.server != nil || model.provider.answersOneAtATime)
+        let workload = RunExecution.workload(model, provider: provider, jobs: items.indices.map { RunJob(candidateIndex: 0, exampleIndex: $0) },
+                                             plan: plan, cache: ResponseCache(directory: plan.cacheDirectory, mode: plan.options.cacheMode))
+        let concurrency = workload.concurrency
         let parser = LabelParser(labels: judge.scale.grades, parsing: judge.scale.parsing)
         let collector = JudgementCollector(directory: plan.directory)
         let prompts = items.map { RenderedPrompt(system: nil, user: template.render(["input": $0.input, "reference": $0.reference, "answer": $0.answer])) }

@@ -126,19 +126,27 @@ enum RunExecution {
                     }
                 }
             }
-            let limits = model.limits
-            let limiter = limits.requestsPerMinute == nil && limits.tokensPerMinute == nil ? nil
-                : RateLimiter(requestsPerMinute: limits.requestsPerMinute, tokensPerMinute: limits.tokensPerMinute)
-            return ModelWorkload(modelID: model.id, provider: provider, concurrency: plan.concurrency[model.id] ?? 1, jobs: jobs,
-                                 retry: RetryPolicy(limits), limiter: limiter, maxOutputTokens: model.provider.maxOutputTokens,
-                                 cache: model.provider.usesPrompts ? cache : nil, seed: experiment.run.seed,
-                                 cacheSalt: plan.environment.model(model.id).map(CompareRun.cacheSalt) ?? "",
-                                 warmUp: model.server != nil || model.provider.answersOneAtATime,
-                                 probe: (plan.options.probeCapacity ? model.capacityProbe : nil).map { settings in
-                                     CapacityProbe(settings: settings, latencyLimitMs: experiment.decision.maxP95LatencyMs,
-                                                   candidates: indices.map { ($0, candidates[$0].id) }, exampleCount: plan.testExamples.count)
-                                 })
+            var workload = self.workload(model, provider: provider, jobs: jobs, plan: plan, cache: cache)
+            workload.probe = (plan.options.probeCapacity ? model.capacityProbe : nil).map { settings in
+                CapacityProbe(settings: settings, latencyLimitMs: experiment.decision.maxP95LatencyMs,
+                              candidates: indices.map { ($0, candidates[$0].id) }, exampleCount: plan.testExamples.count)
+            }
+            return workload
         }
+    }
+
+    /// How `jobs` reach `model`: its concurrency, retry policy, rate limits, the response cache (for a
+    /// model that takes prompts), the run's seed, its files' fingerprint in every cache key, and a warm-up
+    /// request after a start evalkit makes.
+    static func workload(_ model: ModelSpec, provider: any ModelProvider, jobs: [RunJob], plan: RunPlan, cache: ResponseCache) -> ModelWorkload {
+        let limits = model.limits
+        let limiter = limits.requestsPerMinute == nil && limits.tokensPerMinute == nil ? nil
+            : RateLimiter(requestsPerMinute: limits.requestsPerMinute, tokensPerMinute: limits.tokensPerMinute)
+        return ModelWorkload(modelID: model.id, provider: provider, concurrency: plan.concurrency[model.id] ?? model.concurrency, jobs: jobs,
+                             retry: RetryPolicy(limits), limiter: limiter, maxOutputTokens: model.provider.maxOutputTokens,
+                             cache: model.provider.usesPrompts ? cache : nil, seed: plan.experiment.run.seed,
+                             cacheSalt: plan.environment.model(model.id).map(CompareRun.cacheSalt) ?? "",
+                             warmUp: model.server != nil || model.provider.answersOneAtATime)
     }
 }
 
