@@ -74,6 +74,8 @@ public enum JudgeGrades {
     }
 
     static func key(_ example: String, _ repeatIndex: Int) -> String { example + "\u{1F}" + String(repeatIndex) }
+    /// One judged answer across candidates: candidate, example, repeat.
+    static func key(_ candidate: String, _ example: String, _ repeatIndex: Int) -> String { candidate + "\u{1F}" + key(example, repeatIndex) }
 
     /// The judge's summary over a run's judgements; nil when the task has no judge.
     public static func summary(_ judgements: [Judgement], experiment: Experiment) -> JudgeSummary? {

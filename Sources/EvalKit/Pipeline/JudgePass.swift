@@ -25,8 +25,8 @@ enum JudgePass {
         }
         let stop = plan.options.stop
         guard !stop.isStopped else { return previous }
-        let done = Set(previous.map { JudgeGrades.key($0.candidate + "\u{1F}" + $0.exampleID, $0.repeatIndex) })
-        let items = self.items(plan, results: results).filter { !done.contains(JudgeGrades.key($0.candidate + "\u{1F}" + $0.exampleID, $0.repeatIndex)) }
+        let done = Set(previous.map { JudgeGrades.key($0.candidate, $0.exampleID, $0.repeatIndex) })
+        let items = self.items(plan, results: results).filter { !done.contains(JudgeGrades.key($0.candidate, $0.exampleID, $0.repeatIndex)) }
         guard !items.isEmpty else { return previous }
 
         let provider = try RunExecution.makeProvider(model, plan: plan).provider
