@@ -47,7 +47,7 @@ import Testing
     }
 
     @Test func fullRunWritesTheFourFilesAndRecordsFailures() async throws {
-        let server = try FakeLLMServer()
+        let server = try await FakeLLMServer()
         let dir = try Fixtures.temporaryDirectory()
         let deadURL = "http://127.0.0.1:\(closedPort())/v1"
         let config = try Self.writeExperiment(in: dir, serverURL: server.baseURL, deadURL: deadURL)
@@ -129,7 +129,7 @@ import Testing
     }
 
     @Test func limitEvaluatesTheFirstNExamplesAndDefaultFolderSortsByTime() async throws {
-        let server = try FakeLLMServer()
+        let server = try await FakeLLMServer()
         let dir = try Fixtures.temporaryDirectory()
         let config = try Self.writeExperiment(in: dir, serverURL: server.baseURL, deadURL: "http://127.0.0.1:\(closedPort())/v1")
         let prepared = try Preparation.prepare(configPath: config)
@@ -153,7 +153,7 @@ import Testing
     }
 
     @Test func verifyPassesOnARealRunAndFailsOnATamperedOne() async throws {
-        let server = try FakeLLMServer()
+        let server = try await FakeLLMServer()
         let dir = try Fixtures.temporaryDirectory()
         let config = try Self.writeExperiment(in: dir, serverURL: server.baseURL, deadURL: "http://127.0.0.1:\(closedPort())/v1")
         var options = CompareOptions()
@@ -207,7 +207,7 @@ import Testing
     }
 
     @Test func repeatsMeasureConsistencyAndTheBudgetStopsARunCleanly() async throws {
-        let server = try FakeLLMServer()
+        let server = try await FakeLLMServer()
         let dir = try Fixtures.temporaryDirectory()
         let config = try Self.writeExperiment(in: dir, serverURL: server.baseURL, deadURL: "http://127.0.0.1:\(closedPort())/v1")
         var text = try String(contentsOfFile: config, encoding: .utf8)
@@ -249,7 +249,7 @@ import Testing
 /// A model fine-tuned outside evalkit: its trainer's log gives the training time and curve.
 @Suite struct OutsideFineTuneTests {
     @Test func theTrainersMeasuredTimeSetsTheOneTimeCostAndTheCurveIsDiagnosed() async throws {
-        let server = try FakeLLMServer()
+        let server = try await FakeLLMServer()
         let dir = try Fixtures.temporaryDirectory()
         try Fixtures.write(Fixtures.jsonl([("tr1", "I love it", "positive"), ("tr2", "I hate it", "negative")]), to: "train.jsonl", in: dir)
         try Fixtures.write(Fixtures.jsonl([("t1", "I love it", "positive"), ("t2", "awful, I hate it", "negative")]), to: "test.jsonl", in: dir)

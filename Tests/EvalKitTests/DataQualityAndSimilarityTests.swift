@@ -164,7 +164,7 @@ import Testing
     }
 
     @Test func embeddingsFromAServerArePooledAndCachedOnDisk() async throws {
-        let server = try FakeLLMServer()
+        let server = try await FakeLLMServer()
         let dir = try Fixtures.temporaryDirectory()
         let client = EmbeddingsClient(settings: EmbeddingsSettings(baseURL: server.baseURL, model: "per-token"))
         let vectors = try await client.embed(["ab", "b b"])

@@ -47,7 +47,7 @@ import Testing
     func row(_ report: CheckReport, _ metric: String) -> CheckRow? { report.rows.first { $0.metric == metric } }
 
     @Test func everyRunRecordsItsEnvironment() async throws {
-        let server = try FakeLLMServer(environment: ["FAKE_FINGERPRINT": "b4242-cpu"])
+        let server = try await FakeLLMServer(environment: ["FAKE_FINGERPRINT": "b4242-cpu"])
         let dir = try Fixtures.temporaryDirectory()
         let run = try await Self.run(try Self.writeExperiment(in: dir, serverURL: server.baseURL), into: dir + "/run")
         let environment = try #require(run.environment)
@@ -64,12 +64,12 @@ import Testing
 
     @Test func aSlowerServerWithTheSameAnswersIsInformationNotAFailure() async throws {
         let dir = try Fixtures.temporaryDirectory()
-        let fast = try FakeLLMServer(environment: ["FAKE_FINGERPRINT": "build-a"])
+        let fast = try await FakeLLMServer(environment: ["FAKE_FINGERPRINT": "build-a"])
         let baseline = try await Self.run(try Self.writeExperiment(in: dir, serverURL: fast.baseURL), into: dir + "/base")
-        fast.stop()
+        await fast.stop()
         // Another build, 300 ms a request: many times slower than the loopback baseline even when a loaded
         // machine slows the baseline's own answers to tens of milliseconds (at 40 ms it was not, twice in six runs under busy loops).
-        let slow = try FakeLLMServer(environment: ["FAKE_FINGERPRINT": "build-b", "FAKE_DELAY_MS": "300"])
+        let slow = try await FakeLLMServer(environment: ["FAKE_FINGERPRINT": "build-b", "FAKE_DELAY_MS": "300"])
         let current = try await Self.run(try Self.writeExperiment(in: dir, serverURL: slow.baseURL), into: dir + "/now")
         let report = try Self.check(current, baseline)
         #expect(report.passed, "\(report.table)")
@@ -83,7 +83,7 @@ import Testing
         #expect(report.environmentSummary.contains("--against-ref"))
 
         // The same slowdown with the same build is a regression.
-        let sameBuild = try FakeLLMServer(environment: ["FAKE_FINGERPRINT": "build-a", "FAKE_DELAY_MS": "300"])
+        let sameBuild = try await FakeLLMServer(environment: ["FAKE_FINGERPRINT": "build-a", "FAKE_DELAY_MS": "300"])
         let slowed = try await Self.run(try Self.writeExperiment(in: dir, serverURL: sameBuild.baseURL), into: dir + "/slowed")
         let gated = try Self.check(slowed, baseline)
         #expect(!gated.passed)
@@ -95,16 +95,16 @@ import Testing
         // One port for every server, so the experiment file is the same for all three runs.
         let port = closedPort()
         let config = try Self.writeExperiment(in: dir, serverURL: "http://127.0.0.1:\(port)/v1")
-        func serve(_ environment: [String: String]) throws -> FakeLLMServer {
-            try FakeLLMServer(arguments: [String(port)], environment: environment)
+        func serve(_ environment: [String: String]) async throws -> FakeLLMServer {
+            try await FakeLLMServer(arguments: [String(port)], environment: environment)
         }
-        let original = try serve(["FAKE_FINGERPRINT": "build-a"])
+        let original = try await serve(["FAKE_FINGERPRINT": "build-a"])
         let baseline = try await Self.run(config, into: dir + "/base")
-        original.stop()
+        await original.stop()
         // The new build answers positive for negative and back: accuracy falls from 100% to 33%.
-        let rebuilt = try serve(["FAKE_FINGERPRINT": "build-b", "FAKE_SWAP": "1"])
+        let rebuilt = try await serve(["FAKE_FINGERPRINT": "build-b", "FAKE_SWAP": "1"])
         let current = try await Self.run(config, into: dir + "/now")
-        rebuilt.stop()
+        await rebuilt.stop()
         let report = try Self.check(current, baseline)
         let accuracy = try #require(row(report, "accuracy"))
         #expect(accuracy.verdict == .info, "\(accuracy.detail)")
@@ -113,9 +113,9 @@ import Testing
         #expect(report.passed)
 
         // The same changed answers with an unchanged build: a real regression.
-        let sameBuild = try serve(["FAKE_FINGERPRINT": "build-a", "FAKE_SWAP": "1"])
+        let sameBuild = try await serve(["FAKE_FINGERPRINT": "build-a", "FAKE_SWAP": "1"])
         let swapped = try await Self.run(config, into: dir + "/swapped")
-        sameBuild.stop()
+        await sameBuild.stop()
         let gated = try Self.check(swapped, baseline)
         #expect(row(gated, "accuracy")?.verdict == .fail)
         #expect(!gated.passed)
@@ -123,9 +123,9 @@ import Testing
 
     @Test func aChangedPromptIsGatedEvenWhenTheBuildChanged() async throws {
         let dir = try Fixtures.temporaryDirectory()
-        let a = try FakeLLMServer(environment: ["FAKE_FINGERPRINT": "build-a"])
+        let a = try await FakeLLMServer(environment: ["FAKE_FINGERPRINT": "build-a"])
         let baseline = try await Self.run(try Self.writeExperiment(in: dir + "/a", serverURL: a.baseURL), into: dir + "/base")
-        let b = try FakeLLMServer(environment: ["FAKE_FINGERPRINT": "build-b"])
+        let b = try await FakeLLMServer(environment: ["FAKE_FINGERPRINT": "build-b"])
         // The worse prompt ends with an instruction, so the server never sees the text last: always neutral.
         let current = try await Self.run(try Self.writeExperiment(in: dir + "/b", serverURL: b.baseURL,
                                                                    prompt: "Text: {{input}}\n\nAnswer with one word.\nSentiment:"), into: dir + "/now")
@@ -136,7 +136,7 @@ import Testing
     }
 
     @Test func againstConfigComparesTwoExperimentsOnThisMachine() async throws {
-        let server = try FakeLLMServer()
+        let server = try await FakeLLMServer()
         let dir = try Fixtures.temporaryDirectory()
         let good = try Self.writeExperiment(in: dir + "/main", serverURL: server.baseURL)
         let worse = try Self.writeExperiment(in: dir + "/branch", serverURL: server.baseURL,
@@ -158,7 +158,7 @@ import Testing
     }
 
     @Test func againstRefEvaluatesTheCommittedExperiment() async throws {
-        let server = try FakeLLMServer()
+        let server = try await FakeLLMServer()
         let repo = try Fixtures.temporaryDirectory()
         let config = try Self.writeExperiment(in: repo, serverURL: server.baseURL)
         try Fixtures.write(".evalkit/\nrun*/\n", to: ".gitignore", in: repo)

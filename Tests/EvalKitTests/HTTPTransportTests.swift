@@ -22,7 +22,7 @@ import Testing
     func connection(_ answer: String) -> Int? { answer.split(separator: " ").last.flatMap { Int($0) } }
 
     @Test func sequentialRequestsShareOneKeptAliveConnection() async throws {
-        let server = try FakeLLMServer(script: "http_edge_server.py")
+        let server = try await FakeLLMServer(script: "http_edge_server.py")
         let model = provider(server, host: "localhost")
         try await model.start()
         var answers: [String] = []
@@ -38,7 +38,7 @@ import Testing
     }
 
     @Test func concurrentRequestsOpenNoMoreConnectionsThanRequestsInFlight() async throws {
-        let server = try FakeLLMServer(script: "http_edge_server.py")
+        let server = try await FakeLLMServer(script: "http_edge_server.py")
         // What is tested is how many connections 80 requests use, not how fast they are: a fresh CI run
         // that started a llama.cpp server and trained models beside this test saw one wait past 10 s.
         let model = provider(server, timeout: 60)
@@ -60,7 +60,7 @@ import Testing
     }
 
     @Test func everyBodyFramingIsRead() async throws {
-        let server = try FakeLLMServer(script: "http_edge_server.py")
+        let server = try await FakeLLMServer(script: "http_edge_server.py")
         let model = provider(server)
         for word in ["CHUNKED", "TRICKLE", "CLOSEFRAMED", "CONTINUE", "plain"] {
             let answer = try await ask(model, "\(word) answer")
@@ -72,7 +72,7 @@ import Testing
     }
 
     @Test func aConnectionTheServerClosedIsReplacedWithoutLosingTheRequest() async throws {
-        let server = try FakeLLMServer(script: "http_edge_server.py")
+        let server = try await FakeLLMServer(script: "http_edge_server.py")
         let model = provider(server)
         let first = try await ask(model, "CLOSEAFTER")
         // Give the server's close time to arrive (on a loaded machine it can trail the answer): what is
@@ -84,7 +84,7 @@ import Testing
     }
 
     @Test func aRequestAKeptConnectionDropsUnansweredIsSentAgainAtOnce() async throws {
-        let server = try FakeLLMServer(script: "http_edge_server.py")
+        let server = try await FakeLLMServer(script: "http_edge_server.py")
         let model = provider(server)
         // The server reads the second request on the kept connection and closes it without a byte of
         // answer. With a policy of one attempt, the request still answers: it is sent again at once on a
@@ -119,7 +119,7 @@ import Testing
         }
     }
 
-    @Test func theSocketThreadSleepsWhileARequestWaits() throws {
+    @Test func theSocketThreadSleepsWhileARequestWaits() async throws {
         // evalkit probes a server that accepts connections and never answers: while the probe waits (up to
         // 30 s), the socket thread has nothing to do and must not wake on a timer.
         let (listener, port) = boundSocket(listening: true)
@@ -128,15 +128,9 @@ import Testing
         try Fixtures.oneModelExperiment(in: dir, model: """
             {"id": "m", "provider": "openai", "role": "foundation", "options": {"base_url": "http://127.0.0.1:\(port)/v1", "model": "m", "timeout_seconds": 30}}
             """)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLITests.binary)
-        process.arguments = ["compare", "--no-cache", "--out", dir + "/run"]
-        process.currentDirectoryURL = URL(fileURLWithPath: dir)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
-        let tasks = "/proc/\(process.processIdentifier)/task"
+        let process = try TestProcess.evalkit(["compare", "--no-cache", "--out", dir + "/run"], in: dir, discardOutput: true)
+        defer { process.signal(SIGKILL) }
+        let tasks = "/proc/\(process.pid)/task"
         func socketThreadSwitches() -> Int? {
             for task in (try? FileManager.default.contentsOfDirectory(atPath: tasks)) ?? [] {
                 guard (try? String(contentsOfFile: "\(tasks)/\(task)/comm", encoding: .utf8))?.hasPrefix("evalkit-socket") == true,
@@ -147,18 +141,18 @@ import Testing
             return nil
         }
         var before: Int? = nil
-        for _ in 0..<200 where before == nil { usleep(25_000); before = socketThreadSwitches() }
+        await eventually(within: 5) { before = socketThreadSwitches(); return before != nil }
         let start = try #require(before, "the socket thread did not appear")
         // Let the probe's connection settle into its wait, then count wake-ups over one second.
-        usleep(200_000)
+        try await Task.sleep(for: .milliseconds(200))
         let settled = socketThreadSwitches() ?? start
-        usleep(1_000_000)
+        try await Task.sleep(for: .seconds(1))
         let after = try #require(socketThreadSwitches(), "evalkit ended while the probe should still wait")
         #expect(after - settled <= 3, "the socket thread woke \(after - settled) times in a second with one request waiting")
     }
 
     @Test func brokenAnswersAreTypedErrors() async throws {
-        let server = try FakeLLMServer(script: "http_edge_server.py")
+        let server = try await FakeLLMServer(script: "http_edge_server.py")
         let model = provider(server)
         let url = "http://127.0.0.1:\(server.port)/v1/chat/completions"
         await #expect(throws: ProviderError.badResponse(url: url, reason: "malformed HTTP response: status line \"HELLO THERE\"")) {
@@ -185,7 +179,7 @@ import Testing
     }
 
     @Test func largeRequestsAreWrittenWhole() async throws {
-        let server = try FakeLLMServer(script: "http_edge_server.py")
+        let server = try await FakeLLMServer(script: "http_edge_server.py")
         let model = provider(server)
         let text = String(repeating: "abcdefghij", count: 300_000)
         #expect(try await ask(model, text).hasPrefix("ok 3000000 "))

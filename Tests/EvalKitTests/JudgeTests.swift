@@ -39,7 +39,7 @@ import Testing
     }
 
     @Test func theJudgeGradesAnswersIsCostedApartAndCalibratedOnHumanGrades() async throws {
-        let server = try FakeLLMServer()
+        let server = try await FakeLLMServer()
         let dir = try Fixtures.temporaryDirectory()
         let config = try Self.write(in: dir, serverURL: server.baseURL)
         var options = CompareOptions()
@@ -83,7 +83,7 @@ import Testing
     }
 
     @Test func aOneToFiveJudgeBesideAnotherScorer() async throws {
-        let server = try FakeLLMServer()
+        let server = try await FakeLLMServer()
         let dir = try Fixtures.temporaryDirectory()
         let config = try Self.write(in: dir, serverURL: server.baseURL, scorer: #""answer-match""#,
                                     judge: #"{"model": "judge", "prompt": "judge.txt", "scale": "1-5"}"#,

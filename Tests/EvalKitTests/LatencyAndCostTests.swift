@@ -106,7 +106,7 @@ actor FlakyModel: ModelProvider {
 
     @Test func theCapacityProbeFindsTheKneeOfASaturatingServer() async throws {
         // The server works on at most 2 requests at once, 300 ms each: 3.3 requests/s at 1 in flight, 6.7 at 2, no more at 4.
-        let server = try FakeLLMServer(environment: ["FAKE_DELAY_MS": "300", "FAKE_SLOTS": "2"])
+        let server = try await FakeLLMServer(environment: ["FAKE_DELAY_MS": "300", "FAKE_SLOTS": "2"])
         let dir = try Fixtures.temporaryDirectory()
         let rows = (0..<4).map { i in ("t\(i)", ["I love it \(i)", "I hate it \(i)"][i % 2], ["positive", "negative"][i % 2]) }
         try Fixtures.writeSplitsAndPrompt(rows, in: dir)
@@ -188,7 +188,7 @@ actor FlakyModel: ModelProvider {
         // Each streamed word waits 60 ms: "I think it is neutral" arrives over about 300 ms, its first word after 60.
         var environment = ["FAKE_STREAM_GAP_MS": "60"]
         if !serverSendsUsage { environment["FAKE_STREAM_USAGE"] = "0" }
-        let server = try FakeLLMServer(environment: environment)
+        let server = try await FakeLLMServer(environment: environment)
         let dir = try Fixtures.temporaryDirectory()
         let rows = (0..<4).map { i in ("t\(i)", ["I love it \(i)", "a chair \(i)"][i % 2], ["positive", "neutral"][i % 2]) }
         try Fixtures.writeSplitsAndPrompt(rows, in: dir)
@@ -235,7 +235,7 @@ actor FlakyModel: ModelProvider {
     /// A stream that breaks: an event that is not JSON, a body cut short. Each is that request's recorded
     /// failure, with what went wrong; the other answers are scored and the run verifies.
     @Test func aBrokenStreamIsARecordedFailure() async throws {
-        let server = try FakeLLMServer(environment: ["FAKE_STREAM_GAP_MS": "1"])
+        let server = try await FakeLLMServer(environment: ["FAKE_STREAM_GAP_MS": "1"])
         let dir = try Fixtures.temporaryDirectory()
         let rows = [("t0", "I love it BADSTREAM", "positive"), ("t1", "I love it CUTSTREAM", "positive"), ("t2", "I love it", "positive"),
                     ("t3", "a chair", "neutral")]

@@ -18,7 +18,7 @@ enum LocalLLM {
     }
 
     @Test func theMostLikelyLabelIsTheAnswerWithEveryLabelsProbability() async throws {
-        let server = try FakeLLMServer()
+        let server = try await FakeLLMServer()
         let labels = ["negative", "neutral", "positive"]
         let scorer = provider(server.baseURL)
         let response = try await scorer.complete(ModelRequest(prompt: RenderedPrompt(system: nil, user: "Tweet: I love it\nSentiment:"),
@@ -37,7 +37,7 @@ enum LocalLLM {
     }
 
     @Test func aPieceSeveralLabelsShareDecidesNothing() async throws {
-        let server = try FakeLLMServer()
+        let server = try await FakeLLMServer()
         let labels = ["negative", "neutral", "positive"]
         let scorer = provider(server.baseURL)
         // " ne" (−0.1) starts negative and neutral; " pos" (−2.0) starts positive only: positive, not negative by label order.

@@ -25,17 +25,10 @@ import Testing
 
     /// Starts `evalkit compare` on a managed fault server and waits for its first result; returns the
     /// evalkit process and the server's PID.
-    static func compareUntilFirstResult(in dir: String, port: Int, extra: [String] = []) throws -> (Process, Int32) {
+    static func compareUntilFirstResult(in dir: String, port: Int, extra: [String] = []) async throws -> (TestProcess, Int32) {
         _ = try writeExperiment(in: dir, port: port, command: "python3 \(Fixtures.fixturesDirectory)/fault_server.py \(dir)/log.jsonl 0.3 \(port)", n: 60)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLITests.binary)
-        process.arguments = ["compare", "--no-cache", "--out", "run"] + extra
-        process.currentDirectoryURL = URL(fileURLWithPath: dir)
-        process.standardError = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(60)
-        while ((try? String(contentsOfFile: dir + "/run/results.jsonl", encoding: .utf8)) ?? "").isEmpty && Date() < deadline { usleep(20_000) }
+        let process = try TestProcess.evalkit(["compare", "--no-cache", "--out", "run"] + extra, in: dir, discardOutput: true)
+        await eventually { !((try? String(contentsOfFile: dir + "/run/results.jsonl", encoding: .utf8)) ?? "").isEmpty }
         return (process, try serverPID(dir))
     }
 
@@ -93,32 +86,31 @@ import Testing
         #expect(results.count == 6 && results.allSatisfy { $0.error?.contains("exited with status 4") == true })
     }
 
-    @Test func interruptingARunStopsItsServerOnceAndTwice() throws {
+    @Test func interruptingARunStopsItsServerOnceAndTwice() async throws {
         for signals in [1, 2] {
             let dir = try Fixtures.temporaryDirectory()
             let port = closedPort()
-            let (process, pid) = try Self.compareUntilFirstResult(in: dir, port: port, extra: ["--concurrency", "2"])
+            let (process, pid) = try await Self.compareUntilFirstResult(in: dir, port: port, extra: ["--concurrency", "2"])
             #expect(Self.isAlive(pid))
             for _ in 0..<signals {
-                kill(process.processIdentifier, SIGINT)
-                usleep(100_000)
+                process.signal(SIGINT)
+                try await Task.sleep(for: .milliseconds(100))
             }
-            process.waitUntilExit()
-            #expect(process.terminationStatus == (signals == 1 ? 3 : 130))
-            for _ in 0..<50 where Self.isAlive(pid) { usleep(20_000) }
+            #expect(await process.finished() == (signals == 1 ? 3 : 130))
+            await eventually(within: 1) { !Self.isAlive(pid) }
             #expect(!Self.isAlive(pid), "the managed server outlived an interrupt with \(signals) signal(s)")
         }
     }
 
-    @Test func aServerDoesNotOutliveAnEvalkitThatIsKilled() throws {
+    @Test func aServerDoesNotOutliveAnEvalkitThatIsKilled() async throws {
         let dir = try Fixtures.temporaryDirectory()
         let port = closedPort()
-        let (process, pid) = try Self.compareUntilFirstResult(in: dir, port: port)
+        let (process, pid) = try await Self.compareUntilFirstResult(in: dir, port: port)
         #expect(Self.isAlive(pid))
         // SIGKILL: evalkit runs no code of its own after it, as in a crash.
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        for _ in 0..<250 where Self.isAlive(pid) { usleep(20_000) }
+        process.signal(SIGKILL)
+        _ = await process.finished()
+        await eventually(within: 5) { !Self.isAlive(pid) }
         #expect(!Self.isAlive(pid), "the managed server outlived a killed evalkit")
     }
 }

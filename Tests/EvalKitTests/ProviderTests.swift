@@ -13,7 +13,7 @@ import Testing
     }
 
     @Test func openAIChatSendsMessagesAndReadsUsage() async throws {
-        let server = try FakeLLMServer()
+        let server = try await FakeLLMServer()
         setenv("EVALKIT_TEST_KEY", "sk-test-secret-123", 1)
         let provider = openAI(server, keyEnv: "EVALKIT_TEST_KEY")
         try await provider.start()
@@ -32,7 +32,7 @@ import Testing
     }
 
     @Test func openAICompletionsSendsOneRawPrompt() async throws {
-        let server = try FakeLLMServer()
+        let server = try await FakeLLMServer()
         let provider = openAI(server, endpoint: .completions)
         let response = try await provider.complete(ModelRequest(prompt: prompt, input: "I love this", id: "r1"))
         #expect(response.text == " Positive.")
@@ -42,7 +42,7 @@ import Testing
     }
 
     @Test func openAIFailuresAreTypedErrors() async throws {
-        let server = try FakeLLMServer()
+        let server = try await FakeLLMServer()
         let provider = openAI(server)
         func failure(_ text: String) async -> ProviderError? {
             do {
@@ -75,7 +75,7 @@ import Testing
     }
 
     @Test func anthropicMessagesAPI() async throws {
-        let server = try FakeLLMServer()
+        let server = try await FakeLLMServer()
         setenv("EVALKIT_TEST_ANTHROPIC", "ak-test-456", 1)
         let settings = AnthropicSettings(baseURL: server.baseURL, model: "claude-test", apiKeyEnv: "EVALKIT_TEST_ANTHROPIC",
                                          version: "2023-06-01", generation: GenerationSettings(temperature: 0, maxTokens: 4, stop: ["\n"]),

@@ -40,18 +40,10 @@ import Testing
         }.sorted()
     }
 
-    func runCLI(_ arguments: [String], in directory: String) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLITests.binary)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, stderr)
+    func runCLI(_ arguments: [String], in directory: String) async throws -> (Int32, String) {
+        let process = try TestProcess.evalkit(arguments, in: directory)
+        let status = await process.finished()
+        return (status, process.errorOutput)
     }
 
     func lineCount(_ path: String) -> Int {
@@ -59,7 +51,7 @@ import Testing
     }
 
     @Test func everyRequestEndsWithAnAnswerOrARecordedErrorWithinTheRetryPolicy() async throws {
-        let server = try FakeLLMServer(script: "fault_server.py")
+        let server = try await FakeLLMServer(script: "fault_server.py")
         let dir = try Fixtures.temporaryDirectory()
         // About a fifth of the requests fail for good (kinds 0 and 5): more than 10% fails the run.
         let config = try Self.writeExperiment(in: dir, url: server.baseURL, n: 120, run: "{\"max_error_rate\": 0.1}")
@@ -113,35 +105,28 @@ import Testing
         #expect(try RunVerifier.verify(runDirectory: dir + "/run") == [])
     }
 
-    @Test func aRunKilledHalfwayAndResumedEndsWithTheSameResults() throws {
+    @Test func aRunKilledHalfwayAndResumedEndsWithTheSameResults() async throws {
         let dir = try Fixtures.temporaryDirectory()
         // The uninterrupted run, on its own server.
         // Answers take 0.1 s, so with 6 in flight the 90 requests take well over a second and the kill
         // after 30 results comes before the end on any machine.
-        let first = try FakeLLMServer(script: "fault_server.py", arguments: ["0.1"])
+        let first = try await FakeLLMServer(script: "fault_server.py", arguments: ["0.1"])
         let config = try Self.writeExperiment(in: dir, url: first.baseURL, n: 90)
-        #expect(try runCLI(["compare", "--no-cache", "--out", "whole"], in: dir).0 == 0)
+        #expect(try await runCLI(["compare", "--no-cache", "--out", "whole"], in: dir).0 == 0)
         let whole = try Self.outcomes(dir + "/whole/results.jsonl", server: first.baseURL)
 
         // The same run on a fresh server, SIGKILLed once about a third is done, then resumed.
-        let second = try FakeLLMServer(script: "fault_server.py", arguments: ["0.1"])
+        let second = try await FakeLLMServer(script: "fault_server.py", arguments: ["0.1"])
         let text = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: first.baseURL, with: second.baseURL)
         try text.write(toFile: config, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLITests.binary)
-        process.arguments = ["compare", "--no-cache", "--out", "killed"]
-        process.currentDirectoryURL = URL(fileURLWithPath: dir)
-        process.standardError = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(60)
-        while lineCount(dir + "/killed/results.jsonl") < 30 && Date() < deadline { usleep(20_000) }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        let process = try TestProcess.evalkit(["compare", "--no-cache", "--out", "killed"], in: dir, discardOutput: true)
+        await eventually { lineCount(dir + "/killed/results.jsonl") >= 30 }
+        process.signal(SIGKILL)
+        _ = await process.finished()
         let before = lineCount(dir + "/killed/results.jsonl")
         #expect(before >= 30 && before < 90, "killed after \(before) results")
 
-        let (status, stderr) = try runCLI(["compare", "--resume", "killed", "--no-cache"], in: dir)
+        let (status, stderr) = try await runCLI(["compare", "--resume", "killed", "--no-cache"], in: dir)
         #expect(status == 0, "\(stderr)")
         let resumed = try Self.outcomes(dir + "/killed/results.jsonl", server: second.baseURL)
         #expect(resumed.count == 90)
@@ -174,37 +159,29 @@ import Testing
         #expect(throws: ReportError.self) { try ResultsJournal.recover(path: path) }
     }
 
-    @Test func sigintStopsCleanlyWritesReportsAndTheRunResumes() throws {
-        let server = try FakeLLMServer(script: "fault_server.py", arguments: ["0.05"])
+    @Test func sigintStopsCleanlyWritesReportsAndTheRunResumes() async throws {
+        let server = try await FakeLLMServer(script: "fault_server.py", arguments: ["0.05"])
         let dir = try Fixtures.temporaryDirectory()
         _ = try Self.writeExperiment(in: dir, url: server.baseURL, n: 60)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLITests.binary)
-        process.arguments = ["compare", "--no-cache", "--out", "run", "--concurrency", "1"]
-        process.currentDirectoryURL = URL(fileURLWithPath: dir)
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(60)
-        while lineCount(dir + "/run/results.jsonl") < 5 && Date() < deadline { usleep(20_000) }
-        kill(process.processIdentifier, SIGINT)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 3, "\(stderr)")
+        let process = try TestProcess.evalkit(["compare", "--no-cache", "--out", "run", "--concurrency", "1"], in: dir)
+        await eventually { lineCount(dir + "/run/results.jsonl") >= 5 }
+        process.signal(SIGINT)
+        let interrupted = await process.finished()
+        let stderr = process.errorOutput
+        #expect(interrupted == 3, "\(stderr)")
         #expect(stderr.contains("Resume with:") && stderr.contains("evalkit compare --resume run"))
         let report = try String(contentsOfFile: dir + "/run/report.md", encoding: .utf8)
         #expect(report.contains("Stopped early") && report.contains("interrupted by SIGINT"))
         let partial = lineCount(dir + "/run/results.jsonl")
         #expect(partial < 60)
-        let (status, resumeErr) = try runCLI(["compare", "--resume", "run", "--no-cache"], in: dir)
+        let (status, resumeErr) = try await runCLI(["compare", "--resume", "run", "--no-cache"], in: dir)
         #expect(status == 0, "\(resumeErr)")
         #expect(lineCount(dir + "/run/results.jsonl") == 60)
         #expect(try !String(contentsOfFile: dir + "/run/report.md", encoding: .utf8).contains("Stopped early"))
     }
 
     @Test func aCachedRerunSendsNoRequest() async throws {
-        let server = try FakeLLMServer()
+        let server = try await FakeLLMServer()
         let dir = try Fixtures.temporaryDirectory()
         let config = try Self.writeExperiment(in: dir, url: server.baseURL, n: 30)
         var options = CompareOptions()
@@ -246,14 +223,14 @@ import Testing
         #expect(repaired.summary.metrics[0].cachedAnswers == 26 && repaired.summary.metrics[0].errors == 0)
 
         // With every answer cached, the model is not needed at all: the run works with the server gone.
-        server.stop()
+        await server.stop()
         options.outDirectory = dir + "/offline"
         let offline = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
         #expect(!offline.failed && offline.summary.metrics[0].cachedAnswers == 30 && offline.summary.metrics[0].errors == 0)
     }
 
     @Test func secretsAppearInNoFileARunWrites() async throws {
-        let server = try FakeLLMServer()
+        let server = try await FakeLLMServer()
         let dir = try Fixtures.temporaryDirectory()
         setenv("EVALKIT_SECRET_FOR_TEST", "sk-bad-key", 1)
         defer { unsetenv("EVALKIT_SECRET_FOR_TEST") }
@@ -285,7 +262,7 @@ import Testing
     }
 
     @Test func hostileTextIsEscapedInEveryOutput() async throws {
-        let server = try FakeLLMServer()
+        let server = try await FakeLLMServer()
         let dir = try Fixtures.temporaryDirectory()
         let hostile = ["ECHO <script>alert(1)</script> | pipe", "ECHO =HYPERLINK(\"http://x\") @SUM(A1) +1 -2", "ECHO <img src=x onerror=alert(1)> & \"q\"",
                        "ECHO line\nbreak ``` fence ![x](https://evil.example/t.png) [click](javascript:alert(1))",

@@ -133,7 +133,7 @@ import Testing
 
     /// An extraction run end to end through the fake server, which echoes the prompt's input line back.
     @Test func anExtractionRunScoresReportsAndVerifies() async throws {
-        let server = try FakeLLMServer()
+        let server = try await FakeLLMServer()
         let dir = try Fixtures.temporaryDirectory()
         // Echoed, each input's JSON is the answer: right for even ids, a wrong total for odd ones.
         let rows = (0..<8).map { i -> String in
@@ -189,7 +189,7 @@ import Testing
     /// Short-answer and generation runs: several accepted answers, non-binary scores through the paired
     /// resampling methods.
     @Test func shortAnswerAndGenerationRunsScoreAgainstEveryReference() async throws {
-        let server = try FakeLLMServer()
+        let server = try await FakeLLMServer()
         let dir = try Fixtures.temporaryDirectory()
         let rows = [
             #"{"id": "q1", "question": "ECHO The Eiffel Tower", "answers": ["Eiffel Tower", "the tower"]}"#,

@@ -1,5 +1,6 @@
 import EvalKit
 import Foundation
+import Synchronization
 import Testing
 
 /// Paths and helpers shared by the tests.
@@ -64,34 +65,127 @@ enum Fixtures {
     }
 }
 
+/// A child process of a test: its output goes to files and its end is awaited, never waited for on a
+/// thread. Swift runs tests on its cooperative threads, as many as there are cores (two on CI): a test
+/// that blocks one for a minute-long CLI run stalls every other test's timed network exchange, and two
+/// such tests once made a 30-s start probe elsewhere time out.
+final class TestProcess: Sendable {
+    let pid: Int32
+    let outputPath: String
+    let errorPath: String
+    private let exit: ExitSignal
+
+    /// Starts `executable` with `arguments` in `directory`, `environment` added to this process's;
+    /// `discardOutput` sends both streams to /dev/null.
+    init(_ executable: String, _ arguments: [String], in directory: String? = nil, environment: [String: String] = [:],
+         discardOutput: Bool = false) throws {
+        let folder = try Fixtures.temporaryDirectory()
+        outputPath = folder + "/stdout"
+        errorPath = folder + "/stderr"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
+        process.standardInput = FileHandle.nullDevice
+        if discardOutput {
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+        } else {
+            for path in [outputPath, errorPath] { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+            guard let output = FileHandle(forWritingAtPath: outputPath), let errors = FileHandle(forWritingAtPath: errorPath) else {
+                throw FixtureError("cannot create \(outputPath) and \(errorPath)")
+            }
+            process.standardOutput = output
+            process.standardError = errors
+        }
+        let exit = ExitSignal()
+        process.terminationHandler = { exit.finish($0.terminationStatus) }
+        self.exit = exit
+        try process.run()
+        pid = process.processIdentifier
+    }
+
+    /// The built evalkit binary run with `arguments` in `directory`.
+    static func evalkit(_ arguments: [String], in directory: String, discardOutput: Bool = false) throws -> TestProcess {
+        try TestProcess(CLITests.binary, arguments, in: directory, discardOutput: discardOutput)
+    }
+
+    /// The exit status, once the process has ended.
+    func finished() async -> Int32 { await exit.value() }
+
+    var hasFinished: Bool { exit.isFinished }
+    var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+    var errorOutput: String { (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "" }
+
+    func signal(_ number: Int32) { if !exit.isFinished { kill(pid, number) } }
+}
+
+/// A process's exit status, delivered once to everyone awaiting it.
+private final class ExitSignal: Sendable {
+    private struct State {
+        var status: Int32?
+        var waiters: [CheckedContinuation<Int32, Never>] = []
+    }
+    private let state = Mutex(State())
+
+    var isFinished: Bool { state.withLock { $0.status != nil } }
+
+    func finish(_ status: Int32) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Int32, Never>] in
+            state.status = status
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: status) }
+    }
+
+    func value() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> Int32? in
+                if let status = state.status { return status }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+}
+
+/// Waits, polling without holding a thread, until `condition` holds or `seconds` have passed; true when it held.
+@discardableResult
+func eventually(within seconds: Double = 60, _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while !condition() {
+        guard ContinuousClock.now < deadline else { return false }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return true
+}
+
 /// A test server from Fixtures/ (the fake OpenAI/Anthropic server by default), started on a free port for one test.
-final class FakeLLMServer {
-    let process = Process()
+final class FakeLLMServer: Sendable {
     let port: Int
     let logPath: String
+    private let process: TestProcess
 
-    /// Starts `script` from Fixtures/ with the log path and `arguments`, and `environment` added to this process's.
-    init(script: String = "fake_llm_server.py", arguments: [String] = [], environment: [String: String] = [:]) throws {
+    /// Starts `script` from Fixtures/ with the log path and `arguments`, and `environment` added to this
+    /// process's, and waits for it to listen.
+    init(script: String = "fake_llm_server.py", arguments: [String] = [], environment: [String: String] = [:]) async throws {
         logPath = try Fixtures.temporaryDirectory() + "/requests.jsonl"
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Fixtures.fixturesDirectory + "/" + script, logPath] + arguments
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
+        process = try TestProcess("/usr/bin/env", ["python3", Fixtures.fixturesDirectory + "/" + script, logPath] + arguments,
+                                  environment: environment)
         // The server prints its port on the first line once it is listening.
-        var line = Data()
-        while true {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            if byte.isEmpty || byte == Data("\n".utf8) { break }
-            line.append(byte)
-        }
-        guard let port = Int(String(decoding: line, as: UTF8.self)) else {
-            process.terminate()
-            throw FixtureError("fake server did not print a port")
+        let process = process
+        await eventually { process.output.contains("\n") || process.hasFinished }
+        guard let line = process.output.split(separator: "\n").first, let port = Int(line) else {
+            process.signal(SIGKILL)
+            throw FixtureError("\(script) did not print a port: \(process.errorOutput.suffix(2000))")
         }
         self.port = port
     }
+
+    var pid: Int32 { process.pid }
 
     var baseURL: String { "http://127.0.0.1:\(port)/v1" }
 
@@ -101,16 +195,14 @@ final class FakeLLMServer {
         return try text.split(separator: "\n").map { try JSON.parse(String($0)) }
     }
 
-    deinit { stop() }
+    deinit { process.signal(SIGKILL) }
 
-    /// Stops the server by its own PID, never by name. SIGKILL as a fallback: a child spawned from a
-    /// dispatch thread can inherit a signal mask that blocks SIGTERM.
-    func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        for _ in 0..<50 where process.isRunning { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+    /// Stops the server by its own PID, never by name, and waits for its end (its port may be reused
+    /// next). SIGKILL: nothing of the server's is needed after the test, and a child spawned from a
+    /// dispatch thread can inherit a mask that blocks SIGTERM.
+    func stop() async {
+        process.signal(SIGKILL)
+        _ = await process.finished()
     }
 }
 
