@@ -106,6 +106,20 @@ func writeFile(_ text: String, to path: String) -> Bool {
     }
 }
 
+/// The command line that reproduces a run, shell-quoted, without the options in `dropping` and their
+/// values: where a run was written (or which shard it was) is not part of what it did.
+func reproduceCommand(_ name: String, _ arguments: [String], dropping: Set<String>) -> String {
+    var kept = ["evalkit", name]
+    var skipNext = false
+    for argument in arguments {
+        if skipNext { skipNext = false; continue }
+        if dropping.contains(where: { argument == "--\($0)" }) { skipNext = true; continue }
+        if dropping.contains(where: { argument.hasPrefix("--\($0)=") }) { continue }
+        kept.append(argument)
+    }
+    return kept.map(shellQuoted).joined(separator: " ")
+}
+
 func shellQuoted(_ argument: String) -> String {
     let safe = argument.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:@%+,".contains($0) }
     return safe && !argument.isEmpty ? argument : "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"

@@ -16,6 +16,7 @@ struct CompareCommand: Command {
         CommandOption("refresh", nil, "ask every model again and overwrite the cache"),
         CommandOption("no-probe", nil, "skip the capacity probe (a dedicated cost then uses throughput estimated from the accuracy pass)"),
         CommandOption("resume", "RUN_DIR", "finish an interrupted run: its finished requests are not sent again"),
+        CommandOption("shard", "K/N", "evaluate only part K of N (0 ≤ K < N) of the test examples; auto/N reads K from JOB_COMPLETION_INDEX; join the parts with evalkit merge"),
     ]
     let otherForms = ["--resume RUN_DIR"]
     let details = """
@@ -45,13 +46,18 @@ struct CompareCommand: Command {
             if parsed.flags.contains("no-cache") && parsed.flags.contains("refresh") { throw UsageError("--no-cache and --refresh exclude each other") }
             options.cacheMode = parsed.flags.contains("no-cache") ? .off : (parsed.flags.contains("refresh") ? .refresh : .use)
             options.probeCapacity = !parsed.flags.contains("no-probe")
-            if parsed.options["resume"] != nil && (parsed.options["out"] != nil || !parsed.positionals.isEmpty) {
-                throw UsageError("--resume takes the run folder only: evalkit compare --resume RUN_DIR")
+            if parsed.options["resume"] != nil && (parsed.options["out"] != nil || !parsed.positionals.isEmpty || parsed.options["shard"] != nil) {
+                throw UsageError("--resume takes the run folder only (a shard's run keeps its shard): evalkit compare --resume RUN_DIR")
+            }
+            if let text = parsed.options["shard"] {
+                do { options.shard = try Shard.parse(text, environment: ProcessInfo.processInfo.environment) } catch { throw UsageError(error.description) }
+                if parsed.flags.contains("dry-run") { throw UsageError("--dry-run estimates the whole run; leave out --shard") }
             }
         } catch {
             return usageFailure(error, command: name)
         }
-        options.reproduceCommand = (["evalkit", name] + CommandLine.arguments.dropFirst(2)).map(shellQuoted).joined(separator: " ")
+        options.reproduceCommand = reproduceCommand(name, Array(CommandLine.arguments.dropFirst(2)), dropping: ["out"])
+        options.wholeRunCommand = reproduceCommand(name, Array(CommandLine.arguments.dropFirst(2)), dropping: ["out", "shard"])
         var prepared: PreparedExperiment
         if let directory = parsed.options["resume"] {
             do {

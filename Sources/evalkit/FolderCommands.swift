@@ -207,3 +207,47 @@ struct VerifyCommand: Command {
         }
     }
 }
+
+/// `evalkit merge`: join the run folders of `compare --shard K/N` into one.
+struct MergeCommand: Command {
+    let name = "merge"
+    let summary = "join the run folders of compare --shard K/N into one run folder"
+    let positionals = "SHARD_DIR..."
+    var maxPositionals: Int { Int.max }
+    let options = [
+        CommandOption("out", "DIR", "write the merged run folder here (required)"),
+        CommandOption("allow-partial", nil, "merge even when shards or examples are missing or repeated (the report says what is missing)"),
+    ]
+    let details = """
+    Checks that every SHARD_DIR is a shard of the same evaluation (the same experiment fingerprint:
+    config, data files, prompts, model files, --limit, --only and evalkit version, and the same shard
+    count), finds missing shards, missing examples and results given twice, and writes DIR: the
+    results of every shard, config.json, run.json, and report.md, summary.csv, analysis.json and the
+    charts computed again from the per-example results — below the run header, the same bytes a single
+    process would write for the same answers. Training times, the capacity probe and the environment
+    come from shard 0. The test split must be readable where the merge runs (it says which examples
+    to expect).
+
+    Exit codes: 0 merged (with --allow-partial, also when something was missing), 1 shards or
+    examples missing or repeated (nothing written), 2 folders that are not shards of one evaluation.
+    """
+
+    func run(_ parsed: ParsedArguments) async -> Int32 {
+        guard !parsed.positionals.isEmpty, let out = parsed.options["out"] else {
+            return usageFailure(UsageError("merge needs the shard folders and --out: evalkit merge SHARD_DIR... --out DIR"), command: name)
+        }
+        let allowPartial = parsed.flags.contains("allow-partial")
+        let findings: ShardMerge.Findings
+        do { findings = try ShardMerge.merge(parsed.positionals, into: out, allowPartial: allowPartial) } catch {
+            printError("error: \(error)")
+            return Exit.usage
+        }
+        for line in findings.lines { printError((allowPartial ? "warning: " : "error: ") + line) }
+        guard findings.isComplete || allowPartial else {
+            printError("nothing written; merge what there is with --allow-partial")
+            return Exit.checkFailed
+        }
+        print("Merged \(parsed.positionals.count) shard folder(s), \(findings.keptResults) results: \(out)")
+        return Exit.ok
+    }
+}

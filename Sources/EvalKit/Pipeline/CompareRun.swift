@@ -27,6 +27,11 @@ public struct CompareOptions: Sendable {
     public var stop = StopSignal()
     /// The models `--only` kept (recorded in run.json, so a check can run its baseline the same way).
     public var onlyModels: [String]?
+    /// Evaluate only this part of the test examples (`--shard K/N`), for `evalkit merge` to join. Only
+    /// shard 0 runs the capacity probe: shards run side by side would measure each other's load.
+    public var shard: Shard?
+    /// With `shard`, the command that runs every shard's examples in one process (what a merged run records).
+    public var wholeRunCommand: String = "evalkit compare"
 
     public init() {}
 }
@@ -120,7 +125,8 @@ public enum CompareRun {
             runFailure: runFailure(made: made, failed: failedCalls, limit: experiment.run.maxErrorRate),
             audit: plan.audit, curves: executed.curves + TrainingCurve.outside(experiment),
             environment: executed.environment, onlyModels: plan.options.onlyModels, requestsSent: executed.sent ?? [:],
-            coldStarts: executed.coldStarts, capacity: executed.capacity)
+            coldStarts: executed.coldStarts, capacity: executed.capacity,
+            examplesBeforeSharding: plan.examplesBeforeSharding, shard: plan.shard)
         do { try ReportWriter.write(summary, to: plan.directory) } catch { throw .output(error) }
         return CompareOutcome(runDirectory: plan.directory, summary: summary,
                               failed: !metrics.contains { $0.answered > 0 } || summary.runFailure != nil, incomplete: made < plan.plannedRequests)

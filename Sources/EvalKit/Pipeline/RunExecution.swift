@@ -127,7 +127,7 @@ enum RunExecution {
                 }
             }
             var workload = self.workload(model, provider: provider, jobs: jobs, plan: plan, cache: cache)
-            workload.probe = (plan.options.probeCapacity ? model.capacityProbe : nil).map { settings in
+            workload.probe = (plan.options.probeCapacity && (plan.shard?.shard.index ?? 0) == 0 ? model.capacityProbe : nil).map { settings in
                 CapacityProbe(settings: settings, latencyLimitMs: experiment.decision.maxP95LatencyMs,
                               candidates: indices.map { ($0, candidates[$0].id) }, exampleCount: plan.testExamples.count)
             }

@@ -55,7 +55,8 @@ public enum RunFolderCommands {
         // before the results are read, so the audit's working memory is free again when they arrive.
         let dataset = try? DatasetLoader.load(e)
         let evaluated = m.counts?.testEvaluated ?? 0
-        let examples = dataset.map { evaluated >= $0.test.count ? $0.test : Array($0.test.prefix(evaluated)) } ?? []
+        let beforeSharding = dataset.map { $0.test(limit: m.limit) }
+        let examples = beforeSharding.map { m.shard?.shard.select($0) ?? $0 } ?? []
         let audit = dataset.map { DataAuditor.audit($0.evaluating(examples), labels: e.task.labels, minConfidence: e.audit.minConfidence,
                                                     maxCharacters: e.audit.maxCharacters) }
         try run.loadResults()
@@ -84,6 +85,9 @@ public enum RunFolderCommands {
         complete.requestsSent = run.requestsSent
         complete.coldStarts = m.coldStarts
         complete.capacity = run.capacity
+        complete.examplesBeforeSharding = m.shard == nil ? nil : beforeSharding?.count
+        complete.shard = m.shard
+        complete.mergedFrom = m.mergedFrom
         return complete
     }
 }

@@ -26,6 +26,10 @@ struct RunPlan: Sendable {
     /// The model starts of the processes a resumed run had before this one.
     let previousColdStarts: [ColdStart]
     let cacheDirectory: String
+    /// The test examples before `--shard` chose its part.
+    let examplesBeforeSharding: Int
+    /// The part of the test examples this run evaluates, with the experiment's fingerprint; nil for a whole run.
+    let shard: ShardRecord?
 
     var experiment: Experiment { prepared.experiment }
 
@@ -36,6 +40,7 @@ struct RunPlan: Sendable {
         var limit = options.limit ?? experiment.run.limit
         var previousEnvironment: RunEnvironment?
         var previousColdStarts: [ColdStart] = []
+        var shard = options.shard
         if let manifest = options.resuming {
             // The resumed run keeps its id, start time and test subset (and, when it executes, every finished request).
             runID = manifest.runID
@@ -43,8 +48,10 @@ struct RunPlan: Sendable {
             limit = manifest.limit ?? limit
             previousEnvironment = manifest.environment
             previousColdStarts = manifest.coldStarts ?? []
+            shard = manifest.shard?.shard
         }
-        let testExamples = prepared.dataset.test(limit: limit)
+        let beforeSharding = prepared.dataset.test(limit: limit)
+        let testExamples = shard?.select(beforeSharding) ?? beforeSharding
         let cacheDirectory = options.cacheDirectory ?? experiment.resolve(".evalkit/cache")
         let selections: SimilarSelections.Table
         do { selections = try await SimilarSelections.compute(prepared, test: testExamples, cacheDirectory: cacheDirectory) } catch {
@@ -59,6 +66,7 @@ struct RunPlan: Sendable {
                                      uniquingKeysWith: { a, _ in a })
         let directory: String
         let environment: RunEnvironment
+        var shardRecord: ShardRecord?
         do {
             directory = try CompareRun.makeRunDirectory(options: options, experiment: experiment, runID: runID)
             if !options.resume { try ReportWriter.copyConfig(experiment, to: directory) }
@@ -71,6 +79,14 @@ struct RunPlan: Sendable {
             started.limit = limit
             started.only = options.onlyModels
             started.environment = environment
+            if let resumed = options.resuming?.shard {
+                shardRecord = resumed
+            } else {
+                shardRecord = shard.map { ShardRecord(shard: $0, fingerprint: shardFingerprint(experiment, limit: limit, only: options.onlyModels,
+                                                                                                  environment: environment),
+                                                      wholeRunCommand: options.wholeRunCommand) }
+            }
+            started.shard = shardRecord
             // A resumed run keeps what its earlier processes measured, should this one be killed too.
             started.coldStarts = previousColdStarts
             try started.write(to: directory)
@@ -83,7 +99,21 @@ struct RunPlan: Sendable {
                        selections: selections, models: models, concurrency: concurrency,
                        plannedRequests: experiment.candidates.count * testExamples.count * experiment.run.repeats, audit: audit,
                        environment: environment, previousEnvironment: previousEnvironment, previousColdStarts: previousColdStarts,
-                       cacheDirectory: cacheDirectory)
+                       cacheDirectory: cacheDirectory, examplesBeforeSharding: beforeSharding.count, shard: shardRecord)
+    }
+
+    /// What every shard of one evaluation must share, as one SHA-256: the evalkit version, the config file,
+    /// the test subset before sharding (`--limit`, `--only`) and each candidate's definition (its dataset
+    /// files, prompt templates, model settings and model files; see `EnvironmentProbe.definition`).
+    static func shardFingerprint(_ experiment: Experiment, limit: Int?, only: [String]?, environment: RunEnvironment) -> String {
+        let parts: [(String, JSON)] = [
+            ("evalkit_version", .string(EvalKitInfo.version)),
+            ("config_sha256", .string(experiment.configHash)),
+            ("limit", limit.map { .number(Double($0)) } ?? .null),
+            ("only", only.map { .array($0.sorted().map(JSON.string)) } ?? .null),
+            ("candidates", .array(environment.candidates.map { .array([.string($0.candidateID), .string($0.sha256)]) })),
+        ]
+        return SHA256.hex(JSON.object(parts).encoded())
     }
 
     /// The prompt of one job: the candidate's template, with the similar examples chosen for its input.

@@ -20,7 +20,14 @@ public enum DecisionReport {
         md += ".\n<!-- /run-header -->\n\n"
         md += "evalkit \(s.evalkitVersion) · config `\(Markdown.cell(e.configPath))` · sha256 `\(e.configHash.prefix(16))` · "
         md += "\(s.evaluatedExamples) test examples"
-        if let total = s.splits.first(where: { $0.name == "test" })?.count, total != s.evaluatedExamples { md += " (the first \(s.evaluatedExamples) of \(total))" }
+        let beforeSharding = s.examplesBeforeSharding ?? s.evaluatedExamples
+        let total = s.splits.first(where: { $0.name == "test" })?.count
+        let subset = total.map { $0 == beforeSharding ? "" : "the first \(beforeSharding) of \($0)" } ?? ""
+        if let shard = s.shard?.shard {
+            md += " (shard \(shard.index) of \(shard.count), chosen by a hash of each example's id, from \(subset.isEmpty ? "all \(beforeSharding)" : subset))"
+        } else if !subset.isEmpty {
+            md += " (\(subset))"
+        }
         md += e.run.repeats > 1 ? " × \(e.run.repeats) repeats" : ""
         md += "\n\n"
         if let warning = limitedSampleWarning(s) { md += "> **Unrepresentative sample:** \(warning)\n\n" }
@@ -657,6 +664,10 @@ public enum DecisionReport {
             }
         }
         guard !gaps.isEmpty else { return nil }
+        guard s.shard == nil else {
+            return "the \(s.evaluatedExamples) test examples of this shard differ from the whole split in their labels (" + gaps.joined(separator: "; ")
+                + "). Merge the shards (`evalkit merge`) before trusting these figures."
+        }
         return "the first \(s.evaluatedExamples) test examples differ from the whole split in their labels (" + gaps.joined(separator: "; ")
             + "). The limit takes examples in file order: shuffle the test file, or raise the limit, before trusting these figures."
     }

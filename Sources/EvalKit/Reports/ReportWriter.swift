@@ -81,7 +81,10 @@ public enum ReportWriter {
         m.candidates = summary.metrics.map(\.candidate)
         m.stopReason = summary.stopReason
         m.failure = summary.runFailure
-        m.limit = summary.evaluatedExamples < counts.test ? summary.evaluatedExamples : nil
+        let beforeSharding = summary.examplesBeforeSharding ?? summary.evaluatedExamples
+        m.limit = beforeSharding < counts.test ? beforeSharding : nil
+        m.shard = summary.shard
+        m.mergedFrom = summary.mergedFrom
         m.plannedRequests = summary.plannedRequests
         m.modelFailures = summary.modelFailures
         m.training = summary.training

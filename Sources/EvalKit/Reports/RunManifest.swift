@@ -68,6 +68,10 @@ public struct RunManifest: Sendable {
     /// Nil in a run.json written before they were measured.
     public var coldStarts: [ColdStart]? = []
     public var environment: RunEnvironment?
+    /// The part of the test examples a shard run evaluated (`compare --shard`).
+    public var shard: ShardRecord?
+    /// The shard runs a merged run was made from (`evalkit merge`).
+    public var mergedFrom: [MergedShard] = []
     /// The layout of the run's results.jsonl lines (`ExampleResult.schema`).
     public var resultsSchema = ExampleResult.schema
 
@@ -128,6 +132,15 @@ public struct RunManifest: Sendable {
             }) } ?? .null),
             ("environment", environment?.json ?? .null),
         ]
+        if let shard {
+            members.append(("shard", .object([("index", .number(Double(shard.shard.index))), ("count", .number(Double(shard.shard.count))),
+                                              ("fingerprint", .string(shard.fingerprint)), ("whole_run_command", .string(shard.wholeRunCommand))])))
+        }
+        if !mergedFrom.isEmpty {
+            members.append(("merged_from", .array(mergedFrom.map { part in
+                .object([("index", .number(Double(part.shard.index))), ("count", .number(Double(part.shard.count))), ("run_id", .string(part.runID))])
+            })))
+        }
         return .object(members)
     }
 
@@ -226,9 +239,30 @@ public struct RunManifest: Sendable {
             return ColdStart(modelID: model, startMs: start, warmupMs: c["warmup_ms"]?.numberValue.flatMap { $0.isFinite ? $0 : nil },
                              warmupError: c["warmup_error"]?.stringValue)
         }
+        if let record = json["shard"], !record.isNull {
+            guard let shard = Self.shard(record), let fingerprint = record["fingerprint"]?.stringValue else {
+                throw .malformed("\"shard\" is not {\"index\", \"count\", \"fingerprint\"} with 0 ≤ index < count")
+            }
+            self.shard = ShardRecord(shard: shard, fingerprint: fingerprint,
+                                     wholeRunCommand: record["whole_run_command"]?.stringValue ?? "evalkit compare")
+        }
+        if let parts = json["merged_from"], !parts.isNull {
+            guard let list = parts.arrayValue else { throw .malformed("\"merged_from\" is not an array") }
+            mergedFrom = try list.map { part throws(ReadError) in
+                guard let shard = Self.shard(part), let runID = part["run_id"]?.stringValue else {
+                    throw .malformed("an entry of \"merged_from\" is not {\"index\", \"count\", \"run_id\"}")
+                }
+                return MergedShard(shard: shard, runID: runID)
+            }
+        }
         if let record = json["environment"], !record.isNull {
             do { environment = try RunEnvironment(json: record) } catch { throw .malformed(error.description) }
         }
+    }
+
+    static func shard(_ record: JSON) -> Shard? {
+        guard let index = record["index"]?.countValue, let count = record["count"]?.countValue else { return nil }
+        return Shard(index: index, count: count)
     }
 
     static func training(_ t: JSON) -> RunSummary.TrainingSummary? {

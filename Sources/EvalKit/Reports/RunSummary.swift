@@ -64,9 +64,31 @@ public struct RunSummary: Sendable {
     public var coldStarts: [ColdStart]? = []
     /// What the capacity probe measured (capacity.csv).
     public var capacity: [CapacityLevel] = []
+    /// The test examples before `--shard` chose its part (the first `limit` of the split, or all of it).
+    public var examplesBeforeSharding: Int? = nil
+    /// The part of the test examples this run evaluated (`--shard`); nil for a whole run.
+    public var shard: ShardRecord? = nil
+    /// The shard runs a merged run was made from (`evalkit merge`); empty otherwise.
+    public var mergedFrom: [MergedShard] = []
 
     /// Whole milliseconds, as run.json records it, so a re-rendered report shows the same figure.
     public var durationSeconds: Double { (finishedAt.timeIntervalSince(startedAt) * 1000).rounded() / 1000 }
+}
+
+/// What a shard run records of its part: which one, and the fingerprint of the experiment every shard
+/// of a merge must share.
+public struct ShardRecord: Sendable, Equatable {
+    public var shard: Shard
+    /// SHA-256 over what decides the answers of every shard alike (see `RunPlan.shardFingerprint`).
+    public var fingerprint: String
+    /// The command that evaluates every shard's examples in one process: what a merged run records.
+    public var wholeRunCommand: String
+}
+
+/// One shard run a merged run was made from.
+public struct MergedShard: Sendable, Equatable {
+    public var shard: Shard
+    public var runID: String
 }
 
 /// The version of evalkit, written into every run's manifest.

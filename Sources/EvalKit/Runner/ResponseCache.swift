@@ -2,7 +2,8 @@ import Foundation
 
 /// Answers stored by content address under `.evalkit/cache/`: the key is the SHA-256 of everything
 /// that determines the answer (provider, URL, model, parameters, the full request, the repeat).
-/// Entries keep the latency measured when the answer was first obtained.
+/// Entries keep the latency measured when the answer was first obtained. Several processes may share
+/// one cache folder: entries are written whole (renamed into place), so none reads a torn one.
 public struct ResponseCache: Sendable {
     /// Whether a run reads and writes the cache.
     public enum Mode: Sendable, Equatable {
@@ -60,6 +61,7 @@ public struct ResponseCache: Sendable {
         ])
         var bytes: [UInt8] = []
         json.encode(into: &bytes)
-        SmallFile.store(bytes, at: file)
+        // Whole or not at all: several processes (shards on a shared volume) may write and read one entry.
+        SmallFile.replace(bytes, at: file)
     }
 }

@@ -31,7 +31,7 @@ public struct FileDigest: Sendable, Equatable {
             }
         }
         guard let hex = hashFile(real) else { return nil }
-        if let memo { SmallFile.store(Array(hex.utf8), at: memo) }
+        if let memo { SmallFile.replace(Array(hex.utf8), at: memo) }
         return FileDigest(path: path, bytes: size, sha256: hex)
     }
 

@@ -29,10 +29,26 @@ enum SmallFile {
         return bytes
     }
 
+    /// Writes the file whole or not at all: into a temporary file beside it, then renamed over it. A
+    /// reader in another process (shards sharing a cache folder) finds the old file, the new one or
+    /// none, never a mixture of two writers' bytes. False when it could not.
+    @discardableResult
+    static func replace(_ bytes: [UInt8], at path: String) -> Bool {
+        let temporary = path + ".tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        guard store(bytes, at: temporary) else {
+            unlink(temporary)
+            return false
+        }
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            return false
+        }
+        return true
+    }
+
     /// Writes the file (truncating an old one), creating missing folders; false when it could not.
-    /// Not atomic: a reader can find a partial file after a crash, so use it only where such a file is
-    /// harmless (a cache entry that does not parse is a miss). A temporary file renamed into place
-    /// cost 2.5× the system time on this project's machines.
+    /// Not atomic: a reader can find a partial file, and two writers can mix their bytes, so use it
+    /// only where the file has one writer and a partial file is harmless; `replace` otherwise.
     @discardableResult
     static func store(_ bytes: [UInt8], at path: String) -> Bool {
         var fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
