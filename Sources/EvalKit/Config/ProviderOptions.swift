@@ -15,6 +15,8 @@ public protocol ProviderOptions: Sendable {
     var maxOutputTokens: Int { get }
     /// The server the model is reached at; nil for a process on this machine.
     var serverURL: String? { get }
+    /// How many servers answer for the model (replicas); its concurrency applies to each.
+    var replicaCount: Int { get }
     /// Arguments that may name the files the model is made of (a worker's script): fingerprinted by default.
     var fileArguments: [String] { get }
     /// How its answers are read when not by parsing generated text ("classifier", "label likelihood").
@@ -30,4 +32,5 @@ public protocol ProviderOptions: Sendable {
 
 extension ProviderOptions {
     public var answersWithLabels: Bool { false }
+    public var replicaCount: Int { 1 }
 }

@@ -345,7 +345,8 @@ struct CompletionScorer {
             }
             result.costUSD = model?.pricing?.model.requestCost(RequestUsage(
                 inputTokens: result.inputTokens, cachedInputTokens: result.cachedInputTokens, outputTokens: result.outputTokens,
-                latencyMs: completion.latencyMs, concurrency: plan.concurrency[candidate.modelID] ?? 1))
+                latencyMs: completion.latencyMs, concurrency: plan.concurrencyPerServer(candidate.modelID)))
+            result.replica = response.replica
 
         case .failure(let error):
             result.error = error.description

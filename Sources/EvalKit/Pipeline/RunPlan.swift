@@ -62,7 +62,8 @@ struct RunPlan: Sendable {
             if estimate.exceeds(budget) { throw .overBudget(estimateUSD: estimate.totalUSD, budgetUSD: budget) }
         }
         let models = experiment.models.filter { model in experiment.candidates.contains { $0.modelID == model.id } }
-        let concurrency = Dictionary(models.map { ($0.id, $0.provider.answersOneAtATime ? 1 : (options.concurrency ?? $0.concurrency)) },
+        // A model's concurrency holds on each of its replicas.
+        let concurrency = Dictionary(models.map { ($0.id, $0.provider.answersOneAtATime ? 1 : (options.concurrency ?? $0.concurrency) * $0.provider.replicaCount) },
                                      uniquingKeysWith: { a, _ in a })
         let directory: String
         let environment: RunEnvironment
@@ -114,6 +115,12 @@ struct RunPlan: Sendable {
             ("candidates", .array(environment.candidates.map { .array([.string($0.candidateID), .string($0.sha256)]) })),
         ]
         return SHA256.hex(JSON.object(parts).encoded())
+    }
+
+    /// Requests in flight on each of a model's servers: a request shares its replica's machine with these.
+    func concurrencyPerServer(_ modelID: String) -> Int {
+        let replicas = experiment.models.first { $0.id == modelID }?.provider.replicaCount ?? 1
+        return max(1, (concurrency[modelID] ?? 1) / max(1, replicas))
     }
 
     /// The prompt of one job: the candidate's template, with the similar examples chosen for its input.

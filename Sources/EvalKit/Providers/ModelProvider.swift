@@ -30,6 +30,8 @@ public struct ModelResponse: Sendable, Equatable {
     public var labelProbabilities: [String: Double]?
     /// The server's build as it reported it with the answer (OpenAI's and llama.cpp's `system_fingerprint`).
     public var systemFingerprint: String?
+    /// Which replica answered (its base URL), for a model served by several.
+    public var replica: String?
 
     public init(text: String, inputTokens: Int? = nil, outputTokens: Int? = nil, labelProbabilities: [String: Double]? = nil,
                 systemFingerprint: String? = nil) {

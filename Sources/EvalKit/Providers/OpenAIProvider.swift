@@ -5,15 +5,41 @@ public struct OpenAIProvider: ModelProvider {
     public let settings: OpenAISettings
     let access: APIAccess
 
+    /// With several replicas, which one each request goes to; nil for one server.
+    let replicas: ReplicaSet?
+
+    /// `concurrency` is the requests in flight over every replica, shared out evenly as each replica's limit.
     public init(settings: OpenAISettings, concurrency: Int) {
         self.settings = settings
+        let count = max(1, settings.replicaURLs.count)
         access = APIAccess(keyVariable: settings.apiKeyEnv, timeoutSeconds: settings.timeoutSeconds, concurrency: concurrency)
+        replicas = count > 1 ? ReplicaSet(urls: settings.replicaURLs, limit: (max(1, concurrency) + count - 1) / count) : nil
     }
 
     var headers: [String: String] { access.bearerHeaders }
 
+    /// Probes every replica; one that does not answer is set aside (its requests go to the others) unless none answers.
     public func start() async throws(ProviderError) {
-        try await access.start(probeURL: HTTPClient.url(settings.baseURL, "/models"), headers: headers)
+        guard let replicas else {
+            try await access.start(probeURL: HTTPClient.url(settings.baseURL, "/models"), headers: headers)
+            return
+        }
+        var failures: [ProviderError] = []
+        for (index, url) in replicas.urls.enumerated() {
+            do { try await access.start(probeURL: HTTPClient.url(url, "/models"), headers: headers) } catch {
+                failures.append(error)
+                replicas.setAside(index)
+            }
+        }
+        if failures.count == replicas.urls.count, let first = failures.first { throw first }
+    }
+
+    /// Sends on the server, or on the best replica (another when one fails), and notes which replica answered.
+    func onServer(_ body: (String) async throws(ProviderError) -> ModelResponse) async throws(ProviderError) -> ModelResponse {
+        guard let replicas else { return try await body(settings.baseURL) }
+        var (answer, replica) = try await replicas.run(body)
+        answer.replica = replica
+        return answer
     }
 
     /// The endpoint path and JSON body sent for `request`.
@@ -49,10 +75,16 @@ public struct OpenAIProvider: ModelProvider {
     }
 
     public func complete(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse {
-        if settings.scoring == .likelihood { return try await scoreLabels(request) }
-        if settings.stream { return try await streamed(request) }
+        try await onServer { base throws(ProviderError) in
+            if settings.scoring == .likelihood { return try await scoreLabels(request, base: base) }
+            if settings.stream { return try await streamed(request, base: base) }
+            return try await generated(request, base: base)
+        }
+    }
+
+    func generated(_ request: ModelRequest, base: String) async throws(ProviderError) -> ModelResponse {
         let (path, body) = wireRequest(request)
-        let url = HTTPClient.url(settings.baseURL, path)
+        let url = HTTPClient.url(base, path)
         let answer = try await access.post(url, body: body, headers: headers, keyVariable: settings.apiKeyEnv)
         guard let choice = answer["choices"]?.arrayValue?.first else {
             throw .badResponse(url: url, reason: "no \"choices\" in the answer")
@@ -73,9 +105,9 @@ public struct OpenAIProvider: ModelProvider {
     /// A streamed completion: the text joined from its events, usage from the event that carries it (none
     /// when the server sends none: the tokens are then estimated), and when the first text and the end
     /// arrived. Over https the arrival times are not seen, so the timing is unknown.
-    func streamed(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse {
+    func streamed(_ request: ModelRequest, base: String) async throws(ProviderError) -> ModelResponse {
         let (path, body) = wireRequest(request)
-        let url = HTTPClient.url(settings.baseURL, path)
+        let url = HTTPClient.url(base, path)
         let sent = ContinuousClock.now
         let response = try await access.postStream(url, body: body, headers: headers, keyVariable: settings.apiKeyEnv)
         let stream: ServerSentEvents
@@ -112,9 +144,9 @@ public struct OpenAIProvider: ModelProvider {
     /// token (one request, `logprobs` top 20), and answers with the most likely label. Spellings that
     /// start the label (" positive", "Positive", " pos") count together; a label none of whose
     /// spellings is in the top 20 gets less than the least likely of them.
-    func scoreLabels(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse {
+    func scoreLabels(_ request: ModelRequest, base: String) async throws(ProviderError) -> ModelResponse {
         let prompt = request.prompt.completionText
-        let url = HTTPClient.url(settings.baseURL, "/completions")
+        let url = HTTPClient.url(base, "/completions")
         let body = JSON.object([("model", .string(settings.model)), ("prompt", .string(prompt)), ("max_tokens", .number(1)),
                                 ("temperature", .number(0)), ("logprobs", .number(20))])
         let answer = try await access.post(url, body: body, headers: headers, keyVariable: settings.apiKeyEnv)
@@ -176,7 +208,10 @@ public enum ScoringMethod: String, Sendable {
 
 /// An OpenAI-compatible server (OpenAI, vLLM, llama.cpp, Ollama /v1, …).
 public struct OpenAISettings: Sendable {
+    /// The server's base URL; with replicas, the first of them.
     public var baseURL: String
+    /// Every replica's base URL (`base_url` given as an array); just `baseURL` for one server.
+    public var replicaURLs: [String] = []
     public var model: String
     /// Name of the environment variable holding the API key; the key itself is never stored.
     public var apiKeyEnv: String?
@@ -190,22 +225,26 @@ public struct OpenAISettings: Sendable {
 
     public init(baseURL: String, model: String, apiKeyEnv: String?, endpoint: OpenAIEndpoint, generation: GenerationSettings, timeoutSeconds: Double) {
         self.baseURL = baseURL; self.model = model; self.apiKeyEnv = apiKeyEnv; self.endpoint = endpoint; self.generation = generation; self.timeoutSeconds = timeoutSeconds
+        replicaURLs = [baseURL]
     }
 }
 
 extension OpenAISettings: PromptedProviderKind {
     public static let name = "openai"
     public var serverURL: String? { baseURL }
+    public var replicaCount: Int { max(1, replicaURLs.count) }
     public var answerReading: String? { scoring == .likelihood ? "label likelihood" : nil }
     public var answersWithLabels: Bool { scoring == .likelihood }
     public var manifestMembers: [(String, JSON)] {
         // Only the variable's name: the key itself is never written.
-        [("base_url", .string(baseURL)), ("model", .string(model)), ("endpoint", .string(endpoint.rawValue))]
+        [("base_url", replicaURLs.count > 1 ? .array(replicaURLs.map(JSON.string)) : .string(baseURL)), ("model", .string(model)),
+         ("endpoint", .string(endpoint.rawValue))]
             + (apiKeyEnv.map { [("api_key_env", .string($0))] } ?? [])
     }
     public var reportLine: String {
         let reading = scoring == .likelihood ? "; scored by label likelihood (each label's probability as the next token)" : ""
-        return "openai \(endpoint.rawValue)\(stream ? " (streamed)" : ""), model \(model) at \(baseURL)\(reading)"
+        let place = replicaURLs.count > 1 ? "\(replicaURLs.count) replicas (\(replicaURLs.joined(separator: ", ")))" : baseURL
+        return "openai \(endpoint.rawValue)\(stream ? " (streamed)" : ""), model \(model) at \(place)\(reading)"
     }
 
     public static func read(options: JSON, path: String) -> (options: OpenAISettings?, issues: [ConfigIssue]) {
@@ -213,10 +252,17 @@ extension OpenAISettings: PromptedProviderKind {
             o.rejectUnknownKeys(["base_url", "model", "api_key_env", "endpoint", "scoring", "stream"] + generationKeys, issues: &issues)
             let timeout = readTimeout(o, issues: &issues)
             let scoring = o.oneOf("scoring", ["generate", "likelihood"], issues: &issues).flatMap(ScoringMethod.init(rawValue:)) ?? .generate
-            let baseURL = o.string("base_url", required: true, issues: &issues)
-            if let baseURL, URL(string: baseURL)?.scheme?.hasPrefix("http") != true {
-                issues.add(ConfigIssue(path: o.childPath("base_url"), expected: "an http:// or https:// URL", found: "\"\(baseURL)\""))
+            // One server's URL, or an array of replicas' URLs (several servers of the same model).
+            let urls = o["base_url"]?.arrayValue != nil ? o.stringArray("base_url", nonEmpty: true, issues: &issues)
+                                                        : o.string("base_url", required: true, issues: &issues).map { [$0] }
+            for (index, url) in (urls ?? []).enumerated() where URL(string: url)?.scheme?.hasPrefix("http") != true {
+                let path = (urls?.count ?? 0) > 1 || o["base_url"]?.arrayValue != nil ? o.childPath("base_url") + "[\(index)]" : o.childPath("base_url")
+                issues.add(ConfigIssue(path: path, expected: "an http:// or https:// URL", found: "\"\(url)\""))
             }
+            if let urls, Set(urls).count < urls.count {
+                issues.add(ConfigIssue(path: o.childPath("base_url"), expected: "each replica's URL once", found: "a URL listed twice"))
+            }
+            let baseURL = urls?.first
             let model = o.string("model", required: true, issues: &issues)
             let endpoint = o.oneOf("endpoint", ["chat", "completions"], issues: &issues).flatMap(OpenAIEndpoint.init(rawValue:)) ?? .chat
             let generation = readGeneration(o, issues: &issues)
@@ -234,6 +280,7 @@ extension OpenAISettings: PromptedProviderKind {
                                           endpoint: endpoint, generation: generation, timeoutSeconds: timeout)
             settings.scoring = scoring
             settings.stream = stream
+            settings.replicaURLs = urls ?? [baseURL]
             return settings
         }
     }

@@ -4,7 +4,8 @@ public struct ExampleResult: Sendable, Equatable {
     /// The layout of results.jsonl lines this evalkit writes and reads (run.json's `results_schema`).
     /// 2 added `score`, `cached_input_tokens` and `latency_total_ms` (layout 1: the last attempt's latency); a line of layout 1 scores 1 when `correct`, else 0.
     /// 3 added `score_parts` (written only when the scorer gives some).
-    public static let schema = 3
+    /// 4 added `replica` (written only for a model served by several replicas: the base URL that answered).
+    public static let schema = 4
 
     // Stored properties in this order so each Bool fills the byte after an optional number (large runs
     // hold 100,000 results).
@@ -48,6 +49,8 @@ public struct ExampleResult: Sendable, Equatable {
     public var outputTokensPerSecond: Double? = nil
     /// The measures the scorer gave beside the score (see `Score.parts`); empty for a label scorer.
     public var scoreParts: [ScorePart] = []
+    /// The replica that answered (its base URL), for a model served by several.
+    public var replica: String? = nil
 
     public init(candidate: String, model: String, prompt: String?, exampleID: String, repeatIndex: Int = 0, target: String,
                 output: String?, label: String?, correct: Bool, latencyMs: Double, inputTokens: Int? = nil,
@@ -94,6 +97,7 @@ public struct ExampleResult: Sendable, Equatable {
         if let ttft = timeToFirstTokenMs { streaming.append(("ttft_ms", .number(Self.roundLatency(ttft)))) }
         if let rate = outputTokensPerSecond { streaming.append(("output_tokens_per_second", .number(Self.roundLatency(rate)))) }
         if !scoreParts.isEmpty { streaming.append(("score_parts", .object(scoreParts.map { ($0.name, .number(Self.roundProbability($0.value))) }))) }
+        if let replica { streaming.append(("replica", .string(replica))) }
         return .object([
             ("candidate", .string(candidate)), ("model", .string(model)), ("prompt", prompt.map(JSON.string) ?? .null),
             ("example_id", .string(exampleID)), ("repeat", .number(Double(repeatIndex))), ("target", .string(target)),
@@ -147,6 +151,7 @@ public struct ExampleResult: Sendable, Equatable {
         }
         attempts = json["attempts"]?.countValue ?? 1
         cached = json["cached"]?.boolValue ?? false
+        replica = json["replica"]?.stringValue
         labelProbabilities = ModelResponse.probabilities(from: json["label_probabilities"])
     }
 }

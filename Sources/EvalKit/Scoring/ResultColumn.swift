@@ -32,6 +32,7 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
         var timeToFirstTokenMs: Double?
         var outputTokensPerSecond: Double?
         var scoreParts: [ScorePart] = []
+        var replica: String?
     }
     private var extras: [Int: Extras] = [:]
 
@@ -65,6 +66,7 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
             result.timeToFirstTokenMs = extra.timeToFirstTokenMs
             result.outputTokensPerSecond = extra.outputTokensPerSecond
             result.scoreParts = extra.scoreParts
+            result.replica = extra.replica
         }
         return result
     }
@@ -76,9 +78,9 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
         if r.tokensEstimated { flags |= Row.estimated }
         if r.cached { flags |= Row.cached }
         if r.costUSD != nil { flags |= Row.hasCost }
-        if r.labelProbabilities != nil || r.timeToFirstTokenMs != nil || r.outputTokensPerSecond != nil || !r.scoreParts.isEmpty {
+        if r.labelProbabilities != nil || r.timeToFirstTokenMs != nil || r.outputTokensPerSecond != nil || !r.scoreParts.isEmpty || r.replica != nil {
             extras[rows.count] = Extras(probabilities: r.labelProbabilities, timeToFirstTokenMs: r.timeToFirstTokenMs,
-                                        outputTokensPerSecond: r.outputTokensPerSecond, scoreParts: r.scoreParts)
+                                        outputTokensPerSecond: r.outputTokensPerSecond, scoreParts: r.scoreParts, replica: r.replica)
         }
         var identity = identities.lastIndex { $0.candidate == r.candidate && $0.model == r.model && $0.prompt == r.prompt }
         if identity == nil {

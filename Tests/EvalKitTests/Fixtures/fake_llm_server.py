@@ -11,7 +11,8 @@ Set by the test through the environment: FAKE_DELAY_MS (each completion waits th
 FAKE_STREAM_GAP_MS (with "stream": true, the pause before each streamed word: default 30), FAKE_STREAM_USAGE=0
 (a stream that never carries usage, even when asked), FAKE_SLOTS (at most that many completions are worked on at once, the rest wait: a server whose
 throughput saturates at that concurrency), FAKE_FINGERPRINT (sent as "system_fingerprint"), FAKE_SWAP=1 (positive and negative answers trade
-places: a server whose answers changed).
+places: a server whose answers changed), FAKE_STATUS (every POST answered with that HTTP status: a failing replica).
+Each logged request carries "in_flight": the POSTs being handled at that moment, itself included.
 """
 import json, os, signal, socket, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +24,9 @@ STREAM_USAGE = os.environ.get("FAKE_STREAM_USAGE") != "0"
 SLOTS = threading.Semaphore(int(os.environ["FAKE_SLOTS"])) if os.environ.get("FAKE_SLOTS") else None
 FINGERPRINT = os.environ.get("FAKE_FINGERPRINT")
 SWAP = os.environ.get("FAKE_SWAP") == "1"
+STATUS = int(os.environ["FAKE_STATUS"]) if os.environ.get("FAKE_STATUS") else None
+IN_FLIGHT = [0]
+IN_FLIGHT_LOCK = threading.Lock()
 
 
 def classify(text):
@@ -106,13 +110,25 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(404, {"error": {"message": "not found"}})
 
     def do_POST(self):
+        with IN_FLIGHT_LOCK:
+            IN_FLIGHT[0] += 1
+            self.in_flight = IN_FLIGHT[0]
+        try:
+            return self.post()
+        finally:
+            with IN_FLIGHT_LOCK:
+                IN_FLIGHT[0] -= 1
+
+    def post(self):
         length = int(self.headers.get("Content-Length", 0))
         body = json.loads(self.rfile.read(length) or b"{}")
         if LOG:
             with open(LOG, "a") as log:
                 log.write(json.dumps({"path": self.path, "authorization": self.headers.get("Authorization"),
-                                      "x_api_key": self.headers.get("x-api-key"),
+                                      "x_api_key": self.headers.get("x-api-key"), "in_flight": self.in_flight,
                                       "anthropic_version": self.headers.get("anthropic-version"), "body": body}) + "\n")
+        if STATUS:
+            return self.reply(STATUS, {"error": {"message": f"failing with {STATUS} (FAKE_STATUS)"}})
         if self.headers.get("Authorization") == "Bearer sk-bad-key":
             return self.reply(401, {"error": {"message": "Incorrect API key provided: sk-bad-key", "type": "invalid_request_error"}})
         if self.path.endswith("/embeddings"):
