@@ -113,4 +113,46 @@ import Testing
         await eventually(within: 5) { !Self.isAlive(pid) }
         #expect(!Self.isAlive(pid), "the managed server outlived a killed evalkit")
     }
+
+    /// `replicas: 2`: two servers on ports evalkit chooses ({port}), requests on both, both stopped at the end;
+    /// a second run starts them on other ports and takes every answer from the cache.
+    @Test func replicasStartOnFreePortsShareTheWorkAndStop() async throws {
+        let dir = try Fixtures.temporaryDirectory()
+        try Fixtures.writeSplitsAndPrompt((0..<12).map { ("t\($0)", ["great news", "awful service", "a plain day"][$0 % 3], ["positive", "negative", "neutral"][$0 % 3]) },
+                                          in: dir)
+        let shell = "echo $$ >> \(dir)/pids; exec python3 \(Fixtures.fixturesDirectory)/fake_llm_server.py \(dir)/log-$0.jsonl $0"
+        let config = try Fixtures.write("""
+        {"name": "replicas", "task": {"labels": ["negative", "neutral", "positive"]},
+         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label"}},
+         "prompts": [{"id": "p", "user": "p.txt"}],
+         "models": [{"id": "m", "provider": "openai", "role": "foundation", "concurrency": 2,
+                     "options": {"base_url": "http://127.0.0.1:{port}/v1", "model": "m", "timeout_seconds": 10},
+                     "server": {"command": ["sh", "-c", \(JSON.string(shell).encoded()), "{port}"], "ready_url": "http://127.0.0.1:{port}/v1/models",
+                                "replicas": 2, "startup_timeout_seconds": 30}}]}
+        """, to: "evalkit.json", in: dir)
+        var options = CompareOptions()
+        options.outDirectory = dir + "/run"
+        let outcome = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        #expect(outcome.summary.metrics.first?.answered == 12, "\(outcome.summary.modelFailures)")
+        let replicas = Set(try ResultsJournal.read(path: dir + "/run/results.jsonl").compactMap(\.replica))
+        #expect(replicas.count == 2 && replicas.allSatisfy { $0.hasPrefix("http://127.0.0.1:") && !$0.contains("{port}") })
+        let logs = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("log-") }
+        #expect(logs.count == 2)
+        let pids = try String(contentsOfFile: dir + "/pids", encoding: .utf8).split(separator: "\n").compactMap { Int32($0) }
+        #expect(pids.count == 2)
+        for pid in pids { #expect(!Self.isAlive(pid), "server \(pid) outlived the run") }
+
+        options.outDirectory = dir + "/again"
+        let again = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        #expect(again.summary.metrics.first?.cachedAnswers == 12, "cache keys do not depend on the ports chosen")
+
+        // Several servers need {port} where each takes its port, and in the URL the model is reached at.
+        for (from, to, path) in [("\"{port}\"]", "\"8080\"]", "$.models[0].server.command"),
+                                 ("\"http://127.0.0.1:{port}/v1/models\"", "\"http://127.0.0.1:8080/v1/models\"", "$.models[0].server.ready_url"),
+                                 ("\"http://127.0.0.1:{port}/v1\"", "\"http://127.0.0.1:8080/v1\"", "$.models[0].options.base_url")] {
+            let text = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: from, with: to)
+            let broken = try Fixtures.write(text, to: "broken.json", in: dir)
+            #expect { _ = try ExperimentLoader.load(path: broken) } throws: { "\($0)".contains(path) && "\($0)".contains("{port}") }
+        }
+    }
 }

@@ -226,6 +226,8 @@ public struct ModelSpec: Sendable {
     public var files: [String]? = nil
 
     public var providerName: String { provider.name }
+    /// How many servers answer for the model: the URLs its options name, or the servers evalkit starts.
+    public var replicaCount: Int { max(provider.replicaCount, server?.replicas ?? 1) }
 }
 
 /// A model server evalkit manages: the command that starts it and the URL that says it is ready.
@@ -237,8 +239,28 @@ public struct ServerSettings: Sendable, Equatable {
     /// A short command whose output identifies the server's build (version, CPU features), run once
     /// per run and recorded in run.json's environment: answers of a local model depend on it.
     public var identify: [String]?
+    /// How many servers to start (`replicas`), each on its own free port filled in for `{port}`.
+    public var replicas = 1
     public init(command: [String], readyURL: String, startupTimeoutSeconds: Double = 120) {
         self.command = command; self.readyURL = readyURL; self.startupTimeoutSeconds = startupTimeoutSeconds
+    }
+
+    /// The placeholder evalkit fills with a free port, in `command`, `ready_url` and the model's `base_url`.
+    public static let portPlaceholder = "{port}"
+
+    /// True when the server is started on a port evalkit chooses.
+    public var choosesPort: Bool { readyURL.contains(Self.portPlaceholder) || command.contains { $0.contains(Self.portPlaceholder) } }
+
+    /// `text` with `{port}` filled in.
+    public static func withPort(_ text: String, _ port: Int) -> String { text.replacingOccurrences(of: portPlaceholder, with: String(port)) }
+
+    /// The settings of the server to start on `port`.
+    public func on(port: Int) -> ServerSettings {
+        var one = self
+        one.command = command.map { Self.withPort($0, port) }
+        one.readyURL = Self.withPort(readyURL, port)
+        one.replicas = 1
+        return one
     }
 }
 

@@ -385,17 +385,31 @@ public enum ExperimentLoader {
             m.rejectUnknownKeys(["id", "description", "provider", "role", "options", "pricing", "concurrency", "fine_tuning", "retry", "requests_per_minute", "tokens_per_minute", "training_log", "server", "files", "capacity_probe"], issues: &issues)
             var server: ServerSettings? = nil
             if let sv = ObjectReader(m["server"], path: m.childPath("server"), issues: &issues, required: false) {
-                sv.rejectUnknownKeys(["command", "ready_url", "startup_timeout_seconds", "identify"], issues: &issues)
+                sv.rejectUnknownKeys(["command", "ready_url", "startup_timeout_seconds", "identify", "replicas"], issues: &issues)
                 let command = sv.stringArray("command", required: true, nonEmpty: true, issues: &issues)
                 let identify = sv.stringArray("identify", nonEmpty: true, issues: &issues)
                 let ready = sv.string("ready_url", required: true, issues: &issues)
-                if let ready, URL(string: ready)?.scheme?.hasPrefix("http") != true {
+                if let ready, URL(string: ServerSettings.withPort(ready, 1))?.scheme?.hasPrefix("http") != true {
                     issues.add(ConfigIssue(path: sv.childPath("ready_url"), expected: "an http:// URL", found: "\"\(ready)\""))
                 }
                 let timeout = sv.number("startup_timeout_seconds", range: 0.1...3600, rangeText: "seconds between 0.1 and 3600", issues: &issues) ?? 120
+                let replicas = sv.integer("replicas", minimum: 1, issues: &issues) ?? 1
                 if let command, !command.isEmpty, let ready {
-                    server = ServerSettings(command: command, readyURL: ready, startupTimeoutSeconds: timeout)
-                    server?.identify = identify.flatMap { $0.isEmpty ? nil : $0 }
+                    var settings = ServerSettings(command: command, readyURL: ready, startupTimeoutSeconds: timeout)
+                    settings.identify = identify.flatMap { $0.isEmpty ? nil : $0 }
+                    settings.replicas = min(replicas, 64)
+                    if replicas > 64 { issues.add(ConfigIssue(path: sv.childPath("replicas"), expected: "at most 64 servers", found: String(replicas))) }
+                    // Several servers need a port each: evalkit fills in {port} where the command and ready_url take it.
+                    if replicas > 1 || settings.choosesPort {
+                        if !command.contains(where: { $0.contains(ServerSettings.portPlaceholder) }) {
+                            issues.add(ConfigIssue(path: sv.childPath("command"), expected: "{port} where the server takes its port (evalkit chooses a free one for each server)",
+                                                   found: "no {port}"))
+                        }
+                        if !ready.contains(ServerSettings.portPlaceholder) {
+                            issues.add(ConfigIssue(path: sv.childPath("ready_url"), expected: "{port} in the URL, as in the command", found: "\"\(ready)\""))
+                        }
+                    }
+                    server = settings
                 }
             }
             let id = m.string("id", required: true, issues: &issues)
@@ -419,6 +433,13 @@ public enum ExperimentLoader {
             }
             if server != nil, let provider, !provider.acceptsServer {
                 issues.add(ConfigIssue(path: m.childPath("server"), expected: "no server for a \(provider.name) model (it runs inside evalkit)"))
+            }
+            if let server, server.choosesPort || server.replicas > 1, let provider {
+                let reachable = provider.serverURL.map { $0.contains(ServerSettings.portPlaceholder) } ?? false
+                if !reachable || provider.replicaCount > 1 || (provider as? any ProviderKind)?.served(at: ["http://127.0.0.1:1"]) == nil {
+                    issues.add(ConfigIssue(path: m.childPath("options.base_url"),
+                                           expected: "one URL with {port}, where the servers evalkit starts are reached", found: provider.serverURL.map { "\"\($0)\"" } ?? "none"))
+                }
             }
             guard let id, let role, let provider else { continue }
             let defaultConcurrency = provider.answersOneAtATime ? 1 : runConcurrency

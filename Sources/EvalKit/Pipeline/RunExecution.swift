@@ -98,12 +98,24 @@ enum RunExecution {
     /// server gets it started before its first request and stopped after its last.
     static func makeProvider(_ model: ModelSpec, plan: RunPlan) throws(CompareError) -> PreparedProvider {
         let experiment = plan.experiment
-        guard let kind = model.runnable else { throw .notRunnable(model: model.id, provider: model.providerName) }
+        guard var kind = model.runnable else { throw .notRunnable(model: model.id, provider: model.providerName) }
+        // Servers on ports evalkit chooses: one free port each, filled in for {port}, the model pointed at them all.
+        var servers = model.server.map { [$0] } ?? []
+        if let server = model.server, server.choosesPort {
+            let ports = FreePorts.take(server.replicas)
+            guard let urlTemplate = kind.serverURL, let served = kind.served(at: ports.map { ServerSettings.withPort(urlTemplate, $0) }) else {
+                throw .notRunnable(model: model.id, provider: model.providerName)
+            }
+            kind = served
+            servers = ports.map(server.on(port:))
+        }
         var made = kind.makeProvider(ProviderContext(modelID: model.id, concurrency: plan.concurrency[model.id] ?? model.concurrency,
                                                      baseDirectory: experiment.baseDirectory, labels: experiment.task.labels,
                                                      train: plan.prepared.dataset.train, validation: plan.prepared.dataset.validation))
-        if let server = model.server {
-            made.provider = ServedProvider(inner: made.provider, server: ManagedServer(settings: server, modelID: model.id, directory: experiment.baseDirectory))
+        if !servers.isEmpty {
+            made.provider = ServedProvider(inner: made.provider, servers: servers.map {
+                ManagedServer(settings: $0, modelID: model.id, directory: experiment.baseDirectory)
+            })
         }
         return made
     }

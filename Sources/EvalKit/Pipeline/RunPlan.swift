@@ -63,7 +63,7 @@ struct RunPlan: Sendable {
         }
         let models = experiment.models.filter { model in experiment.candidates.contains { $0.modelID == model.id } }
         // A model's concurrency holds on each of its replicas.
-        let concurrency = Dictionary(models.map { ($0.id, $0.provider.answersOneAtATime ? 1 : (options.concurrency ?? $0.concurrency) * $0.provider.replicaCount) },
+        let concurrency = Dictionary(models.map { ($0.id, $0.provider.answersOneAtATime ? 1 : (options.concurrency ?? $0.concurrency) * $0.replicaCount) },
                                      uniquingKeysWith: { a, _ in a })
         let directory: String
         let environment: RunEnvironment
@@ -119,7 +119,7 @@ struct RunPlan: Sendable {
 
     /// Requests in flight on each of a model's servers: a request shares its replica's machine with these.
     func concurrencyPerServer(_ modelID: String) -> Int {
-        let replicas = experiment.models.first { $0.id == modelID }?.provider.replicaCount ?? 1
+        let replicas = experiment.models.first { $0.id == modelID }?.replicaCount ?? 1
         return max(1, (concurrency[modelID] ?? 1) / max(1, replicas))
     }
 

@@ -61,15 +61,32 @@ public actor ManagedServer {
     }
 }
 
-/// A provider whose server evalkit runs: the server starts before the first request and stops after the last.
+/// A provider whose servers evalkit runs (one, or one per replica): they start before the first request
+/// (side by side) and stop after the last.
 public struct ServedProvider: ModelProvider {
     public let inner: any ModelProvider
-    public let server: ManagedServer
+    public let servers: [ManagedServer]
 
-    public init(inner: any ModelProvider, server: ManagedServer) { self.inner = inner; self.server = server }
+    public init(inner: any ModelProvider, servers: [ManagedServer]) { self.inner = inner; self.servers = servers }
 
+    public init(inner: any ModelProvider, server: ManagedServer) { self.init(inner: inner, servers: [server]) }
+
+    /// Starts every server; if one cannot start, stops those that did and reports the first failure.
     public func start() async throws(ProviderError) {
-        try await server.start()
+        let failures = await withTaskGroup(of: ProviderError?.self) { group in
+            for server in servers {
+                group.addTask {
+                    do throws(ProviderError) { try await server.start(); return nil } catch { return error }
+                }
+            }
+            var failures: [ProviderError] = []
+            for await failure in group { if let failure { failures.append(failure) } }
+            return failures
+        }
+        if let first = failures.first {
+            for server in servers { await server.stop() }
+            throw first
+        }
         try await inner.start()
     }
 
@@ -77,8 +94,34 @@ public struct ServedProvider: ModelProvider {
 
     public func stop() async {
         await inner.stop()
-        await server.stop()
+        for server in servers { await server.stop() }
     }
 
     public func cacheIdentity(for request: ModelRequest) -> String? { inner.cacheIdentity(for: request) }
+}
+
+/// Ports nothing listens on, for the servers evalkit starts: each bound on 127.0.0.1 and released. Another
+/// program may take one in between, as with any free-port choice; the server then fails to start and says so.
+enum FreePorts {
+    static func take(_ count: Int) -> [Int] {
+        var sockets: [Int32] = []
+        var ports: [Int] = []
+        // Held open until all are chosen, so the kernel does not hand out one port twice.
+        defer { for fd in sockets { close(fd) } }
+        for _ in 0..<max(1, count) {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { continue }
+            sockets.append(fd)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = 0
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+            guard bound == 0 else { continue }
+            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+            ports.append(Int(UInt16(bigEndian: address.sin_port)))
+        }
+        return ports
+    }
 }

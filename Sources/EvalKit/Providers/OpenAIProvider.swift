@@ -69,7 +69,7 @@ public struct OpenAIProvider: ModelProvider {
 
     public func cacheIdentity(for request: ModelRequest) -> String? {
         let wire = wireRequest(request)
-        var identity = "openai|" + HTTPClient.url(settings.baseURL, wire.path) + "|" + wire.body.encoded()
+        var identity = "openai|" + HTTPClient.url(settings.identityURL ?? settings.baseURL, wire.path) + "|" + wire.body.encoded()
         if settings.scoring == .likelihood { identity += "|likelihood|" + request.labels.joined(separator: "\u{0}") }
         return identity
     }
@@ -212,6 +212,9 @@ public struct OpenAISettings: Sendable {
     public var baseURL: String
     /// Every replica's base URL (`base_url` given as an array); just `baseURL` for one server.
     public var replicaURLs: [String] = []
+    /// The URL cache keys are made with: `base_url` as the config gives it (with `{port}` unfilled for a
+    /// server evalkit starts on a free port), so answers are reused whichever port or replica gave them.
+    public var identityURL: String?
     public var model: String
     /// Name of the environment variable holding the API key; the key itself is never stored.
     public var apiKeyEnv: String?
@@ -255,7 +258,7 @@ extension OpenAISettings: PromptedProviderKind {
             // One server's URL, or an array of replicas' URLs (several servers of the same model).
             let urls = o["base_url"]?.arrayValue != nil ? o.stringArray("base_url", nonEmpty: true, issues: &issues)
                                                         : o.string("base_url", required: true, issues: &issues).map { [$0] }
-            for (index, url) in (urls ?? []).enumerated() where URL(string: url)?.scheme?.hasPrefix("http") != true {
+            for (index, url) in (urls ?? []).enumerated() where URL(string: ServerSettings.withPort(url, 1))?.scheme?.hasPrefix("http") != true {
                 let path = (urls?.count ?? 0) > 1 || o["base_url"]?.arrayValue != nil ? o.childPath("base_url") + "[\(index)]" : o.childPath("base_url")
                 issues.add(ConfigIssue(path: path, expected: "an http:// or https:// URL", found: "\"\(url)\""))
             }
@@ -287,5 +290,14 @@ extension OpenAISettings: PromptedProviderKind {
 
     public func makeProvider(_ context: ProviderContext) -> PreparedProvider {
         PreparedProvider(provider: OpenAIProvider(settings: self, concurrency: context.concurrency))
+    }
+
+    public func served(at urls: [String]) -> OpenAISettings? {
+        guard let first = urls.first else { return nil }
+        var served = self
+        served.identityURL = identityURL ?? baseURL
+        served.baseURL = first
+        served.replicaURLs = urls
+        return served
     }
 }

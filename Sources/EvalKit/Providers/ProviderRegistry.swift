@@ -11,6 +11,13 @@ public protocol ProviderKind: ProviderOptions {
     static func read(options: JSON, path: String) -> (options: Self?, issues: [ConfigIssue])
     /// The provider for one model of a run (for an in-process model: trained here).
     func makeProvider(_ context: ProviderContext) -> PreparedProvider
+    /// The same options reaching the servers evalkit started at `urls` (one per replica, `{port}` filled
+    /// in); nil for a provider that cannot be pointed at them.
+    func served(at urls: [String]) -> Self?
+}
+
+extension ProviderKind {
+    public func served(at urls: [String]) -> Self? { nil }
 }
 
 extension ProviderKind {
