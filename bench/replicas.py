@@ -6,13 +6,13 @@ sends the bundled example's chat prompt for the first N test tweets (response ca
 them. Throughput = answered requests / (run time - the servers' start-up and warm-up, from run.json's
 cold_starts). Writes bench/replicas-results.md unless --quick.
 """
-import argparse, json, os, platform, subprocess, sys, tempfile, time
+import argparse, json, os, platform, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def config(replicas, concurrency):
+def config(replicas, concurrency, threads=1):
     python, model = str(ROOT / ".venv/bin/python"), str(ROOT / ".venv/models/SmolLM2-135M-Instruct.Q4_1.gguf")
     return {
         "name": f"replicas-{replicas}",
@@ -23,15 +23,15 @@ def config(replicas, concurrency):
         "models": [{"id": "smollm2", "provider": "openai", "role": "small", "concurrency": concurrency,
                     "options": {"base_url": "http://127.0.0.1:{port}/v1", "model": "smollm2", "endpoint": "chat", "temperature": 0,
                                 "max_tokens": 4, "stop": ["\n"], "timeout_seconds": 120},
-                    "server": {"command": [python, "-m", "llama_cpp.server", "--model", model, "--port", "{port}", "--n_ctx", "2048", "--n_threads", "1"],
+                    "server": {"command": [python, "-m", "llama_cpp.server", "--model", model, "--port", "{port}", "--n_ctx", "2048", "--n_threads", str(threads), "--n_threads_batch", str(threads)],
                                "ready_url": "http://127.0.0.1:{port}/v1/models", "startup_timeout_seconds": 300, "replicas": replicas}}],
     }
 
 
-def run(evalkit, workdir, replicas, limit, concurrency):
-    path = workdir / f"replicas-{replicas}.json"
-    path.write_text(json.dumps(config(replicas, concurrency)))
-    out = workdir / f"run-{replicas}"
+def run(evalkit, workdir, replicas, limit, concurrency, threads=1):
+    path = workdir / f"replicas-{replicas}-{threads}.json"
+    path.write_text(json.dumps(config(replicas, concurrency, threads)))
+    out = workdir / f"run-{replicas}-{threads}"
     started = time.perf_counter()
     subprocess.run([evalkit, "compare", str(path), "--out", str(out), "--limit", str(limit), "--no-cache", "--no-probe"],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -44,7 +44,7 @@ def run(evalkit, workdir, replicas, limit, concurrency):
     for r in results:
         by_replica[r.get("replica") or "-"] = by_replica.get(r.get("replica") or "-", 0) + 1
     serving = max(wall - cold, 1e-9)
-    return {"replicas": replicas, "answered": answered, "requests": len(results), "wall": wall, "cold": cold,
+    return {"replicas": replicas, "threads": threads, "answered": answered, "requests": len(results), "wall": wall, "cold": cold,
             "rate": answered / serving, "split": sorted(by_replica.values(), reverse=True),
             "outputs": sorted((r["example_id"], r["output"]) for r in results)}
 
@@ -58,12 +58,20 @@ def main():
         sys.exit("bench/run-replicas needs .venv with llama-cpp-python and SmolLM2: run scripts/setup-local-llm first")
     limit = 16 if args.quick else 120
     workdir = Path(tempfile.mkdtemp(prefix="evalkit-replicas-"))
+    try:
+        compare(args, workdir, limit)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def compare(args, workdir, limit):
     one = run(args.evalkit, workdir, 1, limit, 1)
     two = run(args.evalkit, workdir, 2, limit, 1)
+    both = run(args.evalkit, workdir, 1, limit, 1, threads=min(2, os.cpu_count() or 1))
     ratio = two["rate"] / one["rate"]
     same = one["outputs"] == two["outputs"]
-    for row in (one, two):
-        print(f"{row['replicas']} replica(s): {row['answered']}/{row['requests']} answered, {row['rate']:.2f} requests/s "
+    for row in (one, two, both):
+        print(f"{row['replicas']} replica(s) of {row['threads']} thread(s): {row['answered']}/{row['requests']} answered, {row['rate']:.2f} requests/s "
               f"(run {row['wall']:.1f} s, start-up and warm-up {row['cold']:.1f} s), requests per replica {row['split']}")
     print(f"ratio {ratio:.2f}x; the same answers from one and two replicas: {same}")
     if args.quick:
@@ -76,13 +84,15 @@ SmolLM2-135M-Instruct (Q4_1) in llama-cpp-python's server, one thread each (that
 time, so one request in flight per replica); the bundled example's chat prompt over the first {limit} test tweets,
 response cache off; throughput = answered requests ÷ (run time − start-up and warm-up of the servers).
 
-| replicas | answered | requests/s | run (s) | start-up + warm-up (s) | requests per replica |
-|---:|---:|---:|---:|---:|---|
-| 1 | {one['answered']}/{one['requests']} | {one['rate']:.2f} | {one['wall']:.1f} | {one['cold']:.1f} | {one['split']} |
-| 2 | {two['answered']}/{two['requests']} | {two['rate']:.2f} | {two['wall']:.1f} | {two['cold']:.1f} | {two['split']} |
+| replicas × threads | answered | requests/s | run (s) | start-up + warm-up (s) | requests per replica |
+|---|---:|---:|---:|---:|---|
+| 1 × 1 | {one['answered']}/{one['requests']} | {one['rate']:.2f} | {one['wall']:.1f} | {one['cold']:.1f} | {one['split']} |
+| 2 × 1 | {two['answered']}/{two['requests']} | {two['rate']:.2f} | {two['wall']:.1f} | {two['cold']:.1f} | {two['split']} |
+| 1 × {both['threads']} (for comparison: one server given the cores) | {both['answered']}/{both['requests']} | {both['rate']:.2f} | {both['wall']:.1f} | {both['cold']:.1f} | {both['split']} |
 
 Two replicas against one: **{ratio:.2f}×** (target ≥ 1.7× where the cores allow it: one core per replica here, so
-{os.cpu_count()} cores allow {os.cpu_count()} such replicas). Same answers from one and from two replicas: {'yes' if same else 'no'}.
+{os.cpu_count()} cores allow {os.cpu_count()} such replicas, but the replicas' HTTP layers and evalkit share those cores with
+the two llama.cpp threads). Same answers from one and from two replicas: {'yes' if same else 'no'}.
 """
     (ROOT / "bench/replicas-results.md").write_text(text)
     print("wrote bench/replicas-results.md")

@@ -48,6 +48,13 @@ public enum RunFolderCommands {
 
     /// Everything the reports of a finished run show, recomputed from its results, config and manifest.
     public static func summary(of runDirectory: String, catalog: Catalog = .standard) throws(RunFolderError) -> RunSummary {
+        var none: [String: ResultColumn]? = nil
+        return try summary(of: runDirectory, catalog: catalog, results: &none)
+    }
+
+    /// The same, from results already read (by candidate id; taken, leaving `results` empty) instead of
+    /// the folder's results.jsonl.
+    static func summary(of runDirectory: String, catalog: Catalog = .standard, results: inout [String: ResultColumn]?) throws(RunFolderError) -> RunSummary {
         var run = try RunFolder.load(runDirectory, requireSummary: false, withResults: false, catalog: catalog)
         let e = run.experiment
         let m = run.manifest
@@ -59,7 +66,7 @@ public enum RunFolderCommands {
         let examples = beforeSharding.map { m.shard?.shard.select($0) ?? $0 } ?? []
         let audit = dataset.map { DataAuditor.audit($0.evaluating(examples), labels: e.task.labels, minConfidence: e.audit.minConfidence,
                                                     maxCharacters: e.audit.maxCharacters) }
-        try run.loadResults()
+        if var taken = results.take() { try run.adopt(&taken) } else { try run.loadResults() }
         guard run.resultsByCandidateID != nil else { throw .missing(path: runDirectory + "/results.jsonl") }
         let (metrics, analysis) = run.recompute()
         let splits = dataset.map { d in d.splits.map { RunSummary.SplitSummary(name: $0.name, count: $0.examples.count,

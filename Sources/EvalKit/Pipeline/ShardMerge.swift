@@ -107,13 +107,15 @@ public enum ShardMerge {
         try? FileManager.default.removeItem(atPath: staging)
         let journal: ResultsJournal
         do { journal = try ResultsJournal(path: staging) } catch { throw .output(error.description) }
-        var batch: [ExampleResult] = []
+        // Lines are copied as they are; the results are kept, by candidate, for the analysis (read once).
+        var batch: [UInt8] = []
+        var groups: [String: ResultColumn] = [:]
         var foreign: (String, String)?
         for (directory, manifest) in zip(directories, manifests) {
             guard let shard = manifest.shard?.shard else { continue }
             let path = directory + "/results.jsonl"
             do throws(DataError) {
-                try ResultsJournal.read(path: path) { result in
+                try ResultsJournal.readLines(path: path) { result, line in
                     guard foreign == nil else { return }
                     guard let c = candidateIndex[result.candidate], let e = exampleIndex[result.exampleID], result.repeatIndex < repeats,
                           shard.contains(result.exampleID) else {
@@ -123,9 +125,11 @@ public enum ShardMerge {
                     }
                     guard seen.insert((c * expected.count + e) * repeats + result.repeatIndex) else { findings.duplicateResults += 1; return }
                     findings.keptResults += 1
-                    batch.append(result)
-                    if batch.count >= 4096 {
-                        do throws(ReportError) { try journal.append(contentsOf: batch) } catch { foreign = (out, error.description) }
+                    groups[result.candidate, default: []].append(result)
+                    batch.append(contentsOf: line)
+                    batch.append(UInt8(ascii: "\n"))
+                    if batch.count >= 1 << 20 {
+                        do throws(ReportError) { try journal.appendLines(batch) } catch { foreign = (out, error.description) }
                         batch.removeAll(keepingCapacity: true)
                     }
                 }
@@ -138,21 +142,23 @@ public enum ShardMerge {
                 throw .foreignResult(path: foreign.0, line: foreign.1)
             }
         }
-        do { try journal.append(contentsOf: batch) } catch { journal.close(); throw .output(error.description) }
+        do { try journal.appendLines(batch) } catch { journal.close(); throw .output(error.description) }
         journal.close()
         findings.missingRequests = findings.expectedRequests - findings.keptResults
         guard findings.isComplete || allowPartial else {
             try? FileManager.default.removeItem(atPath: staging)
             return findings
         }
+        var kept: [String: ResultColumn]? = groups
+        groups = [:]
         try write(findings, manifests: manifests, directories: directories, staging: staging, into: out, experimentName: experiment.name,
-                  expectedExamples: expected.count)
+                  expectedExamples: expected.count, results: &kept)
         return findings
     }
 
     /// Writes everything but the results (already staged) and renders the reports from them.
     private static func write(_ findings: Findings, manifests: [RunManifest], directories: [String], staging: String, into out: String,
-                              experimentName: String, expectedExamples: Int) throws(ShardMergeError) {
+                              experimentName: String, expectedExamples: Int, results: inout [String: ResultColumn]?) throws(ShardMergeError) {
         let fm = FileManager.default
         // What only one process measures or decides (training, the capacity probe, the environment) comes
         // from shard 0: every shard trains the same model on the same data, and only shard 0 probes.
@@ -214,7 +220,7 @@ public enum ShardMerge {
 
         // Every figure from the merged results, the way `evalkit report` renders any run folder.
         var summary: RunSummary
-        do { summary = try RunFolderCommands.summary(of: out) } catch { throw .folder(error) }
+        do { summary = try RunFolderCommands.summary(of: out, results: &results) } catch { throw .folder(error) }
         let made = summary.metrics.reduce(0) { $0 + $1.requests }
         summary.runFailure = CompareRun.runFailure(made: made, failed: summary.metrics.reduce(0) { $0 + $1.errors }, limit: summary.experiment.run.maxErrorRate)
         var final = ReportWriter.manifest(summary)

@@ -31,6 +31,11 @@ public final class ResultsJournal: Sendable {
         }
     }
 
+    /// Appends lines already in results.jsonl's form (each ending in a newline), in one write.
+    func appendLines(_ bytes: [UInt8]) throws(ReportError) {
+        do { try handle.write(contentsOf: bytes) } catch { throw .cannotWrite(path: path, reason: error.localizedDescription) }
+    }
+
     /// Forces what was written onto the disk.
     public func sync() { try? handle.synchronize() }
 
@@ -83,6 +88,11 @@ public final class ResultsJournal: Sendable {
     /// Streams the results of a journal to `body`, a chunk of the file at a time, so memory does not
     /// grow with the file.
     public static func read(path: String, _ body: (ExampleResult) -> Void) throws(DataError) {
+        try readLines(path: path) { result, _ in body(result) }
+    }
+
+    /// Streams each result with the line it was read from (without its newline), for copying it as it is.
+    static func readLines(path: String, _ body: (ExampleResult, ArraySlice<UInt8>) -> Void) throws(DataError) {
         guard FileManager.default.fileExists(atPath: path) else { throw .unreadable(file: path, reason: "no such file") }
         var bad: Int? = nil
         do {
@@ -92,7 +102,7 @@ public final class ResultsJournal: Sendable {
                     bad = number
                     return false
                 }
-                body(result)
+                body(result, line)
                 return true
             }
         } catch { throw .unreadable(file: path, reason: error.localizedDescription) }

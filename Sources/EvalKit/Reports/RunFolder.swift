@@ -117,6 +117,12 @@ public struct RunFolder: Sendable {
         do { try ResultsJournal.read(path: resultsPath) { groups[$0.candidate, default: []].append($0) } } catch {
             throw .corrupt(path: resultsPath, reason: error.description)
         }
+        try adopt(&groups)
+    }
+
+    /// Takes results grouped by candidate id (as results.jsonl holds them, already read) as the run's:
+    /// sorted into canonical order, the judge's grades applied. `groups` is emptied, so they are held once.
+    mutating func adopt(_ groups: inout [String: ResultColumn]) throws(RunFolderError) {
         var sorted: [String: ResultColumn] = [:]
         for key in Array(groups.keys) {
             var column = groups.removeValue(forKey: key) ?? []
