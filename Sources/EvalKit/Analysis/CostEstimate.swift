@@ -50,8 +50,10 @@ public enum CostEstimator {
                     note = "\(pricing.name): cost follows from measured time, not estimated"
                 } else {
                     // Prices are linear in tokens, so the run's total prices like one request of all its tokens.
-                    cost = pricing.requestCost(RequestUsage(inputTokens: input, outputTokens: maxOutput))
+                    let batch = model?.batch != nil
+                    cost = pricing.requestCost(RequestUsage(inputTokens: input, outputTokens: maxOutput, batch: batch))
                     note = "estimated input tokens at the full input price, output at max_tokens (an upper bound)"
+                        + (batch ? "; one batch job, at the batch price where the pricing gives one" : "")
                 }
             } else {
                 note = "no pricing given"

@@ -103,6 +103,9 @@ public struct APIPricing: CostModelKind {
     public var outputPerMillion: Double
     /// Price of input tokens served from the provider's prompt cache; nil charges them as other input.
     public var cachedInputPerMillion: Double?
+    /// Prices of requests sent as a provider batch job (`"mode": "batch"`); nil charges them at the list prices.
+    public var batchInputPerMillion: Double?
+    public var batchOutputPerMillion: Double?
 
     public init(inputPerMillion: Double, outputPerMillion: Double, cachedInputPerMillion: Double? = nil) {
         self.inputPerMillion = inputPerMillion; self.outputPerMillion = outputPerMillion; self.cachedInputPerMillion = cachedInputPerMillion
@@ -110,17 +113,31 @@ public struct APIPricing: CostModelKind {
 
     public static func read(options: JSON, path: String) -> (options: APIPricing?, issues: [ConfigIssue]) {
         readOptions(options, path: path) { p, issues in
-            p.rejectUnknownKeys(["input_per_million", "output_per_million", "cached_input_per_million"], issues: &issues)
+            p.rejectUnknownKeys(["input_per_million", "output_per_million", "cached_input_per_million", "batch_input_per_million",
+                                 "batch_output_per_million"], issues: &issues)
             let input = p.number("input_per_million", required: true, range: 0...1e9, rangeText: priceText, issues: &issues)
             let output = p.number("output_per_million", required: true, range: 0...1e9, rangeText: priceText, issues: &issues)
             let cached = p.number("cached_input_per_million", range: 0...1e9, rangeText: priceText, issues: &issues)
+            let batchInput = p.number("batch_input_per_million", range: 0...1e9, rangeText: priceText, issues: &issues)
+            let batchOutput = p.number("batch_output_per_million", range: 0...1e9, rangeText: priceText, issues: &issues)
+            if (batchInput == nil) != (batchOutput == nil) {
+                issues.add(ConfigIssue(path: p.path, expected: "batch_input_per_million and batch_output_per_million together",
+                                       found: batchInput == nil ? "batch_output_per_million alone" : "batch_input_per_million alone"))
+            }
             guard let input, let output else { return nil }
-            return APIPricing(inputPerMillion: input, outputPerMillion: output, cachedInputPerMillion: cached)
+            var pricing = APIPricing(inputPerMillion: input, outputPerMillion: output, cachedInputPerMillion: cached)
+            pricing.batchInputPerMillion = batchInput
+            pricing.batchOutputPerMillion = batchOutput
+            return pricing
         }
     }
 
     public func requestCost(_ usage: RequestUsage) -> Double? {
         let input = Double(usage.inputTokens ?? 0), cached = min(Double(usage.cachedInputTokens ?? 0), input)
+        if usage.batch, let batchInputPerMillion, let batchOutputPerMillion {
+            // Batch prices cover every input token alike: providers do not combine the two discounts here.
+            return (input * batchInputPerMillion + Double(usage.outputTokens ?? 0) * batchOutputPerMillion) / 1_000_000
+        }
         let inputUSD = (input - cached) * inputPerMillion + cached * (cachedInputPerMillion ?? inputPerMillion)
         return (inputUSD + Double(usage.outputTokens ?? 0) * outputPerMillion) / 1_000_000
     }
@@ -132,7 +149,11 @@ public struct APIPricing: CostModelKind {
     public func describe(concurrency: Int) -> String {
         var text = "API: $\(JSON.formatNumber(inputPerMillion)) / M input tokens"
         if let cachedInputPerMillion { text += " ($\(JSON.formatNumber(cachedInputPerMillion)) / M cached)" }
-        return text + ", $\(JSON.formatNumber(outputPerMillion)) / M output tokens"
+        text += ", $\(JSON.formatNumber(outputPerMillion)) / M output tokens"
+        if let batchInputPerMillion, let batchOutputPerMillion {
+            text += "; batch jobs $\(JSON.formatNumber(batchInputPerMillion)) / M input, $\(JSON.formatNumber(batchOutputPerMillion)) / M output"
+        }
+        return text
     }
 
     public func monthly(volume: Double, measured: CostMeasurements) -> CostFigure {

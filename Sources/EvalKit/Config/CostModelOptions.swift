@@ -7,10 +7,13 @@ public struct RequestUsage: Sendable {
     public var latencyMs: Double
     /// Requests the model was sent at once.
     public var concurrency: Int
+    /// Sent as part of a provider batch job (priced at the batch price where there is one).
+    public var batch = false
 
-    public init(inputTokens: Int? = nil, cachedInputTokens: Int? = nil, outputTokens: Int? = nil, latencyMs: Double = 0, concurrency: Int = 1) {
+    public init(inputTokens: Int? = nil, cachedInputTokens: Int? = nil, outputTokens: Int? = nil, latencyMs: Double = 0, concurrency: Int = 1,
+                batch: Bool = false) {
         self.inputTokens = inputTokens; self.cachedInputTokens = cachedInputTokens; self.outputTokens = outputTokens
-        self.latencyMs = latencyMs; self.concurrency = concurrency
+        self.latencyMs = latencyMs; self.concurrency = concurrency; self.batch = batch
     }
 }
 

@@ -220,6 +220,8 @@ public struct ModelSpec: Sendable {
     public var capacityProbe: CapacityProbeSettings? = nil
     /// A server evalkit starts for this model and stops at the end.
     public var server: ServerSettings?
+    /// Send the model's requests as one provider batch job (`"mode": "batch"`); nil sends them one by one.
+    public var batch: BatchSettings?
     /// The files that make this model (weights, adapters, a worker's script), fingerprinted into every
     /// run and into its cache keys; nil means the existing files named in its server command's or
     /// worker's arguments.
@@ -228,6 +230,14 @@ public struct ModelSpec: Sendable {
     public var providerName: String { provider.name }
     /// How many servers answer for the model: the URLs its options name, or the servers evalkit starts.
     public var replicaCount: Int { max(provider.replicaCount, server?.replicas ?? 1) }
+}
+
+/// How a model's batch job is waited for: polled every `pollSeconds`, for at most `maxWaitSeconds` in one
+/// run (a job still running then is left to finish; `compare --resume` picks it up).
+public struct BatchSettings: Sendable, Equatable {
+    public var pollSeconds: Double = 10
+    public var maxWaitSeconds: Double = 86_400
+    public init() {}
 }
 
 /// A model server evalkit manages: the command that starts it and the URL that says it is ready.

@@ -382,7 +382,7 @@ public enum ExperimentLoader {
         for (i, item) in items.enumerated() {
             let path = "$.models[\(i)]"
             guard let m = ObjectReader(item, path: path, issues: &issues) else { continue }
-            m.rejectUnknownKeys(["id", "description", "provider", "role", "options", "pricing", "concurrency", "fine_tuning", "retry", "requests_per_minute", "tokens_per_minute", "training_log", "server", "files", "capacity_probe"], issues: &issues)
+            m.rejectUnknownKeys(["id", "description", "provider", "role", "options", "pricing", "concurrency", "fine_tuning", "retry", "requests_per_minute", "tokens_per_minute", "training_log", "server", "files", "capacity_probe", "mode", "batch"], issues: &issues)
             var server: ServerSettings? = nil
             if let sv = ObjectReader(m["server"], path: m.childPath("server"), issues: &issues, required: false) {
                 sv.rejectUnknownKeys(["command", "ready_url", "startup_timeout_seconds", "identify", "replicas"], issues: &issues)
@@ -457,6 +457,23 @@ public enum ExperimentLoader {
                                   concurrency: concurrency ?? defaultConcurrency, description: m.string("description", issues: &issues),
                                   fineTuning: fineTuning, limits: limits, trainingLog: m.string("training_log", issues: &issues), server: server,
                                   files: m.stringArray("files", issues: &issues))
+            if m.oneOf("mode", ["online", "batch"], issues: &issues) == "batch" {
+                var batch = BatchSettings()
+                if let b = ObjectReader(m["batch"], path: m.childPath("batch"), issues: &issues, required: false) {
+                    b.rejectUnknownKeys(["poll_seconds", "max_wait_seconds"], issues: &issues)
+                    if let v = b.number("poll_seconds", range: 0.01...3600, rangeText: "seconds between 0.01 and 3600", issues: &issues) { batch.pollSeconds = v }
+                    if let v = b.number("max_wait_seconds", range: 0.01...604_800, rangeText: "seconds up to a week", issues: &issues) { batch.maxWaitSeconds = v }
+                }
+                if !provider.runsBatchJobs {
+                    issues.add(ConfigIssue(path: m.childPath("mode"), expected: "\"online\" for a \(provider.name) model (batch jobs: openai and anthropic)", found: "\"batch\""))
+                } else if server != nil || provider.replicaCount > 1 {
+                    issues.add(ConfigIssue(path: m.childPath("mode"), expected: "\"online\" for a model with a managed server or replicas (a batch job goes to the provider's batch service)",
+                                           found: "\"batch\""))
+                }
+                model.batch = batch
+            } else if m["batch"] != nil {
+                issues.add(ConfigIssue(path: m.childPath("batch"), expected: "\"mode\": \"batch\" beside it", found: "no batch mode"))
+            }
             model.capacityProbe = readCapacityProbe(m["capacity_probe"], path: m.childPath("capacity_probe"),
                                                     byDefault: pricing?.model.needsCapacity == true, oneAtATime: provider.answersOneAtATime, issues: &issues)
             models.append(model)

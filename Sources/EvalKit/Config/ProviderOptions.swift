@@ -17,6 +17,8 @@ public protocol ProviderOptions: Sendable {
     var serverURL: String? { get }
     /// How many servers answer for the model (replicas); its concurrency applies to each.
     var replicaCount: Int { get }
+    /// True for a provider with a batch service evalkit can send a whole test set to (`"mode": "batch"`).
+    var runsBatchJobs: Bool { get }
     /// Arguments that may name the files the model is made of (a worker's script): fingerprinted by default.
     var fileArguments: [String] { get }
     /// How its answers are read when not by parsing generated text ("classifier", "label likelihood").
@@ -33,4 +35,5 @@ public protocol ProviderOptions: Sendable {
 extension ProviderOptions {
     public var answersWithLabels: Bool { false }
     public var replicaCount: Int { 1 }
+    public var runsBatchJobs: Bool { false }
 }

@@ -52,7 +52,7 @@ enum JudgePass {
                     let usage = RequestUsage(inputTokens: response.inputTokens ?? Text.estimatedTokens(prompts[completion.job.exampleIndex].completionText),
                                              cachedInputTokens: response.cachedInputTokens,
                                              outputTokens: response.outputTokens ?? Text.estimatedTokens(response.text),
-                                             latencyMs: completion.latencyMs, concurrency: concurrency)
+                                             latencyMs: completion.latencyMs, concurrency: concurrency, batch: model.batch != nil)
                     judgement.costUSD = model.pricing?.model.requestCost(usage)
                 case .failure(let error): judgement.error = error.description
                 }

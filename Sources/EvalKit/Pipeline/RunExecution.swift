@@ -56,7 +56,15 @@ enum RunExecution {
         let recorder = RunRecorder(plan: plan, journal: journal, startedAt: ContinuousClock.now, progress: progress)
         let finished = await recorder.restore(previous)
         previous = []
-        let workloads = self.workloads(plan, providers: providers, finished: finished)
+        // Batch jobs an interrupted process of this run submitted and did not collect: polled, not sent again.
+        var pendingBatches: [String: PendingBatchJob] = [:]
+        if plan.options.resume {
+            do { pendingBatches = try BatchJobsFile.pending(directory: plan.directory) } catch {
+                throw .output(.cannotRead(path: plan.directory + "/" + BatchJobsFile.name, reason: error.description))
+            }
+        }
+        var workloads = self.workloads(plan, providers: providers, finished: finished)
+        for i in workloads.indices { workloads[i].pendingBatch = pendingBatches[workloads[i].modelID] }
         await Scheduler.run(workloads, stop: stop, sequential: experiment.run.sequentialModels, request: { job in
             let candidate = candidates[job.candidateIndex]
             let example = testExamples[job.exampleIndex]
@@ -73,6 +81,10 @@ enum RunExecution {
                 try ledger.record(candidate: candidates[job.candidateIndex].id, example: testExamples[job.exampleIndex].id, repeatIndex: job.repeatIndex)
             } catch {
                 stop.stop("\(SentLedger.fileName) cannot be written (\(error)); the run stopped so that every request sent is counted")
+            }
+        }, onBatch: { job, collected in
+            do throws(ReportError) { try BatchJobsFile.append(job, collected: collected, directory: plan.directory) } catch {
+                stop.stop("\(BatchJobsFile.name) cannot be written (\(error)); the run stopped so that no batch job is paid for twice")
             }
         }, onCompletions: { completions in
             await recorder.record(completions)
@@ -154,11 +166,13 @@ enum RunExecution {
         let limits = model.limits
         let limiter = limits.requestsPerMinute == nil && limits.tokensPerMinute == nil ? nil
             : RateLimiter(requestsPerMinute: limits.requestsPerMinute, tokensPerMinute: limits.tokensPerMinute)
-        return ModelWorkload(modelID: model.id, provider: provider, concurrency: plan.concurrency[model.id] ?? model.concurrency, jobs: jobs,
-                             retry: RetryPolicy(limits), limiter: limiter, maxOutputTokens: model.provider.maxOutputTokens,
-                             cache: model.provider.usesPrompts ? cache : nil, seed: plan.experiment.run.seed,
-                             cacheSalt: plan.environment.model(model.id).map(CompareRun.cacheSalt) ?? "",
-                             warmUp: model.server != nil || model.provider.answersOneAtATime)
+        var workload = ModelWorkload(modelID: model.id, provider: provider, concurrency: plan.concurrency[model.id] ?? model.concurrency, jobs: jobs,
+                                     retry: RetryPolicy(limits), limiter: limiter, maxOutputTokens: model.provider.maxOutputTokens,
+                                     cache: model.provider.usesPrompts ? cache : nil, seed: plan.experiment.run.seed,
+                                     cacheSalt: plan.environment.model(model.id).map(CompareRun.cacheSalt) ?? "",
+                                     warmUp: model.server != nil || model.provider.answersOneAtATime)
+        workload.batch = model.batch
+        return workload
     }
 }
 
@@ -357,7 +371,7 @@ struct CompletionScorer {
             }
             result.costUSD = model?.pricing?.model.requestCost(RequestUsage(
                 inputTokens: result.inputTokens, cachedInputTokens: result.cachedInputTokens, outputTokens: result.outputTokens,
-                latencyMs: completion.latencyMs, concurrency: plan.concurrencyPerServer(candidate.modelID)))
+                latencyMs: completion.latencyMs, concurrency: plan.concurrencyPerServer(candidate.modelID), batch: model?.batch != nil))
             result.replica = response.replica
 
         case .failure(let error):

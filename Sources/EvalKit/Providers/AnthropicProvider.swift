@@ -1,7 +1,7 @@
 import Foundation
 
 /// Anthropic's Messages API (`POST /v1/messages`).
-public struct AnthropicProvider: ModelProvider {
+public struct AnthropicProvider: BatchProvider {
     public let settings: AnthropicSettings
     let access: APIAccess
 
@@ -37,7 +37,11 @@ public struct AnthropicProvider: ModelProvider {
 
     public func complete(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse {
         let url = HTTPClient.url(settings.baseURL, "/messages")
-        let answer = try await access.post(url, body: wireBody(request), headers: headers, keyVariable: settings.apiKeyEnv)
+        return try response(from: try await access.post(url, body: wireBody(request), headers: headers, keyVariable: settings.apiKeyEnv), url: url)
+    }
+
+    /// The answer in a Messages body (an online answer, or a succeeded batch result's message).
+    func response(from answer: JSON, url: String) throws(ProviderError) -> ModelResponse {
         guard let blocks = answer["content"]?.arrayValue else {
             throw .badResponse(url: url, reason: "no \"content\" array in the answer")
         }
@@ -46,6 +50,45 @@ public struct AnthropicProvider: ModelProvider {
     }
 
     public func stop() async { access.client.shutdown() }
+
+    // MARK: Message Batches (POST /messages/batches, GET /messages/batches/{id}, GET its results_url)
+
+    public func submitBatch(_ requests: [(customID: String, request: ModelRequest)]) async throws(ProviderError) -> String {
+        let url = HTTPClient.url(settings.baseURL, "/messages/batches")
+        let body = JSON.object([("requests", .array(requests.map { .object([("custom_id", .string($0.customID)), ("params", wireBody($0.request))]) }))])
+        let created = try await access.post(url, body: body, headers: headers, keyVariable: settings.apiKeyEnv)
+        guard let jobID = created["id"]?.stringValue else { throw .badResponse(url: url, reason: "no \"id\" for the message batch") }
+        return jobID
+    }
+
+    public func pollBatch(_ jobID: String) async throws(ProviderError) -> BatchJobState {
+        let url = HTTPClient.url(settings.baseURL, "/messages/batches/" + jobID)
+        let job = try await access.getJSON(url, headers: headers, keyVariable: settings.apiKeyEnv)
+        guard let status = job["processing_status"]?.stringValue else { throw .badResponse(url: url, reason: "no \"processing_status\" in the batch") }
+        let counts = job["request_counts"]
+        func count(_ key: String) -> Int { counts?[key]?.countValue ?? 0 }
+        guard status == "ended" else {
+            return .running(progress: "\(status), \(count("succeeded") + count("errored")) done, \(count("processing")) processing")
+        }
+        let resultsURL = job["results_url"]?.stringValue ?? HTTPClient.url(url, "/results")
+        let body = try await access.get(resultsURL, headers: headers, keyVariable: settings.apiKeyEnv)
+        var results: [String: Result<ModelResponse, ProviderError>] = [:]
+        for line in try batchLines(body, url: resultsURL) {
+            guard let customID = line["custom_id"]?.stringValue, let result = line["result"] else { continue }
+            let redacted = access.redacted(result)
+            switch redacted["type"]?.stringValue {
+            case "succeeded":
+                do { results[customID] = .success(try response(from: redacted["message"] ?? .null, url: resultsURL)) } catch { results[customID] = .failure(error) }
+            case let kind?:
+                let detail = redacted["error"]?["error"]?["message"]?.stringValue ?? redacted["error"]?["message"]?.stringValue
+                results[customID] = .failure(.batch(job: jobID, reason: kind + (detail.map { ": " + $0 } ?? "")))
+            case nil:
+                results[customID] = .failure(.badResponse(url: resultsURL, reason: "a result without a \"type\""))
+            }
+        }
+        let unanswered = count("expired") + count("canceled")
+        return .ended(results: results, note: unanswered > 0 ? "\(count("expired")) expired, \(count("canceled")) canceled" : nil)
+    }
 }
 
 /// Anthropic's Messages API.
@@ -65,6 +108,7 @@ public struct AnthropicSettings: Sendable {
 extension AnthropicSettings: PromptedProviderKind {
     public static let name = "anthropic"
     public var serverURL: String? { baseURL }
+    public var runsBatchJobs: Bool { true }
     public var manifestMembers: [(String, JSON)] {
         [("base_url", .string(baseURL)), ("model", .string(model)), ("api_key_env", .string(apiKeyEnv))]
     }

@@ -85,7 +85,9 @@ struct HTTPClient: Sendable {
     /// One request through the transport that fits the URL's scheme.
     func send(_ method: String, _ url: String, headers: [String: String], body: [UInt8]?, timeout: Double,
               keepAlive: Bool, timeline: Bool = false) async throws(ProviderError) -> HTTPResponseMessage {
-        var fields: [(String, String)] = body == nil ? [] : [("Content-Type", "application/json")]
+        // JSON unless the caller names another content type (a multipart upload).
+        let namesType = headers.keys.contains { $0.lowercased() == "content-type" }
+        var fields: [(String, String)] = body == nil || namesType ? [] : [("Content-Type", "application/json")]
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) {
             guard !HTTPRequestBytes.isUnsafe(name), !HTTPRequestBytes.isUnsafe(value) else {
                 throw .invalidRequest(url: url, reason: "the \(name) header contains a line break; check the API key variable")
@@ -251,6 +253,44 @@ struct APIAccess: Sendable {
     /// caller redacts what it reads from it, as `post` does).
     func postStream(_ url: String, body: JSON, headers: [String: String], keyVariable: String?) async throws(ProviderError) -> HTTPResponseMessage {
         do { return try await client.post(url, body: body, headers: headers, timeline: true) } catch {
+            throw mapped(error, url: url, keyVariable: keyVariable)
+        }
+    }
+
+    /// GETs a resource (a batch job's state, a results file) and returns its body; non-2xx is an error.
+    func get(_ url: String, headers: [String: String], keyVariable: String?) async throws(ProviderError) -> [UInt8] {
+        do throws(ProviderError) {
+            let response = try await client.send("GET", url, headers: headers, body: nil, timeout: client.timeoutSeconds, keepAlive: true)
+            guard (200..<300).contains(response.status) else {
+                throw ProviderError.http(status: response.status, url: url, message: HTTPClient.errorMessage(try? JSON.parse(bytes: response.body), raw: response.body))
+            }
+            return response.body
+        } catch {
+            throw mapped(error, url: url, keyVariable: keyVariable)
+        }
+    }
+
+    /// GETs a JSON resource, redacted as `post` does.
+    func getJSON(_ url: String, headers: [String: String], keyVariable: String?) async throws(ProviderError) -> JSON {
+        let body = try await get(url, headers: headers, keyVariable: keyVariable)
+        guard let json = try? JSON.parse(bytes: body) else {
+            throw .badResponse(url: url, reason: "the body is not JSON: \"\(Text.preview(String(decoding: body, as: UTF8.self), limit: 120))\"")
+        }
+        return redacted(json)
+    }
+
+    /// POSTs raw bytes (a multipart file upload) with their content type; the answer must be JSON.
+    func postBytes(_ url: String, bytes: [UInt8], contentType: String, headers: [String: String], keyVariable: String?) async throws(ProviderError) -> JSON {
+        do throws(ProviderError) {
+            var all = headers
+            all["Content-Type"] = contentType
+            let response = try await client.send("POST", url, headers: all, body: bytes, timeout: client.timeoutSeconds, keepAlive: true)
+            guard (200..<300).contains(response.status) else {
+                throw ProviderError.http(status: response.status, url: url, message: HTTPClient.errorMessage(try? JSON.parse(bytes: response.body), raw: response.body))
+            }
+            guard let json = try? JSON.parse(bytes: response.body) else { throw ProviderError.badResponse(url: url, reason: "the body is not JSON") }
+            return redacted(json)
+        } catch {
             throw mapped(error, url: url, keyVariable: keyVariable)
         }
     }

@@ -104,6 +104,8 @@ public enum ProviderError: Error, CustomStringConvertible, Sendable, Equatable {
     case invalidRequest(url: String, reason: String)
     case worker(reason: String)
     case notStarted(reason: String)
+    /// A provider batch job failed this request, or ended without answering it (expired, cancelled).
+    case batch(job: String, reason: String)
 
     public var description: String {
         switch self {
@@ -117,6 +119,7 @@ public enum ProviderError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .invalidRequest(url, reason): return "cannot send a request to \(url): \(reason)"
         case let .worker(reason): return "worker: \(reason)"
         case let .notStarted(reason): return reason
+        case let .batch(job, reason): return "batch job \(job): \(reason)"
         }
     }
 
@@ -144,6 +147,7 @@ public enum ProviderError: Error, CustomStringConvertible, Sendable, Equatable {
         case .invalidRequest: return "invalid request"
         case .worker: return "worker failure"
         case .notStarted: return "not started"
+        case .batch: return "batch job"
         }
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Any OpenAI-compatible server, through `/chat/completions` or raw `/completions`.
-public struct OpenAIProvider: ModelProvider {
+public struct OpenAIProvider: BatchProvider {
     public let settings: OpenAISettings
     let access: APIAccess
 
@@ -85,7 +85,11 @@ public struct OpenAIProvider: ModelProvider {
     func generated(_ request: ModelRequest, base: String) async throws(ProviderError) -> ModelResponse {
         let (path, body) = wireRequest(request)
         let url = HTTPClient.url(base, path)
-        let answer = try await access.post(url, body: body, headers: headers, keyVariable: settings.apiKeyEnv)
+        return try response(from: try await access.post(url, body: body, headers: headers, keyVariable: settings.apiKeyEnv), url: url)
+    }
+
+    /// The answer in a chat or completions body (an online answer, or one line of a batch job's output).
+    func response(from answer: JSON, url: String) throws(ProviderError) -> ModelResponse {
         guard let choice = answer["choices"]?.arrayValue?.first else {
             throw .badResponse(url: url, reason: "no \"choices\" in the answer")
         }
@@ -101,6 +105,79 @@ public struct OpenAIProvider: ModelProvider {
     }
 
     public func stop() async { access.client.shutdown() }
+
+    // MARK: batch jobs (POST /files, POST /batches, GET /batches/{id}, GET /files/{id}/content)
+
+    /// The path the batch lines and the job name, with the base URL's own path ("/v1/chat/completions").
+    var batchEndpoint: String {
+        let basePath = URL(string: settings.baseURL)?.path ?? ""
+        return (basePath.hasSuffix("/") ? String(basePath.dropLast()) : basePath) + wireRequest(ModelRequest(prompt: RenderedPrompt(system: nil, user: ""), input: "", id: "")).path
+    }
+
+    public func submitBatch(_ requests: [(customID: String, request: ModelRequest)]) async throws(ProviderError) -> String {
+        var file: [UInt8] = []
+        for (customID, request) in requests {
+            let line = JSON.object([("custom_id", .string(customID)), ("method", .string("POST")), ("url", .string(batchEndpoint)),
+                                    ("body", wireRequest(request).body)])
+            line.encode(into: &file)
+            file.append(UInt8(ascii: "\n"))
+        }
+        let boundary = "evalkit-" + String(SHA256.hex(bytes: file).prefix(24))
+        var form: [UInt8] = []
+        form += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n".utf8)
+        form += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"evalkit-batch.jsonl\"\r\nContent-Type: application/jsonl\r\n\r\n".utf8)
+        form += file
+        form += Array("\r\n--\(boundary)--\r\n".utf8)
+        let filesURL = HTTPClient.url(settings.baseURL, "/files")
+        let uploaded = try await access.postBytes(filesURL, bytes: form, contentType: "multipart/form-data; boundary=\(boundary)", headers: headers,
+                                                  keyVariable: settings.apiKeyEnv)
+        guard let fileID = uploaded["id"]?.stringValue else { throw .badResponse(url: filesURL, reason: "no \"id\" for the uploaded file") }
+        let batchesURL = HTTPClient.url(settings.baseURL, "/batches")
+        let created = try await access.post(batchesURL, body: .object([("input_file_id", .string(fileID)), ("endpoint", .string(batchEndpoint)),
+                                                                      ("completion_window", .string("24h"))]),
+                                            headers: headers, keyVariable: settings.apiKeyEnv)
+        guard let jobID = created["id"]?.stringValue else { throw .badResponse(url: batchesURL, reason: "no \"id\" for the batch") }
+        return jobID
+    }
+
+    public func pollBatch(_ jobID: String) async throws(ProviderError) -> BatchJobState {
+        let url = HTTPClient.url(settings.baseURL, "/batches/" + jobID)
+        let job = try await access.getJSON(url, headers: headers, keyVariable: settings.apiKeyEnv)
+        guard let status = job["status"]?.stringValue else { throw .badResponse(url: url, reason: "no \"status\" in the batch") }
+        let counts = job["request_counts"]
+        let progress = "\(status), \(counts?["completed"]?.countValue ?? 0) of \(counts?["total"]?.countValue ?? 0) done"
+        switch status {
+        case "completed", "expired", "cancelled", "failed":
+            var results: [String: Result<ModelResponse, ProviderError>] = [:]
+            for key in ["output_file_id", "error_file_id"] {
+                guard let fileID = job[key]?.stringValue else { continue }
+                let fileURL = HTTPClient.url(settings.baseURL, "/files/\(fileID)/content")
+                let body = try await access.get(fileURL, headers: headers, keyVariable: settings.apiKeyEnv)
+                for line in try batchLines(body, url: fileURL) {
+                    guard let customID = line["custom_id"]?.stringValue else { continue }
+                    results[customID] = batchResult(access.redacted(line), job: jobID, url: fileURL)
+                }
+            }
+            let reasons = job["errors"]?["data"]?.arrayValue?.compactMap { $0["message"]?.stringValue } ?? []
+            let note = status == "completed" ? nil : status + (reasons.isEmpty ? "" : ": " + reasons.joined(separator: "; "))
+            return .ended(results: results, note: note)
+        default:
+            return .running(progress: progress)
+        }
+    }
+
+    /// One line of a batch output or error file: the answer, or why there is none.
+    func batchResult(_ line: JSON, job: String, url: String) -> Result<ModelResponse, ProviderError> {
+        if let response = line["response"], let status = response["status_code"]?.intValue {
+            let body = response["body"] ?? .null
+            guard (200..<300).contains(status) else {
+                return .failure(.http(status: status, url: url, message: body["error"]?["message"]?.stringValue ?? "status \(status) in the batch job"))
+            }
+            do { return .success(try self.response(from: body, url: url)) } catch { return .failure(error) }
+        }
+        let error = line["error"]
+        return .failure(.batch(job: job, reason: [error?["code"]?.stringValue, error?["message"]?.stringValue].compactMap { $0 }.joined(separator: ": ")))
+    }
 
     /// A streamed completion: the text joined from its events, usage from the event that carries it (none
     /// when the server sends none: the tokens are then estimated), and when the first text and the end
@@ -236,6 +313,7 @@ extension OpenAISettings: PromptedProviderKind {
     public static let name = "openai"
     public var serverURL: String? { baseURL }
     public var replicaCount: Int { max(1, replicaURLs.count) }
+    public var runsBatchJobs: Bool { scoring == .generate && !stream }
     public var answerReading: String? { scoring == .likelihood ? "label likelihood" : nil }
     public var answersWithLabels: Bool { scoring == .likelihood }
     public var manifestMembers: [(String, JSON)] {

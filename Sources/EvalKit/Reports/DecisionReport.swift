@@ -516,7 +516,7 @@ public enum DecisionReport {
         md += judgeText(a)
         md += "\nLatency: p50 and p95 of the answered requests' last attempt; p95 end-to-end of every request sent, failed ones included, "
         md += "from its first attempt to its outcome with retries and back-off. "
-        md += coldStartText(s.coldStarts) + streamingText(s) + "\n"
+        md += coldStartText(s.coldStarts) + streamingText(s) + batchText(s) + "\n"
         md += "\n★ recommended. " + (resampled(a) ? "Where every score is 0 or 1, p is McNemar's exact" : "McNemar p is the exact")
         md += " two-sided test of \"no difference\"; non-inferiority is Tango's one-sided score test of "
         md += "\"worse by the margin (\(Format.fixed(p.margin * 100, digits: 1)) points) or more\", shown when p < α/2 = \(JSON.formatNumber(p.alpha / 2)) "
@@ -646,6 +646,15 @@ public enum DecisionReport {
             md += "![Training curves of \(Markdown.cell(curve.modelID))](\(curve.chartFile))\n\n"
         }
         return md
+    }
+
+    /// Names the models whose requests went as provider batch jobs: their latency is a job's turnaround.
+    static func batchText(_ s: RunSummary) -> String {
+        let batched = s.experiment.models.filter { $0.batch != nil }.map(\.id)
+        guard !batched.isEmpty else { return "" }
+        return " Sent as provider batch jobs (`\"mode\": \"batch\"`), priced at the batch price where the pricing gives one: "
+            + batched.map(Markdown.cell).joined(separator: ", ") + "; their latency is the batch job's turnaround, from its submission to the poll "
+            + "that found it ended, the same for every request of the job — not a per-request latency."
     }
 
     /// Says when the first N test examples (`--limit`) have a label mix far from the whole split's:

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// Tells the scheduler to stop taking new work (a budget reached, an interrupt); requests in flight finish.
@@ -49,6 +50,17 @@ public struct ColdStart: Sendable, Equatable {
 }
 
 /// What came back for one job, with its measured wall-clock latency.
+/// A batch job submitted for a model, as the run folder records it.
+public struct PendingBatchJob: Sendable, Equatable {
+    public var modelID: String
+    public var jobID: String
+    public var submittedAt: Date
+    public var requests: Int
+    public init(modelID: String, jobID: String, submittedAt: Date, requests: Int) {
+        self.modelID = modelID; self.jobID = jobID; self.submittedAt = submittedAt; self.requests = requests
+    }
+}
+
 public struct Completion: Sendable {
     public var job: RunJob
     public var outcome: Result<ModelResponse, ProviderError>
@@ -85,6 +97,10 @@ public struct ModelWorkload: Sendable {
     public var warmUp = false
     /// Measures the model's capacity after its jobs, before it is stopped; nil for none.
     public var probe: CapacityProbe? = nil
+    /// Send the jobs as one provider batch job (the provider must be a `BatchProvider`); nil sends them one by one.
+    public var batch: BatchSettings? = nil
+    /// A batch job an earlier process of this run submitted and did not collect: polled instead of paying twice.
+    public var pendingBatch: PendingBatchJob? = nil
 
     public init(modelID: String, provider: any ModelProvider, concurrency: Int, jobs: [RunJob], retry: RetryPolicy = RetryPolicy(RequestLimits()),
                 limiter: RateLimiter? = nil, maxOutputTokens: Int = 0, cache: ResponseCache? = nil, seed: UInt64 = 0, cacheSalt: String = "",
@@ -108,6 +124,7 @@ public enum Scheduler {
                            onColdStart: @escaping @Sendable (ColdStart) async -> Void = { _ in },
                            onProbe: @escaping @Sendable ([CapacityLevel]) async -> Void = { _ in },
                            onSend: @escaping @Sendable (RunJob) -> Void = { _ in },
+                           onBatch: @escaping @Sendable (PendingBatchJob, _ collected: Bool) async -> Void = { _, _ in },
                            onCompletions: @escaping @Sendable ([Completion]) async -> Void) async {
         @Sendable func runOne(_ workload: ModelWorkload) async {
             guard !workload.jobs.isEmpty, !stop.isStopped else { return }
@@ -134,7 +151,14 @@ public enum Scheduler {
             await onColdStart(cold)
             var remaining = workload
             remaining.jobs = misses
-            if !misses.isEmpty { await runModel(remaining, stop: stop, request: request, onSend: onSend, onCompletions: onCompletions) }
+            if let settings = workload.batch, let batching = workload.provider as? any BatchProvider {
+                if !misses.isEmpty {
+                    await runBatch(remaining, provider: batching, settings: settings, stop: stop, request: request, onSend: onSend, onBatch: onBatch,
+                                   onCompletions: onCompletions)
+                }
+            } else if !misses.isEmpty {
+                await runModel(remaining, stop: stop, request: request, onSend: onSend, onCompletions: onCompletions)
+            }
             if let probe = workload.probe, !stop.isStopped { await onProbe(await probe.run(workload.provider, request: request, stop: stop)) }
         }
         if sequential {
@@ -165,6 +189,73 @@ public enum Scheduler {
                     await onCompletions([await perform(job, workload: workload, stop: stop, request: request(job), onSend: onSend)])
                 }
                 inFlight += 1
+            }
+        }
+    }
+
+    /// Sends a model's jobs as one provider batch job (or picks up the one an earlier process submitted),
+    /// polls it every `pollSeconds` and, once it ends, completes every job from its results: latency is the
+    /// job's turnaround, from submission to the poll that found it ended. A job still running after
+    /// `maxWaitSeconds` (or when the run is stopped) is left to finish: the run stops, and resuming it collects.
+    static func runBatch(_ workload: ModelWorkload, provider: any BatchProvider, settings: BatchSettings, stop: StopSignal,
+                         request: @escaping @Sendable (RunJob) -> ModelRequest, onSend: @escaping @Sendable (RunJob) -> Void,
+                         onBatch: @escaping @Sendable (PendingBatchJob, Bool) async -> Void,
+                         onCompletions: @escaping @Sendable ([Completion]) async -> Void) async {
+        let items = workload.jobs.map { job in (customID: BatchCustomID.make(request(job).id), job: job) }
+        let pending: PendingBatchJob
+        if let earlier = workload.pendingBatch {
+            pending = earlier
+        } else {
+            for job in workload.jobs { onSend(job) }
+            let submittedAt = Date()
+            do throws(ProviderError) {
+                let jobID = try await provider.submitBatch(items.map { ($0.customID, request($0.job)) })
+                pending = PendingBatchJob(modelID: workload.modelID, jobID: jobID, submittedAt: submittedAt, requests: items.count)
+            } catch {
+                await onCompletions(items.map { Completion(job: $0.job, outcome: .failure(error), latencyMs: 0, faults: [error.kind]) })
+                return
+            }
+            await onBatch(pending, false)
+        }
+        let waitStarted = ContinuousClock.now
+        var pollFailures = 0
+        while true {
+            let state: BatchJobState
+            do throws(ProviderError) { state = try await provider.pollBatch(pending.jobID) } catch {
+                // A poll that fails (a dropped connection, a 5xx) is tried again; the job itself is unharmed.
+                pollFailures += 1
+                if !error.isRetryable || pollFailures >= 10 {
+                    stop.stop("batch job \(pending.jobID) of model \(workload.modelID) could not be polled (\(error)); resume the run to collect it")
+                    return
+                }
+                try? await Task.sleep(for: .milliseconds(Int64(settings.pollSeconds * 1000)))
+                continue
+            }
+            switch state {
+            case .running(let progress):
+                if stop.isStopped { return }
+                if ContinuousClock.now - waitStarted >= .milliseconds(Int64(settings.maxWaitSeconds * 1000)) {
+                    stop.stop("batch job \(pending.jobID) of model \(workload.modelID) is still running after \(JSON.formatNumber(settings.maxWaitSeconds)) s "
+                              + "(\(progress)); resume the run to collect it without sending it again")
+                    return
+                }
+                try? await Task.sleep(for: .milliseconds(Int64(settings.pollSeconds * 1000)))
+            case let .ended(results, note):
+                let turnaround = max(0, Date().timeIntervalSince(pending.submittedAt) * 1000)
+                var completions: [Completion] = []
+                for item in items {
+                    let outcome = results[item.customID]
+                        ?? .failure(.batch(job: pending.jobID, reason: "no result for this request" + (note.map { " (the job ended \($0))" } ?? "")))
+                    if case .success(let response) = outcome, let key = cacheKey(item.job, workload: workload, request: request(item.job)) {
+                        workload.cache?.store(key, response: response, latencyMs: turnaround)
+                    }
+                    var completion = Completion(job: item.job, outcome: outcome, latencyMs: turnaround, totalMs: turnaround)
+                    if case .failure(let error) = outcome { completion.faults = [error.kind] }
+                    completions.append(completion)
+                }
+                await onCompletions(completions)
+                await onBatch(pending, true)
+                return
             }
         }
     }

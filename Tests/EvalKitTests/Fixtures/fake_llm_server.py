@@ -13,6 +13,12 @@ FAKE_STREAM_GAP_MS (with "stream": true, the pause before each streamed word: de
 throughput saturates at that concurrency), FAKE_FINGERPRINT (sent as "system_fingerprint"), FAKE_SWAP=1 (positive and negative answers trade
 places: a server whose answers changed), FAKE_STATUS (every POST answered with that HTTP status: a failing replica).
 Each logged request carries "in_flight": the POSTs being handled at that moment, itself included.
+
+Batch services, as documented: OpenAI's (POST /files multipart with purpose=batch, POST /batches,
+GET /batches/{id}, GET /files/{id}/content) and Anthropic's Message Batches (POST /messages/batches,
+GET /messages/batches/{id}, GET /messages/batches/{id}/results). A job runs until FAKE_BATCH_RELEASE names a
+file that exists (at once without it); with FAKE_BATCH_EXPIRE=1 it expires with the second half of its requests
+unanswered; a request whose text holds BATCHFAIL fails inside the job. Each job created is logged.
 """
 import json, os, signal, socket, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +33,36 @@ SWAP = os.environ.get("FAKE_SWAP") == "1"
 STATUS = int(os.environ["FAKE_STATUS"]) if os.environ.get("FAKE_STATUS") else None
 IN_FLIGHT = [0]
 IN_FLIGHT_LOCK = threading.Lock()
+BATCH_RELEASE = os.environ.get("FAKE_BATCH_RELEASE")
+BATCH_EXPIRE = os.environ.get("FAKE_BATCH_EXPIRE") == "1"
+FILES, BATCHES = {}, {}
+BATCH_LOCK = threading.Lock()
+
+
+def batch_reply(body, anthropic):
+    """A batch request's answer body, or None when it is to fail (BATCHFAIL)."""
+    text = body["messages"][-1]["content"] if "messages" in body else body.get("prompt", "")
+    if "BATCHFAIL" in text:
+        return None
+    answer, tokens = classify(text), len(text.split())
+    if anthropic:
+        return {"type": "message", "role": "assistant", "content": [{"type": "text", "text": answer}], "usage": {"input_tokens": tokens, "output_tokens": 2}}
+    choice = {"index": 0, "message": {"role": "assistant", "content": answer}} if "messages" in body else {"index": 0, "text": " " + answer}
+    return {"id": "cmpl-b", "choices": [choice], "usage": {"prompt_tokens": tokens, "completion_tokens": 2, "total_tokens": tokens + 2}}
+
+
+def finish_batch(batch):
+    """Runs a job's requests once it is released: the answers, failures and expired requests it ends with."""
+    if "results" in batch:
+        return
+    results = []
+    for i, (custom_id, body) in enumerate(batch["requests"]):
+        if BATCH_EXPIRE and i >= len(batch["requests"]) // 2:
+            results.append((custom_id, "expired", None))
+        else:
+            reply = batch_reply(body, batch["anthropic"])
+            results.append((custom_id, "succeeded" if reply else "errored", reply))
+    batch["results"] = results
 
 
 def classify(text):
@@ -106,8 +142,54 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.endswith("/models"):
             self.reply(200, {"object": "list", "data": [{"id": "fake"}]})
+        elif "/batches/" in self.path or (self.path.startswith("/v1/files/") and self.path.endswith("/content")):
+            self.batch_get()
         else:
             self.reply(404, {"error": {"message": "not found"}})
+
+    def batch_get(self):
+        released = not BATCH_RELEASE or os.path.exists(BATCH_RELEASE)
+        parts = self.path.strip("/").split("/")
+        with BATCH_LOCK:
+            if parts[1] == "files":
+                data = FILES.get(parts[2])
+                return self.reply(200, None, raw=data) if data is not None else self.reply(404, {"error": {"message": "no such file"}})
+            batch = BATCHES.get(parts[-1] if parts[-1] != "results" else parts[-2])
+            if batch is None:
+                return self.reply(404, {"error": {"message": "no such batch"}})
+            if released:
+                finish_batch(batch)
+            results = batch.get("results")
+            total = len(batch["requests"])
+            if batch["anthropic"]:
+                if parts[-1] == "results":
+                    lines = []
+                    for custom_id, kind, reply in results or []:
+                        result = {"type": "succeeded", "message": reply} if kind == "succeeded" else (
+                            {"type": "errored", "error": {"type": "error", "error": {"type": "invalid_request_error", "message": "injected batch failure"}}}
+                            if kind == "errored" else {"type": "expired"})
+                        lines.append(json.dumps({"custom_id": custom_id, "result": result}))
+                    return self.reply(200, None, raw=("\n".join(lines) + "\n").encode())
+                counts = {k: sum(1 for r in results if r[1] == k) for k in ("succeeded", "errored", "expired")} if results else {}
+                return self.reply(200, {"id": batch["id"], "type": "message_batch", "processing_status": "ended" if results else "in_progress",
+                                        "request_counts": {"processing": 0 if results else total, "succeeded": counts.get("succeeded", 0),
+                                                           "errored": counts.get("errored", 0), "canceled": 0, "expired": counts.get("expired", 0)},
+                                        "results_url": f"http://127.0.0.1:{self.server.server_address[1]}/v1/messages/batches/{batch['id']}/results" if results else None})
+            job = {"id": batch["id"], "object": "batch", "endpoint": batch["endpoint"], "status": "in_progress",
+                   "request_counts": {"total": total, "completed": 0, "failed": 0}}
+            if results:
+                output = [json.dumps({"id": "r", "custom_id": c, "response": {"status_code": 200, "body": r}, "error": None}) for c, k, r in results if k == "succeeded"]
+                errors = [json.dumps({"id": "r", "custom_id": c, "response": {"status_code": 500, "body": {"error": {"message": "injected batch failure"}}}, "error": None})
+                          for c, k, r in results if k == "errored"]
+                errors += [json.dumps({"id": "r", "custom_id": c, "response": None,
+                                       "error": {"code": "batch_expired", "message": "This request could not be executed before the completion window expired."}})
+                           for c, k, r in results if k == "expired"]
+                FILES[batch["id"] + "-out"] = ("\n".join(output) + "\n").encode()
+                FILES[batch["id"] + "-err"] = ("\n".join(errors) + "\n").encode() if errors else b""
+                job.update({"status": "expired" if BATCH_EXPIRE else "completed", "output_file_id": batch["id"] + "-out",
+                            "error_file_id": batch["id"] + "-err" if errors else None,
+                            "request_counts": {"total": total, "completed": len(output), "failed": len(errors)}})
+            return self.reply(200, job)
 
     def do_POST(self):
         with IN_FLIGHT_LOCK:
@@ -121,7 +203,37 @@ class Handler(BaseHTTPRequestHandler):
 
     def post(self):
         length = int(self.headers.get("Content-Length", 0))
-        body = json.loads(self.rfile.read(length) or b"{}")
+        raw = self.rfile.read(length)
+        if self.path.endswith("/files"):
+            boundary = self.headers.get("Content-Type", "").split("boundary=")[-1].encode()
+            parts = raw.split(b"--" + boundary)
+            purpose = next((p for p in parts if b'name="purpose"' in p), b"")
+            upload = next((p for p in parts if b'name="file"' in p), None)
+            if upload is None or not purpose.rstrip(b"\r\n").endswith(b"batch"):
+                return self.reply(400, {"error": {"message": "expected a file part and purpose=batch"}})
+            with BATCH_LOCK:
+                file_id = f"file-{len(FILES) + 1}"
+                FILES[file_id] = upload.split(b"\r\n\r\n", 1)[1][:-2]
+            return self.reply(200, {"id": file_id, "object": "file", "purpose": "batch"})
+        body = json.loads(raw or b"{}")
+        if self.path.endswith("/batches"):
+            anthropic = self.path.endswith("/messages/batches")
+            with BATCH_LOCK:
+                if anthropic:
+                    requests = [(r["custom_id"], r["params"]) for r in body["requests"]]
+                else:
+                    lines = [json.loads(l) for l in FILES.get(body.get("input_file_id"), b"").decode().splitlines() if l.strip()]
+                    requests = [(l["custom_id"], l["body"]) for l in lines]
+                batch_id = ("msgbatch_" if anthropic else "batch_") + str(len(BATCHES) + 1)
+                BATCHES[batch_id] = {"id": batch_id, "anthropic": anthropic, "requests": requests, "endpoint": body.get("endpoint")}
+            if LOG:
+                with open(LOG, "a") as log:
+                    log.write(json.dumps({"path": self.path, "batch_id": batch_id, "batch_requests": len(requests), "body": {}}) + "\n")
+            if anthropic:
+                return self.reply(200, {"id": batch_id, "type": "message_batch", "processing_status": "in_progress",
+                                        "request_counts": {"processing": len(requests), "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}})
+            return self.reply(200, {"id": batch_id, "object": "batch", "status": "validating", "endpoint": body.get("endpoint"),
+                                    "input_file_id": body.get("input_file_id"), "completion_window": body.get("completion_window")})
         if LOG:
             with open(LOG, "a") as log:
                 log.write(json.dumps({"path": self.path, "authorization": self.headers.get("Authorization"),
