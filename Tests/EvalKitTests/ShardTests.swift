@@ -123,12 +123,18 @@ import Testing
         let (missing, said) = try await Self.evalkit(["merge", "s0", "s2", "--out", "partial"], in: dir)
         let inShard1 = (0..<20).filter { Shard.part(of: String(format: "t%04d", $0), count: 3) == 1 }.count
         #expect(missing == 1 && said.contains("shard(s) 1 missing") && said.contains("\(inShard1 * 2) of 40 requests have no result"), "\(said)")
-        #expect(!FileManager.default.fileExists(atPath: dir + "/partial/report.md"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/partial"), "nothing written, not even the folder")
         let (allowed, _) = try await Self.evalkit(["merge", "s0", "s2", "--out", "partial", "--allow-partial"], in: dir)
         #expect(allowed == 0)
         let report = try String(contentsOfFile: dir + "/partial/report.md", encoding: .utf8)
         #expect(report.contains("**Stopped early:** partial merge: shard(s) 1 missing"), "\(report.prefix(1500))")
         #expect(try RunManifest.read(directory: dir + "/partial").status == .incomplete)
+
+        // A shard killed before its first result: its examples are missing.
+        try FileManager.default.copyItem(atPath: dir + "/s1", toPath: dir + "/s1-killed")
+        try FileManager.default.removeItem(atPath: dir + "/s1-killed/results.jsonl")
+        let (killed, killedSaid) = try await Self.evalkit(["merge", "s0", "s1-killed", "s2", "--out", "killed"], in: dir)
+        #expect(killed == 1 && killedSaid.contains("\(inShard1 * 2) of 40 requests have no result") && !killedSaid.contains("shard(s) 1 missing"), "\(killedSaid)")
 
         let (repeated, repeatedSaid) = try await Self.evalkit(["merge", "s0", "s1", "s2", "s1", "--out", "twice"], in: dir)
         #expect(repeated == 1 && repeatedSaid.contains("shard(s) 1 given more than once") && repeatedSaid.contains("results found more than once"))
@@ -141,6 +147,9 @@ import Testing
         #expect(try await Self.evalkit(["compare", "--out", "whole"], in: dir).0 == 0)
         let (whole, wholeSaid) = try await Self.evalkit(["merge", "s0", "whole", "--out", "bad"], in: dir)
         #expect(whole == 2 && wholeSaid.contains("whole/run.json records no shard"))
+        let (into, intoSaid) = try await Self.evalkit(["merge", "s0", "s1", "s2", "--out", "./s1/"], in: dir)
+        #expect(into == 2 && intoSaid.contains("is one of the shard folders being merged"), "\(intoSaid)")
+        #expect(try RunManifest.read(directory: dir + "/s1").shard?.shard.index == 1, "the shard folder is untouched")
         let (none, noneSaid) = try await Self.evalkit(["merge", "nothing-here", "--out", "bad"], in: dir)
         #expect(none == 2 && noneSaid.contains("nothing-here/run.json is missing"))
         let (other, otherSaid) = try await Self.evalkit(["merge", "s0", "s1", "--out", "bad", "--shard", "1/2"], in: dir)

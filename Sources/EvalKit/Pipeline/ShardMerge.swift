@@ -10,9 +10,11 @@ public enum ShardMergeError: Error, CustomStringConvertible, Sendable {
     case dataset(String)
     case foreignResult(path: String, line: String)
     case output(String)
+    case outIsAShard(path: String)
 
     public var description: String {
         switch self {
+        case .outIsAShard(let path): return "--out \(path) is one of the shard folders being merged; write the merge to another folder"
         case .noShards: return "name at least one shard run folder to merge"
         case .notAShard(let path): return "\(path)/run.json records no shard: it is not a run of 'evalkit compare --shard K/N'"
         case let .mismatch(path, what): return "\(path) cannot be merged with the first shard: \(what)"
@@ -65,6 +67,10 @@ public enum ShardMerge {
     public static func merge(_ directories: [String], into out: String, allowPartial: Bool,
                              catalog: Catalog = .standard) throws(ShardMergeError) -> Findings {
         guard let firstDirectory = directories.first else { throw .noShards }
+        // Compared as absolute paths with links resolved: "./s1/" and "s1" are one folder.
+        func folder(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path }
+        let target = folder(out)
+        if let clash = directories.first(where: { folder($0) == target }) { throw .outIsAShard(path: clash) }
         var manifests: [RunManifest] = []
         for directory in directories {
             let manifest: RunManifest
@@ -99,6 +105,7 @@ public enum ShardMerge {
         findings.expectedRequests = experiment.candidates.count * expected.count * repeats
         var seen = BitSet(count: findings.expectedRequests)
 
+        let outExisted = FileManager.default.fileExists(atPath: out)
         do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
             throw .output("cannot create \(out): \(error.localizedDescription)")
         }
@@ -112,7 +119,8 @@ public enum ShardMerge {
         var groups: [String: ResultColumn] = [:]
         var foreign: (String, String)?
         for (directory, manifest) in zip(directories, manifests) {
-            guard let shard = manifest.shard?.shard else { continue }
+            // A shard killed before its first result has no results.jsonl: its examples are missing, not an error.
+            guard let shard = manifest.shard?.shard, FileManager.default.fileExists(atPath: directory + "/results.jsonl") else { continue }
             let path = directory + "/results.jsonl"
             do throws(DataError) {
                 try ResultsJournal.readLines(path: path) { result, line in
@@ -146,7 +154,9 @@ public enum ShardMerge {
         journal.close()
         findings.missingRequests = findings.expectedRequests - findings.keptResults
         guard findings.isComplete || allowPartial else {
+            // Nothing written: not the staged results, nor the folder made for them.
             try? FileManager.default.removeItem(atPath: staging)
+            if !outExisted { try? FileManager.default.removeItem(atPath: out) }
             return findings
         }
         var kept: [String: ResultColumn]? = groups
