@@ -126,6 +126,8 @@ import Testing
             ("\"poll_seconds\": 0.05", "\"poll_seconds\": -1", "$.models[0].batch.poll_seconds"),
             (", \"batch_output_per_million\": 4", "", "$.models[0].pricing"),
             ("\"mode\": \"batch\"", "\"mode\": \"later\"", "$.models[0].mode"),
+            ("\"model\": \"m\"}", "\"model\": \"m\", \"stream\": true}", "$.models[0].mode"),
+            ("\"base_url\": \"http://127.0.0.1:9/v1\"", "\"base_url\": \"http://127.0.0.1:{port}/v1\"", "$.models[0].options.base_url"),
         ] {
             let broken = try Fixtures.write(text.replacingOccurrences(of: from, with: to), to: "broken.json", in: dir)
             #expect { _ = try ExperimentLoader.load(path: broken) } throws: { "\($0)".contains(path) }

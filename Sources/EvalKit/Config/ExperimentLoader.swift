@@ -434,6 +434,10 @@ public enum ExperimentLoader {
             if server != nil, let provider, !provider.acceptsServer {
                 issues.add(ConfigIssue(path: m.childPath("server"), expected: "no server for a \(provider.name) model (it runs inside evalkit)"))
             }
+            if server == nil, let url = provider?.serverURL, url.contains(ServerSettings.portPlaceholder) {
+                issues.add(ConfigIssue(path: m.childPath("options.base_url"), expected: "a URL without {port} (evalkit fills in {port} only for a server it starts)",
+                                       found: "\"\(url)\""))
+            }
             if let server, server.choosesPort || server.replicas > 1, let provider {
                 let reachable = provider.serverURL.map { $0.contains(ServerSettings.portPlaceholder) } ?? false
                 if !reachable || provider.replicaCount > 1 || (provider as? any ProviderKind)?.served(at: ["http://127.0.0.1:1"]) == nil {
@@ -465,7 +469,9 @@ public enum ExperimentLoader {
                     if let v = b.number("max_wait_seconds", range: 0.01...604_800, rangeText: "seconds up to a week", issues: &issues) { batch.maxWaitSeconds = v }
                 }
                 if !provider.runsBatchJobs {
-                    issues.add(ConfigIssue(path: m.childPath("mode"), expected: "\"online\" for a \(provider.name) model (batch jobs: openai and anthropic)", found: "\"batch\""))
+                    issues.add(ConfigIssue(path: m.childPath("mode"),
+                                           expected: "\"online\" here: batch jobs run on openai and anthropic models that neither stream nor score by label likelihood",
+                                           found: "\"batch\" for a \(provider.name) model"))
                 } else if server != nil || provider.replicaCount > 1 {
                     issues.add(ConfigIssue(path: m.childPath("mode"), expected: "\"online\" for a model with a managed server or replicas (a batch job goes to the provider's batch service)",
                                            found: "\"batch\""))
