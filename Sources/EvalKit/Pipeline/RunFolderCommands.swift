@@ -49,18 +49,19 @@ public enum RunFolderCommands {
     /// Everything the reports of a finished run show, recomputed from its results, config and manifest.
     public static func summary(of runDirectory: String, catalog: Catalog = .standard) throws(RunFolderError) -> RunSummary {
         var none: [String: ResultColumn]? = nil
-        return try summary(of: runDirectory, catalog: catalog, results: &none)
+        return try summary(of: runDirectory, catalog: catalog, results: &none, dataset: nil)
     }
 
     /// The same, from results already read (by candidate id; taken, leaving `results` empty) instead of
-    /// the folder's results.jsonl.
-    static func summary(of runDirectory: String, catalog: Catalog = .standard, results: inout [String: ResultColumn]?) throws(RunFolderError) -> RunSummary {
+    /// the folder's results.jsonl, and from the experiment's dataset when the caller has loaded it already.
+    static func summary(of runDirectory: String, catalog: Catalog = .standard, results: inout [String: ResultColumn]?,
+                        dataset loaded: Dataset?) throws(RunFolderError) -> RunSummary {
         var run = try RunFolder.load(runDirectory, requireSummary: false, withResults: false, catalog: catalog)
         let e = run.experiment
         let m = run.manifest
         // Split sizes and example inputs come from the dataset when it is still where it was. Audited
         // before the results are read, so the audit's working memory is free again when they arrive.
-        let dataset = try? DatasetLoader.load(e)
+        let dataset = loaded ?? (try? DatasetLoader.load(e))
         let evaluated = m.counts?.testEvaluated ?? 0
         let beforeSharding = dataset.map { $0.test(limit: m.limit) }
         let examples = beforeSharding.map { m.shard?.shard.select($0) ?? $0 } ?? []

@@ -162,13 +162,14 @@ public enum ShardMerge {
         var kept: [String: ResultColumn]? = groups
         groups = [:]
         try write(findings, manifests: manifests, directories: directories, staging: staging, into: out, experimentName: experiment.name,
-                  expectedExamples: expected.count, results: &kept)
+                  expectedExamples: expected.count, results: &kept, dataset: dataset)
         return findings
     }
 
     /// Writes everything but the results (already staged) and renders the reports from them.
     private static func write(_ findings: Findings, manifests: [RunManifest], directories: [String], staging: String, into out: String,
-                              experimentName: String, expectedExamples: Int, results: inout [String: ResultColumn]?) throws(ShardMergeError) {
+                              experimentName: String, expectedExamples: Int, results: inout [String: ResultColumn]?,
+                              dataset: Dataset) throws(ShardMergeError) {
         let fm = FileManager.default
         // What only one process measures or decides (training, the capacity probe, the environment) comes
         // from shard 0: every shard trains the same model on the same data, and only shard 0 probes.
@@ -230,7 +231,7 @@ public enum ShardMerge {
 
         // Every figure from the merged results, the way `evalkit report` renders any run folder.
         var summary: RunSummary
-        do { summary = try RunFolderCommands.summary(of: out, results: &results) } catch { throw .folder(error) }
+        do { summary = try RunFolderCommands.summary(of: out, results: &results, dataset: dataset) } catch { throw .folder(error) }
         let made = summary.metrics.reduce(0) { $0 + $1.requests }
         summary.runFailure = CompareRun.runFailure(made: made, failed: summary.metrics.reduce(0) { $0 + $1.errors }, limit: summary.experiment.run.maxErrorRate)
         var final = ReportWriter.manifest(summary)
