@@ -6,10 +6,12 @@ sends the bundled example's chat prompt for the first N test tweets (response ca
 them. Throughput = answered requests / (run time - the servers' start-up and warm-up, from run.json's
 cold_starts). Writes bench/replicas-results.md unless --quick.
 """
-import argparse, json, os, platform, shutil, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from bench import machine  # noqa: E402
 
 
 def config(replicas, concurrency, threads=1):
@@ -76,10 +78,9 @@ def compare(args, workdir, limit):
     print(f"ratio {ratio:.2f}x; the same answers from one and two replicas: {same}")
     if args.quick:
         return
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
     text = f"""# Replicas: two llama.cpp servers of one model against one
 
-Measured {time.strftime('%Y-%m-%d')} by `bench/run-replicas` on {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}.
+Measured {time.strftime('%Y-%m-%d')} by `bench/run-replicas` on {machine()}.
 SmolLM2-135M-Instruct (Q4_1) in llama-cpp-python's server, one thread each (that server answers one request at a
 time, so one request in flight per replica); the bundled example's chat prompt over the first {limit} test tweets,
 response cache off; throughput = answered requests ÷ (run time − start-up and warm-up of the servers).

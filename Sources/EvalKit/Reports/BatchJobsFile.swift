@@ -11,16 +11,7 @@ public enum BatchJobsFile {
         let path = directory + "/" + name
         let line = JSON.object([("model", .string(job.modelID)), ("job_id", .string(job.jobID)), ("submitted_at", .string(job.submittedAt.iso8601)),
                                 ("requests", .number(Double(job.requests))), ("collected", .bool(collected))]).encoded() + "\n"
-        if !FileManager.default.fileExists(atPath: path), !FileManager.default.createFile(atPath: path, contents: nil) {
-            throw .cannotWrite(path: path, reason: "cannot create the file")
-        }
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw .cannotWrite(path: path, reason: "cannot open for writing") }
-        defer { try? handle.close() }
-        do {
-            try handle.seekToEnd()
-            try handle.write(contentsOf: Data(line.utf8))
-            try handle.synchronize()
-        } catch { throw .cannotWrite(path: path, reason: error.localizedDescription) }
+        try ResultsJournal.appendLines(Array(line.utf8), to: path, sync: true)
     }
 
     /// The jobs submitted and not collected, by model id (the latest per model). A line that cannot be read

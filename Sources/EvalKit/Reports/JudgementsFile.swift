@@ -7,21 +7,12 @@ public enum JudgementsFile {
 
     /// Appends judgements as lines (creating the file), in one write.
     public static func append(_ judgements: [Judgement], directory: String) throws(ReportError) {
-        let path = directory + "/" + name
-        if !FileManager.default.fileExists(atPath: path), !FileManager.default.createFile(atPath: path, contents: nil) {
-            throw .cannotWrite(path: path, reason: "cannot create the file")
-        }
         var lines: [UInt8] = []
         for judgement in judgements {
             judgement.json.encode(into: &lines)
             lines.append(UInt8(ascii: "\n"))
         }
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw .cannotWrite(path: path, reason: "cannot open for writing") }
-        defer { try? handle.close() }
-        do {
-            try handle.seekToEnd()
-            try handle.write(contentsOf: lines)
-        } catch { throw .cannotWrite(path: path, reason: error.localizedDescription) }
+        try ResultsJournal.appendLines(lines, to: directory + "/" + name)
     }
 
     /// The judgements of a run folder (none when it has no file). A torn last line (a run killed inside a

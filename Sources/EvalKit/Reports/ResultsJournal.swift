@@ -36,6 +36,21 @@ public final class ResultsJournal: Sendable {
         do { try handle.write(contentsOf: bytes) } catch { throw .cannotWrite(path: path, reason: error.localizedDescription) }
     }
 
+    /// Appends lines (each ending in a newline) to the file at `path` in one write, creating it when missing:
+    /// the run folder's small append-only files (judge grades, batch jobs); `sync` forces them onto the disk.
+    static func appendLines(_ bytes: [UInt8], to path: String, sync: Bool = false) throws(ReportError) {
+        if !FileManager.default.fileExists(atPath: path), !FileManager.default.createFile(atPath: path, contents: nil) {
+            throw .cannotWrite(path: path, reason: "cannot create the file")
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw .cannotWrite(path: path, reason: "cannot open for writing") }
+        defer { try? handle.close() }
+        do {
+            try handle.seekToEnd()
+            try handle.write(contentsOf: bytes)
+            if sync { try handle.synchronize() }
+        } catch { throw .cannotWrite(path: path, reason: error.localizedDescription) }
+    }
+
     /// Forces what was written onto the disk.
     public func sync() { try? handle.synchronize() }
 
