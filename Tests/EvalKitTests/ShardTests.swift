@@ -157,6 +157,19 @@ import Testing
         #expect(try await Self.evalkit(["compare", "--shard", "3/3"], in: dir).1.contains("expected K/N with 0 ≤ K < N"))
         #expect(try await Self.evalkit(["compare", "--shard", "auto/3"], in: dir).1.contains("JOB_COMPLETION_INDEX"))
         #expect(!FileManager.default.fileExists(atPath: dir + "/bad"))
+
+        // A damaged line in a shard's results is named once, with its file and line.
+        try FileManager.default.copyItem(atPath: dir + "/s2", toPath: dir + "/s2-damaged")
+        let handle = try #require(FileHandle(forWritingAtPath: dir + "/s2-damaged/results.jsonl"))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("garbage\n".utf8))
+        try handle.close()
+        let (damaged, damagedSaid) = try await Self.evalkit(["merge", "s0", "s1", "s2-damaged", "--out", "bad"], in: dir)
+        #expect(damaged == 2 && damagedSaid.contains("s2-damaged/results.jsonl:") && !damagedSaid.contains("results.jsonl: s2-damaged"), "\(damagedSaid)")
+
+        // More shards than examples: a shard with no example succeeds with nothing to do.
+        let (empty, emptySaid) = try await Self.evalkit(["compare", "--limit", "1", "--shard", "\(1 - Shard.part(of: "t0000", count: 2))/2", "--out", "empty"], in: dir)
+        #expect(empty == 0, "\(emptySaid)")
     }
 
     /// A killed shard resumes as that shard.

@@ -129,7 +129,9 @@ public enum CompareRun {
             examplesBeforeSharding: plan.examplesBeforeSharding, shard: plan.shard)
         do { try ReportWriter.write(summary, to: plan.directory) } catch { throw .output(error) }
         return CompareOutcome(runDirectory: plan.directory, summary: summary,
-                              failed: !metrics.contains { $0.answered > 0 } || summary.runFailure != nil, incomplete: made < plan.plannedRequests)
+                              // A shard whose part holds no example (few examples, many shards) has nothing to fail.
+                              failed: (plan.plannedRequests > 0 && !metrics.contains { $0.answered > 0 }) || summary.runFailure != nil,
+                              incomplete: made < plan.plannedRequests)
     }
 
     /// The part of a model's fingerprint that decides answers beyond the request: its files and build.

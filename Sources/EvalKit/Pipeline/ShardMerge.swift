@@ -9,6 +9,8 @@ public enum ShardMergeError: Error, CustomStringConvertible, Sendable {
     case folder(RunFolderError)
     case dataset(String)
     case foreignResult(path: String, line: String)
+    /// A shard's results.jsonl or judgements.jsonl that cannot be read (the reason names file and line).
+    case unreadable(String)
     case output(String)
     case outIsAShard(path: String)
 
@@ -21,6 +23,7 @@ public enum ShardMergeError: Error, CustomStringConvertible, Sendable {
         case .folder(let error): return error.description
         case .dataset(let why): return "the merge needs the experiment's test split to know which examples to expect: \(why)"
         case let .foreignResult(path, line): return "\(path)/results.jsonl: \(line)"
+        case .unreadable(let why): return why
         case .output(let why): return why
         }
     }
@@ -143,7 +146,7 @@ public enum ShardMerge {
                 }
             } catch {
                 journal.close()
-                throw .foreignResult(path: directory, line: error.description)
+                throw .unreadable(error.description)
             }
             if let foreign {
                 journal.close()
@@ -191,7 +194,7 @@ public enum ShardMerge {
         var judged = Set<String>()
         for directory in directories {
             let judgements: [Judgement]
-            do { judgements = try JudgementsFile.read(directory: directory) } catch { throw .foreignResult(path: directory, line: error.description) }
+            do { judgements = try JudgementsFile.read(directory: directory) } catch { throw .unreadable(error.description) }
             let fresh = judgements.filter { judged.insert("\($0.candidate)\u{1}\($0.exampleID)\u{1}\($0.repeatIndex)").inserted }
             if !fresh.isEmpty { do { try JudgementsFile.append(fresh, directory: out) } catch { throw .output(error.description) } }
         }
