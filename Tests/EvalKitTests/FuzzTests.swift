@@ -132,6 +132,23 @@ import Testing
                 #expect(read.scoreParts.allSatisfy { $0.value >= 0 && $0.value <= 1 })
             }
         }
+        // The direct line decoder reads exactly what parsing the line and reading the tree reads: damaged
+        // values, damaged bytes, and valid spellings evalkit never writes (spaces, escapes, repeated keys).
+        func sameAsTree(_ text: [UInt8]) {
+            let viaTree = (try? JSON.parse(bytes: text)).flatMap { ExampleResult(json: $0) }
+            #expect(ExampleResult(line: text[...]) == viaTree, "\(String(decoding: text, as: UTF8.self))")
+        }
+        let written = Array(good.json.encoded().utf8)
+        let variants = [#"{ "candidate" : "m:p" , "model":"m","example_id":"e\u0031","target":"a","correct":true,"latency_ms":1e1 } "#,
+                        #"{"candidate":"m:p","model":"m","example_id":"e1","target":"a","correct":false,"latency_ms":5,"correct":true}"#,
+                        #"{"candidate":"m:p","model":"m","example_id":"e1","target":"a","correct":true,"latency_ms":5,"sc\u006fre":0.5}"#,
+                        #"{"candidate":"m:p","model":"m","example_id":"é","target":"a","correct":true,"latency_ms":5,"extra":{"x":[1,{}]}}"#,
+                        #"[{"candidate":"m:p"}]"#, #"{}"#, #"{"candidate":"m:p",}"#, "", " "]
+        for text in variants { sameAsTree(Array(text.utf8)) }
+        for _ in 0..<(5_000 * Self.scale) {
+            sameAsTree(Array(random.mutateValue(good.json).encoded().utf8))
+            sameAsTree(random.mutate(written))
+        }
         // Byte-level damage to whole files, through the reader a run folder uses and the one resume uses.
         let dir = try Fixtures.temporaryDirectory()
         let path = dir + "/results.jsonl"

@@ -86,13 +86,17 @@ public enum DataAuditor {
                              maxCharacters: Int = AuditSettings().maxCharacters) -> DataAudit {
         var findings: [AuditFinding] = []
         func show(_ e: Example) -> String { "\(e.location) [\(e.target)] \"\(Text.preview(e.input, limit: 70))\"" }
-        let all = dataset.splits.flatMap { split in split.examples.map { (split.name, $0) } }
+        // Lazy: a dataset may hold millions of examples, and the checks below keep only what they find.
+        let all = dataset.splits.lazy.flatMap { split in split.examples.lazy.map { (split.name, $0) } }
+        // Each input's comparison key, computed once: in `all`'s order, which begins with the training split.
+        let keys = Array(all.map { Text.comparisonKey($0.1.input) })
+        let trainKeys = keys.prefix(dataset.train.count)
 
         // Duplicates inside the training split.
         var exact: [String: [Example]] = [:], near: [String: [Example]] = [:]
-        for e in dataset.train {
+        for (e, key) in zip(dataset.train, trainKeys) {
             exact[e.input, default: []].append(e)
-            near[Text.comparisonKey(e.input), default: []].append(e)
+            near[key, default: []].append(e)
         }
         let exactGroups = exact.values.filter { $0.count > 1 }.sorted { $0[0].location < $1[0].location }
         let exactExtra = exactGroups.reduce(0) { $0 + $1.count - 1 }
@@ -111,11 +115,22 @@ public enum DataAuditor {
         }
 
         // The same text with different labels, anywhere in the data.
-        var labelsByText: [String: [(String, Example)]] = [:]
-        for (split, e) in all { labelsByText[Text.comparisonKey(e.input), default: []].append((split, e)) }
         // Targets compared as texts are (an extraction target copies its input's punctuation, which the key drops).
-        let conflicts = labelsByText.filter { !$0.key.isEmpty && Set($0.value.map { Text.comparisonKey($0.1.target) }).count > 1 }.values
-            .sorted { $0[0].1.location < $1[0].1.location }
+        // A text's targets differ when one differs from the first; only those texts' examples are gathered.
+        var firstTarget: [String: String] = [:], conflicting = Set<String>()
+        for ((_, e), key) in zip(all, keys) where !key.isEmpty {
+            if let first = firstTarget[key] {
+                if first != Text.comparisonKey(e.target) { conflicting.insert(key) }
+            } else {
+                firstTarget[key] = Text.comparisonKey(e.target)
+            }
+        }
+        firstTarget = [:]
+        var conflictGroups: [String: [(String, Example)]] = [:]
+        if !conflicting.isEmpty {
+            for (member, key) in zip(all, keys) where conflicting.contains(key) { conflictGroups[key, default: []].append(member) }
+        }
+        let conflicts = conflictGroups.values.sorted { $0[0].1.location < $1[0].1.location }
         if !conflicts.isEmpty {
             findings.append(AuditFinding(id: "conflicting-labels", title: "the same text with conflicting labels", severity: .warning,
                                          count: conflicts.reduce(0) { $0 + $1.count },
@@ -124,9 +139,11 @@ public enum DataAuditor {
         }
 
         // Leakage: evaluation examples whose text is in the training split.
-        let trainTexts = Set(dataset.train.map { Text.comparisonKey($0.input) }.filter { !$0.isEmpty })
-        for (split, examples, severity) in [("test", dataset.test, AuditFinding.Severity.critical), ("validation", dataset.validation, .warning)] {
-            let leaked = examples.filter { trainTexts.contains(Text.comparisonKey($0.input)) }
+        let trainTexts = Set(trainKeys.filter { !$0.isEmpty })
+        let validationKeys = keys.dropFirst(dataset.train.count).prefix(dataset.validation.count), testKeys = keys.suffix(dataset.test.count)
+        for (split, examples, splitKeys, severity) in [("test", dataset.test, testKeys, AuditFinding.Severity.critical),
+                                                       ("validation", dataset.validation, validationKeys, .warning)] {
+            let leaked = zip(examples, splitKeys).filter { trainTexts.contains($0.1) }.map(\.0)
             if !leaked.isEmpty {
                 findings.append(AuditFinding(
                     id: "leakage-\(split)", title: split == "test" ? "evaluated test examples whose text is also in the training split" : "\(split) examples whose text is also in the training split", severity: severity, count: leaked.count,
@@ -151,25 +168,24 @@ public enum DataAuditor {
         }
 
         // Text problems.
-        let empty = all.filter { $0.1.input.unicodeScalars.allSatisfy(\.properties.isWhitespace) }
+        let empty = Array(all.filter { $0.1.input.unicodeScalars.allSatisfy(\.properties.isWhitespace) })
         if !empty.isEmpty {
             findings.append(AuditFinding(id: "empty", title: "empty inputs", severity: .warning, count: empty.count, examples: empty.prefix(5).map { show($0.1) },
                                          remedy: "drop them: they teach nothing and test nothing"))
         }
-        let long = all.filter { $0.1.input.count > maxCharacters }
+        let long = Array(all.filter { $0.1.input.count > maxCharacters })
         if !long.isEmpty {
             findings.append(AuditFinding(id: "overly-long", title: "inputs longer than \(maxCharacters) characters", severity: .info, count: long.count,
                                          examples: long.prefix(5).map { "\($0.1.location): \($0.1.input.count) characters" },
                                          remedy: "check they are real examples; long inputs dominate token cost and may be truncated by small models"))
         }
-        let garbled = all.filter { looksGarbled($0.1.input) }
+        let garbled = Array(all.filter { looksGarbled($0.1.input) })
         if !garbled.isEmpty {
             findings.append(AuditFinding(id: "mojibake", title: "text with a broken encoding (mojibake or undecodable bytes)", severity: .warning, count: garbled.count,
                                          examples: garbled.prefix(5).map { show($0.1) },
                                          remedy: "repair the encoding at the source (decode as UTF-8 once), or strip the garbled runs before training"))
         }
-        let withConfidence = all.filter { $0.1.confidence != nil }
-        let doubtful = withConfidence.filter { ($0.1.confidence ?? 1) < minConfidence }
+        let doubtful = Array(all.filter { ($0.1.confidence ?? 1) < minConfidence })
         if !doubtful.isEmpty {
             let bySplit = Dictionary(grouping: doubtful, by: { $0.0 }).map { "\($0.key) \($0.value.count)" }.sorted().joined(separator: ", ")
             findings.append(AuditFinding(id: "low-confidence", title: "labels with annotator confidence below \(JSON.formatNumber(minConfidence)) (\(bySplit))",

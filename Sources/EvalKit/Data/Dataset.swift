@@ -11,15 +11,25 @@ public struct Example: Sendable, Equatable {
     public var alternatives: [String]
     /// Annotator confidence, where the dataset has such a field.
     public var confidence: Double?
-    /// Where the example was read from, e.g. `datasets/x/test.jsonl:12`.
-    public var location: String
+    /// Where the example was read from, e.g. `test.jsonl:12`.
+    public var location: String { line.map { "\(file):\($0)" } ?? file }
+    /// The file (or other source) the example was read from, and its line there. Kept apart rather than as
+    /// one `location` string so the examples of a file share one string (a dataset may hold millions).
+    public var file: String
+    public var line: Int?
     /// A human's answer to this input and their grade of it on the judge's scale, where the data has them:
     /// the judge grades the same answer, and the two grades are compared.
     public var humanAnswer: String? = nil
     public var humanGrade: String? = nil
 
     public init(id: String, input: String, target: String, alternatives: [String] = [], confidence: Double? = nil, location: String = "") {
-        self.id = id; self.input = input; self.target = target; self.alternatives = alternatives; self.confidence = confidence; self.location = location
+        self.init(id: id, input: input, target: target, alternatives: alternatives, confidence: confidence, file: location, line: nil)
+    }
+
+    /// An example read from line `line` of `file`.
+    public init(id: String, input: String, target: String, alternatives: [String] = [], confidence: Double? = nil, file: String, line: Int?) {
+        self.id = id; self.input = input; self.target = target; self.alternatives = alternatives; self.confidence = confidence
+        self.file = file; self.line = line
     }
 
     /// Every accepted answer: the target, then the alternatives.

@@ -6,10 +6,11 @@ public enum DatasetLoader {
     public static func load(_ experiment: Experiment) throws(DataError) -> Dataset {
         let dataset = try loadSplits(experiment)
         for (_, examples) in dataset.splits {
-            var seen: [String: String] = [:]
-            for example in examples {
-                if let first = seen[example.id] { throw .duplicateID(id: example.id, first: first, again: example.location) }
-                seen[example.id] = example.location
+            var seen: [String: Int] = [:]
+            seen.reserveCapacity(examples.count)
+            for (index, example) in examples.enumerated() {
+                if let first = seen[example.id] { throw .duplicateID(id: example.id, first: examples[first].location, again: example.location) }
+                seen[example.id] = index
             }
         }
         return dataset
@@ -24,7 +25,7 @@ public enum DatasetLoader {
             var problems: [DataError] = []
             func examples(_ path: String?) -> [Example] {
                 guard let path else { return [] }
-                do { return try loadFile(experiment.resolve(path), fields: spec.fields, task: task).map(\.example) } catch {
+                do { return try loadExamples(experiment.resolve(path), fields: spec.fields, task: task) } catch {
                     problems.append(error)
                     return []
                 }
@@ -53,7 +54,7 @@ public enum DatasetLoader {
             return dataset
 
         case let .ratio(path, train, validation, _, seed):
-            var examples = try loadFile(experiment.resolve(path), fields: spec.fields, task: task).map(\.example)
+            var examples = try loadExamples(experiment.resolve(path), fields: spec.fields, task: task)
             var rng = SeededRandom(seed: seed)
             examples.shuffle(using: &rng)
             let trainEnd = Int((Double(examples.count) * train).rounded())
@@ -81,37 +82,55 @@ public enum DatasetLoader {
     /// Loads one JSONL or CSV file (chosen by extension: `.csv` is CSV, anything else JSONL), reading
     /// targets as `task`'s type has them.
     public static func loadFile(_ path: String, fields: FieldMapping, task: TaskSpec, extraField: String? = nil) throws(DataError) -> [Row] {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        var rows: [Row] = []
+        try loadFile(path, fields: fields, task: task, extraField: extraField) { rows.append($0) }
+        return rows
+    }
+
+    /// The examples of one file, collected as they are read (a file of millions of rows is never held twice).
+    static func loadExamples(_ path: String, fields: FieldMapping, task: TaskSpec) throws(DataError) -> [Example] {
+        var examples: [Example] = []
+        try loadFile(path, fields: fields, task: task, extraField: nil) { examples.append($0.example) }
+        return examples
+    }
+
+    /// Hands each row of one file to `body` in file order.
+    static func loadFile(_ path: String, fields: FieldMapping, task: TaskSpec, extraField: String?, _ body: (Row) -> Void) throws(DataError) {
+        // The file's Data is released once copied into bytes.
+        let contents: [UInt8]? = FileManager.default.contents(atPath: path).map { [UInt8]($0) }
+        guard var bytes = contents else {
             throw .unreadable(file: path, reason: FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")
         }
-        let builder = RowBuilder(path: path, fields: fields, targets: TargetReader(task), extraField: extraField)
-        var bytes = [UInt8](data)
+        let builder = RowBuilder(path: path, fileName: (path as NSString).lastPathComponent, fields: fields, targets: TargetReader(task), extraField: extraField)
         // A UTF-8 byte-order mark (Excel writes one) is not part of the first field's name or line.
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
         if path.lowercased().hasSuffix(".csv") {
-            return try loadCSV(bytes, builder: builder)
+            try loadCSV(bytes, builder: builder).forEach(body)
+        } else {
+            try loadJSONL(bytes, builder: builder, body)
         }
-        return try loadJSONL(bytes, builder: builder)
     }
 
-    static func loadJSONL(_ bytes: [UInt8], builder: RowBuilder) throws(DataError) -> [Row] {
-        var rows: [Row] = []
+    static func loadJSONL(_ bytes: [UInt8], builder: RowBuilder, _ body: (Row) -> Void) throws(DataError) {
         var problems: [DataError] = []
-        var lineNumber = 0
+        var lineNumber = 0, rows = 0
+        var start = bytes.startIndex
         // Every bad line is collected (the report shows the first ones and counts the rest).
-        for slice in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+        while start <= bytes.endIndex {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.endIndex
+            var line = bytes[start..<end]
+            start = end + 1
             lineNumber += 1
-            var line = slice
             if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
             do throws(DataError) {
-                rows.append(try jsonlRow(line, number: lineNumber, index: rows.count + problems.count, builder: builder))
+                body(try jsonlRow(line, number: lineNumber, index: rows + problems.count, builder: builder))
+                rows += 1
             } catch {
                 problems.append(error)
             }
         }
         if let error = DataError.combining(problems) { throw error }
-        return rows
     }
 
     static func jsonlRow(_ line: ArraySlice<UInt8>, number: Int, index: Int, builder: RowBuilder) throws(DataError) -> Row {
@@ -175,6 +194,8 @@ public enum DatasetLoader {
 /// Turns one record (a field lookup) into an example, checking every mapped field.
 struct RowBuilder {
     let path: String
+    /// The file's name, made once: every example of the file shares this one string.
+    let fileName: String
     let fields: FieldMapping
     let targets: TargetReader
     let extraField: String?
@@ -224,9 +245,8 @@ struct RowBuilder {
                 humanGrade = canonical
             }
         }
-        let fileName = (path as NSString).lastPathComponent
         var example = Example(id: id, input: input, target: target.text, alternatives: target.alternatives, confidence: confidence,
-                              location: "\(fileName):\(line)")
+                              file: fileName, line: line)
         example.humanAnswer = humanAnswer
         example.humanGrade = humanGrade
         return DatasetLoader.Row(example: example, line: line, extra: extra)

@@ -54,9 +54,7 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
 
     /// The part `id` belongs to among `count`.
     public static func part(of id: String, count: Int) -> Int {
-        let digest = SHA256.hex(id)
-        let prefix = UInt64(digest.prefix(16), radix: 16) ?? 0
-        return Int(prefix % UInt64(max(1, count)))
+        Int(SHA256.prefix64(id) % UInt64(max(1, count)))
     }
 
     public func contains(_ exampleID: String) -> Bool { Self.part(of: exampleID, count: count) == index }

@@ -70,7 +70,7 @@ public final class ResultsJournal: Sendable {
             size = try forEachLine(path) { line, number, complete, end in
                 guard complete else { return false } // torn: the last write did not finish
                 if !line.isEmpty {
-                    guard let json = try? JSON.parse(bytes: Array(line)), let result = ExampleResult(json: json) else {
+                    guard let result = ExampleResult(line: line) else {
                         badLine = number
                         return false
                     }
@@ -113,7 +113,7 @@ public final class ResultsJournal: Sendable {
         do {
             _ = try forEachLine(path) { line, number, _, _ in
                 if line.isEmpty { return true }
-                guard let json = try? JSON.parse(bytes: Array(line)), let result = ExampleResult(json: json) else {
+                guard let result = ExampleResult(line: line) else {
                     bad = number
                     return false
                 }

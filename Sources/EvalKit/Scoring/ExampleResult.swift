@@ -94,64 +94,129 @@ public struct ExampleResult: Sendable, Equatable {
     public var json: JSON {
         func optionalInt(_ v: Int?) -> JSON { v.map { .number(Double($0)) } ?? .null }
         var streaming: [(String, JSON)] = []
-        if let ttft = timeToFirstTokenMs { streaming.append(("ttft_ms", .number(Self.roundLatency(ttft)))) }
-        if let rate = outputTokensPerSecond { streaming.append(("output_tokens_per_second", .number(Self.roundLatency(rate)))) }
-        if !scoreParts.isEmpty { streaming.append(("score_parts", .object(scoreParts.map { ($0.name, .number(Self.roundProbability($0.value))) }))) }
-        if let replica { streaming.append(("replica", .string(replica))) }
+        if let ttft = timeToFirstTokenMs { streaming.append((Field.timeToFirstTokenMs.key, .number(Self.roundLatency(ttft)))) }
+        if let rate = outputTokensPerSecond { streaming.append((Field.outputTokensPerSecond.key, .number(Self.roundLatency(rate)))) }
+        if !scoreParts.isEmpty { streaming.append((Field.scoreParts.key, .object(scoreParts.map { ($0.name, .number(Self.roundProbability($0.value))) }))) }
+        if let replica { streaming.append((Field.replica.key, .string(replica))) }
         return .object([
-            ("candidate", .string(candidate)), ("model", .string(model)), ("prompt", prompt.map(JSON.string) ?? .null),
-            ("example_id", .string(exampleID)), ("repeat", .number(Double(repeatIndex))), ("target", .string(target)),
-            ("output", output.map(JSON.string) ?? .null), ("label", label.map(JSON.string) ?? .null),
-            ("correct", .bool(correct)), ("score", .number(Self.roundProbability(score))), ("latency_ms", .number(Self.roundLatency(latencyMs))),
-            ("latency_total_ms", .number(Self.roundLatency(latencyTotalMs))),
-            ("input_tokens", optionalInt(inputTokens)), ("cached_input_tokens", optionalInt(cachedInputTokens)), ("output_tokens", optionalInt(outputTokens)),
-            ("tokens_estimated", .bool(tokensEstimated)), ("cost_usd", costUSD.map(JSON.number) ?? .null),
-            ("error", error.map(JSON.string) ?? .null), ("attempts", .number(Double(attempts))), ("cached", .bool(cached)),
-            ("label_probabilities", ModelResponse.probabilitiesJSON(labelProbabilities, rounded: Self.roundProbability)),
+            (Field.candidate.key, .string(candidate)), (Field.model.key, .string(model)), (Field.prompt.key, prompt.map(JSON.string) ?? .null),
+            (Field.exampleID.key, .string(exampleID)), (Field.repeatIndex.key, .number(Double(repeatIndex))), (Field.target.key, .string(target)),
+            (Field.output.key, output.map(JSON.string) ?? .null), (Field.label.key, label.map(JSON.string) ?? .null),
+            (Field.correct.key, .bool(correct)), (Field.score.key, .number(Self.roundProbability(score))), (Field.latencyMs.key, .number(Self.roundLatency(latencyMs))),
+            (Field.latencyTotalMs.key, .number(Self.roundLatency(latencyTotalMs))),
+            (Field.inputTokens.key, optionalInt(inputTokens)), (Field.cachedInputTokens.key, optionalInt(cachedInputTokens)), (Field.outputTokens.key, optionalInt(outputTokens)),
+            (Field.tokensEstimated.key, .bool(tokensEstimated)), (Field.costUSD.key, costUSD.map(JSON.number) ?? .null),
+            (Field.error.key, error.map(JSON.string) ?? .null), (Field.attempts.key, .number(Double(attempts))), (Field.cached.key, .bool(cached)),
+            (Field.labelProbabilities.key, ModelResponse.probabilitiesJSON(labelProbabilities, rounded: Self.roundProbability)),
         ] + streaming)
     }
 
     /// Reads a results.jsonl object back; nil when a required field is missing.
     public init?(json: JSON) {
-        guard let candidate = json["candidate"]?.stringValue, let model = json["model"]?.stringValue,
-              let exampleID = json["example_id"]?.stringValue, let target = json["target"]?.stringValue,
-              let correct = json["correct"]?.boolValue, let latency = json["latency_ms"]?.numberValue, latency.isFinite else { return nil }
+        self.init(field: { json[$0.key] })
+    }
+
+    /// Reads one results.jsonl line straight from its bytes, without building a JSON tree (a merge reads
+    /// a million); the same as parsing the line and calling `init(json:)`, nil where that fails.
+    public init?(line: ArraySlice<UInt8>) {
+        var values = [JSON?](repeating: nil, count: Field.allCases.count)
+        var reader = JSONObjectReader(bytes: Array(line))
+        var next = 0
+        do {
+            while let key = try reader.nextKey() {
+                // evalkit writes the keys in one order, so the key after the last one found is tried first.
+                let field = Field.keys[next].elementsEqual(key) ? next : Field.keys.firstIndex { $0.elementsEqual(key) }
+                let value = try reader.value()
+                if let field {
+                    values[field] = value
+                    next = field + 1 < Field.keys.count ? field + 1 : 0
+                }
+            }
+        } catch { return nil }
+        self.init(field: { values[$0.rawValue] })
+    }
+
+    /// The members of a results.jsonl object this evalkit reads.
+    enum Field: Int, CaseIterable {
+        case candidate, model, prompt, exampleID, repeatIndex, target, output, label, correct, score, latencyMs, latencyTotalMs
+        case inputTokens, cachedInputTokens, outputTokens, tokensEstimated, costUSD, error, attempts, cached, labelProbabilities
+        case timeToFirstTokenMs, outputTokensPerSecond, scoreParts, replica
+
+        var key: String {
+            switch self {
+            case .candidate: "candidate"
+            case .model: "model"
+            case .prompt: "prompt"
+            case .exampleID: "example_id"
+            case .repeatIndex: "repeat"
+            case .target: "target"
+            case .output: "output"
+            case .label: "label"
+            case .correct: "correct"
+            case .score: "score"
+            case .latencyMs: "latency_ms"
+            case .latencyTotalMs: "latency_total_ms"
+            case .inputTokens: "input_tokens"
+            case .cachedInputTokens: "cached_input_tokens"
+            case .outputTokens: "output_tokens"
+            case .tokensEstimated: "tokens_estimated"
+            case .costUSD: "cost_usd"
+            case .error: "error"
+            case .attempts: "attempts"
+            case .cached: "cached"
+            case .labelProbabilities: "label_probabilities"
+            case .timeToFirstTokenMs: "ttft_ms"
+            case .outputTokensPerSecond: "output_tokens_per_second"
+            case .scoreParts: "score_parts"
+            case .replica: "replica"
+            }
+        }
+
+        /// Each field's key as UTF-8 bytes, in case order (the order `json` writes them).
+        static let keys: [[UInt8]] = allCases.map { Array($0.key.utf8) }
+    }
+
+    /// Builds a result from the value of each member (nil when absent).
+    private init?(field: (Field) -> JSON?) {
+        guard let candidate = field(.candidate)?.stringValue, let model = field(.model)?.stringValue,
+              let exampleID = field(.exampleID)?.stringValue, let target = field(.target)?.stringValue,
+              let correct = field(.correct)?.boolValue, let latency = field(.latencyMs)?.numberValue, latency.isFinite else { return nil }
         // Counts that are not whole numbers in range make the line unreadable rather than trapping.
         let repeatIndex: Int
-        if let value = json["repeat"], !value.isNull {
+        if let value = field(.repeatIndex), !value.isNull {
             guard let index = value.countValue, index <= Int(Int16.max) else { return nil }
             repeatIndex = index
         } else { repeatIndex = 0 }
-        self.init(candidate: candidate, model: model, prompt: json["prompt"]?.stringValue, exampleID: exampleID,
-                  repeatIndex: repeatIndex, target: target, output: json["output"]?.stringValue,
-                  label: json["label"]?.stringValue, correct: correct, latencyMs: latency,
-                  inputTokens: json["input_tokens"]?.countValue, outputTokens: json["output_tokens"]?.countValue,
-                  tokensEstimated: json["tokens_estimated"]?.boolValue ?? false, costUSD: json["cost_usd"]?.numberValue,
-                  error: json["error"]?.stringValue)
-        if let value = json["score"], !value.isNull {
+        self.init(candidate: candidate, model: model, prompt: field(.prompt)?.stringValue, exampleID: exampleID,
+                  repeatIndex: repeatIndex, target: target, output: field(.output)?.stringValue,
+                  label: field(.label)?.stringValue, correct: correct, latencyMs: latency,
+                  inputTokens: field(.inputTokens)?.countValue, outputTokens: field(.outputTokens)?.countValue,
+                  tokensEstimated: field(.tokensEstimated)?.boolValue ?? false, costUSD: field(.costUSD)?.numberValue,
+                  error: field(.error)?.stringValue)
+        if let value = field(.score), !value.isNull {
             guard let score = value.numberValue, score >= 0, score <= 1 else { return nil }
             self.score = score
         }
-        cachedInputTokens = json["cached_input_tokens"]?.countValue
-        for (key, keyPath) in [("ttft_ms", \ExampleResult.timeToFirstTokenMs), ("output_tokens_per_second", \ExampleResult.outputTokensPerSecond)] {
-            guard let value = json[key], !value.isNull else { continue }
+        cachedInputTokens = field(.cachedInputTokens)?.countValue
+        for (member, keyPath) in [(Field.timeToFirstTokenMs, \ExampleResult.timeToFirstTokenMs), (.outputTokensPerSecond, \ExampleResult.outputTokensPerSecond)] {
+            guard let value = field(member), !value.isNull else { continue }
             guard let number = value.numberValue, number.isFinite, number >= 0 else { return nil }
             self[keyPath: keyPath] = number
         }
-        if let total = json["latency_total_ms"], !total.isNull {
+        if let total = field(.latencyTotalMs), !total.isNull {
             guard let ms = total.numberValue, ms.isFinite else { return nil }
             latencyTotalMs = ms
         }
-        if let parts = json["score_parts"], !parts.isNull {
+        if let parts = field(.scoreParts), !parts.isNull {
             guard let members = parts.objectValue else { return nil }
             for (name, value) in members {
                 guard let number = value.numberValue, number >= 0, number <= 1 else { return nil }
                 scoreParts.append(ScorePart(name, number))
             }
         }
-        attempts = json["attempts"]?.countValue ?? 1
-        cached = json["cached"]?.boolValue ?? false
-        replica = json["replica"]?.stringValue
-        labelProbabilities = ModelResponse.probabilities(from: json["label_probabilities"])
+        attempts = field(.attempts)?.countValue ?? 1
+        cached = field(.cached)?.boolValue ?? false
+        replica = field(.replica)?.stringValue
+        labelProbabilities = ModelResponse.probabilities(from: field(.labelProbabilities))
     }
 }

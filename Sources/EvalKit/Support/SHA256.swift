@@ -50,6 +50,28 @@ public struct SHA256: Sendable {
 
     /// Finishes and returns the digest as lowercase hex.
     public mutating func finalizeHex() -> String {
+        finalize()
+        let hexDigits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for word in state {
+            for shift in stride(from: 28, through: 0, by: -4) { out.append(hexDigits[Int((word >> UInt32(shift)) & 0xF)]) }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The first 8 bytes of a string's digest as a big-endian number, without formatting the digest as hex
+    /// (shards hash every example id this way).
+    public static func prefix64(_ text: String) -> UInt64 {
+        var hasher = SHA256()
+        var text = text
+        text.withUTF8 { hasher.update(UnsafeRawBufferPointer($0)) }
+        hasher.finalize()
+        return UInt64(hasher.state[0]) << 32 | UInt64(hasher.state[1])
+    }
+
+    /// Pads the message and compresses the last block: `state` is then the digest.
+    private mutating func finalize() {
         let bitLength = length &* 8
         buffer.append(0x80)
         if buffer.count > 56 {
@@ -59,13 +81,6 @@ public struct SHA256: Sendable {
         while buffer.count < 56 { buffer.append(0) }
         for shift in stride(from: 56, through: 0, by: -8) { buffer.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
         compressBuffer()
-        let hexDigits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for word in state {
-            for shift in stride(from: 28, through: 0, by: -4) { out.append(hexDigits[Int((word >> UInt32(shift)) & 0xF)]) }
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// The hex digest of a string's UTF-8 bytes.

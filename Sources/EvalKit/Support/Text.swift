@@ -73,13 +73,21 @@ public enum Text {
             if !out.isEmpty { out.append(UInt8(ascii: " ")) }
             out.append(contentsOf: kept)
         }
+        func add(_ byte: UInt8) {
+            if byte == 0x20 || (0x09...0x0D).contains(byte) { finish(); return }
+            word.append(byte)
+            if (0x30...0x39).contains(byte) || (0x61...0x7A).contains(byte) || byte == UInt8(ascii: "#") { kept.append(byte) }
+        }
+        // Most texts are ASCII: lower-cased byte by byte, without building a lower-cased copy.
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            for byte in text.utf8 { add((0x41...0x5A).contains(byte) ? byte + 0x20 : byte) }
+            finish()
+            return String(decoding: out, as: UTF8.self)
+        }
         for scalar in text.lowercased().unicodeScalars {
             let v = scalar.value
             if v < 0x80 {
-                let byte = UInt8(v)
-                if byte == 0x20 || (0x09...0x0D).contains(byte) { finish(); continue }
-                word.append(byte)
-                if isAlphanumeric(scalar) || byte == UInt8(ascii: "#") { kept.append(byte) }
+                add(UInt8(v))
                 continue
             }
             if scalar.properties.isWhitespace { finish(); continue }
