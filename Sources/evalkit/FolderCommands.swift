@@ -251,3 +251,48 @@ struct MergeCommand: Command {
         return Exit.ok
     }
 }
+
+/// `evalkit view`: a run folder's report.html on a local address, for people who prefer a link.
+struct ViewCommand: Command {
+    let name = "view"
+    let summary = "serve a run folder's report.html on 127.0.0.1 until Ctrl-C"
+    let positionals = "RUN_DIR"
+    let options: [CommandOption] = [CommandOption("port", "N", "the port to listen on (default: a free one)")]
+    let details = """
+    Serves RUN_DIR's files, read-only, on 127.0.0.1 (never on other interfaces) and prints the address
+    of its report.html; Ctrl-C stops it. report.html also opens straight from disk: this is for
+    browsers and setups that prefer an http:// link.
+    """
+
+    func run(_ parsed: ParsedArguments) async -> Int32 {
+        guard let runDirectory = runFolder(parsed) else { return Exit.usage }
+        let port: Int
+        do throws(UsageError) {
+            let chosen = try parsed.positiveInt("port") ?? 0
+            guard chosen <= 65535 else { throw UsageError("--port expects a port from 1 to 65535, got \(chosen)") }
+            port = chosen
+        } catch { return usageFailure(error, command: name) }
+        let server: RunFolderServer
+        do { server = try RunFolderServer(directory: runDirectory, port: port) } catch {
+            printError("error: \(error)")
+            return Exit.usage
+        }
+        server.start()
+        FileHandle.standardOutput.write(Data("Serving \(runDirectory) at http://127.0.0.1:\(server.port)/\(HTMLReport.fileName) (Ctrl-C stops)\n".utf8))
+        // Ctrl-C (or a TERM) ends the wait; the listening socket is closed before exiting.
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let (stops, stop) = AsyncStream<Int32>.makeStream()
+        let sources = [SIGINT, SIGTERM].map { number in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .main)
+            source.setEventHandler { stop.yield(number) }
+            source.resume()
+            return source
+        }
+        for await _ in stops { break }
+        sources.forEach { $0.cancel() }
+        server.stop()
+        print("Stopped.")
+        return Exit.ok
+    }
+}

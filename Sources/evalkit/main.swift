@@ -5,7 +5,7 @@ import Foundation
 // Everything else is in EvalKit.
 
 let commands: [any Command] = [CompareCommand(), ValidateCommand(), CheckCommand(), BaselineCommand(), DiffCommand(), ReportCommand(),
-                               VerifyCommand(), AuditCommand(), ExportCommand(), MergeCommand()]
+                               VerifyCommand(), AuditCommand(), ExportCommand(), MergeCommand(), ViewCommand()]
 
 func overview() -> String {
     let width = commands.map { ($0.name + " " + $0.positionals).count }.max() ?? 0

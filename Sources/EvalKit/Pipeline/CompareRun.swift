@@ -112,7 +112,7 @@ public enum CompareRun {
         let analysis = DecisionAnalyzer.analyze(experiment: experiment, metrics: metrics, results: results, trainingSeconds: trainingSeconds,
                                                 capacities: Capacity.best(of: executed.capacity, latencyLimitMs: experiment.decision.maxP95LatencyMs),
                                                 judgements: executed.judgements)
-        let summary = RunSummary(
+        var summary = RunSummary(
             experiment: experiment, runID: plan.runID,
             splits: plan.prepared.dataset.splits.map { .init(name: $0.name, count: $0.examples.count,
                                                              labelCounts: Dataset.labelCounts($0.examples, labels: experiment.task.labels)) },
@@ -127,6 +127,7 @@ public enum CompareRun {
             environment: executed.environment, onlyModels: plan.options.onlyModels, requestsSent: executed.sent ?? [:],
             coldStarts: executed.coldStarts, capacity: executed.capacity,
             examplesBeforeSharding: plan.examplesBeforeSharding, shard: plan.shard)
+        summary.promptPreviews = HTMLReport.promptPreviews(plan.prepared.builders)
         do { try ReportWriter.write(summary, to: plan.directory) } catch { throw .output(error) }
         return CompareOutcome(runDirectory: plan.directory, summary: summary,
                               // A shard whose part holds no example (few examples, many shards) has nothing to fail.

@@ -3,7 +3,7 @@ import Foundation
 /// `evalkit baseline` and `evalkit report`: work on a finished run folder without sending requests.
 public enum RunFolderCommands {
     /// The files a baseline keeps: the summary and per-example results (small enough to commit).
-    public static let baselineFiles = ["summary.csv", "results.jsonl", "run.json", "config.json", "report.md", AnalysisFile.name,
+    public static let baselineFiles = ["summary.csv", "results.jsonl", "run.json", "config.json", "report.md", HTMLReport.fileName, AnalysisFile.name,
                                        DecisionReport.accuracyCostFile, DecisionReport.latencyFile, CapacityFile.name, DecisionReport.capacityFile,
                                        JudgementsFile.name]
 
@@ -96,6 +96,11 @@ public enum RunFolderCommands {
         complete.examplesBeforeSharding = m.shard == nil ? nil : beforeSharding?.count
         complete.shard = m.shard
         complete.mergedFrom = m.mergedFrom
+        if let dataset {
+            var builders: [String: PromptBuilder] = [:]
+            for prompt in e.prompts { builders[prompt.id] = try? PromptBuilder(spec: prompt, experiment: e, train: dataset.train) }
+            complete.promptPreviews = HTMLReport.promptPreviews(builders)
+        }
         return complete
     }
 }

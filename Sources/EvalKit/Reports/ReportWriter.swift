@@ -5,21 +5,24 @@ public enum ReportWriter {
     /// Writes the three summary files into `directory`.
     /// Writes the run's reports; `manifest: false` leaves run.json as it is (when re-rendering).
     public static func write(_ summary: RunSummary, to directory: String, manifest writeManifest: Bool = true) throws(ReportError) {
-        try save(DecisionReport.markdown(summary), to: directory + "/report.md")
+        let markdown = DecisionReport.markdown(summary)
+        try save(markdown, to: directory + "/report.md")
+        var charts: [String: String] = [:]
         try save(SummaryTable.csv(experiment: summary.experiment, analysis: summary.analysis), to: directory + "/summary.csv")
         try save(AnalysisFile.json(summary.analysis).encoded() + "\n", to: directory + "/" + AnalysisFile.name)
         if writeManifest { try manifest(summary).write(to: directory) }
-        try save(DecisionReport.accuracyCostChart(summary), to: directory + "/" + DecisionReport.accuracyCostFile)
-        try save(DecisionReport.latencyChart(summary), to: directory + "/" + DecisionReport.latencyFile)
+        charts[DecisionReport.accuracyCostFile] = DecisionReport.accuracyCostChart(summary)
+        charts[DecisionReport.latencyFile] = DecisionReport.latencyChart(summary)
         if !summary.capacity.isEmpty {
             try save(CapacityFile.csv(summary.capacity), to: directory + "/" + CapacityFile.name)
-            try save(DecisionReport.capacityChart(summary), to: directory + "/" + DecisionReport.capacityFile)
+            charts[DecisionReport.capacityFile] = DecisionReport.capacityChart(summary)
         }
         for curve in summary.curves {
             try save(TrainingCurveFile.csv(curve), to: directory + "/" + curve.dataFile)
-            try save(Charts.trainingCurves(curve.points, title: "\(curve.modelID): training curves (\(curve.source))", unit: curve.unit, markStep: curve.keptStep),
-                     to: directory + "/" + curve.chartFile)
+            charts[curve.chartFile] = Charts.trainingCurves(curve.points, title: "\(curve.modelID): training curves (\(curve.source))", unit: curve.unit, markStep: curve.keptStep)
         }
+        for (name, svg) in charts.sorted(by: { $0.key < $1.key }) { try save(svg, to: directory + "/" + name) }
+        try save(HTMLReport.html(summary, markdown: markdown, charts: charts), to: directory + "/" + HTMLReport.fileName)
     }
 
     /// Keeps a copy of the experiment file beside the results, so the run can be verified and reproduced.

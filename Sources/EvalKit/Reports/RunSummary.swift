@@ -70,6 +70,9 @@ public struct RunSummary: Sendable {
     public var shard: ShardRecord? = nil
     /// The shard runs a merged run was made from (`evalkit merge`); empty otherwise.
     public var mergedFrom: [MergedShard] = []
+    /// Each prompt rendered once with `HTMLReport.inputMarker` for the input, for report.html; empty when the
+    /// dataset its few-shot examples come from could not be read.
+    public var promptPreviews: [String: RenderedPrompt] = [:]
 
     /// Whole milliseconds, as run.json records it, so a re-rendered report shows the same figure.
     public var durationSeconds: Double { (finishedAt.timeIntervalSince(startedAt) * 1000).rounded() / 1000 }

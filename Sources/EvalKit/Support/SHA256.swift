@@ -60,6 +60,14 @@ public struct SHA256: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The digest of raw bytes as 32 bytes.
+    public static func digest(_ bytes: [UInt8]) -> [UInt8] {
+        var hasher = SHA256()
+        hasher.update(bytes)
+        hasher.finalize()
+        return hasher.state.flatMap { word in stride(from: 24, through: 0, by: -8).map { UInt8(truncatingIfNeeded: word >> UInt32($0)) } }
+    }
+
     /// The first 8 bytes of a string's digest as a big-endian number, without formatting the digest as hex
     /// (shards hash every example id this way).
     public static func prefix64(_ text: String) -> UInt64 {

@@ -1,0 +1,167 @@
+import Foundation
+import Testing
+@testable import EvalKit
+
+/// report.html opened in headless Chromium (Debian's `chromium`, installed here when missing): what the
+/// page shows is read back from the DOM Chromium serialises after the page's script ran.
+@Suite(.serialized) struct HTMLReportTests {
+    /// The Chromium binary, installed with apt-get when the machine has none.
+    static func chromium() async throws -> String {
+        let candidates = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
+        if let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) { return found }
+        let install = try TestProcess("/usr/bin/env", ["DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q", "chromium"])
+        _ = await install.finished()
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw FixtureError("headless Chromium is needed for the report.html tests and `apt-get install chromium` failed: \(install.errorOutput.suffix(400))")
+        }
+        return found
+    }
+
+    /// The DOM of `file` (with `fragment`) after its script ran.
+    static func dom(_ file: String, fragment: String = "") async throws -> String {
+        let profile = try Fixtures.temporaryDirectory()
+        let browser = try TestProcess(try await chromium(), [
+            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+            "--user-data-dir=\(profile)", "--virtual-time-budget=10000", "--dump-dom",
+            URL(fileURLWithPath: file).absoluteString + fragment,
+        ])
+        let status = await browser.finished()
+        guard status == 0 else { throw FixtureError("chromium exited \(status): \(browser.errorOutput.suffix(600))") }
+        return browser.output
+    }
+
+    /// The values of `attribute` on the elements of `dom` that carry it, in document order.
+    static func attributeValues(_ attribute: String, in dom: String) -> [String] {
+        dom.components(separatedBy: " \(attribute)=\"").dropFirst().compactMap { $0.split(separator: "\"", maxSplits: 1).first.map(String.init) }
+    }
+
+    @Test func markdownBecomesEscapedHTML() {
+        let html = MarkdownHTML.html("""
+        # Title <b>
+        <!-- run-header: hidden -->
+        Text with **bold**, `code <x>`, \\| a pipe, &lt;script&gt; and [a file](latency.svg), [bad](javascript:alert(1)), [out](../x).
+
+        - one
+          - nested <i>
+        - two
+
+        | a | b |
+        | --- | ---: |
+        | x \\| y | 1.5 |
+
+        ![chart](latency.svg)
+        """, images: ["latency.svg": "data:image/svg+xml;base64,AAAA"])
+        #expect(html.contains("<h1 id=\"title-b\">Title &lt;b&gt;</h1>"))
+        #expect(!html.contains("run-header") && !html.contains("<!--"))
+        #expect(html.contains("<strong>bold</strong>") && html.contains("<code>code &lt;x&gt;</code>"))
+        // A link to a scheme keeps its words and loses its target (the target ends at its first ")").
+        #expect(html.contains("| a pipe, &lt;script&gt; and <a href=\"latency.svg\">a file</a>, bad), out."))
+        #expect(html.contains("<ul><li>one<ul><li>nested &lt;i&gt;</li></ul></li><li>two</li></ul>"))
+        #expect(html.contains("<td>x | y</td><td class=\"num\">1.5</td>"))
+        #expect(html.contains("<figure><img src=\"data:image/svg+xml;base64,AAAA\" alt=\"chart\">"))
+    }
+
+    @Test func reportPageShowsTheRunAndKeepsHostileTextAsText() async throws {
+        let server = try await FakeLLMServer()
+        defer { Task { await server.stop() } }
+        // Anything that loads from this port would be a request leaving the page.
+        let watcher = boundSocket(listening: true)
+        defer { close(watcher.fd) }
+        _ = fcntl(watcher.fd, F_SETFL, fcntl(watcher.fd, F_GETFL) | O_NONBLOCK)
+        let leak = "http://127.0.0.1:\(watcher.port)"
+        let hostile = ["ECHO <img src=\"\(leak)/img\" onerror=\"document.body.dataset.pwned=1\">",
+                       "ECHO </script><script>document.body.dataset.pwned=1;fetch('\(leak)/script')</script>",
+                       "ECHO <link rel=stylesheet href=\"\(leak)/css\"> <iframe src=\"\(leak)/frame\"></iframe> \u{202E}x",
+                       "love it", "hate it", "meh", "ECHO [click](javascript:alert(1)) <!-- ]]>", "great", "awful", "fine"]
+        let dir = try Fixtures.temporaryDirectory()
+        let config = try ReliabilityTests.writeExperiment(in: dir, url: server.baseURL, n: hostile.count, inputs: { hostile[$0] })
+        var options = CompareOptions()
+        options.outDirectory = dir + "/run"
+        _ = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        let page = dir + "/run/" + HTMLReport.fileName
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        #expect(html.contains("Content-Security-Policy\" content=\"default-src 'none'; script-src 'sha256-"))
+        #expect(!html.contains("<img src=\"http") && !html.contains("</script><script>document"))
+
+        // The report as the page shows it: the decision and every candidate row of Step 3.
+        let report = try await Self.dom(page)
+        #expect(report.contains("data-ready=\"report\""))
+        #expect(report.contains("<h2 id=\"decision\">Decision</h2>"))
+        let summary = try RunFolderCommands.summary(of: dir + "/run")
+        let decisionLine = try #require(DecisionReport.markdown(summary).split(separator: "\n").first { $0.hasPrefix("**") })
+        let verdict = String(decisionLine.dropFirst(2).prefix { $0 != "*" })
+        #expect(report.contains("<strong>" + MarkdownHTML.escape(verdict) + "</strong>"), "verdict \(verdict)")
+
+        // The example browser filtered to wrong answers lists exactly the examples results.jsonl says.
+        let results = try ResultsJournal.read(path: dir + "/run/results.jsonl")
+        let wrong = results.filter { $0.error == nil && $0.label != nil && $0.score < 1 }.map(\.exampleID)
+        #expect(!wrong.isEmpty)
+        let filtered = try await Self.dom(page, fragment: "#examples?candidate=api:p&outcome=wrong")
+        #expect(filtered.contains("data-ready=\"examples\""))
+        #expect(Self.attributeValues("data-example", in: filtered) == wrong.sorted())
+        let searched = try await Self.dom(page, fragment: "#examples?q=hate")
+        #expect(Self.attributeValues("data-example", in: searched) == results.filter { $0.output?.contains("hate") == true || hostile[Int($0.exampleID.dropFirst()) ?? 0].contains("hate") }.map(\.exampleID).sorted())
+
+        // Hostile inputs and outputs are text: no element, script or request came from them.
+        let everything = try await Self.dom(page, fragment: "#examples")
+        #expect(Self.attributeValues("data-example", in: everything).count == hostile.count)
+        #expect(everything.contains("&lt;img src=\"\(leak)/img\""))
+        #expect(everything.contains("&lt;/script&gt;&lt;script&gt;document.body.dataset.pwned=1"))
+        for shown in [everything, report, filtered] {
+            #expect(!shown.contains("data-pwned"))
+            #expect(!shown.contains("<img src=\"\(leak)") && !shown.contains("<iframe") && !shown.contains("<link rel=\"stylesheet\" href=\"\(leak)"))
+        }
+        let pairs = try await Self.dom(page, fragment: "#pairs")
+        #expect(pairs.contains("data-ready=\"pairs\""))
+        #expect(accept(watcher.fd, nil, nil) < 0, "a request left the page")
+    }
+
+    /// The status line and body of a plain HTTP/1.1 request to 127.0.0.1 (the server closes after answering).
+    static func fetch(_ method: String, _ path: String, port: Int) -> (status: String, body: String) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port)).bigEndian
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard connected == 0 else { return ("no connection", "") }
+        let request = Array("\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var answer: [UInt8] = [], buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            answer += buffer[0..<n]
+        }
+        let text = String(decoding: answer, as: UTF8.self)
+        let parts = text.components(separatedBy: "\r\n\r\n")
+        return (parts.first?.components(separatedBy: "\r\n").first ?? "", parts.dropFirst().joined(separator: "\r\n\r\n"))
+    }
+
+    @Test func viewServesTheFolderOnlyAndStopsOnInterrupt() async throws {
+        let dir = try Fixtures.temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir + "/run", withIntermediateDirectories: true)
+        try "<!DOCTYPE html><p>page</p>".write(toFile: dir + "/run/report.html", atomically: true, encoding: .utf8)
+        try "secret".write(toFile: dir + "/outside.txt", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/run/link.txt", withDestinationPath: dir + "/outside.txt")
+        let view = try TestProcess.evalkit(["view", dir + "/run"], in: dir)
+        #expect(await eventually { view.output.contains("Ctrl-C stops") || view.hasFinished })
+        let port = try #require(view.output.split(separator: ":").dropFirst(2).first.flatMap { Int($0.prefix { $0.isNumber }) }, "\(view.output)")
+        let page = Self.fetch("GET", "/", port: port)
+        #expect(page.status == "HTTP/1.1 200 OK" && page.body.contains("<p>page</p>"))
+        #expect(Self.fetch("HEAD", "/report.html", port: port).status == "HTTP/1.1 200 OK")
+        for escape in ["/../outside.txt", "/%2e%2e/outside.txt", "/link.txt", "/nothing.html"] {
+            #expect(Self.fetch("GET", escape, port: port).status == "HTTP/1.1 404 Not Found", "\(escape)")
+        }
+        #expect(Self.fetch("POST", "/report.html", port: port).status == "HTTP/1.1 405 Method Not Allowed")
+        view.signal(SIGINT)
+        #expect(await view.finished() == 0)
+        #expect(view.output.contains("Stopped."))
+        #expect(Self.fetch("GET", "/", port: port).status == "no connection")
+
+        let missing = try TestProcess.evalkit(["view", dir], in: dir)
+        #expect(await missing.finished() == 2)
+        #expect(missing.errorOutput.contains("not a run folder"))
+    }
+}
