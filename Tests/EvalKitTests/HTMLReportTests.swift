@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import Testing
 @testable import EvalKit
 
@@ -163,5 +166,83 @@ import Testing
         let missing = try TestProcess.evalkit(["view", dir], in: dir)
         #expect(await missing.finished() == 2)
         #expect(missing.errorOutput.contains("not a run folder"))
+    }
+}
+
+/// The charts: round ticks, whole names, labels inside the picture and apart, no empty panel.
+struct ChartLayoutTests {
+    /// Every <text> of an SVG with its x, y, anchor, size and content.
+    static func texts(_ svg: String) -> [(x: Double, y: Double, anchor: String, size: Double, text: String)] {
+        // Rotated axis titles are left out: their x and y are not where their text runs.
+        svg.components(separatedBy: "<text ").dropFirst().filter { !$0.prefix { $0 != ">" }.contains("transform=") }.compactMap { chunk in
+            func attribute(_ name: String) -> String? {
+                let tag = " " + chunk.prefix { $0 != ">" }
+                return tag.components(separatedBy: " \(name)=\"").dropFirst().first?.split(separator: "\"", maxSplits: 1).first.map(String.init)
+            }
+            guard let x = attribute("x").flatMap(Double.init), let y = attribute("y").flatMap(Double.init),
+                  let body = chunk.split(separator: ">", maxSplits: 1).dropFirst().first?.components(separatedBy: "</text>").first else { return nil }
+            return (x, y, attribute("text-anchor") ?? "start", attribute("font-size").flatMap(Double.init) ?? 12, body)
+        }
+    }
+
+    static func width(_ svg: String) -> Double {
+        Double(svg.components(separatedBy: "width=\"").dropFirst().first?.split(separator: "\"").first ?? "0") ?? 0
+    }
+
+    /// True when every text's estimated box (0.6 em a character) lies inside the picture.
+    static func textsInside(_ svg: String) -> Bool {
+        let w = width(svg)
+        let outside = texts(svg).filter { t in
+            let len = Charts.textWidth(t.text, size: t.size)
+            let x0 = t.anchor == "end" ? t.x - len : (t.anchor == "middle" ? t.x - len / 2 : t.x)
+            return x0 < -0.5 || x0 + len > w + 0.5
+        }
+        if !outside.isEmpty { Issue.record("outside the \(w)-px picture: \(outside.map { "\"\($0.text)\" at \($0.x)" })") }
+        return outside.isEmpty
+    }
+
+    @Test func ticksAreRoundValues() {
+        #expect(Charts.niceTicks(0.728, 1.313, count: 4) == [0.8, 1.0, 1.2])
+        #expect(Charts.niceTicks(0, 30, count: 5) == [0, 5, 10, 15, 20, 25, 30])
+        #expect(Charts.niceTicks(0, 1, count: 5) == [0, 0.2, 0.4, 0.6, 0.8, 1.0].map { ($0 * 10).rounded() / 10 } || Charts.niceTicks(0, 1, count: 5).count == 6)
+        #expect(Charts.niceTicks(0.2868, 2.39, count: 4).map { ($0 * 100).rounded() / 100 } == [0.5, 1.0, 1.5, 2.0])
+        #expect(Charts.niceLabel(0.5, step: 0.5) == "0.5" && Charts.niceLabel(1.0, step: 0.5) == "1.0" && Charts.niceLabel(20, step: 5) == "20")
+        let points = (1...8).map { TrainingPoint(step: Double($0 * 10), trainLoss: 2.3 / Double($0), validationLoss: 0.7 + 0.01 * Double($0)) }
+        let svg = Charts.trainingCurves(points, title: "t", unit: "step", markStep: 50)
+        let labels = Self.texts(svg).filter { $0.anchor == "end" }.map(\.text)
+        #expect(labels.allSatisfy { Double($0).map { v in (v * 10).rounded() == v * 10 } ?? false }, "\(labels)")
+    }
+
+    @Test func aCurveWithoutAccuracyDrawsOnePanel() {
+        let points = (1...5).map { TrainingPoint(step: Double($0), trainLoss: 1 / Double($0), validationLoss: 1.2 / Double($0)) }
+        let svg = Charts.trainingCurves(points, title: "model: training curves (a/very/long/path/to/some/trainer_state.json of a run)", unit: "step", markStep: nil)
+        #expect(!svg.contains("no accuracy was logged") && !svg.contains(">accuracy<"))
+        #expect(svg.components(separatedBy: "fill=\"none\" stroke=\"#444\"").count - 1 == 1)
+        #expect(Self.textsInside(svg), "a text leaves the picture")
+        #expect(XMLParser(data: Data(svg.utf8)).parse())
+    }
+
+    @Test func namesAreWholeAndLabelsStayInsideAndApart() {
+        let long = "gemma-270m-likelihood:raw-fewshot-with-a-longer-name"
+        let bars = [Charts.LatencyBar(label: long, p50: 1800, p95: 9_900), .init(label: "b", p50: 0.07, p95: 0.09)]
+        let latency = Charts.latency(bars, title: "latency")
+        #expect(latency.contains(">\(long)<") && Self.textsInside(latency))
+        // Points 3, 4 and 5 at almost the same place: their number labels must not overlap.
+        let points = [Charts.CostPoint(label: long, costPer1k: 0.73, accuracy: 0.0, low: 0, high: 0.015),
+                      .init(label: "b", costPer1k: 0.73, accuracy: 0.096, low: 0.065, high: 0.139),
+                      .init(label: "c", costPer1k: 0.73, accuracy: 0.352, low: 0.295, high: 0.413),
+                      .init(label: "d", costPer1k: 0.73, accuracy: 0.336, low: 0.28, high: 0.397),
+                      .init(label: "e", costPer1k: 0.73, accuracy: 0.368, low: 0.311, high: 0.429),
+                      .init(label: "f", costPer1k: 0.0001, accuracy: 0.69, low: 0.63, high: 0.75)]
+        let chart = Charts.accuracyVersusCost(points, title: "accuracy vs cost")
+        #expect(chart.contains(">1. \(long)<") && Self.textsInside(chart))
+        let numbers = Self.texts(chart).filter { $0.size == 11 && Int($0.text) != nil }
+        #expect(numbers.count == points.count)
+        for (i, a) in numbers.enumerated() {
+            for b in numbers.dropFirst(i + 1) {
+                let apart = abs(a.x - b.x) >= Charts.textWidth(a.text, size: 11) || abs(a.y - b.y) >= 11
+                #expect(apart, "labels \(a.text) and \(b.text) overlap")
+            }
+        }
     }
 }

@@ -123,6 +123,22 @@ public struct CandidateAssessment: Sendable {
     public var costPer1kUSD: Double? { costPerRequestUSD.map { $0 * 1000 } }
 }
 
+/// The most common label of the evaluated examples.
+public struct MajorityClass: Sendable, Equatable {
+    public var label: String
+    public var count: Int
+    public var examples: Int
+    public var share: Double { examples > 0 ? Double(count) / Double(examples) : 0 }
+}
+
+/// One answer a candidate gave to most of the examples it answered.
+public struct DominantAnswer: Sendable, Equatable {
+    public var candidate: String
+    public var label: String
+    public var count: Int
+    public var answered: Int
+}
+
 /// The recommendation.
 public enum Verdict: Sendable, Equatable {
     /// Keep prompting the foundation model with this candidate's prompt.
@@ -154,6 +170,12 @@ public struct DecisionAnalysis: Sendable {
     public var judge: JudgeSummary? = nil
     /// The chosen candidate against each costlier qualifying candidate that is more accurate, Holm-adjusted as one family.
     public var rivalComparisons: [PairedComparison] = []
+
+    /// Classification: the most common target among the evaluated examples and its share, the accuracy of
+    /// always answering it (what a candidate must beat to have learnt anything); nil for other tasks.
+    public var majorityClass: MajorityClass? = nil
+    /// Candidates that gave one answer to most examples (a sign of a prompt the model does not follow).
+    public var dominantAnswers: [DominantAnswer] = []
 
     public func assessment(_ id: String) -> CandidateAssessment? { assessments.first { $0.id == id } }
     public var recommended: CandidateAssessment? { assessments.first(where: \.recommended) }
@@ -241,7 +263,38 @@ public enum DecisionAnalyzer {
         analysis.dynamicComparisons = dynamicComparisons(experiment: experiment, metrics: metrics, results: results, policy: policy)
         if let best { analysis.rivalComparisons = rivalComparisons(chosen: best, assessments: assessments, metrics: metrics, results: results, policy: policy) }
         analysis.judge = JudgeGrades.summary(judgements, experiment: experiment)
+        if experiment.task.type == .classification {
+            (analysis.majorityClass, analysis.dominantAnswers) = labelMix(metrics: metrics, results: results)
+        }
         return analysis
+    }
+
+    /// A candidate whose most common answer covers at least this share of its answers is named.
+    static let dominantShare = 0.8
+
+    /// The majority class of the evaluated examples (first repeat, every candidate's examples), and the
+    /// candidates whose answers are mostly one label that is not nearly as common among the targets.
+    static func labelMix(metrics: [CandidateMetrics], results: [some Collection<ExampleResult>]) -> (MajorityClass?, [DominantAnswer]) {
+        var targets: [String: String] = [:]
+        for column in results { for r in column where r.repeatIndex == 0 { targets[r.exampleID] = r.target } }
+        var counts: [String: Int] = [:]
+        for target in targets.values { counts[target, default: 0] += 1 }
+        // Ties go to the label first in alphabetical order, so the figure never depends on hashing.
+        guard let top = counts.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }) else { return (nil, []) }
+        let majority = MajorityClass(label: top.key, count: top.value, examples: targets.count)
+        var dominant: [DominantAnswer] = []
+        for (i, column) in results.enumerated() where i < metrics.count {
+            var answers: [String: Int] = [:]
+            var answered = 0
+            for r in column where r.answered { answered += 1; if let label = r.label { answers[label, default: 0] += 1 } }
+            guard answered >= 10, let most = answers.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }) else { continue }
+            let share = Double(most.value) / Double(answered)
+            let targetShare = Double(counts[most.key] ?? 0) / Double(max(targets.count, 1))
+            if share >= dominantShare, share > targetShare + 0.1 {
+                dominant.append(DominantAnswer(candidate: metrics[i].candidate, label: most.key, count: most.value, answered: answered))
+            }
+        }
+        return (majority, dominant)
     }
 
     /// The recommended candidate among `qualifying`: the most accurate of those whose cost over the horizon

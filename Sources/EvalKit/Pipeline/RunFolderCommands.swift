@@ -82,11 +82,7 @@ public enum RunFolderCommands {
             runFailure: m.failure,
             audit: audit,
             curves: training.filter { $0.source == RunSummary.TrainingSummary.builtinSource }.compactMap { summary in
-                TrainingCurveFile.read(runDirectory, model: summary.modelID).map { curve in
-                    var kept = curve
-                    kept.keptStep = summary.bestEpoch.map(Double.init)
-                    return kept
-                }
+                TrainingCurveFile.read(runDirectory, model: summary.modelID).map { $0.keeping(summary.bestEpoch.map(Double.init)) }
             } + TrainingCurve.outside(e))
         var complete = summary
         complete.environment = run.environment

@@ -75,19 +75,19 @@ public enum DecisionReport {
             md += tieText(a, chosen) + unweighedText(a, chosen) + rivalsText(a, chosen: chosen)
         case .moveTo(let id):
             guard let chosen = a.assessment(id) else { break }
-            md += "**Move to the \(chosen.metrics.role == .fineTuned ? "fine-tuned" : "smaller") model: \(Markdown.cell(id)).** "
+            md += "**Move to the \(kindWord(s.experiment, chosen.metrics)): \(Markdown.cell(id)).** "
             md += "It reaches \(accuracyWithInterval(chosen, p, s.experiment.task.scorer.scoreName))"
             if let reference, let c = chosen.comparison {
                 md += " against \(accuracyWithInterval(reference, p, s.experiment.task.scorer.scoreName)) for the reference \(Markdown.cell(reference.id)): \(comparisonText(c, p)); "
                 md += nonInferiorityText(chosen, p)
             }
             if chosen.id == a.referenceID {
-                md += ". Over \(horizonText(p)) it costs \(Format.usd(chosen.horizonCostUSD)) (one-time cost \(Format.usd(chosen.oneTimeCostUSD)) included); "
+                md += ". Over \(horizonText(p)) it costs \(Format.usd(chosen.horizonCostUSD))\(oneTimeText(chosen)); "
                 md += "p95 latency \(ms(chosen.metrics.latencyP95Ms)). It is the reference itself: \(a.referenceReason), so nothing was tested against "
                 md += "a prompted foundation model. " + unweighedText(a, chosen) + rivalsText(a, chosen: chosen)
             } else {
-                md += ". Over \(horizonText(p)) it costs \(Format.usd(chosen.horizonCostUSD))"
-                if let reference { md += " against \(Format.usd(reference.horizonCostUSD)) for the reference (one-time cost \(Format.usd(reference.oneTimeCostUSD)) included)" }
+                md += ". Over \(horizonText(p)) it costs \(Format.usd(chosen.horizonCostUSD))\(oneTimeText(chosen))"
+                if let reference { md += " against \(Format.usd(reference.horizonCostUSD)) for the reference\(oneTimeText(reference))" }
                 md += "; p95 latency \(ms(chosen.metrics.latencyP95Ms))"
                 if let reference { md += " against \(ms(reference.metrics.latencyP95Ms))" }
                 md += ". " + breakEvenSentence(chosen) + " " + tieText(a, chosen) + unweighedText(a, chosen) + rivalsText(a, chosen: chosen)
@@ -124,11 +124,17 @@ public enum DecisionReport {
         }
         md += "Policy (`$.decision`): " + policyText(p, s.experiment.task.scorer.scoreName) + ". Reference: "
         md += a.referenceID.map { "**\(Markdown.cell($0))** (\($0 == p.reference ? "named in the config" : a.referenceReason))" } ?? a.referenceReason
-        md += ".\n"
-        var warnings: [String] = []
-        for failure in s.modelFailures { warnings.append("model **\(Markdown.cell(failure.model))** was not used: \(Markdown.cell(failure.reason))") }
+        md += referencePromptText(s) + ".\n"
+        md += labelMixText(s)
+        // Warnings in the order of what they could change in the verdict: what undermines the chosen
+        // candidate's evidence first, then what touches other candidates.
+        var ranked: [(rank: Int, text: String)] = []
+        var warnings: [String] { ranked.sorted { $0.rank < $1.rank }.map(\.text) }
+        func warn(_ rank: Int, _ text: String) { ranked.append((rank, text)) }
+        let chosenID = a.recommended?.id
+        for failure in s.modelFailures { warn(3, "model **\(Markdown.cell(failure.model))** was not used: \(Markdown.cell(failure.reason))") }
         for c in a.assessments where c.metrics.answered > 0 && c.metrics.errorRate > p.maxErrorRate {
-            warnings.append("\(Markdown.cell(c.id)) failed on \(Format.percent(c.metrics.errorRate)) of its requests; they count as wrong answers")
+            warn(c.id == chosenID || c.id == a.referenceID ? 1 : 3, "\(Markdown.cell(c.id)) failed on \(Format.percent(c.metrics.errorRate)) of its requests; they count as wrong answers")
         }
         // Power where the verdict rests on an unsettled comparison (every comparison's power is in Step 3).
         var resting: [String] = a.recommended.map { [$0.id] } ?? []
@@ -137,17 +143,57 @@ public enum DecisionReport {
             guard let comparison = a.assessment(id)?.comparison else { continue }
             let detectable = comparison.minimumDetectable
             if detectable == nil || (detectable ?? 0) > p.margin {
-                warnings.append("\(Markdown.cell(id)) vs the reference: " + powerText(comparison, p) + ": too few for differences as small as the margin")
+                warn(2, "\(Markdown.cell(id)) vs the reference: " + powerText(comparison, p) + ": too few for differences as small as the margin")
             }
         }
+        let trainedChosen = a.recommended.map { $0.metrics.role == .fineTuned } ?? false
         for f in s.audit?.critical ?? [] {
-            warnings.append("data audit: \(f.count) \(Markdown.cell(f.title)) — the comparison favours models trained on them (see Step 4)")
+            // Leaked test texts favour trained candidates: first when the verdict chose one.
+            warn(trainedChosen ? 0 : 2, "data audit: \(f.count) \(Markdown.cell(f.title)) — the comparison favours models trained on them (see Step 4)")
         }
         if let judge = a.judge, judge.decides {
             let sentence = "this verdict rests on the grades of an LLM judge (\(Markdown.cell(judge.modelID))), \(judge.trust)"
-            warnings.append(judge.isWeak ? sentence + "; add or check human grades (`human_answer`, `human_grade`) before acting on it" : sentence)
+            warn(0, judge.isWeak ? sentence + "; add or check human grades (`human_answer`, `human_grade`) before acting on it" : sentence)
         }
         if !warnings.isEmpty { md += "\nRead with care:\n\n" + warnings.map { "- " + $0 + "\n" }.joined() }
+        return md + "\n"
+    }
+
+    /// What kind of model a candidate is, in the verdict's words: evalkit's builtin model is a trained n-gram
+    /// classifier, not a fine-tuned LLM.
+    static func kindWord(_ e: Experiment, _ m: CandidateMetrics) -> String {
+        if e.model(m.model)?.provider.name == BuiltinSettings.name { return "trained classifier" }
+        return m.role == .fineTuned ? "fine-tuned model" : "smaller model"
+    }
+
+    /// ", including a one-time cost of $X (source)" when a candidate has one; nothing for none.
+    static func oneTimeText(_ c: CandidateAssessment) -> String {
+        c.oneTimeCostUSD > 0 ? " (including a one-time cost of \(Format.usd(c.oneTimeCostUSD)): \(Markdown.cell(c.oneTimeCostSource)))" : ""
+    }
+
+    /// Whether the reference is its model's most accurate prompt (when the model ran several).
+    static func referencePromptText(_ s: RunSummary) -> String {
+        let a = s.analysis
+        guard let reference = a.referenceID.flatMap(a.assessment), reference.metrics.prompt != nil else { return "" }
+        let siblings = a.assessments.filter { $0.metrics.model == reference.metrics.model && $0.metrics.answered > 0 && $0.id != reference.id }
+        guard !siblings.isEmpty, let refAccuracy = reference.metrics.accuracy else { return "" }
+        let best = siblings.filter { ($0.metrics.accuracy ?? 0) > refAccuracy }.max { ($0.metrics.accuracy ?? 0) < ($1.metrics.accuracy ?? 0) }
+        guard let best else { return "; it is the most accurate of its model's \(siblings.count + 1) prompts" }
+        return "; not its model's most accurate prompt: \(Markdown.cell(best.id)) scored \(Format.percent(best.metrics.accuracy)) against its "
+            + "\(Format.percent(refAccuracy)) (Step 1 says whether that difference is real)"
+    }
+
+    /// The majority-class rate and the candidates at or below it; candidates that mostly gave one answer.
+    static func labelMixText(_ s: RunSummary) -> String {
+        let a = s.analysis
+        guard let majority = a.majorityClass, majority.examples > 0 else { return "" }
+        var md = "\nMajority class: answering \"\(Markdown.cell(majority.label))\" to every example would score \(Format.percent(majority.share)) "
+            + "(\(majority.count) of \(majority.examples) evaluated examples)"
+        let atOrBelow = a.assessments.filter { $0.metrics.answered > 0 && ($0.metrics.accuracy ?? 0) <= majority.share }
+        md += atOrBelow.isEmpty ? "; every candidate scores above it." : "; at or below it: " + atOrBelow.map { "\(Markdown.cell($0.id)) \(Format.percent($0.metrics.accuracy))" }.joined(separator: ", ") + "."
+        for d in a.dominantAnswers {
+            md += " \(Markdown.cell(d.candidate)) answered \"\(Markdown.cell(d.label))\" \(d.count) times of \(d.answered)."
+        }
         return md + "\n"
     }
 
@@ -503,7 +549,7 @@ public enum DecisionReport {
                              a.assessments.map { c in
             let m = c.metrics
             let cmp = c.comparison
-            return [c.id + (c.recommended ? " ★" : ""), m.role.rawValue, Format.percent(m.accuracy), Format.percent(m.answeredAccuracy),
+            return [c.id + (c.recommended ? " ★" : ""), s.experiment.model(m.model)?.provider.name == BuiltinSettings.name ? "trained classifier" : m.role.rawValue, Format.percent(m.accuracy), Format.percent(m.answeredAccuracy),
                     cmp.map { points($0.difference) } ?? (c.id == a.referenceID ? "reference" : "–"),
                     cmp.map { "\(points($0.low)) to \(points($0.high))" } ?? "–",
                     cmp.map { pValue($0.pValue) } ?? "–", cmp.map { pValue($0.pValueHolm) } ?? "–",
@@ -535,9 +581,20 @@ public enum DecisionReport {
         md += "and the decision names it as not weighed.\n\n"
         let powered = a.assessments.compactMap { c in c.comparison.map { (c.id, $0) } }
         if !powered.isEmpty {
-            md += "Power of each comparison with the reference:\n\n"
-            for (id, c) in powered { md += "- \(Markdown.cell(id)): " + powerText(c, p) + ".\n" }
-            md += "\n"
+            // One row each rather than a sentence each: the same words for every comparison read as boilerplate.
+            md += "Power of each comparison with the reference (α \(JSON.formatNumber(p.alpha)), power \(JSON.formatNumber(p.power))): the smallest "
+            md += "difference its paired examples can detect, and the paired examples detecting the margin (\(Format.fixed(p.margin * 100, digits: 1)) points) would need.\n\n"
+            md += Markdown.table(["candidate", "paired examples", "discordant", "detectable difference", "needed for the margin"], powered.map { id, c in
+                let detectable: String
+                if let mde = c.minimumDetectable { detectable = String(points(mde).dropFirst()) + " or more" } else {
+                    detectable = c.method == .resampling ? "none: every pair scored the same"
+                        : (c.candidateBetter + c.referenceBetter == 0 ? "none: no discordant pair" : "none: too few")
+                }
+                let spread = c.method == .resampling
+                    ? "scores differ on \(Format.percent(c.discordance)); SD of the differences \(Format.fixed(c.differenceStandardDeviation * 100, digits: 1)) pts"
+                    : Format.percent(c.discordance)
+                return [id, String(c.pairs), spread, detectable, c.neededForMargin.map { "about \($0)" } ?? "–"]
+            }, alignRight: [1, 2, 4]) + "\n"
         }
         let failing = a.assessments.filter { !reasons($0, p).isEmpty }
         if !failing.isEmpty {
@@ -760,10 +817,11 @@ public enum DecisionReport {
 
     /// Requests a second against requests in flight, one line per probed candidate.
     public static func capacityChart(_ s: RunSummary) -> String {
-        let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
+        let palette = Charts.palette
         let candidates = s.experiment.candidates.map(\.id).filter { id in s.capacity.contains { $0.candidate == id } }
+        // Every other line dashed, so neighbours differ in greyscale too.
         let series = candidates.enumerated().map { i, id in
-            Charts.Series(name: id, color: palette[i % palette.count], dashed: i >= palette.count,
+            Charts.Series(name: id, color: palette[i % palette.count], dashed: i % 2 == 1,
                           points: s.capacity.filter { $0.candidate == id }.map { (Double($0.concurrency), $0.requestsPerSecond) })
         }
         return Charts.lines(series, title: "\(s.experiment.name): capacity probe", xLabel: "requests in flight", yLabel: "requests per second")

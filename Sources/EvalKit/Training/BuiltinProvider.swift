@@ -36,7 +36,10 @@ extension BuiltinSettings: ProviderKind {
     public var answerReading: String? { "classifier" }
     public var answersWithLabels: Bool { true }
     public var manifestMembers: [(String, JSON)] { [] }
-    public var reportLine: String { "builtin logistic regression (2^\(hashBits) hashed n-gram features, \(epochs) epochs)" }
+    public var reportLine: String {
+        let training = patience.map { "up to \(epochs) epochs, stopping after \($0) without a lower validation loss" } ?? "\(epochs) epochs"
+        return "builtin logistic regression (2^\(hashBits) hashed n-gram features, \(training))"
+    }
 
     public static func read(options: JSON, path: String) -> (options: BuiltinSettings?, issues: [ConfigIssue]) {
         readOptions(options, path: path) { o, issues in

@@ -17,11 +17,19 @@ public struct TrainingCurve: Sendable {
     /// training-<model>.svg in the run folder.
     public var chartFile: String { "training-\(modelID).svg" }
 
+    /// The same curve with the epoch or step the model kept marked, and diagnosed as of that one.
+    func keeping(_ step: Double?) -> TrainingCurve {
+        var copy = self
+        copy.keptStep = step
+        copy.diagnosis = TrainingDiagnoser.diagnose(points, unit: unit, kept: step)
+        return copy
+    }
+
     /// A builtin model's curve: one point per epoch, the kept epoch marked.
     static func builtin(_ model: String, _ classifier: TextClassifier) -> TrainingCurve {
         let points = classifier.history.map(TrainingPoint.init)
         return TrainingCurve(modelID: model, source: "builtin training", unit: "epoch", points: points,
-                             diagnosis: TrainingDiagnoser.diagnose(points), keptStep: Double(classifier.bestEpoch))
+                             diagnosis: TrainingDiagnoser.diagnose(points, kept: Double(classifier.bestEpoch)), keptStep: Double(classifier.bestEpoch))
     }
 
     /// Curves of the outside training logs named by `training_log`; an unreadable log is left out
@@ -30,7 +38,7 @@ public struct TrainingCurve: Sendable {
         experiment.models.compactMap { model in
             guard let path = model.trainingLog, let log = try? TrainingLogReader.read(experiment.resolve(path)) else { return nil }
             return TrainingCurve(modelID: model.id, source: path, unit: "step", points: log.points,
-                                 diagnosis: TrainingDiagnoser.diagnose(log.points, unit: "step"), keptStep: log.keptStep)
+                                 diagnosis: TrainingDiagnoser.diagnose(log.points, unit: "step", kept: log.keptStep), keptStep: log.keptStep)
         }
     }
 }

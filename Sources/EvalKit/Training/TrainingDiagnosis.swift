@@ -43,7 +43,9 @@ public enum TrainingDiagnoser {
     /// Training loss still falling by more than this share per step at the end means "still learning".
     public static let stillImproving = 0.01
 
-    public static func diagnose(_ points: [TrainingPoint], unit: String = "epoch") -> TrainingDiagnosis {
+    /// The fit of a training run; `kept` is the epoch or step whose weights the model kept (early stopping,
+    /// best checkpoint), which the diagnosis speaks of when the last one trained is not the one kept.
+    public static func diagnose(_ points: [TrainingPoint], unit: String = "epoch", kept: Double? = nil) -> TrainingDiagnosis {
         let train = points.compactMap { p in p.trainLoss.map { (p.step, $0) } }
         let validation = points.compactMap { p in p.validationLoss.map { (p.step, $0) } }
         guard train.count >= 2 else {
@@ -56,17 +58,41 @@ public enum TrainingDiagnoser {
            lastValidation.0 > best.0, lastValidation.1 > best.1 * (1 + riseTolerance) {
             let trainAtBest = train.last { $0.0 <= best.0 }?.1 ?? train[0].1
             if let lastTrain = train.last?.1, lastTrain < trainAtBest {
+                let keptBest = kept == best.0
                 return TrainingDiagnosis(
                     fit: .overfitting,
-                    evidence: "validation loss rose from \(f(best.1)) at \(at(best.0)) to \(f(lastValidation.1)) at \(at(lastValidation.0)) while training loss fell from \(f(trainAtBest)) to \(f(lastTrain))",
-                    remedy: "stop at \(at(best.0)) (early stopping keeps the best \(unit)), add weight decay (raise l2), lower the learning rate, or train on more and cleaner data")
+                    evidence: "validation loss rose from \(f(best.1)) at \(at(best.0)) to \(f(lastValidation.1)) at \(at(lastValidation.0)) while training loss fell from \(f(trainAtBest)) to \(f(lastTrain))"
+                        + (kept.map { "; the model kept is the one of \(at($0))" + (keptBest ? ", before the rise" : "") } ?? ""),
+                    remedy: keptBest ? "early stopping already kept \(at(best.0)); to do better, add weight decay (raise l2), lower the learning rate, or train on more and cleaner data"
+                                     : "stop at \(at(best.0)) (early stopping keeps the best \(unit)), add weight decay (raise l2), lower the learning rate, or train on more and cleaner data")
             }
         }
         let lastAccuracies = points.last { $0.trainAccuracy != nil && $0.validationAccuracy != nil }
-        if let p = lastAccuracies, let ta = p.trainAccuracy, let va = p.validationAccuracy, ta - va > gapLimit {
+        // The kept epoch's accuracies when it is not the last: that is the model that was evaluated.
+        let keptAccuracies = kept.flatMap { k in points.first { $0.step == k && $0.trainAccuracy != nil && $0.validationAccuracy != nil } }
+        func gap(_ p: TrainingPoint) -> Double { (p.trainAccuracy ?? 0) - (p.validationAccuracy ?? 0) }
+        func accuracies(_ p: TrainingPoint) -> String {
+            "training accuracy \(Format.percent(p.trainAccuracy)) against validation accuracy \(Format.percent(p.validationAccuracy)) at \(at(p.step))"
+        }
+        if let last = lastAccuracies, let shown = keptAccuracies, shown.step != last.step {
+            let lastPart = "; at \(at(last.step)), the last trained: \(Format.percent(last.trainAccuracy)) against \(Format.percent(last.validationAccuracy))"
+            if gap(shown) > gapLimit {
+                return TrainingDiagnosis(
+                    fit: .overfitting,
+                    evidence: accuracies(shown) + " (the \(unit) kept): a gap of \(Format.fixed(gap(shown) * 100, digits: 1)) points" + lastPart,
+                    remedy: "add weight decay (raise l2), stop earlier, lower the learning rate, or add more varied training data")
+            }
+            if gap(last) > gapLimit {
+                return TrainingDiagnosis(
+                    fit: .goodFit,
+                    evidence: accuracies(shown) + " (the \(unit) kept): a gap of \(Format.fixed(gap(shown) * 100, digits: 1)) points; the gap grew to "
+                        + "\(Format.fixed(gap(last) * 100, digits: 1)) points by \(at(last.step)), the last trained, which early stopping left out",
+                    remedy: "none needed for the kept model; more or cleaner data is what would raise accuracy further")
+            }
+        } else if let p = lastAccuracies, gap(p) > gapLimit {
             return TrainingDiagnosis(
                 fit: .overfitting,
-                evidence: "training accuracy \(Format.percent(ta)) against validation accuracy \(Format.percent(va)) at \(at(p.step)): a gap of \(Format.fixed((ta - va) * 100, digits: 1)) points",
+                evidence: accuracies(p) + ": a gap of \(Format.fixed(gap(p) * 100, digits: 1)) points",
                 remedy: "add weight decay (raise l2), stop earlier, lower the learning rate, or add more varied training data")
         }
         // Underfitting: both curves still falling at the end.
