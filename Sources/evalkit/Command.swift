@@ -160,8 +160,9 @@ final class ProgressLine: Sendable {
             return true
         }
         guard shouldDraw else { return }
-        let eta = p.etaSeconds.map { " · ETA \(Self.duration($0))" } ?? ""
-        let text = "\(p.done)/\(p.total) requests · \(p.errors) errors · \(Self.duration(p.elapsedSeconds)) elapsed\(eta)"
+        let eta = p.etaSeconds.map { " · ETA \(Self.duration($0))" } ?? (finished ? "" : " · ETA after the first answers")
+        let current = p.current.map { " · now \($0)" } ?? ""
+        let text = "\(p.done)/\(p.total) requests · \(p.errors) errors · \(Self.duration(p.elapsedSeconds)) elapsed\(eta)\(current)"
         if isTerminal {
             FileHandle.standardError.write(Data("\r\u{1B}[K\(text)\(finished ? "\n" : "")".utf8))
         } else {

@@ -42,11 +42,25 @@ public struct ProgressSnapshot: Sendable {
     public var total: Int
     public var errors: Int
     public var elapsedSeconds: Double
+    /// The candidate (and its model) whose answer came last: what the run is working on.
+    public var current: String? = nil
+    /// Results this process recorded since its first one, and the seconds since that first one: the rate
+    /// the estimate uses, so model start-up and results carried over by --resume do not distort it.
+    public var measured = 0
+    public var measuringSeconds = 0.0
 
-    /// Seconds left at the rate so far; nil before the first result.
+    public init(done: Int, total: Int, errors: Int, elapsedSeconds: Double) {
+        self.done = done; self.total = total; self.errors = errors; self.elapsedSeconds = elapsedSeconds
+    }
+
+    /// Results needed before the estimate is shown: one early answer says little about the rest.
+    public static let resultsBeforeEstimate = 10
+
+    /// Seconds left at the rate since the first answer; nil until there is enough to go on.
     public var etaSeconds: Double? {
-        guard done > 0, total > done else { return done >= total ? 0 : nil }
-        return elapsedSeconds / Double(done) * Double(total - done)
+        guard total > done else { return 0 }
+        guard measured >= Self.resultsBeforeEstimate, measuringSeconds > 0 else { return nil }
+        return measuringSeconds / Double(measured - 1) * Double(total - done)
     }
 }
 

@@ -196,6 +196,9 @@ actor RunRecorder {
     private(set) var writeError: ReportError?
     private var done = 0
     private var errors = 0
+    /// When this process recorded its first result, and how many it has recorded since (the progress estimate's rate).
+    private var firstRecorded: ContinuousClock.Instant? = nil
+    private var recorded = 0
     private var lastSync = ContinuousClock.now
     /// `system_fingerprint` values the servers reported, by model id.
     private var systemFingerprints: [String: Set<String>] = [:]
@@ -306,9 +309,20 @@ actor RunRecorder {
                 lastSync = .now
             }
         }
-        let elapsed = ContinuousClock.now - startedAt
-        progress(ProgressSnapshot(done: done, total: total, errors: errors,
-                                  elapsedSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+        let now = ContinuousClock.now
+        if !completions.isEmpty {
+            if firstRecorded == nil { firstRecorded = now; recorded = 0 }
+            recorded += completions.count
+        }
+        var snapshot = ProgressSnapshot(done: done, total: total, errors: errors, elapsedSeconds: seconds(now - startedAt))
+        if let last = completions.last {
+            let candidate = candidates[last.job.candidateIndex]
+            snapshot.current = candidate.id == candidate.modelID ? candidate.id : "\(candidate.id) (model \(candidate.modelID))"
+        }
+        snapshot.measured = recorded
+        snapshot.measuringSeconds = firstRecorded.map { seconds(now - $0) } ?? 0
+        progress(snapshot)
     }
 }
 
