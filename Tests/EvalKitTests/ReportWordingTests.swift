@@ -10,21 +10,24 @@ struct ReportWordingTests {
                       correct: label == target, latencyMs: 1)
     }
 
-    @Test func majorityClassAndOneAnswerCandidates() {
-        // 10 examples: 6 "neg", 3 "pos", 1 "neu" (counted by hand). Candidate a answers "pos" 9 times of 10;
-        // b answers like the targets; c answers "neg" 7 times (70%: under the 80% that names a candidate).
-        let targets = ["neg", "neg", "neg", "neg", "neg", "neg", "pos", "pos", "pos", "neu"]
-        let a = targets.indices.map { Self.result("a", "e\($0)", target: targets[$0], label: $0 == 0 ? "neg" : "pos") }
-        let b = targets.indices.map { Self.result("b", "e\($0)", target: targets[$0], label: targets[$0]) }
-        let c = targets.indices.map { Self.result("c", "e\($0)", target: targets[$0], label: $0 < 7 ? "neg" : "pos") }
-        let metrics = ["a", "b", "c"].map { CandidateMetrics.placeholder($0) }
-        let (majority, dominant) = DecisionAnalyzer.labelMix(metrics: metrics, results: [a, b, c])
-        #expect(majority == MajorityClass(label: "neg", count: 6, examples: 10))
-        #expect(majority?.share == 0.6)
-        #expect(dominant == [DominantAnswer(candidate: "a", label: "pos", count: 9, answered: 10)])
+    @Test func majorityClassAndOneAnswerCandidates() throws {
+        // 20 examples: 12 "a", 8 "b" (counted by hand). big answers "b" to 18 of 20 (90%, where "b" is 40% of
+        // the targets: named); tuned answers like the targets but one (an "a" for a "b").
+        let e = try DecisionTests().experiment("{}")
+        let targets = (0..<20).map { $0 < 12 ? "a" : "b" }
+        let big = targets.indices.map { i in Self.result("big:p", "e\(i)", target: targets[i], label: i < 2 ? "a" : "b") }
+        let tuned = targets.indices.map { i in Self.result("tuned:p", "e\(i)", target: targets[i], label: i == 19 ? "a" : targets[i]) }
+        let metrics = zip(e.candidates, [big, tuned]).map { c, r in
+            MetricsCalculator.metrics(candidate: c.id, model: c.modelID, prompt: c.promptID, role: e.model(c.modelID)?.role ?? .small,
+                                      labels: e.task.labels, results: r)
+        }
+        let analysis = DecisionAnalyzer.analyze(experiment: e, metrics: metrics, results: [big, tuned], trainingSeconds: [:])
+        #expect(analysis.majorityClass == MajorityClass(label: "a", count: 12, examples: 20))
+        #expect(analysis.majorityClass?.share == 0.6)
+        #expect(analysis.dominantAnswers == [DominantAnswer(candidate: "big:p", label: "b", count: 18, answered: 20)])
         // A tie between labels goes to the first in alphabetical order, whatever the hashing.
-        let tied = ["x", "y"].indices.map { Self.result("a", "t\($0)", target: ["y", "x"][$0], label: "x") }
-        #expect(DecisionAnalyzer.labelMix(metrics: [CandidateMetrics.placeholder("a")], results: [tied]).0?.label == "x")
+        let tied = ["y", "x"].indices.map { Self.result("a", "t\($0)", target: ["y", "x"][$0], label: "x") }
+        #expect(DecisionAnalyzer.majorityClass([tied])?.label == "x")
     }
 
     @Test func theDiagnosisSpeaksOfTheKeptEpoch() {
@@ -42,12 +45,5 @@ struct ReportWordingTests {
         #expect(last.fit == TrainingDiagnosis.Fit.overfitting && last.evidence.contains("at epoch 5: a gap of 15.0 points"))
         let keptLate = TrainingDiagnoser.diagnose(points, kept: 4)
         #expect(keptLate.fit == TrainingDiagnosis.Fit.overfitting && keptLate.evidence.contains("at epoch 4 (the epoch kept): a gap of 10"))
-    }
-}
-
-extension CandidateMetrics {
-    /// Metrics with only the candidate's name, for analyses that read nothing else.
-    static func placeholder(_ candidate: String) -> CandidateMetrics {
-        MetricsCalculator.metrics(candidate: candidate, model: "m", prompt: "p", role: .foundation, labels: [], results: [ExampleResult]())
     }
 }

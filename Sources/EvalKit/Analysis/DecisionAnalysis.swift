@@ -264,7 +264,8 @@ public enum DecisionAnalyzer {
         if let best { analysis.rivalComparisons = rivalComparisons(chosen: best, assessments: assessments, metrics: metrics, results: results, policy: policy) }
         analysis.judge = JudgeGrades.summary(judgements, experiment: experiment)
         if experiment.task.type == .classification {
-            (analysis.majorityClass, analysis.dominantAnswers) = labelMix(metrics: metrics, results: results)
+            analysis.majorityClass = majorityClass(results)
+            analysis.dominantAnswers = dominantAnswers(assessments, labels: experiment.task.labels, majority: analysis.majorityClass)
         }
         return analysis
     }
@@ -272,29 +273,32 @@ public enum DecisionAnalyzer {
     /// A candidate whose most common answer covers at least this share of its answers is named.
     static let dominantShare = 0.8
 
-    /// The majority class of the evaluated examples (first repeat, every candidate's examples), and the
-    /// candidates whose answers are mostly one label that is not nearly as common among the targets.
-    static func labelMix(metrics: [CandidateMetrics], results: [some Collection<ExampleResult>]) -> (MajorityClass?, [DominantAnswer]) {
+    /// The majority class of the evaluated examples (first repeat, every candidate's examples); ties go to
+    /// the label first in alphabetical order, so the figure never depends on hashing.
+    static func majorityClass(_ results: [some Collection<ExampleResult>]) -> MajorityClass? {
         var targets: [String: String] = [:]
         for column in results { for r in column where r.repeatIndex == 0 { targets[r.exampleID] = r.target } }
         var counts: [String: Int] = [:]
         for target in targets.values { counts[target, default: 0] += 1 }
-        // Ties go to the label first in alphabetical order, so the figure never depends on hashing.
-        guard let top = counts.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }) else { return (nil, []) }
-        let majority = MajorityClass(label: top.key, count: top.value, examples: targets.count)
-        var dominant: [DominantAnswer] = []
-        for (i, column) in results.enumerated() where i < metrics.count {
-            var answers: [String: Int] = [:]
-            var answered = 0
-            for r in column where r.answered { answered += 1; if let label = r.label { answers[label, default: 0] += 1 } }
-            guard answered >= 10, let most = answers.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }) else { continue }
-            let share = Double(most.value) / Double(answered)
-            let targetShare = Double(counts[most.key] ?? 0) / Double(max(targets.count, 1))
-            if share >= dominantShare, share > targetShare + 0.1 {
-                dominant.append(DominantAnswer(candidate: metrics[i].candidate, label: most.key, count: most.value, answered: answered))
-            }
+        guard let top = counts.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }) else { return nil }
+        return MajorityClass(label: top.key, count: top.value, examples: targets.count)
+    }
+
+    /// Candidates whose answers (the confusion matrix's columns) are mostly one label that is not nearly
+    /// as common among the targets.
+    static func dominantAnswers(_ assessments: [CandidateAssessment], labels: [String], majority: MajorityClass?) -> [DominantAnswer] {
+        guard let majority, majority.examples > 0 else { return [] }
+        return assessments.compactMap { a in
+            let answered = a.metrics.answered
+            guard answered >= 10, !a.confusion.isEmpty else { return nil }
+            let columns = labels.indices.map { j in a.confusion.reduce(0) { $0 + (j < $1.count ? $1[j] : 0) } }
+            // Ties go to the label listed first.
+            guard let j = columns.indices.max(by: { columns[$0] != columns[$1] ? columns[$0] < columns[$1] : $0 > $1 }) else { return nil }
+            let share = Double(columns[j]) / Double(answered)
+            let targetShare = Double(a.confusion.indices.contains(j) ? a.confusion[j].reduce(0, +) : 0) / Double(max(answered, 1))
+            guard share >= dominantShare, share > targetShare + 0.1 else { return nil }
+            return DominantAnswer(candidate: a.id, label: labels[j], count: columns[j], answered: answered)
         }
-        return (majority, dominant)
     }
 
     /// The recommended candidate among `qualifying`: the most accurate of those whose cost over the horizon

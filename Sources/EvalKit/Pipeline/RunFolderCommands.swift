@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// `evalkit baseline` and `evalkit report`: work on a finished run folder without sending requests.
 public enum RunFolderCommands {
@@ -54,20 +55,33 @@ public enum RunFolderCommands {
 
     /// The same, from results already read (by candidate id; taken, leaving `results` empty) instead of
     /// the folder's results.jsonl, and from the experiment's dataset when the caller has loaded it already.
+    /// The data audit of the examples a run evaluated, with the experiment's thresholds.
+    static func audit(_ dataset: Dataset, evaluating examples: [Example], _ e: Experiment) -> DataAudit {
+        DataAuditor.audit(dataset.evaluating(examples), labels: e.task.labels, minConfidence: e.audit.minConfidence, maxCharacters: e.audit.maxCharacters)
+    }
+
+    /// `audit`: the data audit when the caller made it already (a merge audits while it reads the shards).
     static func summary(of runDirectory: String, catalog: Catalog = .standard, results: inout [String: ResultColumn]?,
-                        dataset loaded: Dataset?) throws(RunFolderError) -> RunSummary {
+                        dataset loaded: Dataset?, audit audited: DataAudit? = nil) throws(RunFolderError) -> RunSummary {
         var run = try RunFolder.load(runDirectory, requireSummary: false, withResults: false, catalog: catalog)
         let e = run.experiment
         let m = run.manifest
-        // Split sizes and example inputs come from the dataset when it is still where it was. Audited
-        // before the results are read, so the audit's working memory is free again when they arrive.
+        // Split sizes and example inputs come from the dataset when it is still where it was. The audit
+        // needs only the dataset: it runs on another core while the results are read.
         let dataset = loaded ?? (try? DatasetLoader.load(e))
         let evaluated = m.counts?.testEvaluated ?? 0
         let beforeSharding = dataset.map { $0.test(limit: m.limit) }
         let examples = beforeSharding.map { m.shard?.shard.select($0) ?? $0 } ?? []
-        let audit = dataset.map { DataAuditor.audit($0.evaluating(examples), labels: e.task.labels, minConfidence: e.audit.minConfidence,
-                                                    maxCharacters: e.audit.maxCharacters) }
+        let made = Mutex<DataAudit?>(audited), auditing = DispatchGroup()
+        if audited == nil, let dataset {
+            DispatchQueue.global().async(group: auditing) {
+                let audit = Self.audit(dataset, evaluating: examples, e)
+                made.withLock { $0 = audit }
+            }
+        }
         if var taken = results.take() { try run.adopt(&taken) } else { try run.loadResults() }
+        auditing.wait()
+        let audit = made.withLock { $0 }
         guard run.resultsByCandidateID != nil else { throw .missing(path: runDirectory + "/results.jsonl") }
         let (metrics, analysis) = run.recompute()
         let splits = dataset.map { d in d.splits.map { RunSummary.SplitSummary(name: $0.name, count: $0.examples.count,

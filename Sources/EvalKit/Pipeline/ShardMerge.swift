@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Why shard runs cannot be merged at all (mismatched or unreadable folders); missing and duplicated
 /// examples are findings of the merge (`ShardMerge.Findings`), not errors.
@@ -102,6 +103,14 @@ public enum ShardMerge {
         let dataset: Dataset
         do { dataset = try DatasetLoader.load(experiment) } catch { throw .dataset(error.description) }
         let expected = dataset.test(limit: manifests[0].limit)
+        // The data audit needs only the dataset: it runs on another core while the shards' results are read.
+        let audited = Mutex<DataAudit?>(nil), auditing = DispatchGroup()
+        DispatchQueue.global().async(group: auditing) {
+            let audit = RunFolderCommands.audit(dataset, evaluating: expected, experiment)
+            audited.withLock { $0 = audit }
+        }
+        // Each example's shard, hashed once (not once per candidate and repeat).
+        let partOf = expected.map { Shard.part(of: $0.id, count: count) }
         let candidateIndex = Dictionary(experiment.candidates.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
         let exampleIndex = Dictionary(expected.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
         let repeats = experiment.run.repeats
@@ -129,7 +138,7 @@ public enum ShardMerge {
                 try ResultsJournal.readLines(path: path) { result, line in
                     guard foreign == nil else { return }
                     guard let c = candidateIndex[result.candidate], let e = exampleIndex[result.exampleID], result.repeatIndex < repeats,
-                          shard.contains(result.exampleID) else {
+                          partOf[e] == shard.index else {
                         foreign = (directory, "a result for candidate \"\(result.candidate)\", example \"\(result.exampleID)\", repeat \(result.repeatIndex) "
                                    + "is not one this shard (\(shard)) of the experiment asks for")
                         return
@@ -164,15 +173,16 @@ public enum ShardMerge {
         }
         var kept: [String: ResultColumn]? = groups
         groups = [:]
+        auditing.wait()
         try write(findings, manifests: manifests, directories: directories, staging: staging, into: out, experimentName: experiment.name,
-                  expectedExamples: expected.count, results: &kept, dataset: dataset)
+                  expectedExamples: expected.count, results: &kept, dataset: dataset, audit: audited.withLock { $0 })
         return findings
     }
 
     /// Writes everything but the results (already staged) and renders the reports from them.
     private static func write(_ findings: Findings, manifests: [RunManifest], directories: [String], staging: String, into out: String,
                               experimentName: String, expectedExamples: Int, results: inout [String: ResultColumn]?,
-                              dataset: Dataset) throws(ShardMergeError) {
+                              dataset: Dataset, audit: DataAudit?) throws(ShardMergeError) {
         let fm = FileManager.default
         // What only one process measures or decides (training, the capacity probe, the environment) comes
         // from shard 0: every shard trains the same model on the same data, and only shard 0 probes.
@@ -234,7 +244,7 @@ public enum ShardMerge {
 
         // Every figure from the merged results, the way `evalkit report` renders any run folder.
         var summary: RunSummary
-        do { summary = try RunFolderCommands.summary(of: out, results: &results, dataset: dataset) } catch { throw .folder(error) }
+        do { summary = try RunFolderCommands.summary(of: out, results: &results, dataset: dataset, audit: audit) } catch { throw .folder(error) }
         let made = summary.metrics.reduce(0) { $0 + $1.requests }
         summary.runFailure = CompareRun.runFailure(made: made, failed: summary.metrics.reduce(0) { $0 + $1.errors }, limit: summary.experiment.run.maxErrorRate)
         var final = ReportWriter.manifest(summary)

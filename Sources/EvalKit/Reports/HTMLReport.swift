@@ -9,15 +9,45 @@ public enum HTMLReport {
     /// Stands for the example's input in a prompt rendered once per prompt (the page puts each input in).
     public static let inputMarker = "\u{E000}evalkit-input\u{E001}"
 
-    /// The page for `summary`; `charts` maps the file names report.md links (e.g. latency.svg) to their SVG.
-    public static func html(_ summary: RunSummary, markdown: String, charts: [String: String]) -> String {
+    /// Writes the page for `summary` to `path` (through a temporary file renamed into place); `charts` maps
+    /// the file names report.md links (e.g. latency.svg) to their SVG. The data goes out as it is encoded,
+    /// a megabyte at a time: a run of a million results never holds its page in memory.
+    public static func write(_ summary: RunSummary, markdown: String, charts: [String: String], to path: String) throws(ReportError) {
+        let (head, tail) = frame(summary, markdown: markdown, charts: charts)
+        let temporary = path + ".partial"
+        guard FileManager.default.createFile(atPath: temporary, contents: nil), let handle = FileHandle(forWritingAtPath: temporary) else {
+            throw .cannotWrite(path: path, reason: "cannot create \(temporary)")
+        }
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1 << 20)
+        var failure: String? = nil
+        func flush(_ bytes: inout [UInt8]) {
+            guard failure == nil, !bytes.isEmpty else { bytes.removeAll(keepingCapacity: true); return }
+            do { try handle.write(contentsOf: bytes) } catch { failure = error.localizedDescription }
+            bytes.removeAll(keepingCapacity: true)
+        }
+        buffer.append(contentsOf: head.utf8)
+        writeData(summary, into: &buffer) { flush(&$0) }
+        buffer.append(contentsOf: tail.utf8)
+        flush(&buffer)
+        try? handle.close()
+        if let failure {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw .cannotWrite(path: path, reason: failure)
+        }
+        guard rename(temporary, path) == 0 else {
+            throw .cannotWrite(path: path, reason: "cannot move \(temporary) into place: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// The page before and after its data.
+    static func frame(_ summary: RunSummary, markdown: String, charts: [String: String]) -> (String, String) {
         var images: [String: String] = [:]
         for (name, svg) in charts { images[name] = "data:image/svg+xml;base64," + Data(svg.utf8).base64EncodedString() }
         let body = MarkdownHTML.html(markdown, images: images)
-        let data = dataJSON(summary)
         let csp = "default-src 'none'; script-src '\(hash(script))'; style-src '\(hash(style))'; img-src data:; base-uri 'none'; form-action 'none'"
         let title = MarkdownHTML.escape(summary.experiment.name + ": decision report")
-        return """
+        let head = """
         <!DOCTYPE html>
         <html lang="en">
         <head>
@@ -55,12 +85,16 @@ public enum HTMLReport {
         <p class="pager"><button type="button" id="p-prev">Previous</button> <span id="p-page"></span> <button type="button" id="p-next">Next</button></p>
         </section>
         </main>
-        <script type="application/json" id="evalkit-data">\(data)</script>
+        <script type="application/json" id="evalkit-data">
+        """
+        let tail = """
+        </script>
         <script>\(script)</script>
         </body>
         </html>
 
         """
+        return (head, tail)
     }
 
     /// The rendered prompt of each prompt with `inputMarker` for the input (fixed few-shot prompts show their
@@ -69,58 +103,88 @@ public enum HTMLReport {
         builders.mapValues { $0.render(input: inputMarker) }
     }
 
-    /// The run's examples and results as compact JSON: strings that repeat stored once, each result a row.
-    static func dataJSON(_ s: RunSummary) -> String {
-        var strings: [String] = [], index: [String: Int] = [:]
-        func intern(_ value: String?) -> JSON {
-            guard let value else { return .null }
-            if let i = index[value] { return .number(Double(i)) }
-            index[value] = strings.count
+    /// The run's examples and results as compact JSON, appended to `out` (handed to `flush` whenever it
+    /// passes a megabyte): each result a row of numbers, its strings (outputs, answers, errors) stored once
+    /// in `strings`. JSON strings are written with "<" escaped, so nothing in them can close the element.
+    static func writeData(_ s: RunSummary, into out: inout [UInt8], flush: (inout [UInt8]) -> Void) {
+        func ascii(_ text: String) { out.append(contentsOf: text.utf8) }
+        func number(_ v: Double) { JSON.appendNumber(v, to: &out) }
+        func quoted(_ text: String) { JSON.appendQuoted(text, to: &out) }
+        func optional(_ text: String?) { if let text { quoted(text) } else { ascii("null") } }
+        var strings: [String] = [], stringIndex: [String: Int] = [:]
+        func interned(_ value: String?) {
+            guard let value else { ascii("null"); return }
+            if let i = stringIndex[value] { ascii(String(i)); return }
+            stringIndex[value] = strings.count
+            ascii(String(strings.count))
             strings.append(value)
-            return .number(Double(strings.count - 1))
         }
         var exampleIndex: [String: Int] = [:]
-        var examples: [JSON] = []
-        for e in s.examples where exampleIndex[e.id] == nil {
-            exampleIndex[e.id] = examples.count
-            examples.append(.array([.string(e.id), .string(e.input), .string(e.target)]))
-        }
+        for e in s.examples where exampleIndex[e.id] == nil { exampleIndex[e.id] = exampleIndex.count }
+        // Examples only the results name (re-rendered without the dataset): their id and target.
+        var extra: [(id: String, target: String)] = []
         let e = s.experiment
-        var candidates: [JSON] = []
-        var rows: [JSON] = []
+
+        ascii("{\"schema\":1,\"task\":"); quoted(e.task.type.rawValue)
+        ascii(",\"labels\":["); for (i, label) in e.task.labels.enumerated() { if i > 0 { ascii(",") }; quoted(label) }
+        ascii("],\"reference\":"); optional(s.analysis.referenceID)
+        ascii(",\"recommended\":"); optional(s.analysis.recommended?.id)
+        ascii(",\"marker\":"); quoted(inputMarker)
+        ascii(",\"candidates\":[")
         for (c, candidate) in e.candidates.enumerated() {
-            let model = e.model(candidate.modelID)
             let prompt = candidate.promptID.flatMap { s.promptPreviews[$0] }
             let dynamic = candidate.promptID.flatMap { e.prompt($0)?.examples.isDynamic } ?? false
-            candidates.append(.object([
-                ("id", .string(candidate.id)), ("model", .string(candidate.modelID)), ("prompt", candidate.promptID.map(JSON.string) ?? .null),
-                ("kind", .string(model.map(kind) ?? "")),
-                ("system", prompt?.system.map(JSON.string) ?? .null), ("user", prompt.map { .string($0.user) } ?? .null),
-                ("similar", .bool(dynamic)),
-            ]))
-            guard c < s.results.count else { continue }
-            for r in s.results[c] {
-                if exampleIndex[r.exampleID] == nil {
-                    // An example the dataset no longer holds (re-rendered without it): its id and target only.
-                    exampleIndex[r.exampleID] = examples.count
-                    examples.append(.array([.string(r.exampleID), .null, .string(r.target)]))
+            if c > 0 { ascii(",") }
+            ascii("{\"id\":"); quoted(candidate.id)
+            ascii(",\"model\":"); quoted(candidate.modelID)
+            ascii(",\"prompt\":"); optional(candidate.promptID)
+            ascii(",\"kind\":"); quoted(e.model(candidate.modelID).map(kind) ?? "")
+            ascii(",\"system\":"); optional(prompt?.system)
+            ascii(",\"user\":"); optional(prompt?.user)
+            ascii(",\"similar\":"); ascii(dynamic ? "true}" : "false}")
+        }
+        ascii("],\"columns\":[\"candidate\",\"example\",\"repeat\",\"outcome\",\"score\",\"output\",\"answer\",\"error\",\"latency_ms\",\"cost_usd\"]")
+        ascii(",\"results\":[")
+        var first = true
+        for (c, column) in s.results.enumerated() where c < e.candidates.count {
+            for r in column {
+                let x: Int
+                if let known = exampleIndex[r.exampleID] { x = known } else {
+                    x = exampleIndex.count
+                    exampleIndex[r.exampleID] = x
+                    extra.append((r.exampleID, r.target))
                 }
+                // Outcome: 0 wrong, 1 right, 2 no answer read, 3 failed call.
                 let outcome = r.error != nil ? 3 : (r.label == nil ? 2 : (r.score >= 1 ? 1 : 0))
-                rows.append(.array([.number(Double(c)), .number(Double(exampleIndex[r.exampleID] ?? 0)), .number(Double(r.repeatIndex)),
-                                    .number(Double(outcome)), .number(r.score), intern(r.output), intern(r.label), intern(r.error),
-                                    .number(ExampleResult.roundLatency(r.latencyMs)), r.costUSD.map(JSON.number) ?? .null]))
+                ascii(first ? "[" : ",["); first = false
+                ascii("\(c),\(x),\(r.repeatIndex),\(outcome),")
+                number(r.score); ascii(",")
+                interned(r.output); ascii(",")
+                interned(r.label); ascii(",")
+                interned(r.error); ascii(",")
+                number(ExampleResult.roundLatency(r.latencyMs)); ascii(",")
+                if let cost = r.costUSD { number(cost) } else { ascii("null") }
+                ascii("]")
+                if out.count >= 1 << 20 { flush(&out) }
             }
         }
-        let json = JSON.object([
-            ("schema", .number(1)), ("task", .string(e.task.type.rawValue)), ("labels", .array(e.task.labels.map(JSON.string))),
-            ("reference", s.analysis.referenceID.map(JSON.string) ?? .null), ("recommended", s.analysis.recommended.map { .string($0.id) } ?? .null),
-            ("marker", .string(inputMarker)), ("candidates", .array(candidates)), ("examples", .array(examples)),
-            ("strings", .array(strings.map(JSON.string))),
-            ("columns", .array(["candidate", "example", "repeat", "outcome", "score", "output", "answer", "error", "latency_ms", "cost_usd"].map(JSON.string))),
-            ("results", .array(rows)),
-        ]).encoded()
-        // Inside <script> the text must never close the element or open a comment: "<" is written as \u003c.
-        return json.replacingOccurrences(of: "<", with: "\\u003c")
+        ascii("],\"examples\":[")
+        for (i, example) in s.examples.enumerated() {
+            if i > 0 { ascii(",") }
+            ascii("["); quoted(example.id); ascii(","); quoted(example.input); ascii(","); quoted(example.target); ascii("]")
+            if out.count >= 1 << 20 { flush(&out) }
+        }
+        for (i, example) in extra.enumerated() {
+            if i > 0 || !s.examples.isEmpty { ascii(",") }
+            ascii("["); quoted(example.id); ascii(",null,"); quoted(example.target); ascii("]")
+        }
+        ascii("],\"strings\":[")
+        for (i, text) in strings.enumerated() {
+            if i > 0 { ascii(",") }
+            quoted(text)
+            if out.count >= 1 << 20 { flush(&out) }
+        }
+        ascii("]}")
     }
 
     /// What kind of model a candidate is, in words a reviewer needs (a trained classifier is no fine-tuned LLM).

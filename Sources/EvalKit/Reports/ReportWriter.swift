@@ -22,7 +22,7 @@ public enum ReportWriter {
             charts[curve.chartFile] = Charts.trainingCurves(curve.points, title: "\(curve.modelID): training curves (\(curve.source))", unit: curve.unit, markStep: curve.keptStep)
         }
         for (name, svg) in charts.sorted(by: { $0.key < $1.key }) { try save(svg, to: directory + "/" + name) }
-        try save(HTMLReport.html(summary, markdown: markdown, charts: charts), to: directory + "/" + HTMLReport.fileName)
+        try HTMLReport.write(summary, markdown: markdown, charts: charts, to: directory + "/" + HTMLReport.fileName)
     }
 
     /// Keeps a copy of the experiment file beside the results, so the run can be verified and reproduced.
