@@ -116,6 +116,34 @@ import Testing
         #expect(manifestJSON["requests_sent"]?["total"]?.countValue == 12)
     }
 
+    @Test func aJudgesBatchJobThatOutlivesTheRunIsCollectedOnResume() async throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let release = dir + "/release"
+        let server = try await FakeLLMServer(environment: ["FAKE_BATCH_RELEASE": release])
+        let written = try JudgeTests.write(in: dir, serverURL: server.baseURL)
+        let judgeModel = #"{"id": "judge", "provider": "openai", "role": "foundation", "retry": {"max_attempts": 1},"#
+        let config = try String(contentsOfFile: written, encoding: .utf8)
+        #expect(config.contains(judgeModel))
+        try config.replacingOccurrences(of: judgeModel, with: judgeModel + #" "mode": "batch", "batch": {"poll_seconds": 0.05, "max_wait_seconds": 0.3},"#)
+            .write(toFile: written, atomically: true, encoding: .utf8)
+        let first = try await Self.run(written, into: dir + "/run")
+        #expect(first.incomplete || first.summary.stopReason != nil)
+        let pending = try BatchJobsFile.pending(directory: dir + "/run")
+        // 4 candidate answers and 11 human answers to grade, in one job recorded under the judge's own key.
+        #expect(pending.keys.sorted() == ["judge/judge"] && pending["judge/judge"]?.requests == 15, "\(pending)")
+        #expect(try JudgementsFile.read(directory: dir + "/run").isEmpty)
+
+        FileManager.default.createFile(atPath: release, contents: Data())
+        let (prepared, manifest) = try Preparation.resuming(directory: dir + "/run")
+        var options = CompareOptions()
+        options.outDirectory = dir + "/run"
+        options.resuming = manifest
+        _ = try await CompareRun.run(prepared, options: options)
+        #expect(try server.requests().filter { $0["batch_id"] != nil }.count == 1, "re-attached to the judge's job, not paid for twice")
+        #expect(try BatchJobsFile.pending(directory: dir + "/run").isEmpty)
+        #expect(try JudgementsFile.read(directory: dir + "/run").count == 15)
+    }
+
     @Test func batchSettingsAreCheckedByPath() throws {
         let dir = try Fixtures.temporaryDirectory()
         let config = try Self.writeExperiment(in: dir, provider: "openai", url: "http://127.0.0.1:9/v1")

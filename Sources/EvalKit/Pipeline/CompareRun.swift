@@ -121,6 +121,10 @@ public enum CompareRun {
         let results = JudgeGrades.apply(executed.judgements, to: executed.results, experiment: experiment)
         let metrics = MetricsCalculator.metrics(experiment: experiment, results: results, sent: executed.sent)
         let made = metrics.reduce(0) { $0 + $1.requests }
+        // A judge pass cut short (a stop, a batch job still running) leaves answers ungraded: the run is not finished.
+        let toGrade = experiment.task.judge == nil ? 0 : JudgePass.items(plan, results: executed.results).count
+        let judgeShort = executed.judgements.count < toGrade
+        let incomplete = made < plan.plannedRequests || judgeShort
         let failedCalls = metrics.reduce(0) { $0 + $1.errors }
         let trainingSeconds = Dictionary(executed.training.map { ($0.modelID, $0.seconds) }, uniquingKeysWith: { a, _ in a })
         let analysis = DecisionAnalyzer.analyze(experiment: experiment, metrics: metrics, results: results, trainingSeconds: trainingSeconds,
@@ -132,7 +136,8 @@ public enum CompareRun {
                                                              labelCounts: Dataset.labelCounts($0.examples, labels: experiment.task.labels)) },
             evaluatedExamples: plan.testExamples.count, metrics: metrics, analysis: analysis, results: results,
             examples: plan.testExamples,
-            stopReason: made < plan.plannedRequests ? plan.options.stop.stopReason : nil, plannedRequests: plan.plannedRequests,
+            stopReason: incomplete ? plan.options.stop.stopReason ?? "the LLM judge graded \(executed.judgements.count) of \(toGrade) answers" : nil,
+            plannedRequests: plan.plannedRequests,
             modelFailures: executed.modelFailures,
             training: executed.training, startedAt: plan.startedAt, finishedAt: Date(), reproduceCommand: plan.options.reproduceCommand,
             evalkitVersion: EvalKitInfo.version,
@@ -146,7 +151,7 @@ public enum CompareRun {
         return CompareOutcome(runDirectory: plan.directory, summary: summary,
                               // A shard whose part holds no example (few examples, many shards) has nothing to fail.
                               failed: (plan.plannedRequests > 0 && !metrics.contains { $0.answered > 0 }) || summary.runFailure != nil,
-                              incomplete: made < plan.plannedRequests)
+                              incomplete: incomplete)
     }
 
     /// The part of a model's fingerprint that decides answers beyond the request: its files and build.

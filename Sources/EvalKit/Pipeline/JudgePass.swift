@@ -30,8 +30,18 @@ enum JudgePass {
         guard !items.isEmpty else { return previous }
 
         let provider = try RunExecution.makeProvider(model, plan: plan).provider
-        let workload = RunExecution.workload(model, provider: provider, jobs: items.indices.map { RunJob(candidateIndex: 0, exampleIndex: $0) },
+        var workload = RunExecution.workload(model, provider: provider, jobs: items.indices.map { RunJob(candidateIndex: 0, exampleIndex: $0) },
                                              plan: plan, cache: ResponseCache(directory: plan.cacheDirectory, mode: plan.options.cacheMode))
+        // A judge's batch job is recorded under a key of its own (its model may also answer as a candidate, in
+        // a job of its own), so that a resumed run polls it instead of paying for the grading twice.
+        let jobKey = batchJobKey(model.id)
+        if plan.options.resume {
+            let pending: [String: PendingBatchJob]
+            do { pending = try BatchJobsFile.pending(directory: plan.directory) } catch {
+                throw .output(.cannotRead(path: plan.directory + "/" + BatchJobsFile.name, reason: error.description))
+            }
+            workload.pendingBatch = pending[jobKey].map { PendingBatchJob(modelID: model.id, jobID: $0.jobID, submittedAt: $0.submittedAt, requests: $0.requests) }
+        }
         let concurrency = workload.concurrency
         let parser = LabelParser(labels: judge.scale.grades, parsing: judge.scale.parsing)
         let collector = JudgementCollector(directory: plan.directory)
@@ -39,6 +49,12 @@ enum JudgePass {
         await Scheduler.run([workload], stop: stop, sequential: true, request: { job in
             let item = items[job.exampleIndex]
             return ModelRequest(prompt: prompts[job.exampleIndex], input: item.answer, id: "judge/\(item.candidate)/\(item.exampleID)/\(item.repeatIndex)")
+        }, onBatch: { job, collected in
+            var keyed = job
+            keyed.modelID = jobKey
+            do throws(ReportError) { try BatchJobsFile.append(keyed, collected: collected, directory: plan.directory) } catch {
+                stop.stop("\(BatchJobsFile.name) cannot be written (\(error)); the run stopped so that no batch job is paid for twice")
+            }
         }, onCompletions: { completions in
             await collector.add(completions.map { completion in
                 let item = items[completion.job.exampleIndex]
@@ -62,6 +78,9 @@ enum JudgePass {
         if let error = await collector.writeError { throw .output(error) }
         return previous + (await collector.judgements)
     }
+
+    /// The key batch-jobs.jsonl records a judge model's grading job under.
+    static func batchJobKey(_ modelID: String) -> String { "judge/" + modelID }
 
     /// Every answered result of every candidate, then every human answer of the data (split-qualified ids).
     static func items(_ plan: RunPlan, results: [ResultColumn]) -> [Item] {
