@@ -332,17 +332,22 @@ public enum HTMLReport {
         return (cand.system ? put(cand.system) + "\n\n" : "") + put(cand.user);
       }
 
+      // The current page of `list`, its count and page number written into the page.
+      function paged(list, countId, countText, pageId) {
+        const pages = Math.max(1, Math.ceil(list.length / PAGE));
+        const page = Math.min(Math.max(1, parseInt(state.page || "1", 10) || 1), pages);
+        document.getElementById(countId).textContent = list.length + " of " + X.length + countText;
+        document.getElementById(pageId).textContent = "page " + page + " of " + pages;
+        return list.slice((page - 1) * PAGE, page * PAGE);
+      }
+
       function renderExamples() {
         fc.value = state.candidate || data.recommended || (C[0] && C[0].id) || "";
         fo.value = state.outcome || ""; ff.value = state.flip || ""; ft.value = state.target || ""; fs.value = state.q || "";
         const { c, list } = matches();
-        const pages = Math.max(1, Math.ceil(list.length / PAGE));
-        const page = Math.min(Math.max(1, parseInt(state.page || "1", 10) || 1), pages);
-        document.getElementById("examples-count").textContent = list.length + " of " + X.length + " examples match";
-        document.getElementById("page").textContent = "page " + page + " of " + pages;
         const holder = document.getElementById("examples-list");
         holder.replaceChildren();
-        for (const x of list.slice((page - 1) * PAGE, page * PAGE)) holder.appendChild(exampleCard(c, x));
+        for (const x of paged(list, "examples-count", " examples match", "page")) holder.appendChild(exampleCard(c, x));
         document.body.dataset.ready = "examples";
       }
 
@@ -395,14 +400,11 @@ public enum HTMLReport {
           if (!p || !q) continue;
           if (str(p[6]) !== str(q[6]) || p[3] !== q[3]) list.push(x);
         }
-        const pages = Math.max(1, Math.ceil(list.length / PAGE));
-        const page = Math.min(Math.max(1, parseInt(state.page || "1", 10) || 1), pages);
-        document.getElementById("pairs-count").textContent = list.length + " of " + X.length + " examples answered differently";
-        document.getElementById("p-page").textContent = "page " + page + " of " + pages;
+        const shown = paged(list, "pairs-count", " examples answered differently", "p-page");
         const body = document.querySelector("#pairs-table tbody");
         body.replaceChildren();
         const cell = (r) => { const td = el("td"); td.appendChild(el("span", outcomeName[r[3]], r[3] === 1 ? "right" : "wrong")); td.appendChild(el("div", str(r[7]) !== null ? "error: " + str(r[7]) : (str(r[5]) || ""), "text")); return td; };
-        for (const x of list.slice((page - 1) * PAGE, page * PAGE)) {
+        for (const x of shown) {
           const tr = el("tr"); tr.dataset.example = X[x][0];
           tr.appendChild(el("td", X[x][0])); tr.appendChild(el("td", X[x][1] === null ? "–" : X[x][1], "text")); tr.appendChild(el("td", X[x][2]));
           tr.appendChild(cell(first(a, x))); tr.appendChild(cell(first(b, x)));
