@@ -119,6 +119,37 @@ import Testing
         #expect(accept(watcher.fd, nil, nil) < 0, "a request left the page")
     }
 
+    @Test func anExtractionRunFiltersByTheFieldThatWasWrong() async throws {
+        let server = try await FakeLLMServer()
+        defer { Task { await server.stop() } }
+        let dir = try Fixtures.temporaryDirectory()
+        // Echoed, each input's JSON is the answer: the total is right for even ids and wrong for odd ones.
+        let rows = (0..<6).map { i -> String in
+            let target = JSON.object([("name", .string("Person \(i)")), ("total", .number(Double(i * 10)))])
+            let answer = JSON.object([("name", .string("person \(i)")), ("total", .string(i % 2 == 0 ? "\(i * 10)" : "999"))])
+            return JSON.object([("id", .string("e\(i)")), ("text", .string("ECHO " + answer.encoded())), ("fields", target)]).encoded()
+        }
+        _ = try Fixtures.write(rows.joined(separator: "\n"), to: "data.jsonl", in: dir)
+        _ = try Fixtures.write("{{input}}\nJSON:", to: "echo.txt", in: dir)
+        let config = try Fixtures.write("""
+        {"name": "people", "task": {"type": "extraction"},
+         "dataset": {"train": "data.jsonl", "test": "data.jsonl", "fields": {"input": "text", "target": "fields", "id": "id"}},
+         "prompts": [{"id": "echo", "user": "echo.txt"}],
+         "models": [{"id": "m", "provider": "openai", "role": "foundation", "options": {"base_url": "\(server.baseURL)", "model": "m", "endpoint": "completions"}}]}
+        """, to: "evalkit.json", in: dir)
+        var options = CompareOptions()
+        options.outDirectory = dir + "/run"
+        _ = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        let results = try ResultsJournal.read(path: dir + "/run/results.jsonl")
+        let wrongTotal = results.filter { $0.scoreParts.contains { $0.name == "field.total" && $0.value < 1 } }.map(\.exampleID).sorted()
+        #expect(wrongTotal == ["e1", "e3", "e5"])
+        let dom = try await Self.dom(dir + "/run/" + HTMLReport.fileName, fragment: "#examples?part=field.total")
+        #expect(Self.attributeValues("data-example", in: dom) == wrongTotal)
+        #expect(dom.contains("field.total 0.00"))
+        let names = try await Self.dom(dir + "/run/" + HTMLReport.fileName, fragment: "#examples?part=field.name")
+        #expect(Self.attributeValues("data-example", in: names).isEmpty)
+    }
+
     /// The status line and body of a plain HTTP/1.1 request to 127.0.0.1 (the server closes after answering).
     static func fetch(_ method: String, _ path: String, port: Int) -> (status: String, body: String) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

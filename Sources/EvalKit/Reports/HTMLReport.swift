@@ -70,6 +70,7 @@ public enum HTMLReport {
         <label>Outcome <select id="f-outcome"><option value="">any</option><option value="right">right</option><option value="wrong">wrong</option><option value="invalid">no answer read</option><option value="failed">failed call</option></select></label>
         <label>Against the reference <select id="f-flip"><option value="">any</option><option value="fixed">fixed: reference wrong, this right</option><option value="broken">broken: reference right, this wrong</option></select></label>
         <label>Target <select id="f-target"><option value="">any</option></select></label>
+        <label>Score part below 1 <select id="f-part"><option value="">any</option></select></label>
         <label>Search <input id="f-search" type="search" placeholder="input, output or id"></label>
         </form>
         <p id="examples-count" class="count"></p>
@@ -121,6 +122,8 @@ public enum HTMLReport {
         }
         var exampleIndex: [String: Int] = [:]
         for e in s.examples where exampleIndex[e.id] == nil { exampleIndex[e.id] = exampleIndex.count }
+        // Score parts (extraction fields, F1 parts, the judge's grade) by name, each row listing its own.
+        var parts: [String] = [], partIndex: [String: Int] = [:]
         // Examples only the results name (re-rendered without the dataset): their id and target.
         var extra: [(id: String, target: String)] = []
         let e = s.experiment
@@ -143,7 +146,7 @@ public enum HTMLReport {
             ascii(",\"user\":"); optional(prompt?.user)
             ascii(",\"similar\":"); ascii(dynamic ? "true}" : "false}")
         }
-        ascii("],\"columns\":[\"candidate\",\"example\",\"repeat\",\"outcome\",\"score\",\"output\",\"answer\",\"error\",\"latency_ms\",\"cost_usd\"]")
+        ascii("],\"columns\":[\"candidate\",\"example\",\"repeat\",\"outcome\",\"score\",\"output\",\"answer\",\"error\",\"latency_ms\",\"cost_usd\",\"parts\"]")
         ascii(",\"results\":[")
         var first = true
         for (c, column) in s.results.enumerated() where c < e.candidates.count {
@@ -164,6 +167,19 @@ public enum HTMLReport {
                 interned(r.error); ascii(",")
                 number(ExampleResult.roundLatency(r.latencyMs)); ascii(",")
                 if let cost = r.costUSD { number(cost) } else { ascii("null") }
+                if !r.scoreParts.isEmpty {
+                    ascii(",[")
+                    for (k, part) in r.scoreParts.enumerated() {
+                        let index: Int
+                        if let known = partIndex[part.name] { index = known } else {
+                            index = parts.count
+                            partIndex[part.name] = index
+                            parts.append(part.name)
+                        }
+                        ascii(k > 0 ? ",[" : "["); ascii(String(index)); ascii(","); number(part.value); ascii("]")
+                    }
+                    ascii("]")
+                }
                 ascii("]")
                 if out.count >= 1 << 20 { flush(&out) }
             }
@@ -178,6 +194,8 @@ public enum HTMLReport {
             if i > 0 || !s.examples.isEmpty { ascii(",") }
             ascii("["); quoted(example.id); ascii(",null,"); quoted(example.target); ascii("]")
         }
+        ascii("],\"parts\":[")
+        for (i, name) in parts.enumerated() { if i > 0 { ascii(",") }; quoted(name) }
         ascii("],\"strings\":[")
         for (i, text) in strings.enumerated() {
             if i > 0 { ascii(",") }
@@ -291,7 +309,12 @@ public enum HTMLReport {
 
       // Example browser.
       const fc = document.getElementById("f-candidate"), fo = document.getElementById("f-outcome"), ff = document.getElementById("f-flip");
-      const ft = document.getElementById("f-target"), fs = document.getElementById("f-search");
+      const ft = document.getElementById("f-target"), fs = document.getElementById("f-search"), fp = document.getElementById("f-part");
+      const P = data.parts || [];
+      // A result's score part by index, or null when it has none of that name.
+      const part = (r, k) => { const list = r[10] || []; const hit = list.find((p) => p[0] === k); return hit ? hit[1] : null; };
+      for (const [k, name] of P.entries()) { const o = el("option", name); o.value = name; fp.appendChild(o); }
+      if (!P.length) fp.parentElement.hidden = true;
       for (const [i, c] of C.entries()) { const o = el("option", c.id + (c.kind ? " — " + c.kind : "")); o.value = c.id; fc.appendChild(o); }
       const targets = Array.from(new Set(X.map((x) => x[2]))).sort();
       if (targets.length <= 60) for (const t of targets) { const o = el("option", t); o.value = t; ft.appendChild(o); } else ft.parentElement.hidden = true;
@@ -309,6 +332,7 @@ public enum HTMLReport {
           if (state.outcome === "invalid" && r[3] !== 2) continue;
           if (state.outcome === "failed" && r[3] !== 3) continue;
           if (state.target && X[x][2] !== state.target) continue;
+          if (state.part) { const v = part(r, P.indexOf(state.part)); if (v === null || v >= 1) continue; }
           if (state.flip && reference >= 0) {
             const ref = first(reference, x);
             if (!ref) continue;
@@ -343,7 +367,7 @@ public enum HTMLReport {
 
       function renderExamples() {
         fc.value = state.candidate || data.recommended || (C[0] && C[0].id) || "";
-        fo.value = state.outcome || ""; ff.value = state.flip || ""; ft.value = state.target || ""; fs.value = state.q || "";
+        fo.value = state.outcome || ""; ff.value = state.flip || ""; ft.value = state.target || ""; fs.value = state.q || ""; fp.value = state.part || "";
         const { c, list } = matches();
         const holder = document.getElementById("examples-list");
         holder.replaceChildren();
@@ -372,7 +396,8 @@ public enum HTMLReport {
             const tr = el("tr"); if (i === c) tr.className = "selected";
             tr.appendChild(el("td", cand.id + (rs.length > 1 ? " #" + (r[2] + 1) : "") + (i === reference ? " (reference)" : "")));
             tr.appendChild(el("td", str(r[6]) === null ? "–" : str(r[6])));
-            tr.appendChild(el("td", outcomeName[r[3]], r[3] === 1 ? "right" : "wrong"));
+            const below = (r[10] || []).filter((p) => p[1] < 1).map((p) => P[p[0]] + " " + p[1].toFixed(2));
+            tr.appendChild(el("td", outcomeName[r[3]] + (below.length ? " (" + below.join(", ") + ")" : ""), r[3] === 1 ? "right" : "wrong"));
             tr.appendChild(el("td", r[4].toFixed(3), "num"));
             tr.appendChild(el("td", r[8].toFixed(1) + " ms", "num"));
             tr.appendChild(el("td", r[9] === null ? "–" : "$" + r[9].toPrecision(3), "num"));
@@ -419,6 +444,7 @@ public enum HTMLReport {
       fo.addEventListener("change", () => update("outcome", fo.value));
       ff.addEventListener("change", () => update("flip", ff.value));
       ft.addEventListener("change", () => update("target", ft.value));
+      fp.addEventListener("change", () => update("part", fp.value));
       fs.addEventListener("input", () => update("q", fs.value));
       pa.addEventListener("change", () => update("a", pa.value));
       pb.addEventListener("change", () => update("b", pb.value));
