@@ -197,12 +197,21 @@ struct ExportCommand: Command {
         CommandOption("dedupe", nil, "keep one copy of exact and near duplicates"),
         CommandOption("drop-conflicts", nil, "leave out texts whose copies carry different labels"),
         CommandOption("drop-leaked", nil, "leave out training texts that are also in the test split"),
+        CommandOption("labels-from", "RUN_DIR:CANDIDATE", "label the training split with that candidate's answers in that run (distilled labels)"),
+        CommandOption("min-agreement", "X", "with --labels-from: keep examples whose repeats agree at least this often (0–1)"),
+        CommandOption("min-probability", "P", "with --labels-from: keep examples whose answer's likelihood is at least P (0–1)"),
     ]
     let details = """
     Writes the training split rendered with prompt ID as DIR/openai-chat.jsonl (chat messages for
     OpenAI fine-tuning) and DIR/prompt-completion.jsonl (for Hugging Face SFT), after the audit
     fixes you switch on, with the validation split beside them (*-validation.jsonl), and prints the
     token count and the estimated training cost. scripts/finetune-lora trains a LoRA adapter on them.
+
+    --labels-from RUN_DIR:CANDIDATE replaces the training targets with that candidate's answers in an earlier
+    run over the training examples (matched by id: run the teacher with a config whose test split is the
+    training file), the majority answer over its repeats; examples it did not answer are left out, and so are
+    those under --min-agreement or --min-probability. DIR/teacher-labels.jsonl records each label beside the
+    gold one, and the teacher's accuracy against gold is printed. The validation split keeps its gold labels.
     """
 
     func run(_ parsed: ParsedArguments) async -> Int32 {
@@ -212,9 +221,32 @@ struct ExportCommand: Command {
         let fixes = AuditFixes(dropDuplicates: parsed.flags.contains("dedupe"), dropConflicts: parsed.flags.contains("drop-conflicts"),
                                dropLeaked: parsed.flags.contains("drop-leaked"))
         let directory = parsed.options["out"] ?? "reports/\(prepared.experiment.name)/finetune-\(promptID)"
+        var teacher: TeacherLabels? = nil
+        do throws(UsageError) {
+            func share(_ option: String) throws(UsageError) -> Double? {
+                guard let raw = parsed.options[option] else { return nil }
+                guard parsed.options["labels-from"] != nil else { throw UsageError("--\(option) goes with --labels-from") }
+                guard let value = Double(raw), value >= 0, value <= 1 else { throw UsageError("--\(option) expects a number from 0 to 1, got \"\(raw)\"") }
+                return value
+            }
+            let agreement = try share("min-agreement"), probability = try share("min-probability")
+            if let from = parsed.options["labels-from"] {
+                do { teacher = try TeacherLabels.read(try TeacherLabels.Source(from, minAgreement: agreement, minProbability: probability)) } catch {
+                    printError("error: \(error)")
+                    return Exit.usage
+                }
+            }
+        } catch { return usageFailure(error, command: name) }
         return exitCode {
-            let summary = try FineTuneExport.write(prepared, promptID: promptID, fixes: fixes, directory: directory)
+            let summary = try FineTuneExport.write(prepared, promptID: promptID, fixes: fixes, directory: directory, teacher: teacher)
             print("Wrote \(summary.examples) training examples (\(summary.removed) removed by the fixes) to\n  \(summary.chatFile)\n  \(summary.promptCompletionFile)")
+            if let t = summary.teacher, let source = teacher?.source, let file = summary.teacherFile {
+                print("Labelled by \(source.candidate) in \(source.runDirectory): \(t.examples.count) kept, \(t.unanswered) without an answer from it, "
+                      + "\(t.notConfident) under the confidence asked for; each label beside the gold one in \(file).")
+                if !t.examples.isEmpty {
+                    print("Its labels agree with the gold labels on \(t.agreeingWithGold) of \(t.examples.count) (\(Format.percent(Double(t.agreeingWithGold) / Double(t.examples.count)))).")
+                }
+            }
             if summary.validationExamples > 0 {
                 print("and \(summary.validationExamples) validation examples beside them (*-validation.jsonl), for evaluation during training.")
             }

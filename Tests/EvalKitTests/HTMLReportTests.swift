@@ -94,6 +94,10 @@ import Testing
         let decisionLine = try #require(DecisionReport.markdown(summary).split(separator: "\n").first { $0.hasPrefix("**") })
         let verdict = String(decisionLine.dropFirst(2).prefix { $0 != "*" })
         #expect(report.contains("<strong>" + MarkdownHTML.escape(verdict) + "</strong>"), "verdict \(verdict)")
+        // Step 3's table has the candidate's row, with the accuracy summary.csv holds.
+        let row = try #require(summary.metrics.first)
+        #expect(report.contains("<tr><td>\(MarkdownHTML.escape(row.candidate))"))
+        #expect(report.contains("<td class=\"num\">\(Format.percent(row.accuracy))</td>"))
 
         // The example browser filtered to wrong answers lists exactly the examples results.jsonl says.
         let results = try ResultsJournal.read(path: dir + "/run/results.jsonl")

@@ -47,3 +47,21 @@ struct ReportWordingTests {
         #expect(keptLate.fit == TrainingDiagnosis.Fit.overfitting && keptLate.evidence.contains("at epoch 4 (the epoch kept): a gap of 10"))
     }
 }
+
+/// The progress line's estimate: from the answers since the first one, and only once there are enough.
+struct ProgressEstimateTests {
+    @Test func theEstimateWaitsForAnswersAndIgnoresTheStartUp() {
+        var p = ProgressSnapshot(done: 5, total: 105, errors: 0, elapsedSeconds: 300)
+        p.measured = 5
+        p.measuringSeconds = 4
+        #expect(p.etaSeconds == nil, "five answers are too few")
+        // 300 s of model start-up before the first answer; then 11 answers in 10 s: 1 s an answer, 100 left.
+        p.done = 5 + 6
+        p.total = 111
+        p.measured = 11
+        p.measuringSeconds = 10
+        #expect(p.etaSeconds == 100)
+        p.done = 111
+        #expect(p.etaSeconds == 0)
+    }
+}

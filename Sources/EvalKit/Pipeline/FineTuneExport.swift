@@ -15,11 +15,15 @@ public enum FineTuneExport {
         public var tokens: Int
         /// Estimated training cost per fine-tuned model with token pricing: (model, epochs, USD).
         public var costs: [(model: String, epochs: Double, usd: Double)]
+        /// With teacher labels: what relabelling kept and left out, and the file recording each label.
+        public var teacher: TeacherLabels.Relabelled? = nil
+        public var teacherFile: String? = nil
     }
 
     public enum ExportError: Error, CustomStringConvertible, Sendable {
         case unknownPrompt(String, known: [String])
         case cannotWrite(String)
+        case teacher(TeacherLabelsError)
         public var description: String {
             switch self {
             case let .unknownPrompt(id, known):
@@ -27,6 +31,7 @@ public enum FineTuneExport {
                 if let guess = Text.suggestion(for: id, among: known) { text += " (did you mean \"\(guess)\"?)" }
                 return text
             case .cannotWrite(let why): return why
+            case .teacher(let error): return error.description
             }
         }
     }
@@ -34,12 +39,34 @@ public enum FineTuneExport {
     /// Writes `openai-chat.jsonl` (chat messages, for OpenAI fine-tuning) and `prompt-completion.jsonl`
     /// (for Hugging Face SFT) into `directory`, and the validation split beside them as
     /// `openai-chat-validation.jsonl` and `prompt-completion-validation.jsonl` for evaluation during training.
-    public static func write(_ prepared: PreparedExperiment, promptID: String, fixes: AuditFixes, directory: String) throws(ExportError) -> Summary {
+    /// With `teacher`, the training targets are the teacher's answers (distilled labels; the examples it did
+    /// not answer confidently are left out) and `teacher-labels.jsonl` records each one beside its gold target;
+    /// the validation split keeps its gold targets, so training is judged against the truth.
+    public static func write(_ prepared: PreparedExperiment, promptID: String, fixes: AuditFixes, directory: String,
+                             teacher: TeacherLabels? = nil) throws(ExportError) -> Summary {
         let e = prepared.experiment
         guard let builder = prepared.builders[promptID], let spec = e.prompt(promptID) else {
             throw .unknownPrompt(promptID, known: e.prompts.map(\.id))
         }
-        let train = DataAuditor.fixedTraining(prepared.dataset, fixes: fixes)
+        let fixed = DataAuditor.fixedTraining(prepared.dataset, fixes: fixes)
+        var train = fixed
+        var relabelled: TeacherLabels.Relabelled? = nil
+        var teacherLines = ""
+        if let teacher {
+            let result = teacher.relabel(fixed)
+            guard result.unanswered < fixed.count else {
+                throw .teacher(.noneAnswered(run: teacher.source.runDirectory, candidate: teacher.source.candidate))
+            }
+            relabelled = result
+            train = result.examples
+            let gold = Dictionary(fixed.map { ($0.id, $0.target) }, uniquingKeysWith: { a, _ in a })
+            for example in train {
+                guard let label = teacher.labels[example.id] else { continue }
+                teacherLines += JSON.object([("id", .string(example.id)), ("teacher", .string(label.answer)), ("gold", gold[example.id].map(JSON.string) ?? .null),
+                                             ("agreeing_repeats", .number(Double(label.agreeing))), ("answered_repeats", .number(Double(label.answered))),
+                                             ("probability", label.probability.map(JSON.number) ?? .null)]).encoded() + "\n"
+            }
+        }
         // Dynamic prompts pick each example's neighbours from the (fixed) training split, never itself.
         var similar: SimilarityIndex? = nil
         if case .similar = spec.examples { similar = SimilarityIndex.tfidf(train) }
@@ -51,6 +78,8 @@ public enum FineTuneExport {
             files += [(directory + "/openai-chat-validation.jsonl", validation.chat),
                       (directory + "/prompt-completion-validation.jsonl", validation.completion)]
         }
+        let teacherFile = teacher == nil ? nil : directory + "/teacher-labels.jsonl"
+        if let teacherFile { files.append((teacherFile, teacherLines)) }
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             for (path, text) in files { try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) }
@@ -59,9 +88,12 @@ public enum FineTuneExport {
             guard case let .tokens(_, epochs, price)? = model.fineTuning?.basis else { return nil }
             return (model.id, epochs, Double(rendered.tokens) * epochs * price / 1_000_000)
         }
-        return Summary(examples: train.count, removed: prepared.dataset.train.count - train.count,
-                       validationExamples: prepared.dataset.validation.count, chatFile: chatFile,
-                       promptCompletionFile: completionFile, tokens: rendered.tokens, costs: costs)
+        var summary = Summary(examples: train.count, removed: prepared.dataset.train.count - fixed.count,
+                              validationExamples: prepared.dataset.validation.count, chatFile: chatFile,
+                              promptCompletionFile: completionFile, tokens: rendered.tokens, costs: costs)
+        summary.teacher = relabelled
+        summary.teacherFile = teacherFile
+        return summary
     }
 
     /// One split as chat JSONL and prompt/completion JSONL, with its estimated token count.
