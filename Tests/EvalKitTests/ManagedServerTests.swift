@@ -73,6 +73,23 @@ import Testing
         #expect(!Self.isAlive(try Self.serverPID(dir)))
     }
 
+    @Test func aPortAnotherServerAnswersOnIsRefusedNotUsed() async throws {
+        // Another run's server already listens where this one's would: its answers must not pass for this model's.
+        let other = try await FakeLLMServer()
+        defer { Task { await other.stop() } }
+        let dir = try Fixtures.temporaryDirectory()
+        let config = try Self.writeExperiment(in: dir, port: other.port,
+                                              command: "python3 \(Fixtures.fixturesDirectory)/fake_llm_server.py \(dir)/requests.jsonl \(other.port)")
+        var options = CompareOptions()
+        options.outDirectory = dir + "/run"
+        let outcome = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        let failure = try #require(outcome.summary.modelFailures.first)
+        #expect(failure.reason.contains("something already answered at http://127.0.0.1:\(other.port)/v1/models"), "\(failure.reason)")
+        #expect(outcome.summary.metrics[0].answered == 0)
+        #expect(try other.requests().filter { ($0["path"]?.stringValue ?? "").contains("completions") }.isEmpty, "no request went to the other server")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/pid"), "its own server was never started")
+    }
+
     @Test func aServerThatExitsReportsItsStatusAndLastLines() async throws {
         let dir = try Fixtures.temporaryDirectory()
         let config = try Self.writeExperiment(in: dir, port: closedPort(), command: "sh -c 'echo error: model file not found >&2; exit 4'")

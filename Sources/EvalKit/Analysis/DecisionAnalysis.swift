@@ -123,6 +123,29 @@ public struct CandidateAssessment: Sendable {
     public var costPer1kUSD: Double? { costPerRequestUSD.map { $0 * 1000 } }
 }
 
+/// Accuracy against the number of labelled training examples: candidates of one kind of trained model (the
+/// same provider and prompt) that differ in how many examples they were trained on.
+public struct DataEfficiencyCurve: Sendable, Equatable {
+    public struct Point: Sendable, Equatable {
+        public var candidate: String
+        public var examples: Int
+        public var accuracy: Double?
+        public var low: Double?
+        public var high: Double?
+        /// Shown non-inferior to the reference (nil when it could not be tested).
+        public var nonInferior: Bool?
+    }
+    /// The provider the trained models share (e.g. "builtin"), and their prompt where they take one.
+    public var provider: String
+    public var prompt: String?
+    /// By training-set size, smallest first.
+    public var points: [Point]
+    /// The smallest training set whose candidate is shown non-inferior to the reference; nil when none is.
+    public var smallestNonInferior: Point?
+    /// What labelling that many examples costs at `decision.label_cost_usd`; nil without a price.
+    public var labellingCostUSD: Double?
+}
+
 /// The most common label of the evaluated examples.
 public struct MajorityClass: Sendable, Equatable {
     public var label: String
@@ -176,6 +199,8 @@ public struct DecisionAnalysis: Sendable {
     public var majorityClass: MajorityClass? = nil
     /// Candidates that gave one answer to most examples (a sign of a prompt the model does not follow).
     public var dominantAnswers: [DominantAnswer] = []
+    /// Step 4: accuracy against training-set size, for candidates trained the same way on several sizes.
+    public var dataEfficiency: [DataEfficiencyCurve] = []
 
     public func assessment(_ id: String) -> CandidateAssessment? { assessments.first { $0.id == id } }
     public var recommended: CandidateAssessment? { assessments.first(where: \.recommended) }
@@ -186,8 +211,9 @@ public struct DecisionAnalysis: Sendable {
 public enum DecisionAnalyzer {
     /// `capacities`: one instance's throughput per candidate as the capacity probe measured it; a candidate
     /// without one has it estimated from the accuracy pass.
+    /// `trainingExamples`: the examples each trained model learnt from (by model id), where known.
     public static func analyze(experiment: Experiment, metrics: [CandidateMetrics], results: [some Collection<ExampleResult>],
-                               trainingSeconds: [String: Double], capacities: [String: Capacity] = [:],
+                               trainingSeconds: [String: Double], trainingExamples: [String: Int] = [:], capacities: [String: Capacity] = [:],
                                judgements: [Judgement] = []) -> DecisionAnalysis {
         let policy = experiment.decision
         let measured = metrics.indices.filter { metrics[$0].requests > 0 && metrics[$0].answered > 0 }
@@ -263,11 +289,36 @@ public enum DecisionAnalyzer {
         analysis.dynamicComparisons = dynamicComparisons(experiment: experiment, metrics: metrics, results: results, policy: policy)
         if let best { analysis.rivalComparisons = rivalComparisons(chosen: best, assessments: assessments, metrics: metrics, results: results, policy: policy) }
         analysis.judge = JudgeGrades.summary(judgements, experiment: experiment)
+        analysis.dataEfficiency = dataEfficiency(experiment: experiment, assessments: assessments, trainingExamples: trainingExamples)
         if experiment.task.type == .classification {
             analysis.majorityClass = majorityClass(results)
             analysis.dominantAnswers = dominantAnswers(assessments, labels: experiment.task.labels, majority: analysis.majorityClass)
         }
         return analysis
+    }
+
+    /// One curve per provider and prompt among the candidates whose training-set size is known, where they
+    /// were trained on at least two different sizes.
+    static func dataEfficiency(experiment: Experiment, assessments: [CandidateAssessment], trainingExamples: [String: Int]) -> [DataEfficiencyCurve] {
+        var groups: [String: [(CandidateAssessment, Int)]] = [:], order: [String] = []
+        for a in assessments {
+            guard let examples = trainingExamples[a.metrics.model], a.metrics.answered > 0,
+                  let provider = experiment.model(a.metrics.model)?.provider.name else { continue }
+            let key = provider + "\u{1}" + (a.metrics.prompt ?? "")
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append((a, examples))
+        }
+        return order.compactMap { key in
+            guard let members = groups[key], Set(members.map(\.1)).count >= 2 else { return nil }
+            let points = members.sorted { ($0.1, $0.0.id) < ($1.1, $1.0.id) }.map { a, n in
+                DataEfficiencyCurve.Point(candidate: a.id, examples: n, accuracy: a.metrics.accuracy, low: a.accuracyLow, high: a.accuracyHigh,
+                                          nonInferior: a.nonInferior)
+            }
+            let smallest = points.first { $0.nonInferior == true }
+            return DataEfficiencyCurve(provider: key.components(separatedBy: "\u{1}")[0], prompt: members[0].0.metrics.prompt, points: points,
+                                       smallestNonInferior: smallest,
+                                       labellingCostUSD: smallest.flatMap { s in experiment.decision.labelCostUSD.map { Double(s.examples) * $0 } })
+        }
     }
 
     /// A candidate whose most common answer covers at least this share of its answers is named.

@@ -339,6 +339,9 @@ public struct DecisionPolicy: Sendable {
     /// Qualifying candidates whose costs over the horizon are within this share of the cheapest count as
     /// costing the same, and the more accurate of them is chosen (a cent must not outweigh accuracy).
     public var costTie: Double = 0.01
+    /// USD to label one training example, where known: the data-efficiency curve prices the labels its
+    /// smallest non-inferior training set needs.
+    public var labelCostUSD: Double? = nil
     public init() {}
 }
 

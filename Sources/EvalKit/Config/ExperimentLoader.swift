@@ -593,7 +593,7 @@ public enum ExperimentLoader {
     static func readDecision(_ root: ObjectReader, candidates: [CandidateSpec], issues: inout IssueCollector) -> DecisionPolicy {
         var policy = DecisionPolicy()
         guard let d = ObjectReader(root["decision"], path: "$.decision", issues: &issues, required: false) else { return policy }
-        d.rejectUnknownKeys(["reference", "requirements", "margin", "monthly_requests", "horizon_months", "alpha", "power", "max_error_rate", "cost_tie"],
+        d.rejectUnknownKeys(["reference", "requirements", "margin", "monthly_requests", "horizon_months", "alpha", "power", "max_error_rate", "cost_tie", "label_cost_usd"],
                             issues: &issues)
         if let reference = d.string("reference", issues: &issues) {
             if candidates.contains(where: { $0.id == reference }) {
@@ -620,6 +620,7 @@ public enum ExperimentLoader {
         if let v = d.number("power", range: 0.5...0.999_999, rangeText: "a power between 0.5 and 1", issues: &issues) { policy.power = v }
         if let v = d.number("max_error_rate", range: 0...1, rangeText: "a share of requests between 0 and 1", issues: &issues) { policy.maxErrorRate = v }
         if let v = d.number("cost_tie", range: 0...1, rangeText: "a share of the lowest cost between 0 and 1", issues: &issues) { policy.costTie = v }
+        policy.labelCostUSD = d.number("label_cost_usd", range: 0...1_000_000, rangeText: "USD per labelled example, 0 or more", issues: &issues)
         return policy
     }
 

@@ -57,6 +57,29 @@ public struct Dataset: Sendable {
         [("train", train), ("validation", validation), ("test", test)]
     }
 
+    /// `count` examples of `examples` chosen at random with `seed`, each target keeping its share (largest
+    /// remainders, ties to the target first in order), in their original order; all of them when there are
+    /// no more than `count`.
+    public static func stratifiedSubset(_ examples: [Example], count: Int, seed: UInt64) -> [Example] {
+        guard count < examples.count else { return examples }
+        guard count > 0 else { return [] }
+        var groups: [String: [Int]] = [:]
+        for (i, e) in examples.enumerated() { groups[e.target, default: []].append(i) }
+        let targets = groups.keys.sorted()
+        let exact = targets.map { Double(count) * Double(groups[$0]?.count ?? 0) / Double(examples.count) }
+        var quotas = exact.map { Int($0.rounded(.down)) }
+        let byRemainder = targets.indices.sorted { (exact[$0] - Double(quotas[$0]), $1) > (exact[$1] - Double(quotas[$1]), $0) }
+        for k in byRemainder.prefix(count - quotas.reduce(0, +)) { quotas[k] += 1 }
+        var rng = SeededRandom(seed: seed)
+        var chosen: [Int] = []
+        for (k, target) in targets.enumerated() {
+            var indices = groups[target] ?? []
+            indices.shuffle(using: &rng)
+            chosen += indices.prefix(quotas[k])
+        }
+        return chosen.sorted().map { examples[$0] }
+    }
+
     /// How many examples of each label a split holds, in label-set order.
     public static func labelCounts(_ examples: [Example], labels: [String]) -> [(label: String, count: Int)] {
         var counts: [String: Int] = [:]

@@ -127,7 +127,9 @@ public enum CompareRun {
         let incomplete = made < plan.plannedRequests || judgeShort
         let failedCalls = metrics.reduce(0) { $0 + $1.errors }
         let trainingSeconds = Dictionary(executed.training.map { ($0.modelID, $0.seconds) }, uniquingKeysWith: { a, _ in a })
+        let trainingExamples = Dictionary(executed.training.compactMap { t in t.examples.map { (t.modelID, $0) } }, uniquingKeysWith: { a, _ in a })
         let analysis = DecisionAnalyzer.analyze(experiment: experiment, metrics: metrics, results: results, trainingSeconds: trainingSeconds,
+                                                trainingExamples: trainingExamples,
                                                 capacities: Capacity.best(of: executed.capacity, latencyLimitMs: experiment.decision.maxP95LatencyMs),
                                                 judgements: executed.judgements)
         var summary = RunSummary(

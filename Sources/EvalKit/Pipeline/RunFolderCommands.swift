@@ -5,7 +5,7 @@ import Synchronization
 public enum RunFolderCommands {
     /// The files a baseline keeps: the summary and per-example results (small enough to commit).
     public static let baselineFiles = ["summary.csv", "results.jsonl", "run.json", "config.json", "report.md", HTMLReport.fileName, AnalysisFile.name,
-                                       DecisionReport.accuracyCostFile, DecisionReport.latencyFile, CapacityFile.name, DecisionReport.capacityFile,
+                                       DecisionReport.accuracyCostFile, DecisionReport.latencyFile, DecisionReport.dataEfficiencyFile, CapacityFile.name, DecisionReport.capacityFile,
                                        JudgementsFile.name]
 
     /// Copies a run into `reports/<experiment>/baseline/` (or `destination`), replacing what was there.

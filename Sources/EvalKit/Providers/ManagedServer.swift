@@ -24,6 +24,13 @@ public actor ManagedServer {
     /// Starts the server and waits until `ready_url` answers 2xx; on failure stops it and reports its last log lines.
     public func start() async throws(ProviderError) {
         if process?.isRunning == true { return }
+        // Something answering before the server is even started is another process's server (another run
+        // on this machine, a server left over): its answers and its latency would pass for this model's.
+        if await HTTPClient(timeoutSeconds: 2, maxConnections: 1).isReady(settings.readyURL) {
+            throw .notStarted(reason: "before the server of model \(modelID) was started, something already answered at \(settings.readyURL) "
+                              + "(another run's server, or one left running?); stop it, or give this server another port "
+                              + "(`{port}` in server.command, ready_url and base_url lets evalkit choose a free one)")
+        }
         let output = Pipe()
         let log = LineChannel(output.fileHandleForReading, keepLast: 30)
         let process: Process
@@ -40,7 +47,12 @@ public actor ManagedServer {
                 await log.drained(timeout: 2)
                 throw .notStarted(reason: "the server of model \(modelID) exited with status \(process.terminationStatus) before it was ready" + tail(log))
             }
-            if await client.isReady(settings.readyURL) { return }
+            if await client.isReady(settings.readyURL) {
+                // Ready, and still this process: a server that lost its port to another one exits instead.
+                try? await Task.sleep(for: .milliseconds(100))
+                guard process.isRunning else { continue }
+                return
+            }
             try? await Task.sleep(for: .milliseconds(200))
         }
         await stop()

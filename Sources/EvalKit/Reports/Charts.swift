@@ -243,6 +243,69 @@ public enum Charts {
         return svg + "</svg>\n"
     }
 
+    /// One curve of the data-efficiency chart: accuracy (with its interval) at each training-set size.
+    public struct SizeCurve: Sendable {
+        public var name: String
+        public var points: [(examples: Int, accuracy: Double, low: Double, high: Double)]
+        public init(name: String, points: [(examples: Int, accuracy: Double, low: Double, high: Double)]) { self.name = name; self.points = points }
+    }
+
+    /// Accuracy against the number of training examples (log axis), each size's interval drawn, with the
+    /// reference's accuracy and the non-inferiority line (reference − margin) across.
+    public static func dataEfficiency(_ curves: [SizeCurve], reference: (label: String, accuracy: Double)?, margin: Double, title: String) -> String {
+        let all = curves.flatMap(\.points)
+        let names = curves.map(\.name) + (reference.map { ["reference: \($0.label)", "reference − margin"] } ?? [])
+        let right = max(200, (names.map { textWidth($0) }.max() ?? 0) + 60)
+        let left = 70.0, plotW = 480.0, width = Int(left + plotW + right)
+        let top = 45 + titleExtra(title, width: width), plotH = 300.0, height = Int(top + plotH + 60)
+        var svg = header(width: width, height: height, title: title)
+        guard let minN = all.map(\.examples).min(), let maxN = all.map(\.examples).max(), minN > 0 else {
+            return svg + "<text x=\"\(width / 2)\" y=\"\(height / 2)\" text-anchor=\"middle\">No trained candidate has a known training-set size.</text>\n</svg>\n"
+        }
+        let lowX = pow(10, floor(log10(Double(minN)))), highX = max(pow(10, ceil(log10(Double(maxN)))), lowX * 10)
+        let ys = all.flatMap { [$0.low, $0.high] } + (reference.map { [$0.accuracy, $0.accuracy - margin] } ?? [])
+        let lowY = max(0, floor(((ys.min() ?? 0) - 0.05) * 10) / 10), highY = min(1, ceil(((ys.max() ?? 1) + 0.02) * 10) / 10)
+        func x(_ n: Double) -> Double { left + (log10(n) - log10(lowX)) / (log10(highX) - log10(lowX)) * plotW }
+        func y(_ a: Double) -> Double { top + (1 - (a - lowY) / max(highY - lowY, 0.01)) * plotH }
+        svg += "<rect x=\"\(n(left))\" y=\"\(n(top))\" width=\"\(n(plotW))\" height=\"\(n(plotH))\" fill=\"none\" stroke=\"#444\"/>\n"
+        for tick in logTicks(lowX, highX) {
+            svg += "<line x1=\"\(n(x(tick)))\" y1=\"\(n(top))\" x2=\"\(n(x(tick)))\" y2=\"\(n(top + plotH))\" stroke=\"#e5e5e5\"/>\n"
+            svg += "<text x=\"\(n(x(tick)))\" y=\"\(n(top + plotH + 16))\" text-anchor=\"middle\">\(Text.xmlEscaped(tickLabel(tick)))</text>\n"
+        }
+        let yTicks = niceTicks(lowY * 100, highY * 100, count: 5)
+        for tick in yTicks {
+            svg += "<line x1=\"\(n(left))\" y1=\"\(n(y(tick / 100)))\" x2=\"\(n(left + plotW))\" y2=\"\(n(y(tick / 100)))\" stroke=\"#e5e5e5\"/>\n"
+            svg += "<text x=\"\(n(left - 6))\" y=\"\(n(y(tick / 100) + 4))\" text-anchor=\"end\">\(niceLabel(tick, step: yTicks.count > 1 ? yTicks[1] - yTicks[0] : 10))%</text>\n"
+        }
+        svg += "<text x=\"\(n(left + plotW / 2))\" y=\"\(height - 18)\" text-anchor=\"middle\">labelled training examples (log scale)</text>\n"
+        svg += "<text x=\"18\" y=\"\(n(top + plotH / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 18 \(n(top + plotH / 2)))\">accuracy (95% interval)</text>\n"
+        var legendY = top + 10
+        let legendX = left + plotW + 12
+        if let reference {
+            for (value, dash, name) in [(reference.accuracy, "", "reference: \(reference.label)"), (reference.accuracy - margin, " stroke-dasharray=\"2 3\"", "reference − margin")] {
+                svg += "<line x1=\"\(n(left))\" y1=\"\(n(y(value)))\" x2=\"\(n(left + plotW))\" y2=\"\(n(y(value)))\" stroke=\"#555\" stroke-width=\"1.5\"\(dash)/>\n"
+                svg += "<line x1=\"\(n(legendX))\" y1=\"\(n(legendY))\" x2=\"\(n(legendX + 24))\" y2=\"\(n(legendY))\" stroke=\"#555\" stroke-width=\"1.5\"\(dash)/>\n"
+                svg += "<text x=\"\(n(legendX + 30))\" y=\"\(n(legendY + 4))\">\(Text.xmlEscaped(name))</text>\n"
+                legendY += 18
+            }
+        }
+        for (i, curve) in curves.enumerated() {
+            let color = palette[i % palette.count], dash = i % 2 == 1 ? " stroke-dasharray=\"6 4\"" : ""
+            let sorted = curve.points.sorted { $0.examples < $1.examples }
+            let path = sorted.map { "\(n(x(Double($0.examples)))),\(n(y($0.accuracy)))" }.joined(separator: " ")
+            svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(dash)/>\n"
+            for p in sorted {
+                let px = x(Double(p.examples))
+                svg += "<line x1=\"\(n(px))\" y1=\"\(n(y(p.low)))\" x2=\"\(n(px))\" y2=\"\(n(y(p.high)))\" stroke=\"\(color)\" stroke-width=\"1.5\"/>\n"
+                svg += "<circle cx=\"\(n(px))\" cy=\"\(n(y(p.accuracy)))\" r=\"4\" fill=\"\(color)\"/>\n"
+            }
+            svg += "<line x1=\"\(n(legendX))\" y1=\"\(n(legendY))\" x2=\"\(n(legendX + 24))\" y2=\"\(n(legendY))\" stroke=\"\(color)\" stroke-width=\"2\"\(dash)/>\n"
+            svg += "<text x=\"\(n(legendX + 30))\" y=\"\(n(legendY + 4))\">\(Text.xmlEscaped(curve.name))</text>\n"
+            legendY += 18
+        }
+        return svg + "</svg>\n"
+    }
+
     /// One line of a line chart.
     public struct Series: Sendable {
         public var name: String

@@ -681,6 +681,7 @@ public enum DecisionReport {
             md += priced.isEmpty ? ".\n" : "; " + priced.joined(separator: "; ") + ".\n"
             md += "\n`evalkit audit` prints this audit; `evalkit export-finetune --prompt ID --dedupe --drop-conflicts --drop-leaked` writes the training split with these fixes.\n"
         }
+        md += dataEfficiencyText(s)
         if !s.curves.isEmpty { md += "\n### Training under validation\n\n" }
         for t in s.training {
             if t.source == RunSummary.TrainingSummary.builtinSource {
@@ -703,6 +704,54 @@ public enum DecisionReport {
             md += "![Training curves of \(Markdown.cell(curve.modelID))](\(curve.chartFile))\n\n"
         }
         return md
+    }
+
+    public static let dataEfficiencyFile = "data-efficiency.svg"
+
+    /// Step 4's "how many labelled examples": each data-efficiency curve as a table, the smallest training set
+    /// shown non-inferior to the reference (or that none was), and what labelling it costs.
+    static func dataEfficiencyText(_ s: RunSummary) -> String {
+        let a = s.analysis, p = a.policy
+        guard !a.dataEfficiency.isEmpty else { return "" }
+        let word = s.experiment.task.scorer.scoreName
+        var md = "\n### How many labelled examples\n\n"
+        md += "The same model trained on training sets of different sizes, each against the reference"
+        md += a.referenceID.flatMap(a.assessment).map { " **\(Markdown.cell($0.id))** (\(Format.percent($0.metrics.accuracy)))" } ?? ""
+        md += " with the non-inferiority margin of \(Format.fixed(p.margin * 100, digits: 1)) points.\n\n"
+        for curve in a.dataEfficiency {
+            md += "**\(Markdown.cell(curve.provider))\(curve.prompt.map { " with prompt \(Markdown.cell($0))" } ?? "")**:\n\n"
+            md += Markdown.table(["training examples", "candidate", word, "\(level(p)) CI", "against the reference"], curve.points.map { point in
+                [Format.count(Double(point.examples)), point.candidate, Format.percent(point.accuracy),
+                 point.low.flatMap { l in point.high.map { "\(Format.percent(l))–\(Format.percent($0))" } } ?? "–",
+                 point.candidate == a.referenceID ? "reference" : (point.nonInferior == true ? "non-inferior" : (point.nonInferior == false ? "not shown non-inferior" : "not tested"))]
+            }, alignRight: [0, 2]) + "\n"
+            if let smallest = curve.smallestNonInferior {
+                md += "Smallest training set shown non-inferior to the reference: **\(Format.count(Double(smallest.examples))) examples** (\(Markdown.cell(smallest.candidate)), "
+                md += "\(Format.percent(smallest.accuracy)))"
+                if let cost = curve.labellingCostUSD, let price = p.labelCostUSD {
+                    md += "; labelling that many at \(Format.usd(price)) an example (`$.decision.label_cost_usd`) costs \(Format.usd(cost))"
+                }
+                md += ".\n\n"
+            } else {
+                md += "Not reached: no training set up to \(Format.count(Double(curve.points.last?.examples ?? 0))) examples was shown non-inferior to the reference; "
+                md += "more labelled data, or a stronger model to fine-tune, is what the curve asks for.\n\n"
+            }
+        }
+        md += "![Accuracy against the number of training examples](\(dataEfficiencyFile))\n"
+        return md
+    }
+
+    /// The data-efficiency chart; nil without a curve.
+    public static func dataEfficiencyChart(_ s: RunSummary) -> String? {
+        let a = s.analysis
+        guard !a.dataEfficiency.isEmpty else { return nil }
+        let curves = a.dataEfficiency.map { curve in
+            Charts.SizeCurve(name: curve.provider + (curve.prompt.map { " (\($0))" } ?? ""), points: curve.points.compactMap { p in
+                p.accuracy.map { (p.examples, $0, p.low ?? $0, p.high ?? $0) }
+            })
+        }
+        let reference = a.referenceID.flatMap(a.assessment).flatMap { r in r.metrics.accuracy.map { (r.id, $0) } }
+        return Charts.dataEfficiency(curves, reference: reference, margin: a.policy.margin, title: "\(s.experiment.name): accuracy against training-set size")
     }
 
     /// Names the models whose requests went as provider batch jobs: their latency is a job's turnaround.

@@ -13,6 +13,7 @@ public enum ReportWriter {
         if writeManifest { try manifest(summary).write(to: directory) }
         charts[DecisionReport.accuracyCostFile] = DecisionReport.accuracyCostChart(summary)
         charts[DecisionReport.latencyFile] = DecisionReport.latencyChart(summary)
+        if let chart = DecisionReport.dataEfficiencyChart(summary) { charts[DecisionReport.dataEfficiencyFile] = chart }
         if !summary.capacity.isEmpty {
             try save(CapacityFile.csv(summary.capacity), to: directory + "/" + CapacityFile.name)
             charts[DecisionReport.capacityFile] = DecisionReport.capacityChart(summary)

@@ -168,7 +168,9 @@ public struct RunFolder: Sendable {
     public func recompute() -> (metrics: [CandidateMetrics], analysis: DecisionAnalysis) {
         let perCandidate = resultsByCandidate
         let metrics = MetricsCalculator.metrics(experiment: experiment, results: perCandidate, sent: requestsSent)
+        let trainingExamples = Dictionary(manifest.training.compactMap { t in t.examples.map { (t.modelID, $0) } }, uniquingKeysWith: { a, _ in a })
         return (metrics, DecisionAnalyzer.analyze(experiment: experiment, metrics: metrics, results: perCandidate, trainingSeconds: trainingSeconds,
+                                                  trainingExamples: trainingExamples,
                                                   capacities: Capacity.best(of: capacity, latencyLimitMs: experiment.decision.maxP95LatencyMs),
                                                   judgements: judgements))
     }

@@ -38,13 +38,14 @@ extension BuiltinSettings: ProviderKind {
     public var manifestMembers: [(String, JSON)] { [] }
     public var reportLine: String {
         let training = patience.map { "up to \(epochs) epochs, stopping after \($0) without a lower validation loss" } ?? "\(epochs) epochs"
-        return "builtin logistic regression (2^\(hashBits) hashed n-gram features, \(training))"
+        let subset = trainExamples.map { ", trained on \($0) examples of the training split (label-stratified, seed \(seed))" } ?? ""
+        return "builtin logistic regression (2^\(hashBits) hashed n-gram features, \(training)\(subset))"
     }
 
     public static func read(options: JSON, path: String) -> (options: BuiltinSettings?, issues: [ConfigIssue]) {
         readOptions(options, path: path) { o, issues in
             o.rejectUnknownKeys(["epochs", "learning_rate", "batch_size", "gradient_accumulation", "early_stopping_patience", "l2", "hash_bits",
-                                 "word_ngrams", "char_ngrams", "seed"], issues: &issues)
+                                 "word_ngrams", "char_ngrams", "seed", "train_examples"], issues: &issues)
             var b = BuiltinSettings()
             if let v = o.integer("gradient_accumulation", minimum: 1, issues: &issues) { b.gradientAccumulation = v }
             b.patience = o.integer("early_stopping_patience", minimum: 1, issues: &issues)
@@ -69,14 +70,16 @@ extension BuiltinSettings: ProviderKind {
                 }
             }
             if let v = o.integer("seed", minimum: 0, issues: &issues) { b.seed = UInt64(v) }
+            b.trainExamples = o.integer("train_examples", minimum: 1, issues: &issues)
             return b
         }
     }
 
     /// Trains the classifier on the training split, watching the validation split each epoch.
     public func makeProvider(_ context: ProviderContext) -> PreparedProvider {
-        let classifier = TextClassifier.train(labels: context.labels, train: context.train, validation: context.validation, settings: self)
-        let training = ModelTraining(seconds: classifier.trainingSeconds, examples: context.train.count, last: classifier.history.last,
+        let train = trainExamples.map { Dataset.stratifiedSubset(context.train, count: $0, seed: seed) } ?? context.train
+        let classifier = TextClassifier.train(labels: context.labels, train: train, validation: context.validation, settings: self)
+        let training = ModelTraining(seconds: classifier.trainingSeconds, examples: train.count, last: classifier.history.last,
                                      bestEpoch: classifier.bestEpoch, stoppedEarly: classifier.stoppedEarly,
                                      curve: TrainingCurve.builtin(context.modelID, classifier))
         return PreparedProvider(provider: BuiltinProvider(classifier: classifier), training: training)

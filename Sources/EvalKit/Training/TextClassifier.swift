@@ -172,5 +172,8 @@ public struct BuiltinSettings: Sendable, Equatable {
     public var wordNgrams: Int = 2
     public var charNgrams: ClosedRange<Int> = 2...4
     public var seed: UInt64 = 1
+    /// Train on this many examples of the training split (a label-stratified subset chosen with `seed`) rather
+    /// than all of it: models that differ only here trace how accuracy grows with labelled data.
+    public var trainExamples: Int? = nil
     public init() {}
 }
