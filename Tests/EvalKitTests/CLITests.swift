@@ -239,7 +239,7 @@ import Testing
     }
 
     /// The committed baselines are what CI gates on: every file of each must still be what its results give.
-    @Test(arguments: ["twitter-sentiment", "us-addresses"]) func theCommittedBaselineMatchesItsRecomputation(example: String) async throws {
+    @Test(arguments: ["twitter-sentiment", "us-addresses", "twitter-sentiment-data-efficiency"]) func theCommittedBaselineMatchesItsRecomputation(example: String) async throws {
         #expect(try RunVerifier.verify(runDirectory: Fixtures.repositoryRoot + "/reports/\(example)/baseline") == [])
     }
 }

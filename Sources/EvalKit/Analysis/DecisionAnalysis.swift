@@ -134,6 +134,8 @@ public struct DataEfficiencyCurve: Sendable, Equatable {
         public var high: Double?
         /// Shown non-inferior to the reference (nil when it could not be tested).
         public var nonInferior: Bool?
+        /// Meets every requirement of the policy and the margin.
+        public var qualifies: Bool
     }
     /// The provider the trained models share (e.g. "builtin"), and their prompt where they take one.
     public var provider: String
@@ -142,6 +144,8 @@ public struct DataEfficiencyCurve: Sendable, Equatable {
     public var points: [Point]
     /// The smallest training set whose candidate is shown non-inferior to the reference; nil when none is.
     public var smallestNonInferior: Point?
+    /// The smallest whose candidate meets every requirement as well (accuracy, latency, cost, errors).
+    public var smallestQualifying: Point?
     /// What labelling that many examples costs at `decision.label_cost_usd`; nil without a price.
     public var labellingCostUSD: Double?
 }
@@ -312,11 +316,11 @@ public enum DecisionAnalyzer {
             guard let members = groups[key], Set(members.map(\.1)).count >= 2 else { return nil }
             let points = members.sorted { ($0.1, $0.0.id) < ($1.1, $1.0.id) }.map { a, n in
                 DataEfficiencyCurve.Point(candidate: a.id, examples: n, accuracy: a.metrics.accuracy, low: a.accuracyLow, high: a.accuracyHigh,
-                                          nonInferior: a.nonInferior)
+                                          nonInferior: a.nonInferior, qualifies: a.qualifies)
             }
             let smallest = points.first { $0.nonInferior == true }
             return DataEfficiencyCurve(provider: key.components(separatedBy: "\u{1}")[0], prompt: members[0].0.metrics.prompt, points: points,
-                                       smallestNonInferior: smallest,
+                                       smallestNonInferior: smallest, smallestQualifying: points.first(where: \.qualifies),
                                        labellingCostUSD: smallest.flatMap { s in experiment.decision.labelCostUSD.map { Double(s.examples) * $0 } })
         }
     }

@@ -731,7 +731,16 @@ public enum DecisionReport {
                 if let cost = curve.labellingCostUSD, let price = p.labelCostUSD {
                     md += "; labelling that many at \(Format.usd(price)) an example (`$.decision.label_cost_usd`) costs \(Format.usd(cost))"
                 }
-                md += ".\n\n"
+                md += "."
+                if let qualifying = curve.smallestQualifying, qualifying != smallest {
+                    md += " The smallest that also meets every requirement of the policy: **\(Format.count(Double(qualifying.examples))) examples** "
+                    md += "(\(Markdown.cell(qualifying.candidate)), \(Format.percent(qualifying.accuracy)))"
+                    if let price = p.labelCostUSD { md += ", \(Format.usd(Double(qualifying.examples) * price)) of labels" }
+                    md += "."
+                } else if curve.smallestQualifying == nil {
+                    md += " None of these sizes meets every requirement of the policy (reasons in Step 3)."
+                }
+                md += "\n\n"
             } else {
                 md += "Not reached: no training set up to \(Format.count(Double(curve.points.last?.examples ?? 0))) examples was shown non-inferior to the reference; "
                 md += "more labelled data, or a stronger model to fine-tune, is what the curve asks for.\n\n"
