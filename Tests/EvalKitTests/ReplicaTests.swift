@@ -34,7 +34,11 @@ import Testing
         #expect(Set(results.compactMap(\.replica)) == [first.baseURL, second.baseURL])
         #expect(results.allSatisfy { $0.replica != nil && $0.attempts == 1 }, "a replica's failure is not an attempt of the request")
         let firstLog = try first.requests(), secondLog = try second.requests()
-        #expect(firstLog.count + secondLog.count == 24)
+        // Every request reached a good replica; one that timed out there (a loaded machine) was sent to the other
+        // as well, which is failover, not a retry: so at least 24, each example answered once.
+        let served = firstLog.count + secondLog.count
+        #expect(served >= 24 && served <= 30, "\(served) requests reached the good replicas")
+        #expect(Set(results.map(\.exampleID)).count == 24 && results.count == 24)
         #expect(min(firstLog.count, secondLog.count) >= 6, "requests go to the replica with fewer in flight: \(firstLog.count) and \(secondLog.count)")
         // Each replica's limit is the model's concurrency (2), although 8 requests may be in flight in all.
         for log in [firstLog, secondLog] {
@@ -54,7 +58,7 @@ import Testing
         // The cache is keyed by content, not by the replica that answered: a second run asks nobody.
         let again = try await Self.run(config, into: dir + "/again")
         #expect(again.summary.metrics.first?.cachedAnswers == 24)
-        #expect(try first.requests().count + second.requests().count == 24)
+        #expect(try first.requests().count + second.requests().count == served)
     }
 
     @Test func aModelWhoseEveryReplicaIsDownIsNotUsedAndSaysWhy() async throws {
