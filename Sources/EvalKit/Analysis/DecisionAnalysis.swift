@@ -148,6 +148,8 @@ public struct DataEfficiencyCurve: Sendable, Equatable {
     public var smallestQualifying: Point?
     /// What labelling that many examples costs at `decision.label_cost_usd`; nil without a price.
     public var labellingCostUSD: Double?
+    /// The same for the smallest qualifying training set.
+    public var qualifyingLabellingCostUSD: Double? = nil
 }
 
 /// The most common label of the evaluated examples.
@@ -318,10 +320,14 @@ public enum DecisionAnalyzer {
                 DataEfficiencyCurve.Point(candidate: a.id, examples: n, accuracy: a.metrics.accuracy, low: a.accuracyLow, high: a.accuracyHigh,
                                           nonInferior: a.nonInferior, qualifies: a.qualifies)
             }
-            let smallest = points.first { $0.nonInferior == true }
-            return DataEfficiencyCurve(provider: key.components(separatedBy: "\u{1}")[0], prompt: members[0].0.metrics.prompt, points: points,
-                                       smallestNonInferior: smallest, smallestQualifying: points.first(where: \.qualifies),
-                                       labellingCostUSD: smallest.flatMap { s in experiment.decision.labelCostUSD.map { Double(s.examples) * $0 } })
+            let smallest = points.first { $0.nonInferior == true }, qualifying = points.first(where: \.qualifies)
+            func labels(_ point: DataEfficiencyCurve.Point?) -> Double? {
+                point.flatMap { p in experiment.decision.labelCostUSD.map { Double(p.examples) * $0 } }
+            }
+            var curve = DataEfficiencyCurve(provider: key.components(separatedBy: "\u{1}")[0], prompt: members[0].0.metrics.prompt, points: points,
+                                       smallestNonInferior: smallest, smallestQualifying: qualifying, labellingCostUSD: labels(smallest))
+            curve.qualifyingLabellingCostUSD = labels(qualifying)
+            return curve
         }
     }
 

@@ -735,7 +735,7 @@ public enum DecisionReport {
                 if let qualifying = curve.smallestQualifying, qualifying != smallest {
                     md += " The smallest that also meets every requirement of the policy: **\(Format.count(Double(qualifying.examples))) examples** "
                     md += "(\(Markdown.cell(qualifying.candidate)), \(Format.percent(qualifying.accuracy)))"
-                    if let price = p.labelCostUSD { md += ", \(Format.usd(Double(qualifying.examples) * price)) of labels" }
+                    if let cost = curve.qualifyingLabellingCostUSD { md += ", \(Format.usd(cost)) of labels" }
                     md += "."
                 } else if curve.smallestQualifying == nil {
                     md += " None of these sizes meets every requirement of the policy (reasons in Step 3)."
