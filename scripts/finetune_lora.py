@@ -1,4 +1,4 @@
-"""LoRA fine-tune of SmolLM2-135M-Instruct with Hugging Face Transformers + PEFT.
+"""LoRA (or IA3) fine-tune of SmolLM2-135M-Instruct with Hugging Face Transformers + PEFT.
 
 Reads prompt/completion JSONL written by `evalkit export-finetune` and writes, into --out:
   adapter/               the PEFT adapter of the best checkpoint (lowest validation loss)
@@ -31,9 +31,12 @@ def parse_arguments():
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--warmup-steps", type=int, default=5)
     p.add_argument("--eval-steps", type=int, default=10, help="evaluate on the validation sample every N steps")
+    p.add_argument("--evals-per-epoch", type=int, default=0,
+                   help="evaluate this many times an epoch instead of every --eval-steps (the same schedule for every training-set size)")
     p.add_argument("--eval-examples", type=int, default=128, help="validation examples per evaluation (seeded sample)")
-    p.add_argument("--train-examples", type=int, default=0, help="seeded sample of the training split; 0 = all")
     p.add_argument("--early-stopping-patience", type=int, default=3, help="evaluations without improvement before stopping")
+    p.add_argument("--method", choices=["lora", "ia3"], default="lora",
+                   help="lora: low-rank updates of every attention and MLP projection; ia3: learnt scaling of keys, values and the MLP's down projection (PEFT's defaults for Llama)")
     p.add_argument("--lora-r", type=int, default=16)
     p.add_argument("--lora-alpha", type=int, default=32)
     p.add_argument("--lora-dropout", type=float, default=0.05)
@@ -101,7 +104,8 @@ def main():
         # Loss on the answer only: the prompt is given, not learnt.
         return {"input_ids": full_ids, "labels": [-100] * len(prompt_ids) + full_ids[len(prompt_ids):]}
 
-    train = [encode(r) for r in read_jsonl(args.train, args.train_examples, rng)]
+    # evalkit export-finetune --train-examples chooses the training subset (label-stratified, as evalkit's builtin model does).
+    train = [encode(r) for r in read_jsonl(args.train, 0, rng)]
     validation = [encode(r) for r in read_jsonl(args.validation, args.eval_examples, rng)]
 
     def collate(batch):
@@ -111,11 +115,19 @@ def main():
         mask = [[1] * len(b["input_ids"]) + [0] * (width - len(b["input_ids"])) for b in batch]
         return {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels), "attention_mask": torch.tensor(mask)}
 
-    lora = peft.LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout, task_type="CAUSAL_LM",
-                           target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
-    model = peft.get_peft_model(model, lora)
+    if args.method == "ia3":
+        adapter_config = peft.IA3Config(task_type="CAUSAL_LM")
+        described = "IA3"
+    else:
+        adapter_config = peft.LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout, task_type="CAUSAL_LM",
+                                         target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+        described = f"LoRA r={args.lora_r}"
+    model = peft.get_peft_model(model, adapter_config)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    print(f"LoRA r={args.lora_r}: {trainable:,} trainable parameters; {len(train)} training and {len(validation)} validation examples", flush=True)
+    print(f"{described}: {trainable:,} trainable parameters; {len(train)} training and {len(validation)} validation examples", flush=True)
+    if args.evals_per_epoch > 0:
+        steps_per_epoch = -(-len(train) // (args.batch_size * args.gradient_accumulation))
+        args.eval_steps = max(1, round(steps_per_epoch / args.evals_per_epoch))
 
     checkpoints = out / "checkpoints"
     training_args = TrainingArguments(
@@ -138,8 +150,10 @@ def main():
     model.save_pretrained(str(out / "adapter"))
 
     record = {
-        "command": " ".join(["scripts/finetune-lora"] + sys.argv[1:]),
+        "command": os.environ.get("FINETUNE_COMMAND") or " ".join(["scripts/finetune_lora.py"] + sys.argv[1:]),
+        "training_data": os.environ.get("FINETUNE_DATA"),
         "seed": args.seed,
+        "method": described,
         "arguments": vars(args),
         "train_examples": len(train), "validation_examples": len(validation),
         "trainable_parameters": trainable,

@@ -200,6 +200,8 @@ struct ExportCommand: Command {
         CommandOption("labels-from", "RUN_DIR:CANDIDATE", "label the training split with that candidate's answers in that run (distilled labels)"),
         CommandOption("min-agreement", "X", "with --labels-from: keep examples whose repeats agree at least this often (0–1)"),
         CommandOption("min-probability", "P", "with --labels-from: keep examples whose answer's likelihood is at least P (0–1)"),
+        CommandOption("train-examples", "N", "write N training examples: a label-stratified subset (the builtin model's train_examples)"),
+        CommandOption("seed", "S", "with --train-examples: the subset's seed (default 7)"),
     ]
     let details = """
     Writes the training split rendered with prompt ID as DIR/openai-chat.jsonl (chat messages for
@@ -212,6 +214,10 @@ struct ExportCommand: Command {
     training file), the majority answer over its repeats; examples it did not answer are left out, and so are
     those under --min-agreement or --min-probability. DIR/teacher-labels.jsonl records each label beside the
     gold one, and the teacher's accuracy against gold is printed. The validation split keeps its gold labels.
+
+    --train-examples N writes N of them, chosen as the builtin model's "train_examples" chooses (each label
+    keeping its share, seeded by --seed), after the fixes and the teacher's labels: the training sets of a
+    data-efficiency curve.
     """
 
     func run(_ parsed: ParsedArguments) async -> Int32 {
@@ -222,6 +228,7 @@ struct ExportCommand: Command {
                                dropLeaked: parsed.flags.contains("drop-leaked"))
         let directory = parsed.options["out"] ?? "reports/\(prepared.experiment.name)/finetune-\(promptID)"
         var teacher: TeacherLabels? = nil
+        var subset: (count: Int, seed: UInt64)? = nil
         do throws(UsageError) {
             func share(_ option: String) throws(UsageError) -> Double? {
                 guard let raw = parsed.options[option] else { return nil }
@@ -230,6 +237,14 @@ struct ExportCommand: Command {
                 return value
             }
             let agreement = try share("min-agreement"), probability = try share("min-probability")
+            if let raw = parsed.options["train-examples"] {
+                guard let count = Int(raw), count > 0 else { throw UsageError("--train-examples expects a whole number above 0, got \"\(raw)\"") }
+                let seedText = parsed.options["seed"] ?? "7"
+                guard let seed = UInt64(seedText) else { throw UsageError("--seed expects a whole number from 0, got \"\(seedText)\"") }
+                subset = (count, seed)
+            } else if parsed.options["seed"] != nil {
+                throw UsageError("--seed goes with --train-examples")
+            }
             if let from = parsed.options["labels-from"] {
                 do { teacher = try TeacherLabels.read(try TeacherLabels.Source(from, minAgreement: agreement, minProbability: probability)) } catch {
                     printError("error: \(error)")
@@ -238,7 +253,7 @@ struct ExportCommand: Command {
             }
         } catch { return usageFailure(error, command: name) }
         return exitCode {
-            let summary = try FineTuneExport.write(prepared, promptID: promptID, fixes: fixes, directory: directory, teacher: teacher)
+            let summary = try FineTuneExport.write(prepared, promptID: promptID, fixes: fixes, directory: directory, teacher: teacher, subset: subset)
             print("Wrote \(summary.examples) training examples (\(summary.removed) removed by the fixes) to\n  \(summary.chatFile)\n  \(summary.promptCompletionFile)")
             if let t = summary.teacher, let source = teacher?.source, let file = summary.teacherFile {
                 print("Labelled by \(source.candidate) in \(source.runDirectory): \(t.examples.count) kept, \(t.unanswered) without an answer from it, "

@@ -140,6 +140,18 @@ public struct DataEfficiencyCurve: Sendable, Equatable {
     /// The provider the trained models share (e.g. "builtin"), and their prompt where they take one.
     public var provider: String
     public var prompt: String?
+    /// The outside fine-tunes' method as declared (nil for evalkit's builtin model), and their teacher
+    /// when a model's answers labelled the training sets (no labelling cost then).
+    public var method: String? = nil
+    public var teacher: String? = nil
+
+    /// How the report and its chart name the curve: the method (or provider) and prompt, and the teacher.
+    public var name: String {
+        var text = method.map { "\($0) (\(provider))" } ?? provider
+        if let prompt { text += " with prompt \(prompt)" }
+        if let teacher { text += ", labels from \(teacher)" }
+        return text
+    }
     /// By training-set size, smallest first.
     public var points: [Point]
     /// The smallest training set whose candidate is shown non-inferior to the reference; nil when none is.
@@ -207,6 +219,8 @@ public struct DecisionAnalysis: Sendable {
     public var dominantAnswers: [DominantAnswer] = []
     /// Step 4: accuracy against training-set size, for candidates trained the same way on several sizes.
     public var dataEfficiency: [DataEfficiencyCurve] = []
+    /// Step 4: the outside fine-tunes the config describes, methods and distilled students compared.
+    public var fineTunes: FineTuneComparison? = nil
 
     public func assessment(_ id: String) -> CandidateAssessment? { assessments.first { $0.id == id } }
     public var recommended: CandidateAssessment? { assessments.first(where: \.recommended) }
@@ -217,10 +231,12 @@ public struct DecisionAnalysis: Sendable {
 public enum DecisionAnalyzer {
     /// `capacities`: one instance's throughput per candidate as the capacity probe measured it; a candidate
     /// without one has it estimated from the accuracy pass.
-    /// `trainingExamples`: the examples each trained model learnt from (by model id), where known.
+    /// `trainingExamples`: the examples each trained model learnt from (by model id), where measured; an
+    /// outside fine-tune's come from its `training` declaration. `adapterBytes`: each declared adapter's
+    /// size as the run fingerprinted it (FineTuneComparison.adapterBytes).
     public static func analyze(experiment: Experiment, metrics: [CandidateMetrics], results: [some Collection<ExampleResult>],
                                trainingSeconds: [String: Double], trainingExamples: [String: Int] = [:], capacities: [String: Capacity] = [:],
-                               judgements: [Judgement] = []) -> DecisionAnalysis {
+                               judgements: [Judgement] = [], adapterBytes: [String: Int] = [:]) -> DecisionAnalysis {
         let policy = experiment.decision
         let measured = metrics.indices.filter { metrics[$0].requests > 0 && metrics[$0].answered > 0 }
         let (referenceIndex, reason) = chooseReference(experiment: experiment, metrics: metrics, answered: measured)
@@ -296,6 +312,8 @@ public enum DecisionAnalyzer {
         if let best { analysis.rivalComparisons = rivalComparisons(chosen: best, assessments: assessments, metrics: metrics, results: results, policy: policy) }
         analysis.judge = JudgeGrades.summary(judgements, experiment: experiment)
         analysis.dataEfficiency = dataEfficiency(experiment: experiment, assessments: assessments, trainingExamples: trainingExamples)
+        analysis.fineTunes = FineTuneComparison.compute(experiment: experiment, assessments: assessments, metrics: metrics, results: results,
+                                                        trainingSeconds: trainingSeconds, adapterBytes: adapterBytes, policy: policy)
         if experiment.task.type == .classification {
             analysis.majorityClass = majorityClass(results)
             analysis.dominantAnswers = dominantAnswers(assessments, labels: experiment.task.labels, majority: analysis.majorityClass)
@@ -303,14 +321,15 @@ public enum DecisionAnalyzer {
         return analysis
     }
 
-    /// One curve per provider and prompt among the candidates whose training-set size is known, where they
-    /// were trained on at least two different sizes.
+    /// One curve per provider, prompt and training method (and teacher, for distilled labels) among the
+    /// candidates whose training-set size is known, where they were trained on at least two different sizes.
     static func dataEfficiency(experiment: Experiment, assessments: [CandidateAssessment], trainingExamples: [String: Int]) -> [DataEfficiencyCurve] {
         var groups: [String: [(CandidateAssessment, Int)]] = [:], order: [String] = []
         for a in assessments {
-            guard let examples = trainingExamples[a.metrics.model], a.metrics.answered > 0,
-                  let provider = experiment.model(a.metrics.model)?.provider.name else { continue }
-            let key = provider + "\u{1}" + (a.metrics.prompt ?? "")
+            guard let model = experiment.model(a.metrics.model), let examples = trainingExamples[model.id] ?? model.training?.examples,
+                  a.metrics.answered > 0 else { continue }
+            let provider = model.provider.name
+            let key = [provider, a.metrics.prompt ?? "", model.training?.method ?? "", model.training?.labelsFrom ?? ""].joined(separator: "\u{1}")
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append((a, examples))
         }
@@ -321,12 +340,16 @@ public enum DecisionAnalyzer {
                                           nonInferior: a.nonInferior, qualifies: a.qualifies)
             }
             let smallest = points.first { $0.nonInferior == true }, qualifying = points.first(where: \.qualifies)
+            let training = experiment.model(members[0].0.metrics.model)?.training
             func labels(_ point: DataEfficiencyCurve.Point?) -> Double? {
-                point.flatMap { p in experiment.decision.labelCostUSD.map { Double(p.examples) * $0 } }
+                guard training?.labelsFrom == nil else { return nil }
+                return point.flatMap { p in experiment.decision.labelCostUSD.map { Double(p.examples) * $0 } }
             }
             var curve = DataEfficiencyCurve(provider: key.components(separatedBy: "\u{1}")[0], prompt: members[0].0.metrics.prompt, points: points,
                                        smallestNonInferior: smallest, smallestQualifying: qualifying, labellingCostUSD: labels(smallest))
             curve.qualifyingLabellingCostUSD = labels(qualifying)
+            curve.method = training?.method
+            curve.teacher = training?.labelsFrom
             return curve
         }
     }

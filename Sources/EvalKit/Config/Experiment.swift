@@ -216,6 +216,8 @@ public struct ModelSpec: Sendable {
     public var limits: RequestLimits = RequestLimits()
     /// A training log from outside (OpenAI result CSV or Hugging Face trainer_state.json) to diagnose.
     public var trainingLog: String?
+    /// How an outside fine-tune was made (`"training"`): method, training-set size, label source, adapter.
+    public var training: TrainingDeclaration? = nil
     /// The capacity probe after the accuracy pass; nil when the model is not probed.
     public var capacityProbe: CapacityProbeSettings? = nil
     /// A server evalkit starts for this model and stops at the end.
@@ -230,6 +232,23 @@ public struct ModelSpec: Sendable {
     public var providerName: String { provider.name }
     /// How many servers answer for the model: the URLs its options name, or the servers evalkit starts.
     public var replicaCount: Int { max(provider.replicaCount, server?.replicas ?? 1) }
+}
+
+/// What the config says of how an outside fine-tune was made, for Step 4's comparisons: its points on a
+/// data-efficiency curve, PEFT methods side by side, a distilled student beside its teacher.
+public struct TrainingDeclaration: Sendable, Equatable {
+    /// The method as the report names it ("LoRA r=16", "IA3").
+    public var method: String
+    /// Labelled examples it was trained on.
+    public var examples: Int
+    /// The candidate whose answers labelled its training set (distillation); nil for gold labels.
+    public var labelsFrom: String? = nil
+    /// Parameters the method trained.
+    public var trainableParameters: Int? = nil
+    /// The adapter file or folder, whose size the run measures.
+    public var adapter: String? = nil
+
+    public init(method: String, examples: Int) { self.method = method; self.examples = examples }
 }
 
 /// How a model's batch job is waited for: polled every `pollSeconds`, for at most `maxWaitSeconds` in one

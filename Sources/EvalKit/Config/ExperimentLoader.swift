@@ -77,6 +77,12 @@ public enum ExperimentLoader {
             }
         }
         let candidates = readCandidates(root, prompts: prompts, models: models, issues: &issues)
+        for (index, model) in models.enumerated() {
+            guard let teacher = model.training?.labelsFrom, !candidates.contains(where: { $0.id == teacher }) else { continue }
+            var expected = "the id of a candidate of this experiment, whose answers labelled the training set"
+            if let guess = Text.suggestion(for: teacher, among: candidates.map(\.id)) { expected += " (did you mean \"\(guess)\"?)" }
+            issues.add(ConfigIssue(path: "$.models[\(index)].training.labels_from", expected: expected, found: "\"\(teacher)\""))
+        }
         let decision = readDecision(root, candidates: candidates, issues: &issues)
         let check = readCheck(root, issues: &issues)
         var audit = AuditSettings()
@@ -382,7 +388,7 @@ public enum ExperimentLoader {
         for (i, item) in items.enumerated() {
             let path = "$.models[\(i)]"
             guard let m = ObjectReader(item, path: path, issues: &issues) else { continue }
-            m.rejectUnknownKeys(["id", "description", "provider", "role", "options", "pricing", "concurrency", "fine_tuning", "retry", "requests_per_minute", "tokens_per_minute", "training_log", "server", "files", "capacity_probe", "mode", "batch"], issues: &issues)
+            m.rejectUnknownKeys(["id", "description", "provider", "role", "options", "pricing", "concurrency", "fine_tuning", "retry", "requests_per_minute", "tokens_per_minute", "training_log", "training", "server", "files", "capacity_probe", "mode", "batch"], issues: &issues)
             var server: ServerSettings? = nil
             if let sv = ObjectReader(m["server"], path: m.childPath("server"), issues: &issues, required: false) {
                 sv.rejectUnknownKeys(["command", "ready_url", "startup_timeout_seconds", "identify", "replicas"], issues: &issues)
@@ -461,6 +467,10 @@ public enum ExperimentLoader {
                                   concurrency: concurrency ?? defaultConcurrency, description: m.string("description", issues: &issues),
                                   fineTuning: fineTuning, limits: limits, trainingLog: m.string("training_log", issues: &issues), server: server,
                                   files: m.stringArray("files", issues: &issues))
+            model.training = readTraining(m["training"], path: m.childPath("training"), issues: &issues)
+            if model.training != nil, provider.answersWithLabels, !provider.usesPrompts {
+                issues.add(ConfigIssue(path: m.childPath("training"), expected: "no \"training\" for a model evalkit trains itself (its run records how)"))
+            }
             if m.oneOf("mode", ["online", "batch"], issues: &issues) == "batch" {
                 var batch = BatchSettings()
                 if let b = ObjectReader(m["batch"], path: m.childPath("batch"), issues: &issues, required: false) {
@@ -568,6 +578,25 @@ public enum ExperimentLoader {
             }
         }
         return out
+    }
+
+    static func readTraining(_ value: JSON?, path: String, issues: inout IssueCollector) -> TrainingDeclaration? {
+        guard let t = ObjectReader(value, path: path, issues: &issues, required: false) else { return nil }
+        t.rejectUnknownKeys(["method", "examples", "labels_from", "trainable_parameters", "adapter"], issues: &issues)
+        let method = t.string("method", required: true, issues: &issues)
+        let examples = t.integer("examples", required: true, minimum: 1, issues: &issues)
+        let labelsFrom = t.string("labels_from", issues: &issues)
+        let parameters = t.integer("trainable_parameters", minimum: 1, issues: &issues)
+        let adapter = t.string("adapter", issues: &issues)
+        guard let method, let examples else { return nil }
+        if method.trimmingCharacters(in: .whitespaces).isEmpty {
+            issues.add(ConfigIssue(path: t.childPath("method"), expected: "the method's name, e.g. \"LoRA r=16\"", found: "an empty string"))
+        }
+        var training = TrainingDeclaration(method: method, examples: examples)
+        training.labelsFrom = labelsFrom
+        training.trainableParameters = parameters
+        training.adapter = adapter
+        return training
     }
 
     static func readFineTuning(_ value: JSON?, path: String, issues: inout IssueCollector) -> FineTuningCost? {

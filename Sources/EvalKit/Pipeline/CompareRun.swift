@@ -131,7 +131,8 @@ public enum CompareRun {
         let analysis = DecisionAnalyzer.analyze(experiment: experiment, metrics: metrics, results: results, trainingSeconds: trainingSeconds,
                                                 trainingExamples: trainingExamples,
                                                 capacities: Capacity.best(of: executed.capacity, latencyLimitMs: experiment.decision.maxP95LatencyMs),
-                                                judgements: executed.judgements)
+                                                judgements: executed.judgements,
+                                                adapterBytes: FineTuneComparison.adapterBytes(experiment, environment: executed.environment))
         var summary = RunSummary(
             experiment: experiment, runID: plan.runID,
             splits: plan.prepared.dataset.splits.map { .init(name: $0.name, count: $0.examples.count,

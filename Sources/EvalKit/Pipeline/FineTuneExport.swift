@@ -42,8 +42,10 @@ public enum FineTuneExport {
     /// With `teacher`, the training targets are the teacher's answers (distilled labels; the examples it did
     /// not answer confidently are left out) and `teacher-labels.jsonl` records each one beside its gold target;
     /// the validation split keeps its gold targets, so training is judged against the truth.
+    /// With `subset`, only that many training examples are written: the label-stratified subset (by the
+    /// targets written, the teacher's where it labels) that the builtin model's `train_examples` takes.
     public static func write(_ prepared: PreparedExperiment, promptID: String, fixes: AuditFixes, directory: String,
-                             teacher: TeacherLabels? = nil) throws(ExportError) -> Summary {
+                             teacher: TeacherLabels? = nil, subset: (count: Int, seed: UInt64)? = nil) throws(ExportError) -> Summary {
         let e = prepared.experiment
         guard let builder = prepared.builders[promptID], let spec = e.prompt(promptID) else {
             throw .unknownPrompt(promptID, known: e.prompts.map(\.id))
@@ -59,7 +61,15 @@ public enum FineTuneExport {
             }
             relabelled = result
             train = result.examples
-            let gold = Dictionary(fixed.map { ($0.id, $0.target) }, uniquingKeysWith: { a, _ in a })
+        }
+        let gold = Dictionary(fixed.map { ($0.id, $0.target) }, uniquingKeysWith: { a, _ in a })
+        if let subset {
+            train = Dataset.stratifiedSubset(train, count: subset.count, seed: subset.seed)
+            // The teacher's agreement with gold is stated for the examples written.
+            relabelled?.examples = train
+            relabelled?.agreeingWithGold = train.filter { gold[$0.id] == $0.target }.count
+        }
+        if let teacher {
             for example in train {
                 guard let label = teacher.labels[example.id] else { continue }
                 teacherLines += JSON.object([("id", .string(example.id)), ("teacher", .string(label.answer)), ("gold", gold[example.id].map(JSON.string) ?? .null),

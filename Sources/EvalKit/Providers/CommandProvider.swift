@@ -7,6 +7,9 @@ import Synchronization
 /// - evalkit → worker (stdin): `{"id", "model", "system", "user", "prompt", "input", "max_tokens", "temperature", "stop"}`
 ///   where `prompt` is system and user joined for completion-style models.
 /// - worker → evalkit (stdout): `{"id", "output", "usage": {"input_tokens", "output_tokens"}}` or `{"id", "error": "..."}`.
+/// - With `"scoring": "likelihood"` the request also carries `"labels"` and `"top_logprobs": 20` (and
+///   `max_tokens` 1), and the worker answers `{"id", "top_logprobs": {token: log-probability, …}}`: the
+///   prompt's next-token distribution, read into a label exactly as an OpenAI-compatible server's is.
 /// The worker answers requests in the order it gets them; stderr is kept for error messages.
 public actor CommandProvider: ModelProvider {
     public let settings: CommandSettings
@@ -31,6 +34,11 @@ public actor CommandProvider: ModelProvider {
             ("system", request.prompt.system.map(JSON.string) ?? .null), ("user", .string(request.prompt.user)),
             ("prompt", .string(request.prompt.completionText)), ("input", .string(request.input)),
         ]
+        if settings.scoring == .likelihood {
+            body += [("scoring", .string("likelihood")), ("labels", .array(request.labels.map(JSON.string))),
+                     ("top_logprobs", .number(Double(LabelLikelihood.topTokens))), ("max_tokens", .number(1))]
+            return body
+        }
         body.append(("max_tokens", .number(Double(g.maxTokens))))
         if let t = g.temperature { body.append(("temperature", .number(t))) }
         body.append(("stop", .array(g.stop.map(JSON.string))))
@@ -88,6 +96,15 @@ public actor CommandProvider: ModelProvider {
         }
         if let error = answer["error"], !error.isNull {
             throw .worker(reason: error.stringValue ?? error.encoded())
+        }
+        if settings.scoring == .likelihood {
+            guard let top = answer["top_logprobs"]?.objectValue, !top.isEmpty else {
+                throw .worker(reason: "answer has no \"top_logprobs\" object (likelihood scoring asks for the next token's log-probabilities): \(Text.preview(line, limit: 120))")
+            }
+            guard let read = LabelLikelihood.answer(top: LabelLikelihood.top(top), labels: request.labels) else {
+                return ModelResponse(text: "", usage: answer["usage"], openAINames: false)
+            }
+            return ModelResponse(text: read.label, usage: answer["usage"], openAINames: false, labelProbabilities: read.probabilities)
         }
         guard let output = answer["output"]?.stringValue else {
             throw .worker(reason: "answer has no \"output\" string: \(Text.preview(line, limit: 120))")
@@ -256,6 +273,8 @@ public struct CommandSettings: Sendable {
     public var argv: [String]
     public var timeoutSeconds: Double
     public var generation: GenerationSettings
+    /// How the worker's answer is read: its text parsed (generate) or its next-token log-probabilities.
+    public var scoring: ScoringMethod = .generate
 
     public init(argv: [String], timeoutSeconds: Double, generation: GenerationSettings) {
         self.argv = argv; self.timeoutSeconds = timeoutSeconds; self.generation = generation
@@ -269,16 +288,23 @@ extension CommandSettings: PromptedProviderKind {
     public var serverURL: String? { nil }
     public var fileArguments: [String] { Array(argv.dropFirst()) }
     public var manifestMembers: [(String, JSON)] { [("argv", .array(argv.map(JSON.string)))] }
-    public var reportLine: String { "command: \(argv.joined(separator: " "))" }
+    public var answerReading: String? { scoring == .likelihood ? "label likelihood" : nil }
+    public var answersWithLabels: Bool { scoring == .likelihood }
+    public var reportLine: String {
+        "command: \(argv.joined(separator: " "))" + (scoring == .likelihood ? "; " + LabelLikelihood.reportPhrase : "")
+    }
 
     public static func read(options: JSON, path: String) -> (options: CommandSettings?, issues: [ConfigIssue]) {
         readOptions(options, path: path) { o, issues in
-            o.rejectUnknownKeys(["argv"] + generationKeys, issues: &issues)
+            o.rejectUnknownKeys(["argv", "scoring"] + generationKeys, issues: &issues)
             let timeout = readTimeout(o, issues: &issues)
+            let scoring = o.oneOf("scoring", ["generate", "likelihood"], issues: &issues).flatMap(ScoringMethod.init(rawValue:)) ?? .generate
             let argv = o.stringArray("argv", required: true, nonEmpty: true, issues: &issues)
             let generation = readGeneration(o, issues: &issues)
             guard let argv, !argv.isEmpty else { return nil }
-            return CommandSettings(argv: argv, timeoutSeconds: timeout, generation: generation)
+            var settings = CommandSettings(argv: argv, timeoutSeconds: timeout, generation: generation)
+            settings.scoring = scoring
+            return settings
         }
     }
 

@@ -218,49 +218,22 @@ public struct OpenAIProvider: BatchProvider {
     static func milliseconds(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
 
     /// Scores each label by the probability the model gives its first token as the prompt's next
-    /// token (one request, `logprobs` top 20), and answers with the most likely label. Spellings that
-    /// start the label (" positive", "Positive", " pos") count together; a label none of whose
-    /// spellings is in the top 20 gets less than the least likely of them.
+    /// token (one request, `logprobs` top 20), and answers with the most likely label (LabelLikelihood).
     func scoreLabels(_ request: ModelRequest, base: String) async throws(ProviderError) -> ModelResponse {
         let prompt = request.prompt.completionText
         let url = HTTPClient.url(base, "/completions")
         let body = JSON.object([("model", .string(settings.model)), ("prompt", .string(prompt)), ("max_tokens", .number(1)),
-                                ("temperature", .number(0)), ("logprobs", .number(20))])
+                                ("temperature", .number(0)), ("logprobs", .number(Double(LabelLikelihood.topTokens)))])
         let answer = try await access.post(url, body: body, headers: headers, keyVariable: settings.apiKeyEnv)
         guard let top = answer["choices"]?.arrayValue?.first?["logprobs"]?["top_logprobs"]?.arrayValue?.first?.objectValue, !top.isEmpty else {
             throw .badResponse(url: url, reason: "no top_logprobs in the answer; likelihood scoring needs a server that returns logprobs (llama.cpp's does)")
         }
-        let floor = (top.compactMap { $0.1.numberValue }.min() ?? -30) - 1
-        let targets = request.labels.map { $0.lowercased() }
-        // A piece that starts several labels (" ne": negative and neutral) tells them apart not at all:
-        // it is credited to none, rather than to each and then to the first by label order.
-        let pieces = top.compactMap { token, value -> (piece: String, logprob: Double)? in
-            let piece = token.trimmingCharacters(in: .whitespaces).lowercased()
-            guard !piece.isEmpty, let logprob = value.numberValue, targets.filter({ $0.hasPrefix(piece) }).count == 1 else { return nil }
-            return (piece, logprob)
-        }
-        var scores: [Double] = []
-        for target in targets {
-            let matches = pieces.compactMap { target.hasPrefix($0.piece) ? $0.logprob : nil }
-            // log(sum(exp)) over the spellings that start this label.
-            if let best = matches.max() {
-                scores.append(best + log(matches.reduce(0) { $0 + exp($1 - best) }))
-            } else {
-                scores.append(floor)
-            }
-        }
-        guard let best = scores.indices.max(by: { scores[$0] < scores[$1] }) else {
-            throw .badResponse(url: url, reason: "no labels to score")
-        }
-        // No label among the likely tokens, or a tie at the top: the answer cannot be read (invalid),
-        // not guessed by label order.
-        if scores.filter({ $0 == scores[best] }).count > 1 {
+        guard !request.labels.isEmpty else { throw .badResponse(url: url, reason: "no labels to score") }
+        guard let read = LabelLikelihood.answer(top: LabelLikelihood.top(top), labels: request.labels) else {
+            // No label among the likely tokens, or a tie at the top: the answer cannot be read (invalid).
             return ModelResponse(text: "", usage: answer["usage"], openAINames: true, systemFingerprint: answer["system_fingerprint"]?.stringValue)
         }
-        let weights = scores.map { exp($0 - scores[best]) }
-        let total = weights.reduce(0, +)
-        let probabilities = Dictionary(zip(request.labels, weights.map { $0 / total }), uniquingKeysWith: { a, _ in a })
-        return ModelResponse(text: request.labels[best], usage: answer["usage"], openAINames: true, labelProbabilities: probabilities,
+        return ModelResponse(text: read.label, usage: answer["usage"], openAINames: true, labelProbabilities: read.probabilities,
                              systemFingerprint: answer["system_fingerprint"]?.stringValue)
     }
 }
@@ -323,7 +296,7 @@ extension OpenAISettings: PromptedProviderKind {
             + (apiKeyEnv.map { [("api_key_env", .string($0))] } ?? [])
     }
     public var reportLine: String {
-        let reading = scoring == .likelihood ? "; scored by label likelihood (each label's probability as the next token)" : ""
+        let reading = scoring == .likelihood ? "; " + LabelLikelihood.reportPhrase : ""
         let place = replicaURLs.count > 1 ? "\(replicaURLs.count) replicas (\(replicaURLs.joined(separator: ", ")))" : baseURL
         return "openai \(endpoint.rawValue)\(stream ? " (streamed)" : ""), model \(model) at \(place)\(reading)"
     }

@@ -2,8 +2,9 @@
 /// check each figure without parsing Markdown. Written here and nowhere else.
 public enum AnalysisFile {
     public static let name = "analysis.json"
-    /// Version of the layout; a reader refuses newer ones. 3 added each candidate's `score_parts` and `judge`.
-    public static let schema = 3
+    /// Version of the layout; a reader refuses newer ones. 3 added each candidate's `score_parts` and `judge`;
+    /// 4 added `data_efficiency` and `fine_tunes` (Step 4).
+    public static let schema = 4
 
     /// The analysis as analysis.json holds it.
     public static func json(_ a: DecisionAnalysis) -> JSON {
@@ -34,6 +35,40 @@ public enum AnalysisFile {
             ("dynamic_comparisons", .array(a.dynamicComparisons.map(comparison))),
             ("rival_comparisons", .array(a.rivalComparisons.map(comparison))),
             ("judge", a.judge.map(judge) ?? .null),
+            ("data_efficiency", .array(a.dataEfficiency.map(curve))),
+            ("fine_tunes", a.fineTunes.map(fineTunes) ?? .null),
+        ])
+    }
+
+    static func curve(_ c: DataEfficiencyCurve) -> JSON {
+        .object([
+            ("provider", .string(c.provider)), ("prompt", c.prompt.map(JSON.string) ?? .null), ("method", c.method.map(JSON.string) ?? .null),
+            ("teacher", c.teacher.map(JSON.string) ?? .null),
+            ("points", .array(c.points.map { p in
+                .object([("candidate", .string(p.candidate)), ("examples", integer(p.examples)), ("accuracy", number(p.accuracy)),
+                         ("accuracy_low", number(p.low)), ("accuracy_high", number(p.high)), ("non_inferior", p.nonInferior.map(JSON.bool) ?? .null),
+                         ("qualifies", .bool(p.qualifies))])
+            })),
+            ("smallest_non_inferior", c.smallestNonInferior.map { .string($0.candidate) } ?? .null),
+            ("smallest_qualifying", c.smallestQualifying.map { .string($0.candidate) } ?? .null),
+            ("labelling_cost_usd", number(c.labellingCostUSD)), ("qualifying_labelling_cost_usd", number(c.qualifyingLabellingCostUSD)),
+        ])
+    }
+
+    static func fineTunes(_ f: FineTuneComparison) -> JSON {
+        .object([
+            ("candidates", .array(f.rows.map { r in
+                .object([("candidate", .string(r.candidate)), ("method", .string(r.method)), ("examples", integer(r.examples)),
+                         ("labels_from", r.labelsFrom.map(JSON.string) ?? .null), ("trainable_parameters", integer(r.trainableParameters)),
+                         ("training_seconds", number(r.trainingSeconds)), ("one_time_cost_usd", .number(r.oneTimeCostUSD)),
+                         ("adapter_bytes", integer(r.adapterBytes)), ("accuracy", number(r.accuracy)), ("accuracy_low", number(r.accuracyLow)),
+                         ("accuracy_high", number(r.accuracyHigh)), ("latency_p50_ms", number(r.latencyP50Ms)), ("latency_p95_ms", number(r.latencyP95Ms))])
+            })),
+            ("method_comparisons", .array(f.methodComparisons.map(comparison))),
+            ("distillations", .array(f.distillations.map { d in
+                .object([("student", .string(d.student)), ("teacher", .string(d.teacher)), ("gold_trained", d.goldTrained.map(JSON.string) ?? .null),
+                         ("against_teacher", d.againstTeacher.map(comparison) ?? .null), ("against_gold", d.againstGold.map(comparison) ?? .null)])
+            })),
         ])
     }
 

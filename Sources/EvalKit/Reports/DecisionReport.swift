@@ -682,6 +682,7 @@ public enum DecisionReport {
             md += "\n`evalkit audit` prints this audit; `evalkit export-finetune --prompt ID --dedupe --drop-conflicts --drop-leaked` writes the training split with these fixes.\n"
         }
         md += dataEfficiencyText(s)
+        md += fineTuneText(s)
         if !s.curves.isEmpty { md += "\n### Training under validation\n\n" }
         for t in s.training {
             if t.source == RunSummary.TrainingSummary.builtinSource {
@@ -708,6 +709,58 @@ public enum DecisionReport {
 
     public static let dataEfficiencyFile = "data-efficiency.svg"
 
+    /// Step 4's "Fine-tunes compared": the outside fine-tunes the config describes, what each cost to make
+    /// and how it did; methods trained on the same data, and distilled students, tested pairwise.
+    static func fineTuneText(_ s: RunSummary) -> String {
+        let a = s.analysis
+        guard let f = a.fineTunes, f.rows.count >= 2 || !f.isEmpty else { return "" }
+        let word = s.experiment.task.scorer.scoreName
+        var md = "\n### Fine-tunes compared\n\n"
+        md += Markdown.table(["candidate", "method", "training examples", "labels", "trainable parameters", "training time", "one-time cost", "adapter",
+                              word, "\(level(a.policy)) CI", "latency p50 / p95"], f.rows.map(fineTuneRow), alignRight: [2, 4, 5, 6, 7, 8, 10]) + "\n"
+        md += "Method, training examples, labels and trainable parameters as the experiment declares them (`training` on each model); training time "
+        md += "as each trainer measured it (`train_runtime` in its log), and the one-time cost from it at the model's price per hour; adapter size of the "
+        md += "files this run fingerprinted; \(word) and latency measured in this run."
+        let engines = Set(f.rows.compactMap { r in s.experiment.model(s.analysis.assessment(r.candidate)?.metrics.model ?? "")?.provider.name })
+        if engines.count > 1 {
+            md += " The adapters are served by different engines (\(engines.sorted().joined(separator: ", "))), so their latencies compare the engines as much as the methods."
+        }
+        md += "\n\n"
+        if !f.methodComparisons.isEmpty {
+            md += "**Methods on the same data** (same prompt, training examples and labels; the same scoring, paired on the examples both answered, Holm-adjusted together):\n\n"
+            md += Markdown.table(["candidate", "against", "difference (\(level(a.policy)) CI)", pHeading(a), "reading"], f.methodComparisons.map { c in
+                [c.candidate, c.reference, points(c.difference) + " (\(points(c.low)) to \(points(c.high)))", pValue(c.pValue) + " (Holm \(pValue(c.pValueHolm)))", pairReading(c, alpha: a.policy.alpha, word: word)]
+            }, alignRight: [3]) + "\n"
+        }
+        for d in f.distillations {
+            md += "**Distilled labels**: **\(Markdown.cell(d.student))** learnt from the answers of **\(Markdown.cell(d.teacher))** instead of gold labels.\n\n"
+            var rows: [[String]] = []
+            if let c = d.againstTeacher { rows.append(["its teacher", c.reference, points(c.difference) + " (\(points(c.low)) to \(points(c.high)))", pValue(c.pValue) + " (Holm \(pValue(c.pValueHolm)))", pairReading(c, alpha: a.policy.alpha, word: word)]) }
+            if let c = d.againstGold { rows.append(["trained on gold labels (same method and size)", c.reference, points(c.difference) + " (\(points(c.low)) to \(points(c.high)))", pValue(c.pValue) + " (Holm \(pValue(c.pValueHolm)))", pairReading(c, alpha: a.policy.alpha, word: word)]) }
+            if rows.isEmpty {
+                md += "Neither its teacher nor a gold-trained model of the same method and size answered in this run, so nothing is compared.\n\n"
+                continue
+            }
+            md += Markdown.table(["student against", "candidate", "difference (\(level(a.policy)) CI)", pHeading(a), "reading"], rows, alignRight: [3]) + "\n"
+            if d.goldTrained == nil { md += "No model of the same method and size trained on gold labels is in this run.\n\n" }
+        }
+        return md
+    }
+
+    static func fineTuneRow(_ r: FineTuneComparison.Row) -> [String] {
+        let interval: String = r.accuracyLow.flatMap { l in r.accuracyHigh.map { Format.percent(l) + "–" + Format.percent($0) } } ?? "–"
+        let time: String = r.trainingSeconds.map { Format.fixed($0, digits: 0) + " s" } ?? "–"
+        return [r.candidate, r.method, Format.count(Double(r.examples)), r.labelsFrom.map { "from " + $0 } ?? "gold",
+                r.trainableParameters.map { Format.count(Double($0)) } ?? "–", time, Format.usd(r.oneTimeCostUSD),
+                r.adapterBytes.map(Format.bytes) ?? "–", Format.percent(r.accuracy), interval, ms(r.latencyP50Ms) + " / " + ms(r.latencyP95Ms)]
+    }
+
+    /// Which of two paired candidates the test favours, in words; Holm-adjusted where the comparison was.
+    static func pairReading(_ c: PairedComparison, alpha: Double, word: String) -> String {
+        guard c.pValueHolm < alpha, c.difference != 0 else { return "no difference shown" }
+        return (c.difference > 0 ? c.candidate : c.reference) + " has the higher \(word)"
+    }
+
     /// Step 4's "how many labelled examples": each data-efficiency curve as a table, the smallest training set
     /// shown non-inferior to the reference (or that none was), and what labelling it costs.
     static func dataEfficiencyText(_ s: RunSummary) -> String {
@@ -719,7 +772,7 @@ public enum DecisionReport {
         md += a.referenceID.flatMap(a.assessment).map { " **\(Markdown.cell($0.id))** (\(Format.percent($0.metrics.accuracy)))" } ?? ""
         md += " with the non-inferiority margin of \(Format.fixed(p.margin * 100, digits: 1)) points.\n\n"
         for curve in a.dataEfficiency {
-            md += "**\(Markdown.cell(curve.provider))\(curve.prompt.map { " with prompt \(Markdown.cell($0))" } ?? "")**:\n\n"
+            md += "**\(Markdown.cell(curve.name))**:\n\n"
             md += Markdown.table(["training examples", "candidate", word, "\(level(p)) CI", "against the reference"], curve.points.map { point in
                 [Format.count(Double(point.examples)), point.candidate, Format.percent(point.accuracy),
                  point.low.flatMap { l in point.high.map { "\(Format.percent(l))–\(Format.percent($0))" } } ?? "–",
@@ -755,7 +808,7 @@ public enum DecisionReport {
         let a = s.analysis
         guard !a.dataEfficiency.isEmpty else { return nil }
         let curves = a.dataEfficiency.map { curve in
-            Charts.SizeCurve(name: curve.provider + (curve.prompt.map { " (\($0))" } ?? ""), points: curve.points.compactMap { p in
+            Charts.SizeCurve(name: curve.name, points: curve.points.compactMap { p in
                 p.accuracy.map { (p.examples, $0, p.low ?? $0, p.high ?? $0) }
             })
         }

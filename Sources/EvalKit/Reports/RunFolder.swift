@@ -172,6 +172,7 @@ public struct RunFolder: Sendable {
         return (metrics, DecisionAnalyzer.analyze(experiment: experiment, metrics: metrics, results: perCandidate, trainingSeconds: trainingSeconds,
                                                   trainingExamples: trainingExamples,
                                                   capacities: Capacity.best(of: capacity, latencyLimitMs: experiment.decision.maxP95LatencyMs),
-                                                  judgements: judgements))
+                                                  judgements: judgements,
+                                                  adapterBytes: FineTuneComparison.adapterBytes(experiment, environment: manifest.environment)))
     }
 }

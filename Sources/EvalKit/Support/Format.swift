@@ -27,6 +27,15 @@ public enum Format {
         return "$" + fixed(value, digits: digits + 1)
     }
 
+    /// A size in bytes, in decimal units: 950 B, 244 kB, 5.2 MB, 1.3 GB.
+    public static func bytes(_ value: Int) -> String {
+        let v = Double(value)
+        if v < 1000 { return "\(value) B" }
+        if v < 1e6 { return fixed(v / 1e3, digits: v < 1e4 ? 1 : 0) + " kB" }
+        if v < 1e9 { return fixed(v / 1e6, digits: v < 1e7 ? 1 : 0) + " MB" }
+        return fixed(v / 1e9, digits: 1) + " GB"
+    }
+
     /// A whole number with thousands separators, e.g. 100,000.
     public static func count(_ value: Double) -> String {
         let digits = fixed(value.rounded(), digits: 0)
