@@ -172,4 +172,61 @@ import Testing
             #expect { _ = try ExperimentLoader.load(path: broken) } throws: { "\($0)".contains(path) && "\($0)".contains("{port}") }
         }
     }
+
+    /// Several models on one server (one base model with adapters chosen per request): started once for all
+    /// of them, whether they run side by side or one after another, stopped after the last; each model's
+    /// `extra_body` in its requests and in its cache keys; likelihood read from llama.cpp's own layout.
+    @Test(arguments: [false, true]) func modelsSharingAServerStartItOnceAndEachSendsItsOwnBody(sequential: Bool) async throws {
+        let dir = try Fixtures.temporaryDirectory()
+        try Fixtures.writeSplitsAndPrompt((0..<9).map { ("t\($0)", ["great news", "awful service", "a plain day"][$0 % 3], ["positive", "negative", "neutral"][$0 % 3]) },
+                                          in: dir)
+        let shell = "echo $$ >> \(dir)/pids; FAKE_LOGPROBS_LAYOUT=content exec python3 \(Fixtures.fixturesDirectory)/fake_llm_server.py \(dir)/log.jsonl $0"
+        let server = #"{"command": ["sh", "-c", \#(JSON.string(shell).encoded()), "{port}"], "ready_url": "http://127.0.0.1:{port}/v1/models", "shared": true, "startup_timeout_seconds": 30}"#
+        func model(_ id: String, adapter: Int) -> String {
+            #"{"id": "\#(id)", "provider": "openai", "role": "fine-tuned", "server": \#(server), "options": {"base_url": "http://127.0.0.1:{port}/v1", "model": "m", "endpoint": "completions", "scoring": "likelihood", "extra_body": {"lora": [{"id": \#(adapter), "scale": 1}]}}}"#
+        }
+        let config = try Fixtures.write("""
+        {"name": "shared", "task": {"labels": ["negative", "neutral", "positive"]},
+         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label"}},
+         "prompts": [{"id": "p", "user": "p.txt"}], "run": {"sequential_models": \(sequential)},
+         "models": [\(model("a0", adapter: 0)), \(model("a1", adapter: 1)), \(model("a2", adapter: 2))]}
+        """, to: "evalkit.json", in: dir)
+        var options = CompareOptions()
+        options.outDirectory = dir + "/run"
+        options.probeCapacity = false
+        let outcome = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        #expect(outcome.summary.metrics.map(\.answered) == [9, 9, 9], "\(outcome.summary.modelFailures)")
+        #expect(outcome.summary.metrics.map(\.correct) == [9, 9, 9], "llama.cpp's logprobs layout read as the keyword answers")
+        let pids = try String(contentsOfFile: dir + "/pids", encoding: .utf8).split(separator: "\n").compactMap { Int32($0) }
+        #expect(pids.count == 1, "one server for the three models")
+        for pid in pids { #expect(!Self.isAlive(pid), "the shared server outlived the run") }
+        let requests = try String(contentsOfFile: dir + "/log.jsonl", encoding: .utf8).split(separator: "\n").map { try JSON.parse(String($0)) }
+            .filter { $0["path"]?.stringValue?.hasSuffix("/completions") == true }
+        let adapters = requests.compactMap { $0["body"]?["lora"]?.arrayValue?.first?["id"]?.intValue }
+        // Each model's 9 answers and the warm-up request a model on a managed server sends first.
+        #expect(requests.count == 30 && adapters.count == 30 && [0, 1, 2].allSatisfy { id in adapters.filter { $0 == id }.count == 10 })
+
+        // Another adapter for one model: only its answers are asked again.
+        try Fixtures.write(String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: #""id": 2, "scale": 1"#, with: #""id": 3, "scale": 1"#),
+                           to: "evalkit.json", in: dir)
+        options.outDirectory = dir + "/again"
+        let again = try await CompareRun.run(try Preparation.prepare(configPath: config), options: options)
+        #expect(again.summary.metrics.map(\.cachedAnswers) == [9, 9, 0])
+    }
+
+    @Test func anExtraBodyMayNotSetWhatEvalkitSets() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        try Fixtures.writeSplitsAndPrompt([("a", "x", "positive")], in: dir)
+        let config = try Fixtures.write("""
+        {"name": "extra", "task": {"labels": ["negative", "positive"]},
+         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label"}},
+         "prompts": [{"id": "p", "user": "p.txt"}],
+         "models": [{"id": "m", "provider": "openai", "role": "foundation", "options": {"base_url": "http://127.0.0.1:1/v1", "model": "m", "extra_body": {"max_tokens": 900, "lora": []}}},
+                    {"id": "n", "provider": "openai", "role": "foundation", "options": {"base_url": "http://127.0.0.1:1/v1", "model": "m", "extra_body": [1]}}]}
+        """, to: "evalkit.json", in: dir)
+        #expect { _ = try ExperimentLoader.load(path: config) } throws: { error in
+            let text = "\(error)"
+            return text.contains("$.models[0].options.extra_body.max_tokens") && text.contains("$.models[1].options.extra_body") && !text.contains("lora")
+        }
+    }
 }

@@ -270,6 +270,9 @@ public struct ServerSettings: Sendable, Equatable {
     public var identify: [String]?
     /// How many servers to start (`replicas`), each on its own free port filled in for `{port}`.
     public var replicas = 1
+    /// Models naming the same server block with `"shared": true` use one server (one process, e.g. a base
+    /// model with several adapters), started before the first of them and stopped after the last.
+    public var shared = false
     public init(command: [String], readyURL: String, startupTimeoutSeconds: Double = 120) {
         self.command = command; self.readyURL = readyURL; self.startupTimeoutSeconds = startupTimeoutSeconds
     }

@@ -391,7 +391,7 @@ public enum ExperimentLoader {
             m.rejectUnknownKeys(["id", "description", "provider", "role", "options", "pricing", "concurrency", "fine_tuning", "retry", "requests_per_minute", "tokens_per_minute", "training_log", "training", "server", "files", "capacity_probe", "mode", "batch"], issues: &issues)
             var server: ServerSettings? = nil
             if let sv = ObjectReader(m["server"], path: m.childPath("server"), issues: &issues, required: false) {
-                sv.rejectUnknownKeys(["command", "ready_url", "startup_timeout_seconds", "identify", "replicas"], issues: &issues)
+                sv.rejectUnknownKeys(["command", "ready_url", "startup_timeout_seconds", "identify", "replicas", "shared"], issues: &issues)
                 let command = sv.stringArray("command", required: true, nonEmpty: true, issues: &issues)
                 let identify = sv.stringArray("identify", nonEmpty: true, issues: &issues)
                 let ready = sv.string("ready_url", required: true, issues: &issues)
@@ -404,6 +404,7 @@ public enum ExperimentLoader {
                     var settings = ServerSettings(command: command, readyURL: ready, startupTimeoutSeconds: timeout)
                     settings.identify = identify.flatMap { $0.isEmpty ? nil : $0 }
                     settings.replicas = min(replicas, 64)
+                    settings.shared = sv.bool("shared", issues: &issues) ?? false
                     if replicas > 64 { issues.add(ConfigIssue(path: sv.childPath("replicas"), expected: "at most 64 servers", found: String(replicas))) }
                     // Several servers need a port each: evalkit fills in {port} where the command and ready_url take it.
                     if replicas > 1 || settings.choosesPort {

@@ -111,6 +111,23 @@ enum RunExecution {
     static func makeProvider(_ model: ModelSpec, plan: RunPlan) throws(CompareError) -> PreparedProvider {
         let experiment = plan.experiment
         guard var kind = model.runnable else { throw .notRunnable(model: model.id, provider: model.providerName) }
+        let context = ProviderContext(modelID: model.id, concurrency: plan.concurrency[model.id] ?? model.concurrency,
+                                      baseDirectory: experiment.baseDirectory, labels: experiment.task.labels,
+                                      train: plan.prepared.dataset.train, validation: plan.prepared.dataset.validation)
+        // A shared server: one for every model naming the same block, on ports chosen once.
+        if let server = model.server, server.shared {
+            let holders = Set(plan.models.filter { $0.server == server }.map(\.id) + [model.id])
+            let lease = plan.sharedServers.server(server, directory: experiment.baseDirectory, holders: holders)
+            if server.choosesPort {
+                guard let urlTemplate = kind.serverURL, let served = kind.served(at: lease.ports.map { ServerSettings.withPort(urlTemplate, $0) }) else {
+                    throw .notRunnable(model: model.id, provider: model.providerName)
+                }
+                kind = served
+            }
+            var made = kind.makeProvider(context)
+            made.provider = SharedServedProvider(inner: made.provider, shared: lease.server, modelID: model.id)
+            return made
+        }
         // Servers on ports evalkit chooses: one free port each, filled in for {port}, the model pointed at them all.
         var servers = model.server.map { [$0] } ?? []
         if let server = model.server, server.choosesPort {
@@ -121,9 +138,7 @@ enum RunExecution {
             kind = served
             servers = ports.map(server.on(port:))
         }
-        var made = kind.makeProvider(ProviderContext(modelID: model.id, concurrency: plan.concurrency[model.id] ?? model.concurrency,
-                                                     baseDirectory: experiment.baseDirectory, labels: experiment.task.labels,
-                                                     train: plan.prepared.dataset.train, validation: plan.prepared.dataset.validation))
+        var made = kind.makeProvider(context)
         if !servers.isEmpty {
             made.provider = ServedProvider(inner: made.provider, servers: servers.map {
                 ManagedServer(settings: $0, modelID: model.id, directory: experiment.baseDirectory)

@@ -30,6 +30,8 @@ struct RunPlan: Sendable {
     let examplesBeforeSharding: Int
     /// The part of the test examples this run evaluates, with the experiment's fingerprint; nil for a whole run.
     let shard: ShardRecord?
+    /// The servers models of this run share (`"shared": true`), each made once.
+    let sharedServers = SharedServers()
 
     var experiment: Experiment { prepared.experiment }
 

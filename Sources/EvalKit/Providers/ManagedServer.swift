@@ -137,3 +137,89 @@ enum FreePorts {
         return ports
     }
 }
+
+/// One server several models use (`"shared": true` on the same server block): llama.cpp's server holding
+/// one base model with several LoRA adapters, each model choosing its adapter per request. It starts when
+/// the first of its models needs it and stops when the last of them is done, never in between.
+public actor SharedServer {
+    let servers: [ManagedServer]
+    private var holders: Set<String>
+    private var starting: Task<ProviderError?, Never>?
+
+    /// `holders`: every model that will use it, so that models run one after another do not stop it in between.
+    public init(servers: [ManagedServer], holders: Set<String>) { self.servers = servers; self.holders = holders }
+
+    /// Starts the servers unless they run (a second model waits for the first start rather than racing it).
+    public func acquire(_ modelID: String) async throws(ProviderError) {
+        holders.insert(modelID)
+        if starting == nil {
+            let servers = self.servers
+            starting = Task {
+                for server in servers {
+                    do throws(ProviderError) { try await server.start() } catch {
+                        for started in servers { await started.stop() }
+                        return error
+                    }
+                }
+                return nil
+            }
+        }
+        if let failure = await starting?.value {
+            starting = nil
+            throw failure
+        }
+    }
+
+    /// This model is done with the servers; the last one's release stops them.
+    public func release(_ modelID: String) async {
+        holders.remove(modelID)
+        guard holders.isEmpty, let task = starting else { return }
+        _ = await task.value
+        guard holders.isEmpty else { return }
+        starting = nil
+        for server in servers { await server.stop() }
+    }
+}
+
+/// A model's provider on a shared server.
+public struct SharedServedProvider: ModelProvider {
+    public let inner: any ModelProvider
+    public let shared: SharedServer
+    public let modelID: String
+
+    public init(inner: any ModelProvider, shared: SharedServer, modelID: String) { self.inner = inner; self.shared = shared; self.modelID = modelID }
+
+    public func start() async throws(ProviderError) {
+        try await shared.acquire(modelID)
+        try await inner.start()
+    }
+
+    public func complete(_ request: ModelRequest) async throws(ProviderError) -> ModelResponse { try await inner.complete(request) }
+
+    public func stop() async {
+        await inner.stop()
+        await shared.release(modelID)
+    }
+
+    public func cacheIdentity(for request: ModelRequest) -> String? { inner.cacheIdentity(for: request) }
+}
+
+/// The shared servers of one run, by server block: made when the first of their models is, on ports chosen once.
+public final class SharedServers: Sendable {
+    private let made = Mutex<[(settings: ServerSettings, server: SharedServer, ports: [Int])]>([])
+
+    public init() {}
+
+    /// The shared server for `settings` (started by `holders`' models), and the ports it was given when it chooses them.
+    public func server(_ settings: ServerSettings, directory: String, holders: Set<String>) -> (server: SharedServer, ports: [Int]) {
+        made.withLock { made in
+            if let found = made.first(where: { $0.settings == settings }) { return (found.server, found.ports) }
+            let ports = settings.choosesPort ? FreePorts.take(settings.replicas) : []
+            let each = settings.choosesPort ? ports.map(settings.on(port:)) : [settings]
+            let name = holders.sorted().joined(separator: ", ")
+            let server = SharedServer(servers: each.map { ManagedServer(settings: $0, modelID: name, directory: directory) }, holders: holders)
+            made.append((settings, server, ports))
+            return (server, ports)
+        }
+    }
+}

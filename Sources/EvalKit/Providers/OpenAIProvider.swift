@@ -64,7 +64,7 @@ public struct OpenAIProvider: BatchProvider {
             body.append(("stream", .bool(true)))
             body.append(("stream_options", .object([("include_usage", .bool(true))])))
         }
-        return (path, .object(body))
+        return (path, .object(body + settings.extraBody))
     }
 
     public func cacheIdentity(for request: ModelRequest) -> String? {
@@ -223,13 +223,23 @@ public struct OpenAIProvider: BatchProvider {
         let prompt = request.prompt.completionText
         let url = HTTPClient.url(base, "/completions")
         let body = JSON.object([("model", .string(settings.model)), ("prompt", .string(prompt)), ("max_tokens", .number(1)),
-                                ("temperature", .number(0)), ("logprobs", .number(Double(LabelLikelihood.topTokens)))])
+                                ("temperature", .number(0)), ("logprobs", .number(Double(LabelLikelihood.topTokens)))] + settings.extraBody)
         let answer = try await access.post(url, body: body, headers: headers, keyVariable: settings.apiKeyEnv)
-        guard let top = answer["choices"]?.arrayValue?.first?["logprobs"]?["top_logprobs"]?.arrayValue?.first?.objectValue, !top.isEmpty else {
+        let logprobs = answer["choices"]?.arrayValue?.first?["logprobs"]
+        // The completions API's layout (top_logprobs: one object of token → log-probability per position, as
+        // llama-cpp-python's server writes it), or the chat layout (content: one entry per position, its
+        // top_logprobs an array of {token, logprob}, as llama.cpp's own server writes it).
+        var top: [(token: String, logprob: Double)] = []
+        if let legacy = logprobs?["top_logprobs"]?.arrayValue?.first?.objectValue {
+            top = LabelLikelihood.top(legacy)
+        } else if let entries = logprobs?["content"]?.arrayValue?.first?["top_logprobs"]?.arrayValue {
+            top = entries.compactMap { e in e["token"]?.stringValue.flatMap { t in e["logprob"]?.numberValue.map { (t, $0) } } }
+        }
+        guard !top.isEmpty else {
             throw .badResponse(url: url, reason: "no top_logprobs in the answer; likelihood scoring needs a server that returns logprobs (llama.cpp's does)")
         }
         guard !request.labels.isEmpty else { throw .badResponse(url: url, reason: "no labels to score") }
-        guard let read = LabelLikelihood.answer(top: LabelLikelihood.top(top), labels: request.labels) else {
+        guard let read = LabelLikelihood.answer(top: top, labels: request.labels) else {
             // No label among the likely tokens, or a tie at the top: the answer cannot be read (invalid).
             return ModelResponse(text: "", usage: answer["usage"], openAINames: true, systemFingerprint: answer["system_fingerprint"]?.stringValue)
         }
@@ -275,6 +285,9 @@ public struct OpenAISettings: Sendable {
     /// Ask for the answer as a stream of server-sent events, to measure time to first token and output
     /// tokens a second (usage is asked for with `stream_options.include_usage`).
     public var stream = false
+    /// Members added to every request body (`extra_body`), e.g. llama.cpp's `"lora"` choosing an adapter per
+    /// request; part of the cache key, so answers of different adapters never mix.
+    public var extraBody: [(String, JSON)] = []
 
     public init(baseURL: String, model: String, apiKeyEnv: String?, endpoint: OpenAIEndpoint, generation: GenerationSettings, timeoutSeconds: Double) {
         self.baseURL = baseURL; self.model = model; self.apiKeyEnv = apiKeyEnv; self.endpoint = endpoint; self.generation = generation; self.timeoutSeconds = timeoutSeconds
@@ -294,16 +307,32 @@ extension OpenAISettings: PromptedProviderKind {
         [("base_url", replicaURLs.count > 1 ? .array(replicaURLs.map(JSON.string)) : .string(baseURL)), ("model", .string(model)),
          ("endpoint", .string(endpoint.rawValue))]
             + (apiKeyEnv.map { [("api_key_env", .string($0))] } ?? [])
+            + (extraBody.isEmpty ? [] : [("extra_body", .object(extraBody))])
     }
     public var reportLine: String {
         let reading = scoring == .likelihood ? "; " + LabelLikelihood.reportPhrase : ""
         let place = replicaURLs.count > 1 ? "\(replicaURLs.count) replicas (\(replicaURLs.joined(separator: ", ")))" : baseURL
-        return "openai \(endpoint.rawValue)\(stream ? " (streamed)" : ""), model \(model) at \(place)\(reading)"
+        let extra = extraBody.isEmpty ? "" : ", with \(JSON.object(extraBody).encoded()) in every request"
+        return "openai \(endpoint.rawValue)\(stream ? " (streamed)" : ""), model \(model) at \(place)\(extra)\(reading)"
     }
 
     public static func read(options: JSON, path: String) -> (options: OpenAISettings?, issues: [ConfigIssue]) {
         readOptions(options, path: path) { o, issues in
-            o.rejectUnknownKeys(["base_url", "model", "api_key_env", "endpoint", "scoring", "stream"] + generationKeys, issues: &issues)
+            o.rejectUnknownKeys(["base_url", "model", "api_key_env", "endpoint", "scoring", "stream", "extra_body"] + generationKeys, issues: &issues)
+            var extraBody: [(String, JSON)] = []
+            if let extra = o["extra_body"] {
+                if let members = extra.objectValue {
+                    // A member evalkit sets itself would change what is asked without the run knowing it.
+                    let own: Set = ["model", "prompt", "messages", "max_tokens", "temperature", "stop", "seed", "logprobs", "stream", "stream_options", "n"]
+                    for (key, _) in members where own.contains(key) {
+                        issues.add(ConfigIssue(path: o.childPath("extra_body") + "." + key, expected: "a member evalkit does not set itself (set \"\(key)\" through the model's own options)",
+                                               found: "\"\(key)\""))
+                    }
+                    extraBody = members.filter { !own.contains($0.0) }
+                } else {
+                    issues.add(o.childPath("extra_body"), expected: "an object of members to add to every request body", found: extra)
+                }
+            }
             let timeout = readTimeout(o, issues: &issues)
             let scoring = o.oneOf("scoring", ["generate", "likelihood"], issues: &issues).flatMap(ScoringMethod.init(rawValue:)) ?? .generate
             // One server's URL, or an array of replicas' URLs (several servers of the same model).
@@ -334,6 +363,7 @@ extension OpenAISettings: PromptedProviderKind {
                                           endpoint: endpoint, generation: generation, timeoutSeconds: timeout)
             settings.scoring = scoring
             settings.stream = stream
+            settings.extraBody = extraBody
             settings.replicaURLs = urls ?? [baseURL]
             return settings
         }

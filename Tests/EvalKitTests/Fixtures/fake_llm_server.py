@@ -11,7 +11,9 @@ Set by the test through the environment: FAKE_DELAY_MS (each completion waits th
 FAKE_STREAM_GAP_MS (with "stream": true, the pause before each streamed word: default 30), FAKE_STREAM_USAGE=0
 (a stream that never carries usage, even when asked), FAKE_SLOTS (at most that many completions are worked on at once, the rest wait: a server whose
 throughput saturates at that concurrency), FAKE_FINGERPRINT (sent as "system_fingerprint"), FAKE_SWAP=1 (positive and negative answers trade
-places: a server whose answers changed), FAKE_STATUS (every POST answered with that HTTP status: a failing replica).
+places: a server whose answers changed), FAKE_STATUS (every POST answered with that HTTP status: a failing replica),
+FAKE_LOGPROBS_LAYOUT=content (likelihood answers in the chat layout llama.cpp's own server writes for /v1/completions:
+logprobs.content[0].top_logprobs as an array of {token, logprob}).
 Each logged request carries "in_flight": the POSTs being handled at that moment, itself included.
 
 Batch services, as documented: OpenAI's (POST /files multipart with purpose=batch, POST /batches,
@@ -263,6 +265,9 @@ class Handler(BaseHTTPRequestHandler):
             if "AMBIGUOUS" in text:
                 # Only a piece two labels share ("ne": negative and neutral), and " pos" for positive.
                 top = {" ne": -0.1, " pos": -2.0, " I": -3.0}
+            if os.environ.get("FAKE_LOGPROBS_LAYOUT") == "content":
+                entry = {"id": 1, "token": " " + expected, "logprob": -0.2, "top_logprobs": [{"id": i, "token": t, "logprob": v} for i, (t, v) in enumerate(top.items())]}
+                return self.reply(200, {"choices": [{"text": " " + expected, "logprobs": {"content": [entry]}}], "usage": {"prompt_tokens": len(text.split()), "completion_tokens": 1}})
             return self.reply(200, {"choices": [{"text": " " + expected, "logprobs": {"tokens": [" " + expected], "token_logprobs": [-0.2],
                                                                                  "top_logprobs": [top], "text_offset": [len(text)]}}],
                                     "usage": {"prompt_tokens": len(text.split()), "completion_tokens": 1}})
