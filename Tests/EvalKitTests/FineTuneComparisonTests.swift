@@ -201,5 +201,8 @@ import Testing
             let issue = try #require(issues.first { $0.path == "$.models[1].training.labels_from" })
             #expect(issues.count == 1 && issue.description.contains("\"m:q\"") && issue.description.contains("did you mean \"m:p\""))
         }
+        // Nor may a model learn from its own answers.
+        try Fixtures.write(teacherless.replacingOccurrences(of: #""labels_from": "m:q""#, with: #""labels_from": "s:p""#), to: "evalkit.json", in: dir)
+        #expect { _ = try ExperimentLoader.load(path: path) } throws: { "\($0)".contains("$.models[1].training.labels_from") && "\($0)".contains("its own answers") }
     }
 }

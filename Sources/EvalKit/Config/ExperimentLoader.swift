@@ -78,7 +78,13 @@ public enum ExperimentLoader {
         }
         let candidates = readCandidates(root, prompts: prompts, models: models, issues: &issues)
         for (index, model) in models.enumerated() {
-            guard let teacher = model.training?.labelsFrom, !candidates.contains(where: { $0.id == teacher }) else { continue }
+            guard let teacher = model.training?.labelsFrom else { continue }
+            if let named = candidates.first(where: { $0.id == teacher }), named.modelID == model.id {
+                issues.add(ConfigIssue(path: "$.models[\(index)].training.labels_from", expected: "a candidate of another model (a model does not learn from its own answers)",
+                                       found: "\"\(teacher)\""))
+                continue
+            }
+            guard !candidates.contains(where: { $0.id == teacher }) else { continue }
             var expected = "the id of a candidate of this experiment, whose answers labelled the training set"
             if let guess = Text.suggestion(for: teacher, among: candidates.map(\.id)) { expected += " (did you mean \"\(guess)\"?)" }
             issues.add(ConfigIssue(path: "$.models[\(index)].training.labels_from", expected: expected, found: "\"\(teacher)\""))

@@ -29,7 +29,8 @@ public actor ManagedServer {
         if await HTTPClient(timeoutSeconds: 2, maxConnections: 1).isReady(settings.readyURL) {
             throw .notStarted(reason: "before the server of model \(modelID) was started, something already answered at \(settings.readyURL) "
                               + "(another run's server, or one left running?); stop it, or give this server another port "
-                              + "(`{port}` in server.command, ready_url and base_url lets evalkit choose a free one)")
+                              + "(`{port}` in server.command, ready_url and base_url lets evalkit choose a free one; models meant to use one "
+                              + "server name the same server block with \"shared\": true)")
         }
         let output = Pipe()
         let log = LineChannel(output.fileHandleForReading, keepLast: 30)
