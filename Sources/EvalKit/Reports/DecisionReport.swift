@@ -729,14 +729,14 @@ public enum DecisionReport {
         if !f.methodComparisons.isEmpty {
             md += "**Methods on the same data** (same prompt, training examples and labels; the same scoring, paired on the examples both answered, Holm-adjusted together):\n\n"
             md += Markdown.table(["candidate", "against", "difference (\(level(a.policy)) CI)", pHeading(a), "reading"], f.methodComparisons.map { c in
-                [c.candidate, c.reference, points(c.difference) + " (\(points(c.low)) to \(points(c.high)))", pValue(c.pValue) + " (Holm \(pValue(c.pValueHolm)))", pairReading(c, alpha: a.policy.alpha, word: word)]
+                [c.candidate, c.reference] + pairCells(c, alpha: a.policy.alpha, word: word)
             }, alignRight: [3]) + "\n"
         }
         for d in f.distillations {
             md += "**Distilled labels**: **\(Markdown.cell(d.student))** learnt from the answers of **\(Markdown.cell(d.teacher))** instead of gold labels.\n\n"
             var rows: [[String]] = []
-            if let c = d.againstTeacher { rows.append(["its teacher", c.reference, points(c.difference) + " (\(points(c.low)) to \(points(c.high)))", pValue(c.pValue) + " (Holm \(pValue(c.pValueHolm)))", pairReading(c, alpha: a.policy.alpha, word: word)]) }
-            if let c = d.againstGold { rows.append(["trained on gold labels (same method and size)", c.reference, points(c.difference) + " (\(points(c.low)) to \(points(c.high)))", pValue(c.pValue) + " (Holm \(pValue(c.pValueHolm)))", pairReading(c, alpha: a.policy.alpha, word: word)]) }
+            if let c = d.againstTeacher { rows.append(["its teacher", c.reference] + pairCells(c, alpha: a.policy.alpha, word: word)) }
+            if let c = d.againstGold { rows.append(["trained on gold labels (same method and size)", c.reference] + pairCells(c, alpha: a.policy.alpha, word: word)) }
             if rows.isEmpty {
                 md += "Neither its teacher nor a gold-trained model of the same method and size answered in this run, so nothing is compared.\n\n"
                 continue
@@ -755,10 +755,11 @@ public enum DecisionReport {
                 r.adapterBytes.map(Format.bytes) ?? "–", Format.percent(r.accuracy), interval, ms(r.latencyP50Ms) + " / " + ms(r.latencyP95Ms)]
     }
 
-    /// Which of two paired candidates the test favours, in words; Holm-adjusted where the comparison was.
-    static func pairReading(_ c: PairedComparison, alpha: Double, word: String) -> String {
-        guard c.pValueHolm < alpha, c.difference != 0 else { return "no difference shown" }
-        return (c.difference > 0 ? c.candidate : c.reference) + " has the higher \(word)"
+    /// A paired comparison's difference with its interval, its p-value with Holm's, and which of the two
+    /// the (Holm-adjusted) test favours, in words.
+    static func pairCells(_ c: PairedComparison, alpha: Double, word: String) -> [String] {
+        let reading = c.pValueHolm < alpha && c.difference != 0 ? (c.difference > 0 ? c.candidate : c.reference) + " has the higher \(word)" : "no difference shown"
+        return [points(c.difference) + " (\(points(c.low)) to \(points(c.high)))", pValue(c.pValue) + " (Holm \(pValue(c.pValueHolm)))", reading]
     }
 
     /// Step 4's "how many labelled examples": each data-efficiency curve as a table, the smallest training set
