@@ -133,7 +133,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--evalkit", required=True)
     p.add_argument("--quick", action="store_true", help="20 tweets; results not written")
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--limit", type=int, default=60)
     args = p.parse_args()
     missing = [str(x) for x in [LLAMA_SERVER, BASE] + [Path(adapter(a)) for a in ADAPTERS] if not Path(x).exists()]
     if missing:
@@ -152,7 +152,7 @@ def main():
         f"label likelihood with the raw-plain prompt over the first {limit} test tweets, every candidate side by side, response cache off.",
         "Memory: the peak over the run of the summed proportional set size (PSS) of the server processes; start-up: each",
         "model's wait for its server, from run.json (the servers start side by side; a shared server starts once and its",
-        "other models wait for that start). Run times are left out: four servers of two threads each on two cores measure",
+        "other models wait for that start). Run times are left out: servers of two threads each, one per adapter, on two cores measure",
         "the oversubscription, not the adapters.",
         "",
         "| setup | server processes | peak server memory (MB) | start-up per model (s) | until every adapter answers (s) | answered |",
@@ -162,7 +162,7 @@ def main():
         starts = ", ".join(f"{s / 1000:.1f}" for s in r["starts"])
         lines.append(f"| {r['setup']} | {r['servers']} | {r['peak_mb']:.0f} | {starts} | {max(r['starts'] or [0]) / 1000:.1f} | {r['answered']}/{r['requests']} |")
     lines += ["", f"One server per adapter against one for all (same binary): **{rows[1]['peak_mb'] / max(one['peak_mb'], 1e-9):.2f}×** the memory, "
-              f"**{max(rows[1]['starts'] or [0]) / max(max(one['starts'] or [0]), 1):.2f}×** the time until every adapter answers; the adapter chosen per "
+              f"**{max(rows[1]['starts'] or [0]) / max(max(one['starts'] or [0]), 1):.2f}×** the time until every adapter answers (servers started side by side on 2 cores slow one another's start); the adapter chosen per "
               f"request gives the same label as the adapter loaded alone on {same} of {len(one['answers'])} requests."]
     text = "\n".join(lines) + "\n"
     print(text)
