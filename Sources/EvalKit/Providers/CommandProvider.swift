@@ -101,10 +101,7 @@ public actor CommandProvider: ModelProvider {
             guard let top = answer["top_logprobs"]?.objectValue, !top.isEmpty else {
                 throw .worker(reason: "answer has no \"top_logprobs\" object (likelihood scoring asks for the next token's log-probabilities): \(Text.preview(line, limit: 120))")
             }
-            guard let read = LabelLikelihood.answer(top: LabelLikelihood.top(top), labels: request.labels) else {
-                return ModelResponse(text: "", usage: answer["usage"], openAINames: false)
-            }
-            return ModelResponse(text: read.label, usage: answer["usage"], openAINames: false, labelProbabilities: read.probabilities)
+            return LabelLikelihood.response(top: LabelLikelihood.top(top), labels: request.labels, usage: answer["usage"], openAINames: false)
         }
         guard let output = answer["output"]?.stringValue else {
             throw .worker(reason: "answer has no \"output\" string: \(Text.preview(line, limit: 120))")

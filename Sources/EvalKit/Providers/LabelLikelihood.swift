@@ -40,6 +40,17 @@ public enum LabelLikelihood {
         return (labels[best], Dictionary(zip(labels, weights.map { $0 / total }), uniquingKeysWith: { a, _ in a }))
     }
 
+    /// The answer a likelihood-scored request gives: the most likely label with every label's share, or no
+    /// text (an unreadable answer, counted invalid) when no label can be told apart.
+    public static func response(top: [(token: String, logprob: Double)], labels: [String], usage: JSON?, openAINames: Bool,
+                                systemFingerprint: String? = nil) -> ModelResponse {
+        guard let read = answer(top: top, labels: labels) else {
+            return ModelResponse(text: "", usage: usage, openAINames: openAINames, systemFingerprint: systemFingerprint)
+        }
+        return ModelResponse(text: read.label, usage: usage, openAINames: openAINames, labelProbabilities: read.probabilities,
+                             systemFingerprint: systemFingerprint)
+    }
+
     /// `top_logprobs` as OpenAI's completions API and evalkit's worker protocol write it: an object of
     /// token → log-probability; members that are not numbers are left out.
     public static func top(_ object: [(String, JSON)]) -> [(token: String, logprob: Double)] {

@@ -239,12 +239,8 @@ public struct OpenAIProvider: BatchProvider {
             throw .badResponse(url: url, reason: "no top_logprobs in the answer; likelihood scoring needs a server that returns logprobs (llama.cpp's does)")
         }
         guard !request.labels.isEmpty else { throw .badResponse(url: url, reason: "no labels to score") }
-        guard let read = LabelLikelihood.answer(top: top, labels: request.labels) else {
-            // No label among the likely tokens, or a tie at the top: the answer cannot be read (invalid).
-            return ModelResponse(text: "", usage: answer["usage"], openAINames: true, systemFingerprint: answer["system_fingerprint"]?.stringValue)
-        }
-        return ModelResponse(text: read.label, usage: answer["usage"], openAINames: true, labelProbabilities: read.probabilities,
-                             systemFingerprint: answer["system_fingerprint"]?.stringValue)
+        return LabelLikelihood.response(top: top, labels: request.labels, usage: answer["usage"], openAINames: true,
+                                        systemFingerprint: answer["system_fingerprint"]?.stringValue)
     }
 }
 
