@@ -141,6 +141,30 @@ import Testing
         await dead.stop()
     }
 
+    /// A worker that exits after reading each request leaves evalkit writing the next one into a closed pipe:
+    /// every request is a recorded failed call and the run ends normally (before SIGPIPE was ignored it ended
+    /// evalkit with status 141 about 2 runs in 5).
+    @Test func aWorkerThatExitsOnEveryRequestNeverEndsTheRun() async throws {
+        let dir = try Fixtures.temporaryDirectory()
+        try Fixtures.writeSplitsAndPrompt((0..<12).map { ("t\($0)", "text \($0)", $0 % 2 == 0 ? "positive" : "negative") }, in: dir)
+        try Fixtures.write("import sys\nsys.stdin.readline()\nsys.exit(3)\n", to: "dies.py", in: dir)
+        try Fixtures.write("""
+        {"name": "dying", "task": {"labels": ["negative", "positive"]},
+         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label"}},
+         "prompts": [{"id": "p", "user": "p.txt"}],
+         "models": [{"id": "w", "provider": "command", "role": "small", "options": {"argv": ["python3", "dies.py"], "timeout_seconds": 10}},
+                    {"id": "l", "provider": "command", "role": "small", "options": {"argv": ["python3", "dies.py"], "scoring": "likelihood"}}],
+         "run": {"max_error_rate": 1}}
+        """, to: "evalkit.json", in: dir)
+        for attempt in 0..<3 {
+            let run = try TestProcess.evalkit(["compare", "--no-probe", "--no-cache", "--out", "run\(attempt)"], in: dir, discardOutput: true)
+            let status = await run.finished()
+            #expect(status != 141 && FileManager.default.fileExists(atPath: dir + "/run\(attempt)/report.md"), "exit \(status)")
+            let results = try ResultsJournal.read(path: dir + "/run\(attempt)/results.jsonl")
+            #expect(results.count == 24 && results.allSatisfy { $0.error != nil })
+        }
+    }
+
     @Test func aWorkerCalledConcurrentlyAnswersEachRequestInTurn() async throws {
         let dir = try Fixtures.temporaryDirectory()
         let echo = try Fixtures.write("""

@@ -127,6 +127,10 @@ final class WorkerProcess: Sendable {
     }
 
     static func launch(argv: [String], directory: String) throws(ProviderError) -> WorkerProcess {
+        // A worker that exits closes its stdin: the next request written to it must fail (EPIPE, a recorded
+        // failed call), not raise SIGPIPE, whose default action ends evalkit. Sockets avoid it per send
+        // (MSG_NOSIGNAL); a pipe has no such flag, so the signal is ignored for the process.
+        signal(SIGPIPE, SIG_IGN)
         let input = Pipe(), output = Pipe(), errors = Pipe()
         let lines = LineChannel(output.fileHandleForReading)
         let stderrLines = LineChannel(errors.fileHandleForReading, keepLast: 20)
