@@ -69,7 +69,7 @@ public struct FineTuneComparison: Sendable, Equatable {
             let a = assessments[i], m = metrics[i]
             return Row(candidate: a.id, method: t.method, examples: t.examples, labelsFrom: t.labelsFrom, trainableParameters: t.trainableParameters,
                        trainingSeconds: trainingSeconds[m.model], oneTimeCostUSD: a.oneTimeCostUSD, adapterBytes: adapterBytes[m.model],
-                       accuracy: m.answered > 0 ? m.accuracy : nil, accuracyLow: a.accuracyLow, accuracyHigh: a.accuracyHigh,
+                       accuracy: m.accuracy, accuracyLow: a.accuracyLow, accuracyHigh: a.accuracyHigh,
                        latencyP50Ms: m.latencyP50Ms, latencyP95Ms: m.latencyP95Ms)
         }
         func index(_ candidate: String) -> Int? { metrics.firstIndex { $0.candidate == candidate && $0.answered > 0 } }
