@@ -34,6 +34,21 @@ import Testing
         #expect(abs(f1 - (2.0 / 3.0 + 0.8) / 3.0) < 1e-12)
     }
 
+    @Test func labelScoresCountTargetsAndAnswersThatAreNoLabel() {
+        // Targets a,a,b,x(not a label),b; predictions a,zz(not a label),a,a,nil.
+        // a: tp1, fp2 (b→a, x→a), fn1 (a→zz) → precision 1/3, recall 1/2, F1 2/(2+2+1) = 0.4, support 2;
+        // b: tp0 fp0 fn2 → recall 0, F1 0, support 2; c: occurs nowhere.
+        let pairs: [(target: String, predicted: String?)] = [("a", "a"), ("a", "zz"), ("b", "a"), ("x", "a"), ("b", nil)]
+        let scores = MetricsCalculator.labelScores(labels: ["a", "b", "c"], pairs: pairs)
+        #expect(scores.map(\.label) == ["a", "b", "c"])
+        #expect(scores[0].precision == 1.0 / 3 && scores[0].recall == 0.5 && scores[0].f1 == 0.4 && scores[0].support == 2)
+        #expect(scores[1].precision == nil && scores[1].recall == 0 && scores[1].f1 == 0 && scores[1].support == 2)
+        #expect(scores[2].occurs == false && scores[2].support == 0)
+        // Rows a, b, c (the target x is no label); columns a, b, c, then no label.
+        #expect(MetricsCalculator.confusion(labels: ["a", "b", "c"], pairs: pairs) == [[1, 0, 0, 1], [1, 0, 0, 1], [0, 0, 0, 0]])
+        #expect(abs(MetricsCalculator.macroF1(labels: ["a", "b", "c"], pairs: pairs) - 0.2) < 1e-12)
+    }
+
     @Test func percentilesInterpolateLikeNumpy() {
         let values = [1.0, 2, 3, 4, 5, 6, 7, 8, 9, 10]
         // numpy.percentile(range(1, 11), 50) == 5.5, (…, 95) == 9.55

@@ -77,9 +77,8 @@ public enum MetricsCalculator {
         // One pass, copying no result: a candidate can have 100,000 of them.
         var answeredCount = 0, correct = 0, invalid = 0, cachedAnswers = 0, attempts = 0, scoreSum = 0.0, binary = true
         var latencies: [Double] = [], inputs: [Double] = [], outputs: [Double] = [], costs: [Double] = []
-        var pairs: [(String, String?)] = []
+        var tally = LabelTally(labels: labels)
         latencies.reserveCapacity(results.count)
-        pairs.reserveCapacity(results.count)
         var estimated = false
         var totals: [Double] = [], firstTokens: [Double] = [], rates: [Double] = []
         totals.reserveCapacity(results.count)
@@ -107,7 +106,7 @@ public enum MetricsCalculator {
             if let t = r.outputTokens { outputs.append(Double(t)) }
             if let c = r.costUSD { costs.append(c) }
             if r.tokensEstimated { estimated = true }
-            pairs.append((r.target, r.label))
+            tally.add(target: r.target, predicted: r.label)
         }
         latencies.sort()
         var metrics = CandidateMetrics(
@@ -116,7 +115,7 @@ public enum MetricsCalculator {
             correct: correct, invalid: invalid,
             accuracy: results.isEmpty ? nil : scoreSum / Double(results.count),
             answeredAccuracy: answeredCount == 0 ? nil : scoreSum / Double(answeredCount),
-            macroF1: answeredCount == 0 ? nil : macroF1(labels: labels, pairs: pairs),
+            macroF1: answeredCount == 0 ? nil : macroF1(tally),
             invalidRate: answeredCount == 0 ? nil : Double(invalid) / Double(answeredCount),
             latencyP50Ms: percentile(latencies, 0.5), latencyP95Ms: percentile(latencies, 0.95),
             meanInputTokens: mean(inputs), meanOutputTokens: mean(outputs),
@@ -175,11 +174,16 @@ public enum MetricsCalculator {
 
     /// Per-label scores; an invalid output (nil prediction) counts as a miss for its target.
     public static func labelScores(labels: [String], pairs: [(target: String, predicted: String?)]) -> [LabelScore] {
-        labels.map { label in
-            let tp = pairs.filter { $0.target == label && $0.predicted == label }.count
-            let fp = pairs.filter { $0.target != label && $0.predicted == label }.count
-            let fn = pairs.filter { $0.target == label && $0.predicted != label }.count
-            return LabelScore(label: label, precision: tp + fp == 0 ? nil : Double(tp) / Double(tp + fp),
+        labelScores(LabelTally(labels: labels, pairs: pairs))
+    }
+
+    /// Per-label scores from counted pairs.
+    public static func labelScores(_ tally: LabelTally) -> [LabelScore] {
+        tally.labels.indices.map { i in
+            let tp = tally.counts[i][i]
+            let fp = tally.predictedCount(i) - tp
+            let fn = tally.targetCount(i) - tp
+            return LabelScore(label: tally.labels[i], precision: tp + fp == 0 ? nil : Double(tp) / Double(tp + fp),
                               recall: tp + fn == 0 ? nil : Double(tp) / Double(tp + fn),
                               f1: tp + fp + fn == 0 ? 0 : Double(2 * tp) / Double(2 * tp + fp + fn), support: tp + fn, occurs: tp + fp + fn > 0)
         }
@@ -187,18 +191,51 @@ public enum MetricsCalculator {
 
     /// Macro-averaged F1 over the labels that occur as a target or a prediction.
     public static func macroF1(labels: [String], pairs: [(target: String, predicted: String?)]) -> Double {
-        let scores = labelScores(labels: labels, pairs: pairs).filter(\.occurs)
+        macroF1(LabelTally(labels: labels, pairs: pairs))
+    }
+
+    /// Macro-averaged F1 from counted pairs.
+    public static func macroF1(_ tally: LabelTally) -> Double {
+        let scores = labelScores(tally).filter(\.occurs)
         return scores.isEmpty ? 0 : scores.reduce(0) { $0 + $1.f1 } / Double(scores.count)
     }
 
     /// Counts of target (rows, label order) against prediction (columns, label order, then invalid).
     public static func confusion(labels: [String], pairs: [(target: String, predicted: String?)]) -> [[Int]] {
-        let index = Dictionary(labels.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-        var matrix = [[Int]](repeating: [Int](repeating: 0, count: labels.count + 1), count: labels.count)
-        for pair in pairs {
-            guard let row = index[pair.target] else { continue }
-            matrix[row][pair.predicted.flatMap { index[$0] } ?? labels.count] += 1
-        }
-        return matrix
+        LabelTally(labels: labels, pairs: pairs).confusion
     }
+}
+
+/// Target against predicted label, counted: what per-label scores and the confusion matrix are read from,
+/// without keeping one pair per answer (a candidate can have 250,000 answers).
+public struct LabelTally: Sendable, Equatable {
+    public let labels: [String]
+    /// Rows: targets in label order, then any target that is not a label; columns: predictions in label
+    /// order, then no label (an invalid answer or one that is not a label).
+    public private(set) var counts: [[Int]]
+    private let index: [String: Int]
+
+    public init(labels: [String]) {
+        self.labels = labels
+        index = Dictionary(labels.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        counts = Array(repeating: Array(repeating: 0, count: labels.count + 1), count: labels.count + 1)
+    }
+
+    public init(labels: [String], pairs: some Sequence<(target: String, predicted: String?)>) {
+        self.init(labels: labels)
+        for pair in pairs { add(target: pair.target, predicted: pair.predicted) }
+    }
+
+    /// Counts one answer.
+    public mutating func add(target: String, predicted: String?) {
+        let row = index[target] ?? labels.count
+        counts[row][predicted.flatMap { index[$0] } ?? labels.count] += 1
+    }
+
+    /// Answers whose target is label `i`.
+    public func targetCount(_ i: Int) -> Int { counts[i].reduce(0, +) }
+    /// Answers that predicted label `i`.
+    public func predictedCount(_ i: Int) -> Int { counts.reduce(0) { $0 + $1[i] } }
+    /// The confusion matrix: targets that are labels (rows) against predictions (label columns, then invalid).
+    public var confusion: [[Int]] { Array(counts.prefix(labels.count)) }
 }

@@ -283,9 +283,9 @@ public enum DecisionAnalyzer {
                 qualifies: m.answered > 0 && failures.isEmpty && nonInferior == true, recommended: false)
         }
         for i in assessments.indices where metrics[i].answered > 0 && experiment.task.scorer.readsLabels {
-            let pairs = Array(results[i].lazy.filter { $0.answered }.map { (target: $0.target, predicted: $0.label) })
-            assessments[i].labelScores = MetricsCalculator.labelScores(labels: experiment.task.labels, pairs: pairs)
-            assessments[i].confusion = MetricsCalculator.confusion(labels: experiment.task.labels, pairs: pairs)
+            let tally = LabelTally(labels: experiment.task.labels, pairs: results[i].lazy.filter { $0.answered }.map { (target: $0.target, predicted: $0.label) })
+            assessments[i].labelScores = MetricsCalculator.labelScores(tally)
+            assessments[i].confusion = tally.confusion
         }
         let qualifying = assessments.indices.filter { assessments[$0].qualifies }
         let best = choose(qualifying, assessments, costTie: policy.costTie)

@@ -88,15 +88,16 @@ public enum DataAuditor {
         func show(_ e: Example) -> String { "\(e.location) [\(e.target)] \"\(Text.preview(e.input, limit: 70))\"" }
         // Lazy: a dataset may hold millions of examples, and the checks below keep only what they find.
         let all = dataset.splits.lazy.flatMap { split in split.examples.lazy.map { (split.name, $0) } }
-        // Each input's comparison key, computed once: in `all`'s order, which begins with the training split.
-        let keys = Array(all.map { Text.comparisonKey($0.1.input) })
+        // Each input's comparison key, computed once and held as 16 bytes (nil for an empty key): in `all`'s
+        // order, which begins with the training split.
+        let keys = Array(all.map { Text.comparisonDigest($0.1.input) })
         let trainKeys = keys.prefix(dataset.train.count)
 
         // Duplicates inside the training split.
-        var exact: [String: [Example]] = [:], near: [String: [Example]] = [:]
+        var exact: [String: [Example]] = [:], near: [TextDigest: [Example]] = [:]
         for (e, key) in zip(dataset.train, trainKeys) {
             exact[e.input, default: []].append(e)
-            near[key, default: []].append(e)
+            if let key { near[key, default: []].append(e) }
         }
         let exactGroups = exact.values.filter { $0.count > 1 }.sorted { $0[0].location < $1[0].location }
         let exactExtra = exactGroups.reduce(0) { $0 + $1.count - 1 }
@@ -105,7 +106,7 @@ public enum DataAuditor {
                                          examples: exactGroups.prefix(5).map { g in "\(g.count)× " + show(g[0]) },
                                          remedy: "keep one copy of each: duplicates weigh those examples more and inflate training cost", fix: .dedupe))
         }
-        let nearGroups = near.filter { !$0.key.isEmpty && Set($0.value.map(\.input)).count > 1 }.values.sorted { $0[0].location < $1[0].location }
+        let nearGroups = near.filter { Set($0.value.map(\.input)).count > 1 }.values.sorted { $0[0].location < $1[0].location }
         let nearExtra = nearGroups.reduce(0) { $0 + Set($1.map(\.input)).count - 1 }
         if nearExtra > 0 {
             findings.append(AuditFinding(id: "duplicates-near", title: "near duplicates in the training split (same text after removing case, URLs, @mentions and punctuation)",
@@ -117,18 +118,21 @@ public enum DataAuditor {
         // The same text with different labels, anywhere in the data.
         // Targets compared as texts are (an extraction target copies its input's punctuation, which the key drops).
         // A text's targets differ when one differs from the first; only those texts' examples are gathered.
-        var firstTarget: [String: String] = [:], conflicting = Set<String>()
-        for ((_, e), key) in zip(all, keys) where !key.isEmpty {
+        // Targets are compared by their keys' digests too (nil for a target whose key is empty).
+        var firstTarget: [TextDigest: TextDigest?] = [:], conflicting = Set<TextDigest>()
+        for ((_, e), key) in zip(all, keys) {
+            guard let key else { continue }
+            let target = Text.comparisonDigest(e.target)
             if let first = firstTarget[key] {
-                if first != Text.comparisonKey(e.target) { conflicting.insert(key) }
+                if first != target { conflicting.insert(key) }
             } else {
-                firstTarget[key] = Text.comparisonKey(e.target)
+                firstTarget[key] = target
             }
         }
         firstTarget = [:]
-        var conflictGroups: [String: [(String, Example)]] = [:]
+        var conflictGroups: [TextDigest: [(String, Example)]] = [:]
         if !conflicting.isEmpty {
-            for (member, key) in zip(all, keys) where conflicting.contains(key) { conflictGroups[key, default: []].append(member) }
+            for (member, key) in zip(all, keys) { if let key, conflicting.contains(key) { conflictGroups[key, default: []].append(member) } }
         }
         let conflicts = conflictGroups.values.sorted { $0[0].1.location < $1[0].1.location }
         if !conflicts.isEmpty {
@@ -139,11 +143,11 @@ public enum DataAuditor {
         }
 
         // Leakage: evaluation examples whose text is in the training split.
-        let trainTexts = Set(trainKeys.filter { !$0.isEmpty })
+        let trainTexts = Set(trainKeys.compactMap { $0 })
         let validationKeys = keys.dropFirst(dataset.train.count).prefix(dataset.validation.count), testKeys = keys.suffix(dataset.test.count)
         for (split, examples, splitKeys, severity) in [("test", dataset.test, testKeys, AuditFinding.Severity.critical),
                                                        ("validation", dataset.validation, validationKeys, .warning)] {
-            let leaked = zip(examples, splitKeys).filter { trainTexts.contains($0.1) }.map(\.0)
+            let leaked = zip(examples, splitKeys).filter { $0.1.map(trainTexts.contains) ?? false }.map(\.0)
             if !leaked.isEmpty {
                 findings.append(AuditFinding(
                     id: "leakage-\(split)", title: split == "test" ? "evaluated test examples whose text is also in the training split" : "\(split) examples whose text is also in the training split", severity: severity, count: leaked.count,

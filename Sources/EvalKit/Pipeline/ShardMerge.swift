@@ -145,7 +145,13 @@ public enum ShardMerge {
                     }
                     guard seen.insert((c * expected.count + e) * repeats + result.repeatIndex) else { findings.duplicateResults += 1; return }
                     findings.keptResults += 1
-                    groups[result.candidate, default: []].append(result)
+                    if groups[result.candidate] == nil {
+                        // Sized once for every request of the candidate: growing by doubling would hold two copies at a time.
+                        var column = ResultColumn()
+                        column.reserveCapacity(expected.count * repeats)
+                        groups[result.candidate] = column
+                    }
+                    groups[result.candidate]?.append(result)
                     batch.append(contentsOf: line)
                     batch.append(UInt8(ascii: "\n"))
                     if batch.count >= 1 << 20 {

@@ -58,6 +58,16 @@ public enum Text {
         max(1, (text.utf8.count + 3) / 4)
     }
 
+    /// `comparisonKey` held in 16 bytes (the first half of its SHA-256), for checks over every example of a
+    /// dataset; nil when the key is empty. Two different keys share a digest with a probability near 2^-128.
+    public static func comparisonDigest(_ text: String) -> TextDigest? {
+        let key = comparisonKey(text)
+        guard !key.isEmpty else { return nil }
+        let digest = SHA256.digest(Array(key.utf8))
+        func word(_ from: Int) -> UInt64 { digest[from..<from + 8].reduce(0) { $0 << 8 | UInt64($1) } }
+        return TextDigest(high: word(0), low: word(8))
+    }
+
     /// The key under which two texts count as the same (duplicates, leaks, the input itself among similar
     /// examples): lower case, no URLs or @mentions or "RT", only letters, digits and #.
     public static func comparisonKey(_ text: String) -> String {
@@ -140,4 +150,10 @@ public enum Text {
         }
         return out
     }
+}
+
+/// A text's comparison key as 128 bits (`Text.comparisonDigest`).
+public struct TextDigest: Hashable, Sendable {
+    public let high: UInt64
+    public let low: UInt64
 }
