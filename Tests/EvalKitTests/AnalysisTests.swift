@@ -47,6 +47,8 @@ import Testing
         // Connor (1987): δ = 0.1, ψ = 0.3, α = 0.05, power 0.8 → (1.95996·√0.3 + 0.84162·√0.29)² / 0.01 = 233.1 → 234.
         #expect(Statistics.pairedSampleSize(delta: 0.1, discordance: 0.3) == 234)
         #expect(Statistics.pairedSampleSize(delta: 0.6, discordance: 0.3) == nil)
+        // A difference so small that no count of pairs could show it (the formula overflows to infinity): none, not a trap.
+        #expect(Statistics.pairedSampleSize(delta: 1e-200, discordance: 0.3) == nil)
         let mde = try #require(Statistics.minimumDetectableDifference(pairs: 234, discordance: 0.3))
         #expect(abs(mde - 0.1) < 0.002)
         #expect((Statistics.pairedSampleSize(delta: mde, discordance: 0.3) ?? .max) <= 234)

@@ -159,7 +159,10 @@ public enum Statistics {
         guard d > 0, discordance > d * d else { return nil }
         let za = normalQuantile(1 - alpha / 2), zb = normalQuantile(power)
         let root = za * sqrt(discordance) + zb * sqrt(discordance - d * d)
-        return Int((root * root / (d * d)).rounded(.up))
+        // A difference near zero (a margin of 1e-200) needs more pairs than any count can say.
+        let n = root * root / (d * d)
+        guard n.isFinite, n < 1e12 else { return nil }
+        return Int(n.rounded(.up))
     }
 
     /// The smallest accuracy difference a McNemar test on `n` pairs with discordance ψ detects with
