@@ -57,7 +57,10 @@ public enum RunFolderCommands {
     /// the folder's results.jsonl, and from the experiment's dataset when the caller has loaded it already.
     /// The data audit of the examples a run evaluated, with the experiment's thresholds.
     static func audit(_ dataset: Dataset, evaluating examples: [Example], _ e: Experiment) -> DataAudit {
-        DataAuditor.audit(dataset.evaluating(examples), labels: e.task.labels, minConfidence: e.audit.minConfidence, maxCharacters: e.audit.maxCharacters)
+        let audit = DataAuditor.audit(dataset.evaluating(examples), labels: e.task.labels, minConfidence: e.audit.minConfidence, maxCharacters: e.audit.maxCharacters)
+        // The audit runs beside the reading of results: what it freed is returned before the results grow.
+        FreedMemory.returnToSystem()
+        return audit
     }
 
     /// `audit`: the data audit when the caller made it already (a merge audits while it reads the shards).
