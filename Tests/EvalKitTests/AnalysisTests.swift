@@ -304,6 +304,28 @@ extension Experiment {
         #expect(XMLParser(data: Data(latency.utf8)).parse())
     }
 
+    @Test func chartsOfExtremeFiguresFinishAndStayReadable() {
+        // Figures a damaged or hostile results file can produce: the largest double (whose decade is infinite),
+        // zero, subnormal, negative, infinite and NaN values, and a range below the values' precision. Each chart
+        // must come back (the latency chart looped for ever on the largest double) as well-formed SVG.
+        let extremes = [Double.greatestFiniteMagnitude, 1e300, 0, 1e-320, -5, .infinity, -.infinity, .nan, 1e16, 1e16 + 2]
+        for a in extremes {
+            for b in extremes {
+                let latency = Charts.latency([.init(label: "a", p50: a, p95: b), .init(label: "b", p50: 1, p95: b)], title: "lat")
+                #expect(XMLParser(data: Data(latency.utf8)).parse(), "latency chart for \(a), \(b)")
+                let cost = Charts.accuracyVersusCost([.init(label: "a", costPer1k: a, accuracy: 0.5, low: 0.4, high: 0.6),
+                                                      .init(label: "b", costPer1k: b, accuracy: 0.7, low: 0.6, high: 0.8)], title: "cost")
+                #expect(XMLParser(data: Data(cost.utf8)).parse(), "cost chart for \(a), \(b)")
+                let lines = Charts.lines([.init(name: "loss", color: "#000", dashed: false, points: [(x: a, y: b), (x: 1, y: 2), (x: b, y: a)])],
+                                         title: "curve", xLabel: "step", yLabel: "loss")
+                #expect(XMLParser(data: Data(lines.utf8)).parse(), "training chart for \(a), \(b)")
+                let curve = Charts.dataEfficiency([.init(name: "builtin", points: [(examples: 32, accuracy: a, low: b, high: a), (examples: Int.max, accuracy: 0.5, low: 0.4, high: 0.6)])],
+                                                  reference: (label: "ref", accuracy: b), margin: a, title: "curve")
+                #expect(XMLParser(data: Data(curve.utf8)).parse(), "data-efficiency chart for \(a), \(b)")
+            }
+        }
+    }
+
     @Test func signTestAndMedianIntervalMatchScipy() throws {
         // scipy.stats.binomtest(15, 20, 0.5, alternative="greater").pvalue and (140, 250).
         #expect(abs(Statistics.binomialUpperTail(15, of: 20) - 0.020694732666015625) < 1e-12)

@@ -50,35 +50,45 @@ public enum Charts {
     /// The extra room a title of more than one line needs above the plot.
     static func titleExtra(_ title: String, width: Int) -> Double { Double(titleLines(title, width: width).count - 1) * 18 }
 
+    /// At most this many ticks on an axis, whatever the data (a hostile results file can hold any number).
+    static let maxTicks = 60
+
     /// About `count` ticks at round values (1, 2 or 5 times a power of ten) covering [low, high].
     static func niceTicks(_ low: Double, _ high: Double, count: Int = 5) -> [Double] {
-        guard high > low, low.isFinite, high.isFinite else { return [low] }
+        guard high > low, low.isFinite, high.isFinite, (high - low).isFinite else { return low.isFinite ? [low] : [] }
         let raw = (high - low) / Double(max(count, 1))
         let magnitude = pow(10, floor(log10(raw)))
         // The round step whose number of intervals is nearest the count asked for.
         let steps = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }
         let step = steps.min { abs((high - low) / $0 - Double(count)) < abs((high - low) / $1 - Double(count)) } ?? raw
+        guard step > 0, step.isFinite else { return [low] }
+        // Counted from the first tick rather than added up: a step below the values' precision would never advance.
+        let first = ceil(low / step - 1e-9) * step
         var ticks: [Double] = []
-        var v = ceil(low / step - 1e-9) * step
-        while v <= high + step * 1e-9 {
-            ticks.append(abs(v) < step * 1e-9 ? 0 : v)
-            v += step
+        for i in 0..<maxTicks {
+            let v = first + Double(i) * step
+            guard v <= high + step * 1e-9 else { break }
+            let tick = abs(v) < step * 1e-9 ? 0 : v
+            if ticks.last != tick { ticks.append(tick) }
         }
         return ticks
     }
 
     /// A round tick value as text: no more decimals than the step between ticks needs.
     static func niceLabel(_ v: Double, step: Double) -> String {
-        let digits = max(0, Int(-floor(log10(step) + 1e-9)) + (step / pow(10, floor(log10(step))) == 2.5 ? 1 : 0))
+        guard step > 0, step.isFinite else { return Format.fixed(v, digits: 0) }
+        let digits = min(20, max(0, Int(-floor(log10(step) + 1e-9)) + (step / pow(10, floor(log10(step))) == 2.5 ? 1 : 0)))
         return Format.fixed(v, digits: digits)
     }
 
-    /// Ticks at powers of ten (and 2 and 5 between them when the range is narrow) covering [low, high].
+    /// Ticks at powers of ten (and 2 and 5 between them when the range is narrow) covering [low, high]; none
+    /// when the range is not a positive, finite one.
     static func logTicks(_ low: Double, _ high: Double) -> [Double] {
+        guard low > 0, low.isFinite, high.isFinite, high >= low else { return [] }
         var ticks: [Double] = []
         var decade = pow(10, floor(log10(low)))
         let narrow = log10(high / low) < 2.5
-        while decade <= high * 1.0001 {
+        while decade <= high * 1.0001, decade.isFinite, ticks.count < maxTicks {
             for m in (narrow ? [1.0, 2, 5] : [1.0]) where decade * m >= low * 0.9999 && decade * m <= high * 1.0001 {
                 ticks.append(decade * m)
             }
@@ -88,9 +98,9 @@ public enum Charts {
     }
 
     static func tickLabel(_ v: Double, prefix: String = "") -> String {
-        if v >= 1 { return prefix + JSON.formatNumber(v.rounded() == v ? v : (v * 100).rounded() / 100) }
+        if v >= 1 || !(v > 0) || !v.isFinite { return prefix + JSON.formatNumber(v.rounded() == v || !v.isFinite ? v : (v * 100).rounded() / 100) }
         // Plain decimals (0.0001, not 1e-04): enough places to show the tick's first digit.
-        return prefix + Format.fixed(v, digits: Int(-floor(log10(v))))
+        return prefix + Format.fixed(v, digits: min(20, Int(-floor(log10(v)))))
     }
 
     /// A point of the accuracy–cost chart.
@@ -222,7 +232,7 @@ public enum Charts {
         guard !bars.isEmpty else {
             return svg + "<text x=\"\(width / 2)\" y=\"\(height / 2)\" text-anchor=\"middle\">No candidate produced answers.</text>\n</svg>\n"
         }
-        let positive = bars.flatMap { [$0.p50, $0.p95] }.filter { $0 > 0 }
+        let positive = bars.flatMap { [$0.p50, $0.p95] }.filter { $0 > 0 && $0.isFinite }
         let minV = pow(10, floor(log10(positive.min() ?? 1))), maxV = pow(10, ceil(log10(positive.max() ?? 10)))
         let span = max(log10(maxV) - log10(minV), 1)
         func x(_ v: Double) -> Double { left + (log10(max(v, minV)) - log10(minV)) / span * plotW }
