@@ -70,6 +70,18 @@ import Testing
         #expect(good.status == 0 && good.stdout.contains("valid"))
     }
 
+    @Test func aConfigWithAOneCharacterNameIsReadNotATrap() async throws {
+        // Foundation's deletingLastPathComponent traps on Linux for "x": `evalkit validate x` ended with SIGILL.
+        let dir = try Fixtures.temporaryDirectory()
+        try Fixtures.write(#"{"name": "x", "task": {"labels": []}}"#, to: "x", in: dir)
+        let result = try await run(["validate", "x"], in: dir)
+        #expect(result.status == 2 && result.stderr.contains("$.task.labels"), "\(result.status): \(result.stderr)")
+        // The folder part of a path, against Foundation's answers where Foundation does not trap ("//" is "/" here).
+        let expected = ["a/b": "a", "/a": "/", "ab": "", "ab/": "", "a/b/": "a", "a//b": "a", "/": "/", "": "", "/ab/cd": "/ab",
+                        "./ab": ".", "../ab": "..", "ab/cd//": "ab", "x": "", "x/": "", "//": "/"]
+        for (path, folder) in expected { #expect(FilePath.folder(of: path) == folder, "\(path)") }
+    }
+
     @Test func validateListsConfigAndDataProblemsTogether() async throws {
         // A model without a base_url (config), two bad data lines (data) and an unknown placeholder
         // (prompt): all three kinds in one run, since the task and dataset sections are sound.

@@ -14,7 +14,7 @@ public enum ExperimentLoader {
         let bytes = [UInt8](data)
         let json: JSON
         do { json = try JSON.parse(bytes: bytes) } catch { throw .malformedJSON(file: path, error) }
-        let base = (path as NSString).deletingLastPathComponent
+        let base = FilePath.folder(of: path)
         return try parse(json, configPath: path, baseDirectory: base, hash: SHA256.hex(bytes: bytes), catalog: catalog)
     }
 
@@ -36,7 +36,7 @@ public enum ExperimentLoader {
         let bytes = [UInt8](data)
         let json: JSON
         do { json = try JSON.parse(bytes: bytes) } catch { return (.malformedJSON(file: path, error), nil) }
-        let (issues, experiment) = read(json, configPath: path, baseDirectory: (path as NSString).deletingLastPathComponent,
+        let (issues, experiment) = read(json, configPath: path, baseDirectory: FilePath.folder(of: path),
                                          hash: SHA256.hex(bytes: bytes), catalog: catalog)
         let usable = issues.contains { $0.path.hasPrefix("$.task") || $0.path.hasPrefix("$.dataset") || $0.path == "$" } ? nil : experiment
         return (issues.isEmpty ? nil : .invalid(file: path, issues: issues), usable)

@@ -51,7 +51,7 @@ public enum ReportWriter {
 
     /// The absolute folder of a config path, so a run folder's relative paths resolve from any working folder.
     static func absoluteDirectory(of configPath: String) -> String {
-        let folder = (configPath as NSString).deletingLastPathComponent
+        let folder = FilePath.folder(of: configPath)
         let absolute = folder.hasPrefix("/") ? folder : FileManager.default.currentDirectoryPath + (folder.isEmpty ? "" : "/" + folder)
         return (absolute as NSString).standardizingPath
     }

@@ -71,7 +71,7 @@ public struct RunFolder: Sendable {
         let experiment: Experiment
         // A relative config path resolves from the absolute folder the run recorded while that folder
         // exists; a baseline (which drops that folder: it travels between machines) from the working folder.
-        var base = (original as NSString).deletingLastPathComponent
+        var base = FilePath.folder(of: original)
         if !original.hasPrefix("/"), let recorded = manifest.configDirectory,
            FileManager.default.fileExists(atPath: recorded + "/" + (original as NSString).lastPathComponent) {
             base = recorded
