@@ -62,11 +62,13 @@ public enum Charts {
         let steps = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }
         let step = steps.min { abs((high - low) / $0 - Double(count)) < abs((high - low) / $1 - Double(count)) } ?? raw
         guard step > 0, step.isFinite else { return [low] }
-        // Counted from the first tick rather than added up: a step below the values' precision would never advance.
-        let first = ceil(low / step - 1e-9) * step
+        // Multiples of the step counted, not added up (a step below the values' precision would never advance),
+        // and snapped to the step's decimals so that 6 × 0.2 is 1.2.
+        let firstMultiple = ceil(low / step - 1e-9)
+        let decimals = pow(10, min(20, max(0, -floor(log10(step))) + 1))
         var ticks: [Double] = []
         for i in 0..<maxTicks {
-            let v = first + Double(i) * step
+            let v = ((firstMultiple + Double(i)) * step * decimals).rounded() / decimals
             guard v <= high + step * 1e-9 else { break }
             let tick = abs(v) < step * 1e-9 ? 0 : v
             if ticks.last != tick { ticks.append(tick) }
