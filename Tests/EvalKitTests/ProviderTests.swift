@@ -165,6 +165,28 @@ import Testing
         }
     }
 
+    @Test func aWorkerThatWritesWithoutEndIsAFailedCallNotAllMemory() async throws {
+        // A worker that answers with bytes and never a newline: each request fails once the line passes the cap,
+        // with that reason (it ran to the timeout, slower than the pipe, before the cap and the memchr search).
+        let dir = try Fixtures.temporaryDirectory()
+        try Fixtures.writeSplitsAndPrompt((0..<4).map { ("t\($0)", "text \($0)", $0 % 2 == 0 ? "positive" : "negative") }, in: dir)
+        try Fixtures.write("import sys\nsys.stdin.readline()\nchunk = 'x' * (1 << 20)\nwhile True:\n    sys.stdout.write(chunk)\n    sys.stdout.flush()\n",
+                           to: "spam.py", in: dir)
+        try Fixtures.write("""
+        {"name": "spam", "task": {"labels": ["negative", "positive"]},
+         "dataset": {"train": "train.jsonl", "test": "test.jsonl", "fields": {"input": "text", "target": "label"}},
+         "prompts": [{"id": "p", "user": "p.txt"}],
+         "models": [{"id": "w", "provider": "command", "role": "small", "options": {"argv": ["python3", "spam.py"], "timeout_seconds": 600}}],
+         "run": {"max_error_rate": 1}}
+        """, to: "evalkit.json", in: dir)
+        let run = try TestProcess.evalkit(["compare", "--no-probe", "--no-cache", "--out", "run"], in: dir, discardOutput: true)
+        let status = await run.finished()
+        #expect(status == 3, "exit \(status)")
+        let results = try ResultsJournal.read(path: dir + "/run/results.jsonl")
+        #expect(results.count == 4)
+        #expect(results.allSatisfy { $0.error?.contains("wrote more than 64 MB without ending its answer's line") == true }, "\(results.map(\.error))")
+    }
+
     @Test func aWorkerCalledConcurrentlyAnswersEachRequestInTurn() async throws {
         let dir = try Fixtures.temporaryDirectory()
         let echo = try Fixtures.write("""

@@ -78,6 +78,12 @@ public actor CommandProvider: ModelProvider {
             throw .worker(reason: "cannot write to the worker (it may have exited)" + worker.stderrTail())
         }
         guard let line = await worker.lines.next(timeout: settings.timeoutSeconds) else {
+            if worker.lines.isOverlong {
+                // The rest of its answer cannot be found in the stream: the worker starts again for the next request.
+                await worker.shutdown(grace: 0)
+                self.worker = nil
+                throw .worker(reason: "wrote more than \(LineChannel.maxLineBytes >> 20) MB without ending its answer's line")
+            }
             if worker.lines.isClosed {
                 // Its last stderr lines may still be in the pipe: read them before reporting.
                 await worker.stderrLines.drained(timeout: 2)
@@ -175,7 +181,17 @@ final class LineChannel: Sendable {
         var nextWaiterID: UInt64 = 0
         var closed = false
         var recent: [String] = []
+        /// Bytes at the buffer's start already searched for a newline: each delivery searches only what is new.
+        var searched = 0
+        /// True when a line grew past `maxLineBytes`: the channel closed without it.
+        var overlong = false
     }
+
+    /// The longest line kept (a worker's answer, or a stderr line): a worker writing without end must not
+    /// take all memory.
+    static let maxLineBytes = 64 << 20
+    /// Of a stderr line past that, only its end is kept.
+    static let keptStderrBytes = 64 << 10
 
     private let state = Mutex(State())
     private let keepLast: Int
@@ -197,6 +213,17 @@ final class LineChannel: Sendable {
 
     var isClosed: Bool { state.withLock { $0.closed && $0.lines.isEmpty } }
 
+    /// The index of the first newline at or after `start` (memchr: a worker's answer can be megabytes).
+    private static func newline(in buffer: [UInt8], from start: Int) -> Int? {
+        buffer.withUnsafeBytes { raw -> Int? in
+            guard start < raw.count, let base = raw.baseAddress, let found = memchr(base + start, 0x0A, raw.count - start) else { return nil }
+            return base.distance(to: UnsafeRawPointer(found))
+        }
+    }
+
+    /// True when the channel closed because a line grew past `maxLineBytes`.
+    var isOverlong: Bool { state.withLock { $0.overlong } }
+
     func recent() -> [String] { state.withLock { $0.recent } }
 
     /// Waits (at most `timeout` seconds) until the stream has reached its end, so that the last lines of
@@ -207,14 +234,16 @@ final class LineChannel: Sendable {
     }
 
     private func receive(_ bytes: [UInt8]) {
-        let resume: [(CheckedContinuation<String?, Never>, String)] = state.withLock { s in
+        let resume: [(CheckedContinuation<String?, Never>, String?)] = state.withLock { s in
+            guard !s.closed else { return [] }
             s.buffer.append(contentsOf: bytes)
-            var out: [(CheckedContinuation<String?, Never>, String)] = []
-            while let newline = s.buffer.firstIndex(of: UInt8(ascii: "\n")) {
+            var out: [(CheckedContinuation<String?, Never>, String?)] = []
+            while let newline = Self.newline(in: s.buffer, from: s.searched) {
                 var lineBytes = s.buffer[..<newline]
                 if lineBytes.last == UInt8(ascii: "\r") { lineBytes = lineBytes.dropLast() }
                 let line = String(decoding: lineBytes, as: UTF8.self)
                 s.buffer.removeSubrange(...newline)
+                s.searched = 0
                 if keepLast > 0 {
                     s.recent.append(line)
                     if s.recent.count > keepLast { s.recent.removeFirst() }
@@ -223,6 +252,20 @@ final class LineChannel: Sendable {
                     out.append((waiter.continuation, line))
                 } else {
                     s.lines.append(line)
+                }
+            }
+            s.searched = s.buffer.count
+            if keepLast > 0, s.buffer.count > Self.keptStderrBytes {
+                s.buffer.removeFirst(s.buffer.count - Self.keptStderrBytes)
+                s.searched = s.buffer.count
+            } else if keepLast == 0, s.buffer.count > Self.maxLineBytes {
+                // No answer can be read from it: the channel ends here, and the reader is told why.
+                s.buffer = []
+                s.overlong = true
+                s.closed = true
+                if let waiter = s.waiter {
+                    s.waiter = nil
+                    out.append((waiter.continuation, nil))
                 }
             }
             return out
