@@ -107,6 +107,54 @@ import Testing
         #expect(column.first(where: { $0.exampleID == "row1" && $0.repeatIndex == 0 })?.labelProbabilities == nil)
     }
 
+    @Test func aPlacedColumnReadsBackWhatAnOrdinaryOneHoldsFromItsWorkingFile() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("placed-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // 25,000 examples × 2 repeats, coming in an order unlike the ids': rows cross the file's 128 kB blocks
+        // and fill more than one 4 MB window as they are put in order, more than 4,096 distinct strings,
+        // answers longer than 64 bytes and more than 1 MB of them (written in several pieces).
+        let ids = (0..<25_000).map { "ex\($0 * 7919 % 25_000)" }
+        var written: [ExampleResult] = []
+        for (i, id) in ids.enumerated() {
+            for rep in 0..<2 where !(i % 97 == 5 && rep == 1) {  // some places stay empty
+                var r = ExampleResult(candidate: "m:p", model: "m", prompt: "p", exampleID: id, repeatIndex: rep, target: i % 3 == 0 ? "a" : "b",
+                                      output: i % 5 == 0 ? String(repeating: "long answer \(i) ", count: 20) : "short \(i)",
+                                      label: i % 4 == 0 ? nil : "a", correct: false, latencyMs: Double(i) + 0.25,
+                                      inputTokens: i % 6 == 0 ? nil : i, outputTokens: 3, tokensEstimated: i % 2 == 0,
+                                      costUSD: i % 7 == 0 ? nil : Double(i) * 1e-6, error: i % 11 == 0 ? "failed \(i): é" : nil)
+                r.score = i % 3 == 0 ? 1 : 0
+                r.attempts = i % 4
+                r.cached = i % 8 == 0
+                if i % 13 == 0 { r.labelProbabilities = ["a": 0.25, "b": 0.75]; r.replica = "r\(i)" }
+                written.append(r)
+            }
+        }
+        let sortedIDs = ids.sorted()
+        let rank = Dictionary(uniqueKeysWithValues: sortedIDs.enumerated().map { ($0.element, $0.offset) })
+        var placed = try ResultColumn(placingIn: folder, exampleIDs: sortedIDs, repeats: 2)
+        for r in written.reversed() { #expect(try placed.place(r, exampleRank: rank[r.exampleID] ?? -1)) }
+        // A place taken twice, a repeat or rank out of range: refused, nothing written.
+        #expect(try placed.place(written[0], exampleRank: rank[written[0].exampleID] ?? -1) == false)
+        var outside = written[0]
+        outside.repeatIndex = 2
+        #expect(try placed.place(outside, exampleRank: 0) == false)
+        #expect(try placed.place(written[1], exampleRank: 25_000) == false && (try placed.place(written[1], exampleRank: -1)) == false)
+        try placed.finishPlacing()
+        #expect(try placed.place(written[1], exampleRank: 0) == false)
+
+        var ordinary = ResultColumn(written)
+        ordinary.sortCanonically()
+        #expect(placed.count == written.count && placed.count == 50_000 - 258)
+        #expect(Array(placed) == Array(ordinary))
+        #expect(placed == ordinary)
+        // Appended to, a placed column becomes an ordinary one holding the same results and the new one.
+        var grown = placed
+        grown.append(outside)
+        #expect(Array(grown) == Array(ordinary) + [outside])
+        #expect(Array(placed) == Array(ordinary))
+    }
+
     @Test func dedicatedAndServerlessMonthlyCostsByHand() throws {
         // One instance serves 2 requests/s. 10M requests a month average 10,000,000 ÷ (730 × 3,600) = 3.805 requests/s;
         // with a peak factor of 3 that is 11.42/s: ⌈11.42 ÷ 2⌉ = 6 instances × $0.50/h × 730 h = $2,190.

@@ -1,3 +1,6 @@
+import Foundation
+import Synchronization
+
 /// The measured figures of one candidate over the test split.
 public struct CandidateMetrics: Sendable, Equatable {
     public var candidate: String
@@ -142,15 +145,19 @@ public enum MetricsCalculator {
     /// sent per candidate as the run's ledger counted them, which includes requests whose process was
     /// killed before their answer was kept; the results' own attempt counts are a lower bound (and the
     /// only count for runs begun before the ledger existed).
-    public static func metrics(experiment: Experiment, results: [some Collection<ExampleResult>], sent: [String: Int]? = nil) -> [CandidateMetrics] {
-        experiment.candidates.enumerated().map { index, candidate in
+    public static func metrics(experiment: Experiment, results: [some Collection<ExampleResult> & Sendable], sent: [String: Int]? = nil) -> [CandidateMetrics] {
+        // Candidates are independent: measured side by side, one core each.
+        let computed = Mutex([CandidateMetrics?](repeating: nil, count: experiment.candidates.count))
+        DispatchQueue.concurrentPerform(iterations: experiment.candidates.count) { index in
+            let candidate = experiment.candidates[index]
             var m = metrics(candidate: candidate.id, model: candidate.modelID, prompt: candidate.promptID,
                             role: experiment.model(candidate.modelID)?.role ?? .foundation, labels: experiment.task.labels, results: results[index])
             if let count = sent?[candidate.id] { m.attempts = max(m.attempts, count) }
             // Macro-F1 over labels means nothing when the answers a scorer reads are not labels.
             if !experiment.task.scorer.readsLabels { m.macroF1 = nil }
-            return m
+            computed.withLock { $0[index] = m }
         }
+        return computed.withLock { $0.compactMap { $0 } }
     }
 
     /// Percentile by linear interpolation between closest ranks (numpy's default); `sorted` ascending.

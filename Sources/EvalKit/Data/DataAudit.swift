@@ -119,17 +119,27 @@ public enum DataAuditor {
         // Targets compared as texts are (an extraction target copies its input's punctuation, which the key drops).
         // A text's targets differ when one differs from the first; only those texts' examples are gathered.
         // Targets are compared by their keys' digests too (nil for a target whose key is empty).
-        var firstTarget: [TextDigest: TextDigest?] = [:], conflicting = Set<TextDigest>()
-        for ((_, e), key) in zip(all, keys) {
-            guard let key else { continue }
-            let target = Text.comparisonDigest(e.target)
-            if let first = firstTarget[key] {
-                if first != target { conflicting.insert(key) }
-            } else {
-                firstTarget[key] = target
-            }
+        // Texts are grouped by a sort of their positions (4 bytes each), not a dictionary of every text.
+        let trainCount = dataset.train.count, validationCount = dataset.validation.count
+        func example(_ i: Int) -> Example {
+            i < trainCount ? dataset.train[i] : i < trainCount + validationCount ? dataset.validation[i - trainCount] : dataset.test[i - trainCount - validationCount]
         }
-        firstTarget = [:]
+        var byKey = keys.indices.compactMap { keys[$0] == nil ? nil : Int32(clamping: $0) }
+        let none = TextDigest(high: 0, low: 0)
+        byKey.sort { (keys[Int($0)] ?? none, $0) < (keys[Int($1)] ?? none, $1) }
+        var conflicting = Set<TextDigest>()
+        var groupStart = 0
+        while groupStart < byKey.count {
+            let key = keys[Int(byKey[groupStart])] ?? none
+            var groupEnd = groupStart + 1
+            while groupEnd < byKey.count, keys[Int(byKey[groupEnd])] == key { groupEnd += 1 }
+            if groupEnd - groupStart > 1 {
+                let first = Text.comparisonDigest(example(Int(byKey[groupStart])).target)
+                if byKey[(groupStart + 1)..<groupEnd].contains(where: { Text.comparisonDigest(example(Int($0)).target) != first }) { conflicting.insert(key) }
+            }
+            groupStart = groupEnd
+        }
+        byKey = []
         var conflictGroups: [TextDigest: [(String, Example)]] = [:]
         if !conflicting.isEmpty {
             for (member, key) in zip(all, keys) { if let key, conflicting.contains(key) { conflictGroups[key, default: []].append(member) } }

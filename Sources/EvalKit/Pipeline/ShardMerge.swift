@@ -115,7 +115,12 @@ public enum ShardMerge {
         let exampleIndex = Dictionary(expected.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
         let repeats = experiment.run.repeats
         findings.expectedRequests = experiment.candidates.count * expected.count * repeats
-        var seen = BitSet(count: findings.expectedRequests)
+        // Each example's place in the canonical order (by id): results are put straight where they belong,
+        // in a working file, so the merge holds no result in memory and sorts none.
+        let byID = expected.indices.sorted { expected[$0].id < expected[$1].id }
+        var rank = [Int](repeating: 0, count: expected.count)
+        for (place, e) in byID.enumerated() { rank[e] = place }
+        let sortedIDs = byID.map { expected[$0].id }
 
         let outExisted = FileManager.default.fileExists(atPath: out)
         do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
@@ -128,7 +133,7 @@ public enum ShardMerge {
         do { journal = try ResultsJournal(path: staging) } catch { throw .output(error.description) }
         // Lines are copied as they are; the results are kept, by candidate, for the analysis (read once).
         var batch: [UInt8] = []
-        var groups: [String: ResultColumn] = [:]
+        var groups: [Int: ResultColumn] = [:]
         var foreign: (String, String)?
         for (directory, manifest) in zip(directories, manifests) {
             // A shard killed before its first result has no results.jsonl: its examples are missing, not an error.
@@ -143,15 +148,14 @@ public enum ShardMerge {
                                    + "is not one this shard (\(shard)) of the experiment asks for")
                         return
                     }
-                    guard seen.insert((c * expected.count + e) * repeats + result.repeatIndex) else { findings.duplicateResults += 1; return }
-                    findings.keptResults += 1
-                    if groups[result.candidate] == nil {
-                        // Sized once for every request of the candidate: growing by doubling would hold two copies at a time.
-                        var column = ResultColumn()
-                        column.reserveCapacity(expected.count * repeats)
-                        groups[result.candidate] = column
+                    do throws(SpillFileError) {
+                        if groups[c] == nil { groups[c] = try ResultColumn(placingIn: out, exampleIDs: sortedIDs, repeats: repeats) }
+                        guard try groups[c]?.place(result, exampleRank: rank[e]) == true else { findings.duplicateResults += 1; return }
+                    } catch {
+                        foreign = (out, error.description)
+                        return
                     }
-                    groups[result.candidate]?.append(result)
+                    findings.keptResults += 1
                     batch.append(contentsOf: line)
                     batch.append(UInt8(ascii: "\n"))
                     if batch.count >= 1 << 20 {
@@ -177,7 +181,11 @@ public enum ShardMerge {
             if !outExisted { try? FileManager.default.removeItem(atPath: out) }
             return findings
         }
-        var kept: [String: ResultColumn]? = groups
+        var kept: [String: ResultColumn]? = [:]
+        for (c, var column) in groups {
+            do { try column.finishPlacing() } catch { throw .output(error.description) }
+            kept?[experiment.candidates[c].id] = column
+        }
         groups = [:]
         auditing.wait()
         try write(findings, manifests: manifests, directories: directories, staging: staging, into: out, experimentName: experiment.name,
@@ -259,20 +267,5 @@ public enum ShardMerge {
             try final.write(to: out)
             try ReportWriter.write(summary, to: out, manifest: false)
         } catch { throw .output(error.description) }
-    }
-}
-
-/// A fixed-size set of small integers, one bit each: which requests a merge has seen.
-struct BitSet {
-    private var words: [UInt64]
-    init(count: Int) { words = Array(repeating: 0, count: (max(0, count) + 63) / 64) }
-
-    /// Adds `value`; false when it was there already.
-    mutating func insert(_ value: Int) -> Bool {
-        let word = value / 64, bit = UInt64(1) << UInt64(value % 64)
-        guard word >= 0, word < words.count else { return false }
-        if words[word] & bit != 0 { return false }
-        words[word] |= bit
-        return true
     }
 }

@@ -153,7 +153,9 @@ public enum Text {
 }
 
 /// A text's comparison key as 128 bits (`Text.comparisonDigest`).
-public struct TextDigest: Hashable, Sendable {
+public struct TextDigest: Hashable, Comparable, Sendable {
     public let high: UInt64
     public let low: UInt64
+
+    public static func < (a: TextDigest, b: TextDigest) -> Bool { (a.high, a.low) < (b.high, b.low) }
 }
