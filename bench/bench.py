@@ -168,7 +168,7 @@ def write_examples(path, count):
             f.write(json.dumps({"id": f"b{i}", "text": f"{row['text']} #{i}", "label": row["label"]}) + "\n")
 
 
-def evalkit_config(workdir, port, count, concurrency, prompts=1, name="bench"):
+def evalkit_config(workdir, port, count, concurrency, prompts=1, name="bench", repeats=1):
     data = workdir / f"data-{count}.jsonl"
     if not data.exists():
         write_examples(data, count)
@@ -187,7 +187,7 @@ def evalkit_config(workdir, port, count, concurrency, prompts=1, name="bench"):
                     "options": {"base_url": f"http://127.0.0.1:{port}/v1", "model": "bench", "endpoint": "chat", "max_tokens": 4},
                     "pricing": {"input_per_million": 0.1, "output_per_million": 0.4}, "concurrency": concurrency}],
         "candidates": [{"model": "nginx", "prompt": f"p{i}"} for i in range(prompts)],
-        "run": {"concurrency": concurrency},
+        "run": {"concurrency": concurrency, **({"repeats": repeats} if repeats > 1 else {})},
     }
     path = workdir / f"{name}-{count}-{concurrency}-{prompts}.json"
     path.write_text(json.dumps(config, indent=1))

@@ -72,6 +72,14 @@ public struct PartMean: Sendable, Equatable {
     public var count: Int
 }
 
+/// A mean added to one value at a time: the same sum, in the same order, as `MetricsCalculator.mean` of the list.
+struct RunningMean {
+    private(set) var count = 0
+    private var sum = 0.0
+    mutating func add(_ value: Double) { sum += value; count += 1 }
+    var mean: Double? { count == 0 ? nil : sum / Double(count) }
+}
+
 /// Computes candidate metrics from per-example results.
 public enum MetricsCalculator {
     /// Metrics of one candidate's results.
@@ -79,7 +87,9 @@ public enum MetricsCalculator {
                                labels: [String], results: some Collection<ExampleResult>) -> CandidateMetrics {
         // One pass, copying no result: a candidate can have 100,000 of them.
         var answeredCount = 0, correct = 0, invalid = 0, cachedAnswers = 0, attempts = 0, scoreSum = 0.0, binary = true
-        var latencies: [Double] = [], inputs: [Double] = [], outputs: [Double] = [], costs: [Double] = []
+        // Latencies are kept for their exact percentiles; token counts and costs only need their means,
+        // summed in the results' order as the mean of a list would.
+        var latencies: [Double] = [], inputs = RunningMean(), outputs = RunningMean(), costs = RunningMean()
         var tally = LabelTally(labels: labels)
         latencies.reserveCapacity(results.count)
         var estimated = false
@@ -105,9 +115,9 @@ public enum MetricsCalculator {
             if r.score != 0 && r.score != 1 { binary = false }
             if r.invalid { invalid += 1 }
             latencies.append(r.latencyMs)
-            if let t = r.inputTokens { inputs.append(Double(t)) }
-            if let t = r.outputTokens { outputs.append(Double(t)) }
-            if let c = r.costUSD { costs.append(c) }
+            if let t = r.inputTokens { inputs.add(Double(t)) }
+            if let t = r.outputTokens { outputs.add(Double(t)) }
+            if let c = r.costUSD { costs.add(c) }
             if r.tokensEstimated { estimated = true }
             tally.add(target: r.target, predicted: r.label)
         }
@@ -121,9 +131,9 @@ public enum MetricsCalculator {
             macroF1: answeredCount == 0 ? nil : macroF1(tally),
             invalidRate: answeredCount == 0 ? nil : Double(invalid) / Double(answeredCount),
             latencyP50Ms: percentile(latencies, 0.5), latencyP95Ms: percentile(latencies, 0.95),
-            meanInputTokens: mean(inputs), meanOutputTokens: mean(outputs),
+            meanInputTokens: inputs.mean, meanOutputTokens: outputs.mean,
             tokensEstimated: estimated,
-            costPer1kUSD: costs.isEmpty || costs.count < answeredCount ? nil : (mean(costs) ?? 0) * 1000,
+            costPer1kUSD: costs.count == 0 || costs.count < answeredCount ? nil : (costs.mean ?? 0) * 1000,
             firstError: results.first(where: { $0.error != nil })?.error,
             cachedAnswers: cachedAnswers, attempts: attempts, recordedAttempts: attempts)
         metrics.binaryScores = binary

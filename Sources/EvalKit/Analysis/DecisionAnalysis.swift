@@ -698,10 +698,12 @@ public enum DecisionAnalyzer {
 
     static func repeatAccuracies(_ results: some Collection<ExampleResult>, repeats: Int) -> [Double] {
         guard repeats > 1 else { return [] }
-        return (0..<repeats).compactMap { k in
-            let asked = results.lazy.filter { $0.repeatIndex == k }
-            let count = asked.count
-            return count == 0 ? nil : asked.reduce(0) { $0 + ($1.answered ? $1.score : 0) } / Double(count)
+        // One pass for every repeat (each repeat's sum still adds its scores in the results' order).
+        var sums = [Double](repeating: 0, count: repeats), counts = [Int](repeating: 0, count: repeats)
+        for r in results where r.repeatIndex >= 0 && r.repeatIndex < repeats {
+            sums[r.repeatIndex] += r.answered ? r.score : 0
+            counts[r.repeatIndex] += 1
         }
+        return (0..<repeats).compactMap { k in counts[k] == 0 ? nil : sums[k] / Double(counts[k]) }
     }
 }
