@@ -129,6 +129,10 @@ import Testing
         let report = try String(contentsOfFile: dir + "/partial/report.md", encoding: .utf8)
         #expect(report.contains("**Stopped early:** partial merge: shard(s) 1 missing"), "\(report.prefix(1500))")
         #expect(try RunManifest.read(directory: dir + "/partial").status == .incomplete)
+        // The merge read its results back from its working file with places left empty; verify reads results.jsonl
+        // as any run folder's and finds the same figures.
+        let (verified, verifySaid) = try await Self.evalkit(["verify", "partial"], in: dir)
+        #expect(verified == 0 && verifySaid.contains("match"), "\(verifySaid)")
 
         // A shard killed before its first result: its examples are missing.
         try FileManager.default.copyItem(atPath: dir + "/s1", toPath: dir + "/s1-killed")
