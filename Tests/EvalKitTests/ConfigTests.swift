@@ -49,7 +49,8 @@ import Testing
              "capacity_probe": {"max_concurrency": 4}},
             {"id": "m8", "provider": "builtin", "role": "small", "pricing": {"model": "api", "per_hour": 1}}
           ],
-          "candidates": [{"model": "m4", "prompt": "q"}]
+          "candidates": [{"model": "m4", "prompt": "q"}],
+          "run": {"repeats": 8000000000000000}
         }
         """
         let path = try Fixtures.write(broken, to: "evalkit.json", in: dir)
@@ -65,12 +66,14 @@ import Testing
                              "$.models[1].options.temperature", "$.models[2].pricing.input_per_million",
                              "$.candidates[0].model", "$.models[3].options.l2", "$.models[4].pricing.model",
                              "$.models[5].pricing.peak_factor", "$.models[5].capacity_probe.max_concurrency",
-                             "$.models[6].pricing.per_hour", "$.models[6].pricing.input_per_million"] {
+                             "$.models[6].pricing.per_hour", "$.models[6].pricing.input_per_million", "$.run.repeats"] {
                 #expect(paths.contains(expected), "missing \(expected) in \(paths)")
             }
             let provider = try #require(issues.first { $0.path == "$.models[0].provider" })
             #expect(provider.description.contains("did you mean \"openai\""))
             #expect(provider.found == "\"opena\"")
+            // Every request is planned up front: 8e15 repeats would overflow the plan, not just take long.
+            #expect(issues.first { $0.path == "$.run.repeats" }?.description.contains("an integer from 1 to 1000") == true)
             let unknown = try #require(issues.first { $0.path == "$.tsk" })
             #expect(unknown.description.contains("\"task\""))
             #expect(error.description.contains("\(issues.count) problems"))

@@ -148,6 +148,27 @@ import Testing
         #expect(placed.count == written.count && placed.count == 50_000 - 258)
         #expect(Array(placed) == Array(ordinary))
         #expect(placed == ordinary)
+        // Collected before the ids are known (what reading a run folder's results.jsonl does), numbered as they come.
+        var collected = try ResultColumn(collectingIn: folder)
+        var ordinal: [String: Int] = [:]
+        for r in written.reversed() {
+            let k = ordinal[r.exampleID] ?? ordinal.count
+            ordinal[r.exampleID] = k
+            #expect(try collected.collect(r, exampleOrdinal: k))
+        }
+        var rankOf = [Int32](repeating: 0, count: ordinal.count)
+        for (id, k) in ordinal { rankOf[k] = Int32(rank[id] ?? -1) }
+        #expect(try collected.finishCollecting(exampleIDs: sortedIDs, rankOfOrdinal: rankOf, repeats: 2))
+        #expect(Array(collected) == Array(ordinary))
+        // Two results of one request cannot both have a place; few results among many places are not worth them.
+        var twice = try ResultColumn(collectingIn: folder)
+        _ = try twice.collect(written[0], exampleOrdinal: 0)
+        _ = try twice.collect(written[0], exampleOrdinal: 0)
+        #expect(try twice.finishCollecting(exampleIDs: [written[0].exampleID], rankOfOrdinal: [0], repeats: 2) == false)
+        var sparse = try ResultColumn(collectingIn: folder)
+        _ = try sparse.collect(written[0], exampleOrdinal: 0)
+        #expect(try sparse.finishCollecting(exampleIDs: sortedIDs, rankOfOrdinal: [0], repeats: 32_000) == false)
+
         // Appended to, a placed column becomes an ordinary one holding the same results and the new one.
         var grown = placed
         grown.append(outside)

@@ -117,13 +117,13 @@ struct ObjectReader {
         return n
     }
 
-    func integer(_ key: String, required: Bool = false, minimum: Int = Int.min, issues: inout IssueCollector) -> Int? {
+    func integer(_ key: String, required: Bool = false, minimum: Int = Int.min, maximum: Int? = nil, issues: inout IssueCollector) -> Int? {
         guard let value = self[key] else {
             if required { issues.add(childPath(key), expected: "an integer (required)") }
             return nil
         }
-        guard let n = value.numberValue, n == n.rounded(), n >= Double(minimum), n < 9e15 else {
-            let what = minimum == Int.min ? "an integer" : "an integer ≥ \(minimum)"
+        guard let n = value.numberValue, n == n.rounded(), n >= Double(minimum), n < 9e15, maximum.map({ n <= Double($0) }) ?? true else {
+            let what = maximum.map { "an integer from \(minimum) to \($0)" } ?? (minimum == Int.min ? "an integer" : "an integer ≥ \(minimum)")
             issues.add(childPath(key), expected: what, found: value)
             return nil
         }

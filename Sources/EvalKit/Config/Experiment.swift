@@ -322,6 +322,8 @@ public struct CandidateSpec: Sendable, Equatable {
 
 /// Settings of the run as a whole.
 public struct RunSettings: Sendable {
+    /// The most repeats a run may ask for (self-consistency studies use tens).
+    public static let maxRepeats = 1_000
     /// Default requests in flight per model when the model sets none.
     public var concurrency: Int = 4
     /// Evaluate only the first N test examples.

@@ -679,7 +679,8 @@ public enum ExperimentLoader {
             if let b = v.boolValue { run.sequentialModels = b } else { issues.add(r.childPath("sequential_models"), expected: "true or false", found: v) }
         }
         run.maxErrorRate = r.number("max_error_rate", range: 0...1, rangeText: "a share between 0 and 1", issues: &issues)
-        if let v = r.integer("repeats", minimum: 1, issues: &issues) { run.repeats = v }
+        // Bounded: every request is planned up front, and a result records its repeat in 16 bits.
+        if let v = r.integer("repeats", minimum: 1, maximum: RunSettings.maxRepeats, issues: &issues) { run.repeats = v }
         run.budgetUSD = r.number("budget_usd", range: 0...1e12, rangeText: "an amount in USD ≥ 0", issues: &issues)
         if let v = r.integer("concurrency", minimum: 1, issues: &issues) { run.concurrency = v }
         run.limit = r.integer("limit", minimum: 1, issues: &issues)

@@ -114,7 +114,11 @@ public enum ShardMerge {
         let candidateIndex = Dictionary(experiment.candidates.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
         let exampleIndex = Dictionary(expected.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
         let repeats = experiment.run.repeats
-        findings.expectedRequests = experiment.candidates.count * expected.count * repeats
+        let (perCandidate, overflow) = expected.count.multipliedReportingOverflow(by: repeats)
+        guard !overflow, perCandidate <= Int(Int32.max) else {
+            throw .dataset("\(expected.count) examples × \(repeats) repeats is more requests a candidate than a merge can index (2,147,483,647)")
+        }
+        findings.expectedRequests = experiment.candidates.count * perCandidate
         // Each example's place in the canonical order (by id): results are put straight where they belong,
         // in a working file, so the merge holds no result in memory and sorts none.
         let byID = expected.indices.sorted { expected[$0].id < expected[$1].id }

@@ -108,6 +108,10 @@ public struct RunFolder: Sendable {
     public mutating func loadResults() throws(RunFolderError) {
         let resultsPath = directory + "/results.jsonl"
         guard FileManager.default.fileExists(atPath: resultsPath) else { return }
+        if var collected = try collectedResults(resultsPath) {
+            try adopt(&collected)
+            return
+        }
         // Columns sized up front and sorted in place: the results are held once, compactly.
         var groups: [String: ResultColumn] = [:]
         for (candidate, count) in ResultsJournal.countByCandidate(path: resultsPath) {
@@ -118,6 +122,44 @@ public struct RunFolder: Sendable {
             throw .corrupt(path: resultsPath, reason: error.description)
         }
         try adopt(&groups)
+    }
+
+    /// The results of `path` by candidate, kept in working files (in the run folder, else the system's
+    /// temporary folder) rather than memory, in canonical order; nil where they cannot be (two results of
+    /// one request, which a run folder should not hold, or no working file), and then they are read again
+    /// into memory as they are.
+    private func collectedResults(_ path: String) throws(RunFolderError) -> [String: ResultColumn]? {
+        var folder = directory, columns: [String: ResultColumn] = [:], ordinals: [String: Int] = [:]
+        var repeats = 1, unusable = false
+        do {
+            try ResultsJournal.read(path: path) { result in
+                guard !unusable else { return }
+                let ordinal = ordinals[result.exampleID] ?? ordinals.count
+                if ordinal == ordinals.count { ordinals[result.exampleID] = ordinal }
+                repeats = max(repeats, result.repeatIndex + 1)
+                if columns[result.candidate] == nil {
+                    do throws(SpillFileError) { columns[result.candidate] = try ResultColumn(collectingIn: folder) } catch {
+                        folder = NSTemporaryDirectory()
+                        do throws(SpillFileError) { columns[result.candidate] = try ResultColumn(collectingIn: folder) } catch { unusable = true; return }
+                    }
+                }
+                do throws(SpillFileError) { _ = try columns[result.candidate]?.collect(result, exampleOrdinal: ordinal) } catch { unusable = true }
+            }
+        } catch {
+            throw .corrupt(path: path, reason: error.description)
+        }
+        guard !unusable else { return nil }
+        let byID = ordinals.sorted { $0.key < $1.key }
+        ordinals = [:]
+        var rank = [Int32](repeating: 0, count: byID.count)
+        for (place, entry) in byID.enumerated() { rank[entry.value] = Int32(clamping: place) }
+        let sortedIDs = byID.map(\.key)
+        for key in Array(columns.keys) {
+            do throws(SpillFileError) {
+                guard try columns[key]?.finishCollecting(exampleIDs: sortedIDs, rankOfOrdinal: rank, repeats: repeats) == true else { return nil }
+            } catch { return nil }
+        }
+        return columns
     }
 
     /// Takes results grouped by candidate id (as results.jsonl holds them, already read) as the run's:

@@ -83,10 +83,18 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
 
     /// An empty column whose results are placed (`place`) by example and repeat into a working file in
     /// `folder`; `exampleIDs` are every id a result may name, sorted, each once.
+    /// At most `Int32.max` slots (examples × repeats).
     public init(placingIn folder: String, exampleIDs: [String], repeats: Int) throws(SpillFileError) {
         let slots = exampleIDs.count * Swift.max(repeats, 1)
         placed = Placed(rowsFile: try SpillFile(in: folder), stringsFile: try SpillFile(in: folder), arrivals: try SpillFile(in: folder), exampleIDs: exampleIDs,
                         repeats: Swift.max(repeats, 1), present: Array(repeating: 0, count: (slots + 63) / 64))
+    }
+
+    /// An empty column whose results are collected (`collect`) into a working file in `folder` before
+    /// their example ids are all known; `finishCollecting` then puts them in canonical order.
+    public init(collectingIn folder: String) throws(SpillFileError) {
+        placed = Placed(rowsFile: try SpillFile(in: folder), stringsFile: try SpillFile(in: folder), arrivals: try SpillFile(in: folder),
+                        exampleIDs: [], repeats: 1, present: [])
     }
 
     public var startIndex: Int { 0 }
@@ -161,33 +169,95 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
         return true
     }
 
+    /// Adds `r` to a collecting column; `exampleOrdinal` numbers its example id among all the ids
+    /// `finishCollecting` will be given (in any order). False when the column is not a collecting one.
+    public mutating func collect(_ r: ExampleResult, exampleOrdinal: Int) throws(SpillFileError) -> Bool {
+        var p = placed.take()
+        defer { placed = p }
+        guard let arrival = p?.count, p?.finished == false, p?.present.isEmpty == true, exampleOrdinal >= 0 else { return false }
+        p?.count += 1
+        // Extras are keyed by arrival until the slots are known.
+        var row = makeRow(r, slot: arrival, placing: &p)
+        row.flags |= Row.present
+        row.exampleID = Int64(exampleOrdinal)
+        withUnsafeBytes(of: &row) { p?.pendingRows.append(contentsOf: $0) }
+        if (p?.pendingRows.count ?? 0) >= 1 << 18 { try Self.flushRows(&p) }
+        if (p?.pendingStrings.count ?? 0) >= 1 << 18 { try Self.flushStrings(&p) }
+        return true
+    }
+
+    /// Ends collecting: `exampleIDs` sorted, `rankOfOrdinal[k]` the place there of the id numbered k.
+    /// False when two results are one request (same example and repeat): the column cannot hold both, and
+    /// is left unusable.
+    public mutating func finishCollecting(exampleIDs: [String], rankOfOrdinal: [Int32], repeats: Int) throws(SpillFileError) -> Bool {
+        var p = placed.take()
+        defer { placed = p }
+        guard p?.finished == false, p?.present.isEmpty == true else { return false }
+        let repeats = Swift.max(repeats, 1)
+        // Places are written for every example and repeat: where most would stay empty (a few results of a
+        // high repeat), or there are more than 32-bit positions, the results are better held as they are.
+        let (slots, overflow) = exampleIDs.count.multipliedReportingOverflow(by: repeats)
+        guard !overflow, slots <= Int(Int32.max), slots <= 4 * (p?.count ?? 0) + 65_536 else { return false }
+        p?.exampleIDs = exampleIDs
+        p?.repeats = repeats
+        p?.present = Array(repeating: 0, count: (exampleIDs.count * repeats + 63) / 64)
+        let byArrival = extras
+        extras = [:]
+        var moved: [Int: Extras] = [:]
+        let complete = try Self.putInOrder(&p, marking: true) { key, repeatIndex, arrival in
+            guard key >= 0, key < Int64(rankOfOrdinal.count), repeatIndex < repeats else { return nil }
+            let slot = Int(rankOfOrdinal[Int(key)]) * repeats + repeatIndex
+            if let extra = byArrival[arrival] { moved[slot] = extra }
+            return slot
+        }
+        extras = moved
+        return complete
+    }
+
     /// Ends placing: writes what is pending, puts the rows in slot order and, when some slots stayed
     /// empty, numbers the filled ones.
     public mutating func finishPlacing() throws(SpillFileError) {
         var p = placed.take()
         defer { placed = p }
         guard p?.finished == false else { return }
+        _ = try Self.putInOrder(&p, marking: false) { key, _, _ in Int(key) }
+    }
+
+    /// Moves the rows that came in `arrivals` into `rowsFile` in slot order, a window at a time; `slotOf`
+    /// gives a row's slot from its key (kept where its example id goes), repeat and arrival. `marking`:
+    /// the slots are marked filled here (false, leaving the column unusable, when one is filled twice).
+    private static func putInOrder(_ p: inout Placed?, marking: Bool, slotOf: (Int64, Int, Int) -> Int?) throws(SpillFileError) -> Bool {
         try Self.flushStrings(&p)
         try Self.flushRows(&p)
-        guard let q = p, let arrivals = q.arrivals else { return }
-        let slots = q.exampleIDs.count * q.repeats, stride = Row.stride
+        guard let arrivals = p?.arrivals, let rowsFile = p?.rowsFile, let repeats = p?.repeats, let ids = p?.exampleIDs.count,
+              let arrivedLength = p?.arrivedLength, let count = p?.count else { return false }
+        let slots = ids * repeats, stride = Row.stride
         let windowSlots = Swift.max(1, Self.windowBytes / stride)
         var window = [UInt8](repeating: 0, count: Swift.min(windowSlots, slots) * stride)
         var chunk = [UInt8](repeating: 0, count: (SpillFile.blockSize / stride) * stride)
-        let slotOffset = MemoryLayout<Row>.offset(of: \Row.exampleID) ?? 0
-        var start = 0
+        let keyOffset = MemoryLayout<Row>.offset(of: \Row.exampleID) ?? 0, repeatOffset = MemoryLayout<Row>.offset(of: \Row.repeatIndex) ?? 0
+        var present = marking ? (p?.present ?? []) : []
+        var placedRows = 0, start = 0
         while start < slots {
             let end = Swift.min(slots, start + windowSlots)
             window.withUnsafeMutableBytes { w in
                 w.initializeMemory(as: UInt8.self, repeating: 0)
                 var offset = 0
-                while offset < q.arrivedLength {
-                    let n = Swift.min(chunk.count, q.arrivedLength - offset)
+                while offset < arrivedLength {
+                    let n = Swift.min(chunk.count, arrivedLength - offset)
                     chunk.withUnsafeMutableBytes { c in
                         arrivals.read(at: offset, count: n, into: c)
                         for at in Swift.stride(from: 0, to: n, by: stride) {
-                            let slot = Int(c.load(fromByteOffset: at + slotOffset, as: Int64.self))
-                            guard slot >= start, slot < end, let from = c.baseAddress, let to = w.baseAddress else { continue }
+                            let key = c.load(fromByteOffset: at + keyOffset, as: Int64.self)
+                            let repeatIndex = Int(c.load(fromByteOffset: at + repeatOffset, as: UInt16.self))
+                            guard let slot = slotOf(key, repeatIndex, (offset + at) / stride), slot >= start, slot < end,
+                                  let from = c.baseAddress, let to = w.baseAddress else { continue }
+                            if marking {
+                                let word = slot / 64, bit = UInt64(1) << UInt64(slot % 64)
+                                if present[word] & bit != 0 { continue }
+                                present[word] |= bit
+                            }
+                            placedRows += 1
                             (to + (slot - start) * stride).copyMemory(from: from + at, byteCount: stride)
                         }
                     }
@@ -197,16 +267,18 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
             var failure: SpillFileError?
             window.withUnsafeBytes { w in
                 do throws(SpillFileError) {
-                    try q.rowsFile.write(UnsafeRawBufferPointer(rebasing: w[0 ..< (end - start) * stride]), at: start * stride)
+                    try rowsFile.write(UnsafeRawBufferPointer(rebasing: w[0 ..< (end - start) * stride]), at: start * stride)
                 } catch { failure = error }
             }
             if let failure { throw failure }
             start = end
         }
-        if q.count < slots {
+        if marking { p?.present = present }
+        present = []
+        if count < slots, let filled = p?.present {
             var order: [Int32] = []
-            order.reserveCapacity(q.count)
-            for (w, word) in q.present.enumerated() where word != 0 {
+            order.reserveCapacity(count)
+            for (w, word) in filled.enumerated() where word != 0 {
                 for b in 0..<64 where word & (UInt64(1) << UInt64(b)) != 0 { order.append(Int32(clamping: w * 64 + b)) }
             }
             p?.slotOfPosition = order
@@ -214,6 +286,8 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
         p?.arrivals = nil
         p?.present = []
         p?.finished = true
+        // Every row found its own slot (a row without one, or sharing one, is a request the column cannot hold).
+        return placedRows == count
     }
 
     private static func flushRows(_ p: inout Placed?) throws(SpillFileError) {
