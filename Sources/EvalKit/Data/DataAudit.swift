@@ -181,30 +181,39 @@ public enum DataAuditor {
             }
         }
 
-        // Text problems.
-        let empty = Array(all.filter { $0.1.input.unicodeScalars.allSatisfy(\.properties.isWhitespace) })
-        if !empty.isEmpty {
-            findings.append(AuditFinding(id: "empty", title: "empty inputs", severity: .warning, count: empty.count, examples: empty.prefix(5).map { show($0.1) },
+        // Text problems: each counted by split, with its first five examples kept (a dataset may hold millions of them).
+        func matching(_ isProblem: (Example) -> Bool) -> (count: Int, bySplit: [String: Int], first: [Example]) {
+            var found = (count: 0, bySplit: [String: Int](), first: [Example]())
+            for (split, e) in all where isProblem(e) {
+                found.count += 1
+                found.bySplit[split, default: 0] += 1
+                if found.first.count < 5 { found.first.append(e) }
+            }
+            return found
+        }
+        let empty = matching { $0.input.unicodeScalars.allSatisfy(\.properties.isWhitespace) }
+        if empty.count > 0 {
+            findings.append(AuditFinding(id: "empty", title: "empty inputs", severity: .warning, count: empty.count, examples: empty.first.map(show),
                                          remedy: "drop them: they teach nothing and test nothing"))
         }
-        let long = Array(all.filter { $0.1.input.count > maxCharacters })
-        if !long.isEmpty {
+        let long = matching { $0.input.count > maxCharacters }
+        if long.count > 0 {
             findings.append(AuditFinding(id: "overly-long", title: "inputs longer than \(maxCharacters) characters", severity: .info, count: long.count,
-                                         examples: long.prefix(5).map { "\($0.1.location): \($0.1.input.count) characters" },
+                                         examples: long.first.map { "\($0.location): \($0.input.count) characters" },
                                          remedy: "check they are real examples; long inputs dominate token cost and may be truncated by small models"))
         }
-        let garbled = Array(all.filter { looksGarbled($0.1.input) })
-        if !garbled.isEmpty {
+        let garbled = matching { looksGarbled($0.input) }
+        if garbled.count > 0 {
             findings.append(AuditFinding(id: "mojibake", title: "text with a broken encoding (mojibake or undecodable bytes)", severity: .warning, count: garbled.count,
-                                         examples: garbled.prefix(5).map { show($0.1) },
+                                         examples: garbled.first.map(show),
                                          remedy: "repair the encoding at the source (decode as UTF-8 once), or strip the garbled runs before training"))
         }
-        let doubtful = Array(all.filter { ($0.1.confidence ?? 1) < minConfidence })
-        if !doubtful.isEmpty {
-            let bySplit = Dictionary(grouping: doubtful, by: { $0.0 }).map { "\($0.key) \($0.value.count)" }.sorted().joined(separator: ", ")
+        let doubtful = matching { ($0.confidence ?? 1) < minConfidence }
+        if doubtful.count > 0 {
+            let bySplit = doubtful.bySplit.map { "\($0.key) \($0.value)" }.sorted().joined(separator: ", ")
             findings.append(AuditFinding(id: "low-confidence", title: "labels with annotator confidence below \(JSON.formatNumber(minConfidence)) (\(bySplit))",
                                          severity: .warning, count: doubtful.count,
-                                         examples: doubtful.prefix(5).map { "\(show($0.1)) confidence \(JSON.formatNumber($0.1.confidence ?? 0))" },
+                                         examples: doubtful.first.map { "\(show($0)) confidence \(JSON.formatNumber($0.confidence ?? 0))" },
                                          remedy: "relabel them or drop them from training; in the test split they blur the accuracy of every candidate alike"))
         }
         let trainingTokens = dataset.train.reduce(0) { $0 + Text.estimatedTokens($1.input) + Text.estimatedTokens($1.target) }
