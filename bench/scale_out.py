@@ -165,7 +165,9 @@ Targets: 1,000,000 results merged and analysed in under 15 s ({'met' if max(repe
 written as it is read to a working file in the output folder (unlinked at once, so it goes with the process), put
 in canonical order there a 4 MB window at a time, and read back through a few cached blocks by every statistic and
 report; labels and other short strings that repeat are held once. What a result still costs in memory: one bit (has
-it been seen), and its label probabilities, streaming figures or score parts where it has them (none here).
+it been seen), its two latencies while its candidate's percentiles are computed (exact p50 and p95 need them all; one
+candidate at a time on each core), and its label probabilities, streaming figures or score parts where it has them
+(none here).
 What grows is held per example, not per result: {per_example:.0f} bytes for each test example added ({base['examples']:,} →
 {grown['examples']:,} examples: {grown['rss'] / base['rss']:.1f}×). That is the test split itself (each example's input, which report.html
 shows, its id and target), the data audit's 16-byte digest of each text, and each example's place in the canonical

@@ -1,8 +1,8 @@
 /// One candidate's results, held compactly: 96 bytes a result where an `ExampleResult` takes
 /// 240, because names, labels and outputs that repeat are stored once and numbers in their own
-/// width. A column built by placing results at their canonical positions (`init(placingIn:…)`, what a merge
-/// of shards does) keeps its rows and long strings in a working file instead: its memory does not grow with
-/// the results. Reads back as `ExampleResult` values either way.
+/// width. A placed column (`init(placingIn:…)`, what a merge of shards makes, or `init(collectingIn:)`, what
+/// reading a run folder's results makes) keeps its rows and long strings in working files instead, in
+/// canonical order: its memory does not grow with the results. Reads back as `ExampleResult` values either way.
 public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, ExpressibleByArrayLiteral {
     /// One result, plain bytes (written to and read from a file as they are). String fields are
     /// references (`StringRef`); in a placed column the example id comes from the position.
@@ -158,15 +158,20 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
         let word = slot / 64, bit = UInt64(1) << UInt64(slot % 64)
         guard let before = p?.present[word], before & bit == 0 else { return false }
         p?.present[word] = before | bit
-        p?.count += 1
-        var row = makeRow(r, slot: slot, placing: &p)
-        row.flags |= Row.present
         // Until placing ends, the row carries its slot where the example id would be.
-        row.exampleID = Int64(slot)
+        try arrive(r, extrasKey: slot, key: Int64(slot), &p)
+        return true
+    }
+
+    /// Writes `r`'s row as it comes (with `key` where its example id goes) to a placed column's arrivals.
+    private mutating func arrive(_ r: ExampleResult, extrasKey: Int, key: Int64, _ p: inout Placed?) throws(SpillFileError) {
+        p?.count += 1
+        var row = makeRow(r, slot: extrasKey, placing: &p)
+        row.flags |= Row.present
+        row.exampleID = key
         withUnsafeBytes(of: &row) { p?.pendingRows.append(contentsOf: $0) }
         if (p?.pendingRows.count ?? 0) >= 1 << 18 { try Self.flushRows(&p) }
         if (p?.pendingStrings.count ?? 0) >= 1 << 18 { try Self.flushStrings(&p) }
-        return true
     }
 
     /// Adds `r` to a collecting column; `exampleOrdinal` numbers its example id among all the ids
@@ -175,14 +180,8 @@ public struct ResultColumn: RandomAccessCollection, Sendable, Equatable, Express
         var p = placed.take()
         defer { placed = p }
         guard let arrival = p?.count, p?.finished == false, p?.present.isEmpty == true, exampleOrdinal >= 0 else { return false }
-        p?.count += 1
         // Extras are keyed by arrival until the slots are known.
-        var row = makeRow(r, slot: arrival, placing: &p)
-        row.flags |= Row.present
-        row.exampleID = Int64(exampleOrdinal)
-        withUnsafeBytes(of: &row) { p?.pendingRows.append(contentsOf: $0) }
-        if (p?.pendingRows.count ?? 0) >= 1 << 18 { try Self.flushRows(&p) }
-        if (p?.pendingStrings.count ?? 0) >= 1 << 18 { try Self.flushStrings(&p) }
+        try arrive(r, extrasKey: arrival, key: Int64(exampleOrdinal), &p)
         return true
     }
 
