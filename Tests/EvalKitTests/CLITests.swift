@@ -82,6 +82,40 @@ import Testing
         for (path, folder) in expected { #expect(FilePath.folder(of: path) == folder, "\(path)") }
     }
 
+    @Test func aFIFOOrADeviceWhereAFileWasExpectedIsAnErrorNotAWait() async throws {
+        // A FIFO waits for a writer and /dev/zero never ends: named as a dataset, prompt or a run folder's
+        // results, each is reported as not a file instead of hanging the process or filling its memory.
+        let dir = try Fixtures.temporaryDirectory()
+        try Fixtures.oneModelExperiment(in: dir, model: #"{"id": "m", "provider": "builtin", "role": "fine-tuned"}"#)
+        for name in ["test.jsonl", "p.txt"] {
+            try FileManager.default.removeItem(atPath: dir + "/" + name)
+            #expect(mkfifo(dir + "/" + name, 0o600) == 0)
+        }
+        try FileManager.default.removeItem(atPath: dir + "/train.jsonl")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/train.jsonl", withDestinationPath: "/dev/zero")
+        let validate = try await bounded(["validate"], in: dir)
+        #expect(validate.status == 2, "\(validate.status): \(validate.stderr)")
+        for expected in ["test.jsonl", "train.jsonl", "p.txt"] {
+            #expect(validate.stderr.contains(expected) && validate.stderr.contains("not a regular file"), "\(expected): \(validate.stderr)")
+        }
+        // A run folder whose results.jsonl is a FIFO.
+        let run = try Fixtures.temporaryDirectory()
+        try FileManager.default.copyItem(atPath: Fixtures.repositoryRoot + "/reports/twitter-sentiment/baseline", toPath: run + "/r")
+        try FileManager.default.removeItem(atPath: run + "/r/results.jsonl")
+        #expect(mkfifo(run + "/r/results.jsonl", 0o600) == 0)
+        let report = try await bounded(["report", "r"], in: run)
+        #expect(report.status != 0 && report.stderr.contains("not a regular file"), "\(report.status): \(report.stderr)")
+    }
+
+    /// `run`, stopped after 60 s: a command that waits for ever fails the test instead of hanging the suite.
+    private func bounded(_ arguments: [String], in directory: String) async throws -> Output {
+        let process = try TestProcess.evalkit(arguments, in: directory)
+        for _ in 0..<600 where !process.hasFinished { try await Task.sleep(for: .milliseconds(100)) }
+        if !process.hasFinished { Issue.record("evalkit \(arguments) still running after 60 s"); process.signal(SIGKILL) }
+        let status = await process.finished()
+        return Output(status: status, stdout: process.output, stderr: process.errorOutput)
+    }
+
     @Test func validateListsConfigAndDataProblemsTogether() async throws {
         // A model without a base_url (config), two bad data lines (data) and an unknown placeholder
         // (prompt): all three kinds in one run, since the task and dataset sections are sound.

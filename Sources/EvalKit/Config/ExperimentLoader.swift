@@ -7,11 +7,11 @@ public enum ExperimentLoader {
     /// Loads the experiment at `path`, whose models and task may name the providers and scorers of `catalog`; throws
     /// `ConfigError` listing every problem found.
     public static func load(path: String, catalog: Catalog) throws(ConfigError) -> Experiment {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            let reason = FileManager.default.fileExists(atPath: path) ? "the file is not readable" : "no such file"
-            throw .unreadable(file: path, reason: reason)
+        let bytes: [UInt8]
+        switch SmallFile.contents(of: path) {
+        case .success(let read): bytes = read
+        case .failure(let problem): throw .unreadable(file: path, reason: problem.reason)
         }
-        let bytes = [UInt8](data)
         let json: JSON
         do { json = try JSON.parse(bytes: bytes) } catch { throw .malformedJSON(file: path, error) }
         let base = FilePath.folder(of: path)
@@ -29,11 +29,11 @@ public enum ExperimentLoader {
     /// whose task and dataset sections are sound even where other parts are not (what it could not read is
     /// left out), so its data and prompts can be checked in the same pass. Nil where even that fails.
     public static func loadLeniently(path: String, catalog: Catalog) -> (problem: ConfigError?, usable: Experiment?) {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            let reason = FileManager.default.fileExists(atPath: path) ? "the file is not readable" : "no such file"
-            return (.unreadable(file: path, reason: reason), nil)
+        let bytes: [UInt8]
+        switch SmallFile.contents(of: path) {
+        case .success(let read): bytes = read
+        case .failure(let problem): return (.unreadable(file: path, reason: problem.reason), nil)
         }
-        let bytes = [UInt8](data)
         let json: JSON
         do { json = try JSON.parse(bytes: bytes) } catch { return (.malformedJSON(file: path, error), nil) }
         let (issues, experiment) = read(json, configPath: path, baseDirectory: FilePath.folder(of: path),

@@ -96,10 +96,10 @@ public enum DatasetLoader {
 
     /// Hands each row of one file to `body` in file order.
     static func loadFile(_ path: String, fields: FieldMapping, task: TaskSpec, extraField: String?, _ body: (Row) -> Void) throws(DataError) {
-        // The file's Data is released once copied into bytes.
-        let contents: [UInt8]? = FileManager.default.contents(atPath: path).map { [UInt8]($0) }
-        guard var bytes = contents else {
-            throw .unreadable(file: path, reason: FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")
+        var bytes: [UInt8]
+        switch SmallFile.contents(of: path) {
+        case .success(let read): bytes = read
+        case .failure(let problem): throw .unreadable(file: path, reason: problem.reason)
         }
         let builder = RowBuilder(path: path, fileName: (path as NSString).lastPathComponent, fields: fields, targets: TargetReader(task), extraField: extraField)
         // A UTF-8 byte-order mark (Excel writes one) is not part of the first field's name or line.

@@ -75,10 +75,12 @@ public struct PromptBuilder: Sendable {
     }
 
     static func read(_ path: String, shown: String) throws(PromptError) -> String {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .unreadable(source: shown, reason: FileManager.default.fileExists(atPath: path) ? "not readable" : "no such template file")
+        let data: [UInt8]
+        switch SmallFile.contents(of: path) {
+        case .success(let read): data = read
+        case .failure(let problem): throw .unreadable(source: shown, reason: problem.reason == "no such file" ? "no such template file" : problem.reason)
         }
-        guard let text = String(validating: [UInt8](data), as: UTF8.self) else {
+        guard let text = String(validating: data, as: UTF8.self) else {
             throw .unreadable(source: shown, reason: "not valid UTF-8")
         }
         // Editors add a final newline; a trailing newline in a prompt changes the model's answer.

@@ -30,7 +30,8 @@ public enum ReportWriter {
     /// When the run evaluated fewer candidates than the file lists (`--only`), the copy lists those it ran.
     public static func copyConfig(_ experiment: Experiment, to directory: String) throws(ReportError) {
         let path = experiment.configPath
-        guard var data = FileManager.default.contents(atPath: path) else { throw .cannotWrite(path: directory + "/config.json", reason: "cannot read \(path)") }
+        guard let read = SmallFile.bytes(at: path) else { throw .cannotWrite(path: directory + "/config.json", reason: "cannot read \(path)") }
+        var data = Data(read)
         if let file = try? ExperimentLoader.load(path: path), file.candidates != experiment.candidates,
            case .object(var members)? = try? JSON.parse(bytes: [UInt8](data)) {
             let list = JSON.array(experiment.candidates.map { c in

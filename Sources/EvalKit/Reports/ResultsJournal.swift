@@ -143,6 +143,7 @@ public final class ResultsJournal: Sendable {
     /// Calls `body` with each line (without its newline), its number, whether a newline ended it and
     /// the byte offset after it, reading 1 MiB at a time; `body` returns false to stop. Returns the file size.
     static func forEachLine(_ path: String, _ body: (ArraySlice<UInt8>, Int, Bool, Int) -> Bool) throws -> Int {
+        if let problem = SmallFile.notARegularFile(path) { throw problem }
         let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
         defer { try? handle.close() }
         var pending: [UInt8] = []

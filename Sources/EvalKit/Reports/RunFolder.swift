@@ -61,9 +61,15 @@ public struct RunFolder: Sendable {
                             catalog: Catalog = .standard) throws(RunFolderError) -> RunFolder {
         let manifest = try RunManifest.read(directory: directory)
         let configPath = directory + "/config.json"
-        guard let configData = FileManager.default.contents(atPath: configPath) else { throw .missing(path: configPath) }
+        let configData: [UInt8]
+        switch SmallFile.contents(of: configPath) {
+        case .success(let read): configData = read
+        case .failure(let problem):
+            if problem.reason == "no such file" { throw .missing(path: configPath) }
+            throw .corrupt(path: configPath, reason: problem.reason)
+        }
         let configJSON: JSON
-        do { configJSON = try JSON.parse(bytes: [UInt8](configData)) } catch {
+        do { configJSON = try JSON.parse(bytes: configData) } catch {
             throw .corrupt(path: configPath, reason: "not JSON (\(error))")
         }
         // Dataset and prompt paths in the config are relative to where the config lived when it ran.
@@ -88,8 +94,8 @@ public struct RunFolder: Sendable {
         let summaryPath = directory + "/summary.csv"
         var summary: [SummaryRow] = []
         var summaryText = ""
-        if let summaryData = FileManager.default.contents(atPath: summaryPath) {
-            guard let text = String(data: summaryData, encoding: .utf8) else { throw .corrupt(path: summaryPath, reason: "not UTF-8 text") }
+        if case .success(let summaryData) = SmallFile.contents(of: summaryPath) {
+            guard let text = String(validating: summaryData, as: UTF8.self) else { throw .corrupt(path: summaryPath, reason: "not UTF-8 text") }
             summaryText = text
             summary = try parseSummary(text, path: summaryPath)
         } else if requireSummary {

@@ -15,7 +15,7 @@ enum TrainingCurveFile {
     /// A builtin model's curve read back from training-<model>.csv in a run folder.
     static func read(_ directory: String, model: String) -> TrainingCurve? {
         let path = directory + "/training-\(model).csv"
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8), let records = try? CSV.parse(text) else { return nil }
+        guard let bytes = SmallFile.bytes(at: path), let text = String(validating: bytes, as: UTF8.self), let records = try? CSV.parse(text) else { return nil }
         let points = records.dropFirst().compactMap { r -> TrainingPoint? in
             guard r.fields.count == 5, let step = Double(r.fields[0]) else { return nil }
             return TrainingPoint(step: step, trainLoss: Double(r.fields[1]), validationLoss: Double(r.fields[3]),

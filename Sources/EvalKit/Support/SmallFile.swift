@@ -10,9 +10,19 @@ import Darwin
 enum SmallFile {
     /// The file's bytes, or nil when it cannot be read.
     static func bytes(at path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
+        if case .success(let bytes) = contents(of: path) { return bytes }
+        return nil
+    }
+
+    /// The file's bytes, or why not, in words for the user. Only a regular file is read: a FIFO would wait
+    /// for a writer and a device such as /dev/zero never ends (a path in a config or run folder may name either).
+    static func contents(of path: String) -> Result<[UInt8], UnreadableFile> {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return .failure(UnreadableFile(reason: errno == ENOENT ? "no such file" : "not readable (\(String(cString: strerror(errno))))")) }
         defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { return .failure(UnreadableFile(reason: "not readable")) }
+        if let problem = notAFile(mode: status.st_mode) { return .failure(problem) }
         var bytes = [UInt8](repeating: 0, count: 4096)
         var filled = 0
         while true {
@@ -23,10 +33,31 @@ enum SmallFile {
             }
             if count > 0 { filled += count; continue }
             if count == 0 { break }
-            if errno != EINTR { return nil }
+            if errno != EINTR { return .failure(UnreadableFile(reason: "not readable (\(String(cString: strerror(errno))))")) }
         }
         bytes.removeSubrange(filled...)
-        return bytes
+        return .success(bytes)
+    }
+
+    /// Why `path` is not a file to read (a FIFO, device or folder), or nil when it is one or is missing.
+    static func notARegularFile(_ path: String) -> UnreadableFile? {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        return notAFile(mode: status.st_mode)
+    }
+
+    private static func notAFile(mode: mode_t) -> UnreadableFile? {
+        guard mode & S_IFMT != S_IFREG else { return nil }
+        return UnreadableFile(reason: mode & S_IFMT == S_IFDIR ? "a folder, where a file was expected"
+                                                               : "not a regular file (a FIFO, socket or device), where a file was expected")
+    }
+
+    /// Why a file named by the user could not be read.
+    /// `LocalizedError` too: callers that read a file through Foundation show errors by their localized description.
+    struct UnreadableFile: LocalizedError, CustomStringConvertible {
+        var reason: String
+        var description: String { reason }
+        var errorDescription: String? { reason }
     }
 
     /// Writes the file whole or not at all: into a temporary file beside it, then renamed over it. A

@@ -137,9 +137,12 @@ public enum TrainingLogReader {
     /// valid_mean_token_accuracy; validation columns are empty on most rows) or Hugging Face
     /// Trainer's `trainer_state.json` (`log_history` with `loss` and `eval_loss` entries), by extension.
     public static func read(_ path: String) throws(TrainingLogError) -> TrainingLog {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw TrainingLogError(path: path, reason: "cannot read the file")
+        let data: [UInt8]
+        switch SmallFile.contents(of: path) {
+        case .success(let read): data = read
+        case .failure(let problem): throw TrainingLogError(path: path, reason: "cannot read the file: \(problem.reason)")
         }
+        guard let text = String(validating: data, as: UTF8.self) else { throw TrainingLogError(path: path, reason: "cannot read the file: not UTF-8 text") }
         if path.lowercased().hasSuffix(".csv") { return TrainingLog(points: try openAIResults(text, path: path)) }
         return try trainerState(text, path: path)
     }
