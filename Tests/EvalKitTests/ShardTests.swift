@@ -170,6 +170,7 @@ import Testing
         try handle.close()
         let (damaged, damagedSaid) = try await Self.evalkit(["merge", "s0", "s1", "s2-damaged", "--out", "bad"], in: dir)
         #expect(damaged == 2 && damagedSaid.contains("s2-damaged/results.jsonl:") && !damagedSaid.contains("results.jsonl: s2-damaged"), "\(damagedSaid)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/bad"), "a merge that fails while reading leaves nothing behind")
 
         // More shards than examples: a shard with no example succeeds with nothing to do.
         let (empty, emptySaid) = try await Self.evalkit(["compare", "--limit", "1", "--shard", "\(1 - Shard.part(of: "t0000", count: 2))/2", "--out", "empty"], in: dir)

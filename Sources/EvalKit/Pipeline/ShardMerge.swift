@@ -135,6 +135,12 @@ public enum ShardMerge {
         try? FileManager.default.removeItem(atPath: staging)
         let journal: ResultsJournal
         do { journal = try ResultsJournal(path: staging) } catch { throw .output(error.description) }
+        // A merge that fails leaves nothing behind: not the staged results, nor the folder made for them.
+        func abandon() {
+            journal.close()
+            try? FileManager.default.removeItem(atPath: staging)
+            if !outExisted { try? FileManager.default.removeItem(atPath: out) }
+        }
         // Lines are copied as they are; the results are kept, by candidate, for the analysis (read once).
         var batch: [UInt8] = []
         var groups: [Int: ResultColumn] = [:]
@@ -168,21 +174,19 @@ public enum ShardMerge {
                     }
                 }
             } catch {
-                journal.close()
+                abandon()
                 throw .unreadable(error.description)
             }
             if let foreign {
-                journal.close()
+                abandon()
                 throw .foreignResult(path: foreign.0, line: foreign.1)
             }
         }
-        do { try journal.appendLines(batch) } catch { journal.close(); throw .output(error.description) }
+        do { try journal.appendLines(batch) } catch { abandon(); throw .output(error.description) }
         journal.close()
         findings.missingRequests = findings.expectedRequests - findings.keptResults
         guard findings.isComplete || allowPartial else {
-            // Nothing written: not the staged results, nor the folder made for them.
-            try? FileManager.default.removeItem(atPath: staging)
-            if !outExisted { try? FileManager.default.removeItem(atPath: out) }
+            abandon()
             return findings
         }
         var kept: [String: ResultColumn]? = [:]

@@ -35,14 +35,35 @@ final class SpillFile: @unchecked Sendable {
 
     /// A new empty file in `folder` (the disk the caller writes to anyway, not a memory-backed /tmp).
     init(in folder: String) throws(SpillFileError) {
-        var template = Array((folder + "/.evalkit-spill-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
+        let pattern = Array((folder + "/.evalkit-spill-XXXXXX").utf8CString)
+        // mkstemp writes the name it tried into the template, so each try starts from the pattern.
+        var template = pattern
+        var fd = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
+        // Two or three files a candidate: a run of hundreds of candidates can pass a soft limit of 1,024
+        // open files, which the hard limit usually allows raising.
+        if fd < 0 && errno == EMFILE && Self.raiseOpenFileLimit() {
+            template = pattern
+            fd = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
+        }
         guard fd >= 0 else { throw .cannotCreate(folder: folder, reason: String(cString: strerror(errno))) }
         let path = template.withUnsafeBufferPointer { $0.baseAddress.map { String(cString: $0) } ?? "" }
         unlink(path)
         descriptor = fd
         cache = Cache(buffer: .allocate(byteCount: Self.blockSize * Self.cachedBlocks, alignment: 16),
                       indices: Array(repeating: -1, count: Self.cachedBlocks))
+    }
+
+    /// Raises this process's soft limit of open files to its hard limit; false when it was there already.
+    private static func raiseOpenFileLimit() -> Bool {
+        #if os(Linux)
+        let resource = Int32(RLIMIT_NOFILE.rawValue)
+        #else
+        let resource = RLIMIT_NOFILE
+        #endif
+        var limit = rlimit()
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return false }
+        limit.rlim_cur = limit.rlim_max
+        return setrlimit(resource, &limit) == 0
     }
 
     deinit {
