@@ -191,7 +191,7 @@ public enum ShardMerge {
         }
         var kept: [String: ResultColumn]? = [:]
         for (c, var column) in groups {
-            do { try column.finishPlacing() } catch { throw .output(error.description) }
+            do { try column.finishPlacing() } catch { abandon(); throw .output(error.description) }
             kept?[experiment.candidates[c].id] = column
         }
         groups = [:]
