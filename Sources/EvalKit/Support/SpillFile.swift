@@ -26,7 +26,6 @@ final class SpillFile: @unchecked Sendable {
         var buffer: UnsafeMutableRawBufferPointer
         var indices: [Int]
         var victim = 0
-        var length = 0
     }
     private var cache: Cache
     private let lock = NSLock()
@@ -71,9 +70,6 @@ final class SpillFile: @unchecked Sendable {
         cache.buffer.deallocate()
     }
 
-    /// Bytes written so far (the end of the furthest write).
-    var length: Int { lock.withLock { cache.length } }
-
     /// Writes `bytes` at `offset`; blocks read before are dropped from the cache where they overlap.
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(SpillFileError) {
         var done = 0
@@ -85,7 +81,6 @@ final class SpillFile: @unchecked Sendable {
         }
         let first = offset / Self.blockSize, last = (offset + max(bytes.count, 1) - 1) / Self.blockSize
         lock.withLock {
-            cache.length = max(cache.length, offset + bytes.count)
             for k in cache.indices.indices where cache.indices[k] >= first && cache.indices[k] <= last { cache.indices[k] = -1 }
         }
     }
